@@ -1,0 +1,1 @@
+"""kehu (客户): customer data platform and CRM."""

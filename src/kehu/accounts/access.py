@@ -1,0 +1,147 @@
+"""AccessPolicy: the one mechanism for object permissions, record scope and field masking.
+
+Selectors in every app ask the acting user's policy to restrict querysets and
+to present sensitive fields, so pages, API and exports can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from kehu.core.errors import PermissionDenied
+from kehu.core.masking import mask_value
+from kehu.core.permissions import (
+    FIELD_EDIT,
+    FIELD_HIDDEN,
+    FIELD_MASKED,
+    FIELD_VIEW,
+    PERMISSIONS,
+    SCOPE_ALL,
+    SCOPE_OWN,
+    SCOPE_TEAM,
+    SENSITIVE_FIELDS,
+)
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    user_id: int | None
+    permissions: frozenset[str]
+    scope: str
+    field_modes: dict[str, str] = field(default_factory=dict)
+    team_ids: frozenset[int] = frozenset()
+    is_superuser: bool = False
+
+    @classmethod
+    def for_user(cls, user) -> AccessPolicy:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return cls(user_id=None, permissions=frozenset(), scope=SCOPE_OWN)
+        if user.is_superuser:
+            return cls(
+                user_id=user.pk,
+                permissions=frozenset(PERMISSIONS),
+                scope=SCOPE_ALL,
+                field_modes={name: FIELD_EDIT for name in SENSITIVE_FIELDS},
+                team_ids=frozenset(_teams_in_scope(user)),
+                is_superuser=True,
+            )
+        role = user.role
+        if role is None:
+            return cls(user_id=user.pk, permissions=frozenset(), scope=SCOPE_OWN)
+        return cls(
+            user_id=user.pk,
+            permissions=frozenset(p for p in role.permissions if p in PERMISSIONS),
+            scope=role.record_scope,
+            field_modes=dict(role.field_permissions or {}),
+            team_ids=frozenset(_teams_in_scope(user)) if role.record_scope == SCOPE_TEAM else frozenset(),
+        )
+
+    # Object permissions -------------------------------------------------
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if not self.can(permission):
+            raise PermissionDenied(details={"permission": permission})
+
+    # Record scope ---------------------------------------------------------
+    def record_filter(self, *, owner_field: str = "owner", team_field: str = "team") -> Q:
+        """A Q object selecting the records this user may see."""
+        if self.user_id is None:
+            return Q(pk__in=[])
+        if self.scope == SCOPE_ALL:
+            return Q()
+        own = Q(**{f"{owner_field}_id": self.user_id})
+        if self.scope == SCOPE_TEAM and self.team_ids:
+            return own | Q(**{f"{team_field}_id__in": sorted(self.team_ids)})
+        return own
+
+    def restrict(self, queryset: QuerySet, *, owner_field: str = "owner", team_field: str = "team"):
+        if self.user_id is None:
+            return queryset.none()
+        condition = self.record_filter(owner_field=owner_field, team_field=team_field)
+        return queryset.filter(condition) if condition else queryset
+
+    def may_see_record(self, *, owner_id: int | None, team_id: int | None) -> bool:
+        if self.user_id is None:
+            return False
+        if self.scope == SCOPE_ALL:
+            return True
+        if owner_id == self.user_id:
+            return True
+        return self.scope == SCOPE_TEAM and team_id in self.team_ids
+
+    # Field permissions ----------------------------------------------------
+    def field_mode(self, name: str) -> str:
+        if name not in SENSITIVE_FIELDS:
+            return FIELD_EDIT if self.can(name.split(".")[0] + ".change") else FIELD_VIEW
+        mode = self.field_modes.get(name, FIELD_MASKED)
+        if mode == FIELD_EDIT and not self.can(name.split(".")[0] + ".change"):
+            return FIELD_VIEW
+        return mode
+
+    def can_edit_field(self, name: str) -> bool:
+        return self.field_mode(name) == FIELD_EDIT
+
+    def can_read_field(self, name: str) -> bool:
+        """Whether the clear value may be shown (edit or view)."""
+        return self.field_mode(name) in (FIELD_EDIT, FIELD_VIEW)
+
+    def present(self, name: str, value: Any) -> Any:
+        """The value as this user may see it: itself, masked, or None when hidden."""
+        mode = self.field_mode(name)
+        if mode == FIELD_HIDDEN:
+            return None
+        if mode == FIELD_MASKED:
+            return mask_value(name, value)
+        return value
+
+    def is_hidden(self, name: str) -> bool:
+        return self.field_mode(name) == FIELD_HIDDEN
+
+
+def _teams_in_scope(user) -> set[int]:
+    """The user's own team, the teams they manage, and every sub-team of those."""
+    from kehu.accounts.models import Team
+
+    roots = set(user.managed_teams.values_list("id", flat=True))
+    if user.team_id:
+        roots.add(user.team_id)
+    parents = dict(Team.objects.values_list("id", "parent_id"))
+    children: dict[int, list[int]] = {}
+    for team_id, parent_id in parents.items():
+        children.setdefault(parent_id, []).append(team_id)
+    result, stack = set(), list(roots)
+    while stack:
+        team_id = stack.pop()
+        if team_id in result:
+            continue
+        result.add(team_id)
+        stack.extend(children.get(team_id, []))
+    return result
+
+
+__all__ = ["AccessPolicy", "FIELD_VIEW", "FIELD_MASKED", "FIELD_HIDDEN", "FIELD_EDIT"]

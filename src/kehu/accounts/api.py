@@ -1,0 +1,164 @@
+"""API: the current user, users, teams and roles. Thin: schemas in, services/selectors, schemas out."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from kehu.accounts import selectors, services
+from kehu.accounts.models import Role, Team
+from kehu.core.http import ERROR_RESPONSES, actor_of
+
+router = Router(tags=["accounts"])
+
+
+class RoleOut(Schema):
+    id: int
+    code: str
+    name: str
+    record_scope: str
+    permissions: list[str]
+    field_permissions: dict[str, str]
+
+
+class TeamRef(Schema):
+    id: int
+    name: str
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    email: str
+    is_active: bool
+    role: str | None = None
+    team: TeamRef | None = None
+
+    @staticmethod
+    def resolve_role(user):
+        return user.role.code if user.role_id else None
+
+
+class MeOut(UserOut):
+    permissions: list[str]
+    record_scope: str
+    field_permissions: dict[str, str]
+    language: str
+
+
+class UserIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    password: str
+    display_name: str = ""
+    email: str = ""
+    role: str | None = None
+    team_id: int | None = None
+
+
+class UserPatch(Schema):
+    display_name: str | None = None
+    email: str | None = None
+    role: str | None = None
+    team_id: int | None = None
+    is_active: bool | None = None
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    parent_id: int | None
+    region: str
+    managers: list[str]
+
+    @staticmethod
+    def resolve_managers(team):
+        return [m.username for m in team.managers.all()]
+
+
+class TeamIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    parent_id: int | None = None
+    region: str = ""
+    managers: list[str] = []
+
+
+def _role(code):
+    return get_object_or_404(Role, code=code) if code else None
+
+
+def _team(team_id):
+    return get_object_or_404(Team, pk=team_id) if team_id else None
+
+
+@router.get("/me", response={200: MeOut, **ERROR_RESPONSES}, summary="The signed-in user")
+def me(request):
+    user = request.user
+    policy = user.access
+    data = UserOut.from_orm(user).dict()
+    data.update(
+        permissions=sorted(policy.permissions),
+        record_scope=policy.scope,
+        field_permissions={name: policy.field_mode(name) for name in sorted(policy.field_modes)}
+        if not policy.is_superuser
+        else dict(policy.field_modes),
+        language=request.LANGUAGE_CODE,
+    )
+    return data
+
+
+@router.get("/users", response=list[UserOut], summary="List users")
+@paginate(LimitOffsetPagination)
+def list_users(request, search: str = ""):
+    return selectors.user_list(user=request.user, search=search)
+
+
+@router.get("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES}, summary="One user")
+def get_user(request, user_id: int):
+    return selectors.user_get(user=request.user, user_id=user_id)
+
+
+@router.post("/users", response={201: UserOut, **ERROR_RESPONSES}, summary="Create a user")
+def create_user(request, payload: UserIn):
+    user = services.user_create(
+        actor=actor_of(request), username=payload.username, password=payload.password,
+        display_name=payload.display_name, email=payload.email, role=_role(payload.role),
+        team=_team(payload.team_id),
+    )
+    return 201, user
+
+
+@router.patch("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES}, summary="Update a user")
+def update_user(request, user_id: int, payload: UserPatch):
+    target = selectors.user_get(user=request.user, user_id=user_id)
+    fields = payload.dict(exclude_unset=True)
+    return services.user_update(
+        actor=actor_of(request), user=target,
+        display_name=fields.get("display_name", target.display_name),
+        email=fields.get("email", target.email),
+        role=_role(fields["role"]) if "role" in fields else target.role,
+        team=_team(fields["team_id"]) if "team_id" in fields else target.team,
+        is_active=fields.get("is_active", target.is_active),
+    )
+
+
+@router.get("/teams", response=list[TeamOut], summary="List teams")
+@paginate(LimitOffsetPagination)
+def list_teams(request):
+    return selectors.team_list(user=request.user)
+
+
+@router.post("/teams", response={201: TeamOut, **ERROR_RESPONSES}, summary="Create a team")
+def create_team(request, payload: TeamIn):
+    managers = list(selectors.user_list(user=request.user).filter(username__in=payload.managers))
+    team = services.team_save(
+        actor=actor_of(request), name=payload.name, parent=_team(payload.parent_id),
+        region=payload.region, managers=managers,
+    )
+    return 201, team
+
+
+@router.get("/roles", response=list[RoleOut], summary="List roles")
+def list_roles(request):
+    return list(selectors.role_list(user=request.user))

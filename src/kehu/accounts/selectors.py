@@ -1,0 +1,81 @@
+"""Reads of users, teams, roles and keys, scoped by the acting user."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kehu.accounts.models import ApiKey, Role, Team, User
+from kehu.core.errors import NotFound
+
+
+def user_list(*, user: User, search: str = "", include_inactive: bool = False) -> QuerySet[User]:
+    """Everyone signed in sees the directory (owners must be pickable); managers see inactive too."""
+    users = User.objects.select_related("role", "team")
+    if not (include_inactive and user.access.can("user.manage")):
+        users = users.filter(is_active=True)
+    if search:
+        from django.db.models import Q
+
+        users = users.filter(
+            Q(username__icontains=search) | Q(display_name__icontains=search)
+            | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+        )
+    return users.order_by("username")
+
+
+def user_get(*, user: User, user_id: int) -> User:
+    found = user_list(user=user, include_inactive=True).filter(pk=user_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def team_list(*, user: User) -> QuerySet[Team]:
+    return Team.objects.select_related("parent").prefetch_related("managers").order_by("name")
+
+
+def team_get(*, user: User, team_id: int) -> Team:
+    team = team_list(user=user).filter(pk=team_id).first()
+    if team is None:
+        raise NotFound()
+    return team
+
+
+def team_tree(*, user: User) -> list[tuple[int, Team]]:
+    """Teams in tree order with their depth, for indented lists and pickers."""
+    teams = list(team_list(user=user))
+    children: dict[int | None, list[Team]] = {}
+    for team in teams:
+        children.setdefault(team.parent_id, []).append(team)
+    ordered: list[tuple[int, Team]] = []
+
+    def walk(parent_id, depth):
+        for team in children.get(parent_id, []):
+            ordered.append((depth, team))
+            walk(team.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def role_list(*, user: User) -> QuerySet[Role]:
+    return Role.objects.order_by("id")
+
+
+def role_get(*, user: User, role_id: int) -> Role:
+    role = Role.objects.filter(pk=role_id).first()
+    if role is None:
+        raise NotFound()
+    return role
+
+
+def apikey_list(*, user: User) -> QuerySet[ApiKey]:
+    """Admins see every key; others their own."""
+    keys = ApiKey.objects.select_related("user")
+    if user.access.can("user.manage"):
+        return keys
+    return keys.filter(user=user)
+
+
+def team_members(*, user: User, team: Team) -> QuerySet[User]:
+    return User.objects.filter(team=team, is_active=True).order_by("username")

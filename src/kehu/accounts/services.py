@@ -1,0 +1,298 @@
+"""Every write to users, teams, roles and API keys: permission-checked, validated, audited."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.accounts.default_roles import DEFAULT_ROLES
+from kehu.accounts.models import ApiKey, Role, Team, User
+from kehu.core.actor import Actor
+from kehu.core.audit import audit_record, diff
+from kehu.core.errors import ValidationFailed, validation_details
+from kehu.core.permissions import FIELD_MODES, PERMISSIONS, SCOPES, SENSITIVE_FIELDS
+
+API_KEY_PREFIX = "kehu_"
+
+
+def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ValidationFailed(details=validation_details(exc)) from exc
+
+
+# Roles ---------------------------------------------------------------------
+
+
+def roles_ensure_defaults(*, actor: Actor) -> list[Role]:
+    """Create the built-in roles that are missing; never touches edited ones."""
+    created = []
+    with transaction.atomic():
+        for spec in DEFAULT_ROLES:
+            if Role.objects.filter(code=spec["code"]).exists():
+                continue
+            role = Role(is_system=True, **spec)
+            _full_clean(role)
+            role.save()
+            audit_record(actor=actor, action="role.create", object_type="role",
+                         object_id=role.pk, object_repr=role.code, changes={"created": spec})
+            created.append(role)
+    return created
+
+
+def _validate_role_rules(permissions, record_scope, field_permissions) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(permissions) - set(PERMISSIONS))
+    if unknown:
+        errors["permissions"] = [_("Unknown permission: %s") % ", ".join(unknown)]
+    if record_scope not in SCOPES:
+        errors["record_scope"] = [_("Unknown record scope: %s") % record_scope]
+    bad = [f"{k}={v}" for k, v in field_permissions.items()
+           if k not in SENSITIVE_FIELDS or v not in FIELD_MODES]
+    if bad:
+        errors["field_permissions"] = [_("Unknown field or mode: %s") % ", ".join(bad)]
+    return errors
+
+
+def role_save(
+    *,
+    actor: Actor,
+    role: Role | None = None,
+    code: str,
+    name: str,
+    description: str = "",
+    permissions: list[str],
+    record_scope: str,
+    field_permissions: dict[str, str],
+) -> Role:
+    """Create a role (role=None) or update one; the change lands in the audit log."""
+    actor.require("role.manage")
+    errors = _validate_role_rules(permissions, record_scope, field_permissions)
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        if role is None:
+            role = Role()
+            before = {}
+        else:
+            role = Role.objects.select_for_update().get(pk=role.pk)
+            before = _role_snapshot(role)
+        role.code, role.name, role.description = code, name, description
+        role.permissions = sorted(set(permissions))
+        role.record_scope = record_scope
+        role.field_permissions = dict(sorted(field_permissions.items()))
+        _full_clean(role)
+        role.save()
+        audit_record(actor=actor, action="role.update" if before else "role.create",
+                     object_type="role", object_id=role.pk, object_repr=role.code,
+                     changes=diff(before, _role_snapshot(role)))
+    return role
+
+
+def _role_snapshot(role: Role) -> dict:
+    return {
+        "code": role.code,
+        "name": role.name,
+        "description": role.description,
+        "permissions": list(role.permissions),
+        "record_scope": role.record_scope,
+        "field_permissions": dict(role.field_permissions),
+    }
+
+
+# Teams ---------------------------------------------------------------------
+
+
+def team_save(
+    *,
+    actor: Actor,
+    team: Team | None = None,
+    name: str,
+    parent: Team | None = None,
+    region: str = "",
+    managers: Iterable[User] = (),
+) -> Team:
+    actor.require("team.manage")
+    with transaction.atomic():
+        before = _team_snapshot(team) if team else {}
+        team = Team.objects.select_for_update().get(pk=team.pk) if team else Team()
+        if parent is not None and team.pk is not None:
+            ancestor = parent
+            while ancestor is not None:
+                if ancestor.pk == team.pk:
+                    raise ValidationFailed(
+                        details={"parent": [_("A team cannot be inside itself.")]}
+                    )
+                ancestor = ancestor.parent
+        team.name, team.parent, team.region = name, parent, region
+        _full_clean(team)
+        team.save()
+        team.managers.set(list(managers))
+        audit_record(actor=actor, action="team.update" if before else "team.create",
+                     object_type="team", object_id=team.pk, object_repr=team.name,
+                     changes=diff(before, _team_snapshot(team)))
+    return team
+
+
+def _team_snapshot(team: Team) -> dict:
+    return {
+        "name": team.name,
+        "parent": team.parent_id,
+        "region": team.region,
+        "managers": sorted(team.managers.values_list("username", flat=True)),
+    }
+
+
+# Users ---------------------------------------------------------------------
+
+
+def user_create(
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str = "",
+    role: Role | None = None,
+    team: Team | None = None,
+    is_superuser: bool = False,
+) -> User:
+    """Create a user with a password that passes Django's validators."""
+    actor.require("user.manage")
+    user = User(username=username, display_name=display_name, email=email.strip().lower(),
+                role=role, team=team, is_superuser=is_superuser, is_staff=is_superuser)
+    _full_clean(user, exclude=["password"])
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(details={"password": list(exc.messages)}) from exc
+    user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk,
+                     object_repr=user.username, changes=diff({}, _user_snapshot(user)))
+    return user
+
+
+def user_update(
+    *,
+    actor: Actor,
+    user: User,
+    display_name: str,
+    email: str,
+    role: Role | None,
+    team: Team | None,
+    is_active: bool,
+) -> User:
+    actor.require("user.manage")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = _user_snapshot(user)
+        user.display_name, user.email = display_name, email.strip().lower()
+        user.role, user.team, user.is_active = role, team, is_active
+        _full_clean(user, exclude=["password"])
+        user.save(update_fields=["display_name", "email", "role", "team", "is_active"])
+        audit_record(actor=actor, action="user.update", object_type="user", object_id=user.pk,
+                     object_repr=user.username, changes=diff(before, _user_snapshot(user)))
+    return user
+
+
+def user_set_password(*, actor: Actor, user: User, password: str) -> None:
+    if actor.user is None or actor.user.pk != user.pk:
+        actor.require("user.manage")
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(details={"password": list(exc.messages)}) from exc
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, action="user.password", object_type="user",
+                     object_id=user.pk, object_repr=user.username)
+
+
+def _user_snapshot(user: User) -> dict:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "role": user.role.code if user.role_id else None,
+        "team": user.team.name if user.team_id else None,
+        "is_active": user.is_active,
+        "is_superuser": user.is_superuser,
+    }
+
+
+# API keys ------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def apikey_create(
+    *,
+    actor: Actor,
+    user: User,
+    scopes: Iterable[str],
+    name: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key for `user`; returns the row and the token, which is shown only once."""
+    if actor.user is None or actor.user.pk != user.pk:
+        actor.require("user.manage")
+    else:
+        actor.require("apikey.manage")
+    scopes = sorted(set(scopes))
+    valid = {code for code, _label in ApiKey.SCOPES}
+    if not scopes or set(scopes) - valid:
+        raise ValidationFailed(
+            details={"scopes": [_("Scopes must be among: %s") % ", ".join(sorted(valid))]}
+        )
+    prefix = secrets.token_hex(4)
+    token = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        key = ApiKey.objects.create(user=user, name=name, prefix=prefix,
+                                    key_hash=_hash_token(token), scopes=scopes,
+                                    expires_at=expires_at)
+        audit_record(actor=actor, action="apikey.create", object_type="apikey",
+                     object_id=key.pk, object_repr=f"{prefix} {user.username}",
+                     changes={"scopes": {"before": None, "after": scopes}})
+    return key, token
+
+
+def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
+    if actor.user is None or actor.user.pk != key.user_id:
+        actor.require("user.manage")
+    with transaction.atomic():
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="apikey.revoke", object_type="apikey",
+                     object_id=key.pk, object_repr=key.prefix)
+    return key
+
+
+def apikey_authenticate(token: str) -> ApiKey | None:
+    """The live key matching a bearer token, or None. Constant-time on the hash."""
+    if not token.startswith(API_KEY_PREFIX):
+        return None
+    prefix = token[len(API_KEY_PREFIX):].split("_", 1)[0]
+    key = ApiKey.objects.select_related("user", "user__role").filter(prefix=prefix).first()
+    if key is None or not secrets.compare_digest(key.key_hash, _hash_token(token)):
+        return None
+    now = timezone.now()
+    if key.revoked_at or (key.expires_at and key.expires_at <= now) or not key.user.is_active:
+        return None
+    # Touch at most once a minute so read-heavy clients don't write on every call.
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key

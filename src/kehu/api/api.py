@@ -1,0 +1,70 @@
+"""The one NinjaAPI under /api/v1/: authentication, error format, and every app's router."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.throttling import AuthRateThrottle
+
+from kehu.accounts.api import router as accounts_router
+from kehu.api.auth import BearerKeyAuth, SessionUserAuth
+from kehu.core.errors import DomainError
+
+api = NinjaAPI(
+    title="kehu API",
+    version="1",
+    description=(
+        "Customer data platform API. Authenticate with the browser session (send the CSRF "
+        "token on writes) or `Authorization: Bearer <api key>`. Keys carry scopes: `read` "
+        "for GET, `write` for everything else. Errors are JSON `{code, message, details}`."
+    ),
+    urls_namespace="api",
+    auth=[BearerKeyAuth(), SessionUserAuth()],
+    throttle=[AuthRateThrottle("6000/m")],
+)
+
+
+def _error(request, status: int, code: str, message, details=None):
+    return api.create_response(
+        request, {"code": code, "message": str(message), "details": details or {}}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request, exc: DomainError):
+    return _error(request, exc.status, exc.code, exc.message, exc.details)
+
+
+@api.exception_handler(ValidationError)
+def on_request_invalid(request, exc: ValidationError):
+    details = {}
+    for error in exc.errors:
+        field = ".".join(str(part) for part in error.get("loc", [])[1:]) or "__all__"
+        details.setdefault(field, []).append(error.get("msg", ""))
+    return _error(request, 422, "invalid_request", _("The request is not valid."), details)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return _error(request, 401, "unauthenticated",
+                  _("Sign in, or send a valid API key as “Authorization: Bearer <key>”."))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return _error(request, 404, "not_found", _("Not found."))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    if exc.status_code == 403 and "CSRF" in str(exc):
+        return _error(request, 403, "csrf_failed",
+                      _("The CSRF token is missing or wrong; reload the page and try again."))
+    if exc.status_code == 429:
+        return _error(request, 429, "throttled", _("Too many requests; slow down."))
+    return _error(request, exc.status_code, "http_error", str(exc))
+
+
+api.add_router("/", accounts_router)

@@ -1,0 +1,131 @@
+"""Writing and verifying the audit hash chain.
+
+Services call `audit_record` inside their own transaction, so the entry and
+the change it describes commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from kehu.core.actor import Actor
+from kehu.core.models import AuditChainHead, AuditEntry
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical(value: Any) -> Any:
+    """Round-trip through JSON so what we hash is exactly what the database returns."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    content = {
+        "seq": entry.seq,
+        "at": entry.at.astimezone(UTC).isoformat(),
+        "actor_user_id": entry.actor_user_id,
+        "actor_label": entry.actor_label,
+        "api_key_prefix": entry.api_key_prefix,
+        "via": entry.via,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "object_repr": entry.object_repr,
+        "changes": entry.changes,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "prev_hash": entry.prev_hash,
+    }
+    payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields whose value changed, as {field: {"before": old, "after": new}}."""
+    changed = {}
+    for field in sorted(set(before) | set(after)):
+        old, new = before.get(field), after.get(field)
+        if _canonical(old) != _canonical(new):
+            changed[field] = {"before": old, "after": new}
+    return changed
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str = "",
+    object_id: Any = "",
+    object_repr: str = "",
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain. Must run inside the caller's transaction."""
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.get_or_create(id=1)
+        # Lock the head row: on PostgreSQL concurrent appends queue here; SQLite
+        # already serialises writers.
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+        user = actor.user
+        entry = AuditEntry(
+            seq=head.last_seq + 1,
+            at=timezone.now(),
+            actor_user_id=user.pk if user is not None else None,
+            actor_label=actor.label[:200],
+            api_key_prefix=actor.api_key_prefix,
+            via=actor.via,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id) if object_id not in (None, "") else "",
+            object_repr=str(object_repr)[:200],
+            changes=_canonical(changes or {}),
+            ip=actor.ip,
+            user_agent=actor.user_agent[:400],
+            prev_hash=head.last_hash,
+        )
+        entry.hash = entry_hash(entry)
+        entry.save(force_insert=True)
+        head.last_seq = entry.seq
+        head.last_hash = entry.hash
+        head.save(update_fields=["last_seq", "last_hash"])
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    bad_seq: int | None = None
+    reason: str = ""
+
+
+def audit_verify(*, batch_size: int = 2000) -> ChainReport:
+    """Walk the chain in order; report the first entry that was edited, removed or reordered."""
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    while True:
+        batch = list(AuditEntry.objects.filter(seq__gte=expected_seq).order_by("seq")[:batch_size])
+        if not batch:
+            break
+        for entry in batch:
+            if entry.seq != expected_seq:
+                return ChainReport(False, checked, expected_seq, "missing entry (deleted)")
+            if entry.prev_hash != prev_hash:
+                return ChainReport(False, checked, entry.seq, "previous hash does not match")
+            if entry_hash(entry) != entry.hash:
+                return ChainReport(False, checked, entry.seq, "content does not match its hash")
+            prev_hash = entry.hash
+            expected_seq += 1
+            checked += 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != prev_hash):
+        return ChainReport(False, checked, expected_seq, "newest entries missing (deleted)")
+    return ChainReport(True, checked)

@@ -1,0 +1,62 @@
+"""The catalogue of object permissions and sensitive fields that roles can grant.
+
+Roles are data (accounts.Role); this module only names what exists so role
+pages can list it and role rows can be validated against it.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+PERMISSIONS: dict[str, object] = {
+    "customer.view": _("View customers"),
+    "customer.add": _("Create customers"),
+    "customer.change": _("Edit customers"),
+    "customer.delete": _("Delete customers"),
+    "customer.assign": _("Reassign customer owners"),
+    "customer.merge": _("Merge and unmerge customers"),
+    "customer.import": _("Import data"),
+    "customer.export": _("Export data"),
+    "interaction.add": _("Log interactions"),
+    "order.manage": _("Manage products and orders"),
+    "ticket.manage": _("Manage service tickets"),
+    "customfield.manage": _("Define custom fields"),
+    "segment.manage": _("Manage tags and segments"),
+    "privacy.manage": _("Handle consent and data requests"),
+    "audit.view": _("Read the whole audit log"),
+    "audit.export": _("Export the audit log"),
+    "user.manage": _("Manage users"),
+    "team.manage": _("Manage teams"),
+    "role.manage": _("Manage roles"),
+    "apikey.manage": _("Create API keys for oneself"),
+}
+
+# Fields whose visibility a role controls; anything else follows the object permissions.
+SENSITIVE_FIELDS: dict[str, object] = {
+    "customer.mobile": _("Mobile and phone numbers"),
+    "customer.email": _("Email addresses"),
+    "customer.id_number": _("Resident ID numbers"),
+    "customer.birthday": _("Birthdays"),
+    "customer.address": _("Street addresses"),
+    "customer.wechat": _("WeChat IDs"),
+}
+
+FIELD_EDIT = "edit"
+FIELD_VIEW = "view"
+FIELD_MASKED = "masked"
+FIELD_HIDDEN = "hidden"
+FIELD_MODES = {
+    FIELD_EDIT: _("Edit"),
+    FIELD_VIEW: _("View"),
+    FIELD_MASKED: _("Masked"),
+    FIELD_HIDDEN: _("Hidden"),
+}
+
+SCOPE_OWN = "own"
+SCOPE_TEAM = "team"
+SCOPE_ALL = "all"
+SCOPES = {
+    SCOPE_OWN: _("Own records"),
+    SCOPE_TEAM: _("Team and sub-teams"),
+    SCOPE_ALL: _("All records"),
+}

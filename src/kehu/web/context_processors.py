@@ -1,0 +1,40 @@
+"""Navigation built from the signed-in user's permissions, so menus never offer a denied page."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, label, permission or None for everyone signed in)
+NAVIGATION = [
+    ("web:home", _("Home"), None),
+    ("core:audit", _("Audit log"), None),
+]
+ADMIN_NAVIGATION = [
+    ("accounts:users", _("Users"), "user.manage"),
+    ("accounts:teams", _("Teams"), "team.manage"),
+    ("accounts:roles", _("Roles"), "role.manage"),
+    ("accounts:apikeys", _("API keys"), "apikey.manage"),
+]
+
+
+def _items(entries, user, current):
+    items = []
+    for name, label, permission in entries:
+        if permission and not user.access.can(permission):
+            continue
+        url = reverse(name)
+        items.append({"url": url, "label": label, "active": current == url or (
+            url != "/" and current.startswith(url))})
+    return items
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    current = request.path
+    return {
+        "nav_items": _items(NAVIGATION, user, current),
+        "admin_nav_items": _items(ADMIN_NAVIGATION, user, current),
+    }

@@ -1,0 +1,13 @@
+// Small behaviours kept out of the HTML so the CSP can forbid inline script.
+document.addEventListener("change", (event) => {
+  const el = event.target;
+  if (el.matches("select[data-autosubmit], input[data-autosubmit]")) {
+    el.form.requestSubmit();
+  }
+});
+document.addEventListener("click", (event) => {
+  const el = event.target.closest("[data-confirm]");
+  if (el && !window.confirm(el.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

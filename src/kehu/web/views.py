@@ -1,0 +1,32 @@
+"""The shell's own pages: home and health. Thin: selectors in, template out."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from kehu.accounts import selectors as accounts
+from kehu.core.selectors import audit_entries_visible_to
+
+
+@login_required
+def home(request):
+    user = request.user
+    team_members = accounts.team_members(user=user, team=user.team) if user.team_id else []
+    context = {
+        "policy": user.access,
+        "team_members": team_members,
+        "managed_teams": list(user.managed_teams.all()),
+        "recent_audit": audit_entries_visible_to(user).order_by("-seq")[:15],
+    }
+    return render(request, "web/home.html", context)
+
+
+@require_GET
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
