@@ -1,0 +1,122 @@
+"""The transaction and service layers: products, orders with lines, service tickets."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Product(models.Model):
+    sku = models.CharField(_("SKU"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=60, blank=True, db_index=True)
+    unit_price = models.DecimalField(_("list price (CNY)"), max_digits=12, decimal_places=2)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class Order(models.Model):
+    """An order in CNY. Returned and refunded orders stay, with their status, for RFM netting."""
+
+    STATUSES = [("pending", _("Pending")), ("paid", _("Paid")), ("shipped", _("Shipped")),
+                ("completed", _("Completed")), ("cancelled", _("Cancelled")),
+                ("returned", _("Returned")), ("refunded", _("Refunded"))]
+    PAYMENT_METHODS = [("wechat_pay", _("WeChat Pay")), ("alipay", _("Alipay")),
+                       ("bank_transfer", _("Bank transfer")), ("card", _("Card")),
+                       ("cash", _("Cash")), ("credit", _("On account"))]
+    SALES_CHANNELS = [("direct", _("Direct sales")), ("online", _("Online shop")),
+                      ("tmall", _("Tmall")), ("jd", _("JD.com")), ("store", _("Store")),
+                      ("distributor", _("Distributor")), ("wechat", _("WeChat shop"))]
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
+                                 related_name="orders")
+    number = models.CharField(_("order number"), max_length=40, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default="pending")
+    ordered_at = models.DateTimeField(_("ordered"))
+    total_amount = models.DecimalField(_("total (CNY)"), max_digits=14, decimal_places=2,
+                                       default=0)
+    payment_method = models.CharField(_("payment method"), max_length=16,
+                                      choices=PAYMENT_METHODS, blank=True)
+    sales_channel = models.CharField(_("sales channel"), max_length=16, choices=SALES_CHANNELS,
+                                     blank=True)
+    salesperson = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ordered_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [models.Index(fields=["customer", "-ordered_at"], name="order_cust_time"),
+                   models.Index(fields=["status", "-ordered_at"], name="order_status_time")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2,
+                                   validators=[MinValueValidator(0)])
+    unit_price = models.DecimalField(_("unit price (CNY)"), max_digits=12, decimal_places=2,
+                                     validators=[MinValueValidator(0)])
+    amount = models.DecimalField(_("amount (CNY)"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+
+
+class Ticket(models.Model):
+    """A service ticket: request, complaint or inquiry, with its resolution and satisfaction."""
+
+    KINDS = [("service_request", _("Service request")), ("complaint", _("Complaint")),
+             ("inquiry", _("Inquiry"))]
+    STATUSES = [("open", _("Open")), ("in_progress", _("In progress")),
+                ("resolved", _("Resolved")), ("closed", _("Closed"))]
+    PRIORITIES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")),
+                  ("urgent", _("Urgent"))]
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
+                                 related_name="tickets")
+    number = models.CharField(_("ticket number"), max_length=40, unique=True)
+    kind = models.CharField(_("type"), max_length=16, choices=KINDS)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=STATUSES, default="open")
+    priority = models.CharField(_("priority"), max_length=8, choices=PRIORITIES,
+                                default="normal")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True,
+                                 blank=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="tickets")
+    satisfaction = models.PositiveSmallIntegerField(
+        _("satisfaction"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)])
+    resolution = models.TextField(_("resolution"), blank=True)
+    opened_at = models.DateTimeField(_("opened"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [models.Index(fields=["customer", "-opened_at"], name="ticket_cust_time"),
+                   models.Index(fields=["status", "priority"], name="ticket_status")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
