@@ -46,3 +46,14 @@ class ApiKeyFactory:
 
 
 PASSWORD = "pw-Kehu-2026!"
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    """A bare customer row for tests of other layers. Tests of customer rules use the services."""
+
+    class Meta:
+        model = "customers.Customer"
+
+    kind = "person"
+    name = factory.Sequence(lambda n: f"客户{n}")
+    lifecycle_stage = "lead"
