@@ -8,6 +8,19 @@ from kehu.accounts.models import Role, Team, User
 from kehu.core.actor import Actor
 
 
+def _role(code):
+    """The built-in role; transactional (browser) tests flush the migration-seeded rows."""
+    if not code:
+        return None
+    role = Role.objects.filter(code=code).first()
+    if role is None:
+        from kehu.accounts.services import roles_ensure_defaults
+
+        roles_ensure_defaults(actor=Actor.system(via="system"))
+        role = Role.objects.get(code=code)
+    return role
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team
@@ -26,9 +39,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     display_name = factory.Sequence(lambda n: f"用户{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    role = factory.LazyAttribute(
-        lambda u: Role.objects.get(code=u.role_code) if u.role_code else None
-    )
+    role = factory.LazyAttribute(lambda u: _role(u.role_code))
     password = factory.PostGenerationMethodCall("set_password", "pw-Kehu-2026!")
 
     @factory.post_generation

@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "kehu.core.middleware.DomainErrorMiddleware",
     # Last, so it sees the authenticated user and can count failures.
     "axes.middleware.AxesMiddleware",
 ]
@@ -219,6 +220,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = KEHU_HOME / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = KEHU_HOME / "uploads"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

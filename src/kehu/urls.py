@@ -5,5 +5,9 @@ from kehu.api.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("audit/", include("kehu.core.urls")),
+    path("admin/", include("kehu.accounts.urls")),
+    path("interactions/", include("kehu.interactions.urls")),
+    path("transactions/", include("kehu.transactions.urls")),
     path("", include("kehu.web.urls")),
 ]

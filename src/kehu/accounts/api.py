@@ -37,8 +37,10 @@ class UserOut(Schema):
     team: TeamRef | None = None
 
     @staticmethod
-    def resolve_role(user):
-        return user.role.code if user.role_id else None
+    def resolve_role(obj):
+        if isinstance(obj, dict):  # MeOut is built from an already-resolved dict
+            return obj.get("role")
+        return obj.role.code if obj.role_id else None
 
 
 class MeOut(UserOut):

@@ -11,6 +11,8 @@ from ninja.throttling import AuthRateThrottle
 from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.core.errors import DomainError
+from kehu.interactions.api import router as interactions_router
+from kehu.transactions.api import router as transactions_router
 
 api = NinjaAPI(
     title="kehu API",
@@ -41,7 +43,10 @@ def on_domain_error(request, exc: DomainError):
 def on_request_invalid(request, exc: ValidationError):
     details = {}
     for error in exc.errors:
-        field = ".".join(str(part) for part in error.get("loc", [])[1:]) or "__all__"
+        # loc is ("body", "payload", "field", …) or ("query", "field"): keep the field path.
+        loc = list(error.get("loc", []))
+        path = loc[2:] if loc[:1] == ["body"] else loc[1:]
+        field = ".".join(str(part) for part in path) or "__all__"
         details.setdefault(field, []).append(error.get("msg", ""))
     return _error(request, 422, "invalid_request", _("The request is not valid."), details)
 
@@ -68,3 +73,5 @@ def on_http_error(request, exc: HttpError):
 
 
 api.add_router("/", accounts_router)
+api.add_router("/", interactions_router)
+api.add_router("/", transactions_router)

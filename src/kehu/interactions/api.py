@@ -1,0 +1,220 @@
+"""API: interactions, follow-ups and batch event ingestion. Thin: schemas in, services and
+selectors, schemas out; domain errors become {"code","message","details"} upstream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from kehu.accounts import selectors as accounts
+from kehu.core.errors import ValidationFailed
+from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.interactions import selectors, services
+from kehu.interactions.models import Interaction
+
+router = Router(tags=["interactions"])
+
+InteractionKind = Literal[tuple(code for code, _label in Interaction.KINDS)]  # type: ignore
+Direction = Literal[tuple(code for code, _label in Interaction.DIRECTIONS)]  # type: ignore
+
+
+class InteractionIn(Schema):
+    kind: InteractionKind
+    summary: str = Field(..., min_length=1, max_length=10000)
+    direction: Direction = "outbound"
+    occurred_at: dt.datetime | None = None
+    channel: str = Field("", max_length=30)
+    outcome: str = Field("", max_length=200)
+    next_follow_up: dt.date | None = None
+
+
+class InteractionOut(Schema):
+    id: int
+    customer_id: int
+    kind: str
+    direction: str
+    occurred_at: dt.datetime
+    channel: str
+    summary: str
+    outcome: str
+    next_follow_up: dt.date | None
+    by: str | None = None
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_by(interaction):
+        return interaction.actor.username if interaction.actor_id else None
+
+
+class FollowUpOut(Schema):
+    id: int
+    customer_id: int
+    customer_name: str
+    interaction_id: int | None
+    assignee: str | None
+    title: str
+    due_date: dt.date
+    status: str
+    done_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_customer_name(task):
+        return task.customer.name
+
+    @staticmethod
+    def resolve_assignee(task):
+        return task.assignee.username if task.assignee_id else None
+
+
+class FollowUpIn(Schema):
+    customer_id: int
+    title: str = Field(..., min_length=1, max_length=200)
+    due_date: dt.date
+    assignee: str | None = Field(None, description="Username; default the customer's owner.")
+
+
+class RescheduleIn(Schema):
+    due_date: dt.date
+
+
+class EventBatchIn(Schema):
+    events: list[dict[str, Any]] = Field(
+        ..., description="Each: customer_id or identifier {kind, value[, system]}, event_type, "
+                         "occurred_at (ISO 8601 with offset), properties, source.")
+    skip_invalid: bool = Field(False, description="Store the valid items and report the rest "
+                                                  "instead of rejecting the whole batch.")
+
+
+class RejectedItem(Schema):
+    index: int
+    errors: dict[str, list[str]]
+
+
+class EventBatchOut(Schema):
+    accepted: int
+    rejected: list[RejectedItem]
+
+
+class EventOut(Schema):
+    id: int
+    event_type: str
+    occurred_at: dt.datetime
+    properties: dict[str, Any]
+    source: str
+    received_at: dt.datetime
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class EventFilters(Schema):
+    type: list[str] = Field(default_factory=list, description="Event types; repeat to OR.")
+    since: dt.datetime | None = None
+    before: dt.datetime | None = None
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+    limit: int = Field(50, ge=1, le=500)
+
+
+def _cursor(event) -> str:
+    return f"{event.occurred_at.isoformat()}~{event.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    at, sep, pk = cursor.rpartition("~")
+    parsed = parse_datetime(at) if sep else None
+    if parsed is None or not pk.isdigit():
+        raise ValidationFailed(details={"cursor": [_("This cursor is not valid.")]})
+    return parsed, int(pk)
+
+
+@router.post("/customers/{customer_id}/interactions",
+             response={201: InteractionOut, **ERROR_RESPONSES}, summary="Log an interaction")
+def log_interaction(request, customer_id: int, payload: InteractionIn):
+    customer = selectors.customer_get(request.user, customer_id)
+    interaction = services.interaction_log(actor=actor_of(request), customer=customer,
+                                           **payload.dict())
+    return 201, interaction
+
+
+@router.get("/customers/{customer_id}/interactions", response=list[InteractionOut],
+            summary="A customer's interactions, newest first")
+@paginate(LimitOffsetPagination)
+def list_interactions(request, customer_id: int, kind: str | None = None):
+    return selectors.interaction_list(request.user, customer_id,
+                                      kinds={kind} if kind else None)
+
+
+@router.get("/interactions/{interaction_id}", response={200: InteractionOut, **ERROR_RESPONSES},
+            summary="One interaction")
+def get_interaction(request, interaction_id: int):
+    return selectors.interaction_get(request.user, interaction_id)
+
+
+@router.get("/follow-ups", response=list[FollowUpOut], summary="Follow-ups, soonest first")
+@paginate(LimitOffsetPagination)
+def list_follow_ups(request, status: Literal["open", "done", "cancelled", "all"] = "open",
+                    due_before: dt.date | None = None, mine: bool = True,
+                    customer_id: int | None = None):
+    return selectors.follow_up_list(request.user, status=None if status == "all" else status,
+                                    due_before=due_before, mine=mine, customer_id=customer_id)
+
+
+@router.post("/follow-ups", response={201: FollowUpOut, **ERROR_RESPONSES},
+             summary="Create a follow-up")
+def create_follow_up(request, payload: FollowUpIn):
+    customer = selectors.customer_get(request.user, payload.customer_id)
+    assignee = None
+    if payload.assignee:
+        assignee = accounts.user_list(user=request.user).filter(
+            username=payload.assignee).first()
+        if assignee is None:
+            raise ValidationFailed(details={"assignee": [_("No such active user.")]})
+    task = services.follow_up_create(actor=actor_of(request), customer=customer,
+                                     title=payload.title, due_date=payload.due_date,
+                                     assignee=assignee)
+    return 201, selectors.follow_up_get(request.user, task.pk)
+
+
+@router.post("/follow-ups/{task_id}/complete", response={200: FollowUpOut, **ERROR_RESPONSES},
+             summary="Mark a follow-up done")
+def complete_follow_up(request, task_id: int):
+    task = selectors.follow_up_get(request.user, task_id)
+    services.follow_up_complete(actor=actor_of(request), task=task)
+    return selectors.follow_up_get(request.user, task_id)
+
+
+@router.post("/follow-ups/{task_id}/reschedule", response={200: FollowUpOut, **ERROR_RESPONSES},
+             summary="Move a follow-up to another day")
+def reschedule_follow_up(request, task_id: int, payload: RescheduleIn):
+    task = selectors.follow_up_get(request.user, task_id)
+    services.follow_up_reschedule(actor=actor_of(request), task=task, due_date=payload.due_date)
+    return selectors.follow_up_get(request.user, task_id)
+
+
+@router.post("/events/batch", response={200: EventBatchOut, **ERROR_RESPONSES},
+             summary="Ingest a batch of events (all or nothing unless skip_invalid)")
+def ingest_events(request, payload: EventBatchIn):
+    result = services.event_ingest(actor=actor_of(request), events=payload.events,
+                                   skip_invalid=payload.skip_invalid)
+    return {"accepted": result.accepted, "rejected": result.rejected}
+
+
+@router.get("/customers/{customer_id}/events", response={200: EventPage, **ERROR_RESPONSES},
+            summary="A customer's events, newest first, one page per cursor")
+def list_events(request, customer_id: int, filters: Query[EventFilters]):
+    before, before_id = filters.before, None
+    if filters.cursor:
+        before, before_id = _parse_cursor(filters.cursor)
+    events = selectors.event_list(request.user, customer_id, types=filters.type or None,
+                                  since=filters.since, before=before, before_id=before_id,
+                                  limit=filters.limit + 1)
+    page = events[:filters.limit]
+    next_cursor = _cursor(page[-1]) if len(events) > filters.limit else None
+    return {"items": page, "next_cursor": next_cursor}

@@ -1,0 +1,283 @@
+"""Reads of the behaviour layer, scoped by the acting user's AccessPolicy.
+
+Every read goes through the customer it belongs to: only live customers count,
+and a customer outside the user's scope looks exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core.errors import NotFound
+from kehu.customers.models import Customer
+from kehu.interactions.models import Event, FollowUpTask, Interaction
+
+TIMELINE_KINDS = frozenset({"interaction", "event"})
+EVENT_LABELS = dict(Event.TYPES)
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One entry of the customer card's timeline, whatever layer it comes from.
+
+    kehu.transactions.selectors has the same shape for orders and tickets (the two
+    apps may not import each other); the card merges both lists by `at`.
+    """
+
+    kind: str  # "interaction" | "event" | "order" | "ticket"
+    at: dt.datetime
+    title: str
+    body: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    object_id: int = 0
+
+
+def _active_customers() -> QuerySet[Customer]:
+    return Customer.objects.filter(status=Customer.STATUS_ACTIVE)
+
+
+def _check_visible(user, customer: Customer) -> None:
+    user.access.require("customer.view")
+    if customer.status != Customer.STATUS_ACTIVE or not user.access.may_see_record(
+            owner_id=customer.owner_id, team_id=customer.team_id):
+        raise NotFound()
+
+
+def customer_get(user, customer_id: int) -> Customer:
+    """The live customer if the user may see it, else NotFound (existence never revealed)."""
+    customer = _active_customers().select_related("owner").filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound()
+    _check_visible(user, customer)
+    return customer
+
+
+def _scoped(user, queryset: QuerySet) -> QuerySet:
+    user.access.require("customer.view")
+    queryset = queryset.filter(customer__status=Customer.STATUS_ACTIVE)
+    return user.access.restrict(queryset, owner_field="customer__owner",
+                                team_field="customer__team")
+
+
+# Interactions ------------------------------------------------------------------
+
+
+def interaction_list(
+    user,
+    customer_id: int,
+    *,
+    kinds: set[str] | None = None,
+    before: dt.datetime | None = None,
+) -> QuerySet[Interaction]:
+    """One customer's interactions, newest first, with who logged each."""
+    customer = customer_get(user, customer_id)
+    interactions = Interaction.objects.filter(customer=customer).select_related("actor")
+    if kinds:
+        interactions = interactions.filter(kind__in=sorted(kinds))
+    if before is not None:
+        interactions = interactions.filter(occurred_at__lt=before)
+    return interactions.order_by("-occurred_at", "-id")
+
+
+def interaction_get(user, interaction_id: int) -> Interaction:
+    interaction = (_scoped(user, Interaction.objects.all())
+                   .select_related("actor", "customer").filter(pk=interaction_id).first())
+    if interaction is None:
+        raise NotFound()
+    return interaction
+
+
+# Events --------------------------------------------------------------------------
+
+
+def event_list(
+    user,
+    customer_id: int,
+    *,
+    types: set[str] | list[str] | None = None,
+    before: dt.datetime | None = None,
+    before_id: int | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 50,
+) -> list[Event]:
+    """A page of one customer's events, newest first.
+
+    `before` (with `before_id` to break ties between events of the same instant)
+    is the cursor: pass the last item's time and id to get the next page.
+    """
+    customer = customer_get(user, customer_id)
+    events = Event.objects.filter(customer=customer)
+    if types:
+        events = events.filter(event_type__in=sorted(types))
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if before is not None:
+        if before_id is not None:
+            events = events.filter(Q(occurred_at__lt=before)
+                                   | Q(occurred_at=before, id__lt=before_id))
+        else:
+            events = events.filter(occurred_at__lt=before)
+    limit = max(1, min(int(limit), 1000))
+    return list(events.order_by("-occurred_at", "-id")[:limit])
+
+
+def event_label(event_type: str) -> str:
+    label = EVENT_LABELS.get(event_type)
+    return str(label) if label is not None else event_type
+
+
+# Follow-ups ----------------------------------------------------------------------
+
+
+def _follow_ups_visible(user) -> QuerySet[FollowUpTask]:
+    """Tasks assigned to the user, plus those of customers in their scope."""
+    user.access.require("customer.view")
+    tasks = FollowUpTask.objects.filter(customer__status=Customer.STATUS_ACTIVE)
+    if user.access.user_id is None:
+        return tasks.none()
+    scope = user.access.record_filter(owner_field="customer__owner", team_field="customer__team")
+    return tasks.filter(Q(assignee_id=user.pk) | scope)
+
+
+def follow_up_list(
+    user,
+    *,
+    status: str | None = "open",
+    due_before: dt.date | None = None,
+    assignee_id: int | None = None,
+    customer_id: int | None = None,
+    mine: bool = False,
+) -> QuerySet[FollowUpTask]:
+    """Follow-ups the user may see, soonest first; `mine` keeps only theirs."""
+    tasks = _follow_ups_visible(user).select_related("customer", "assignee")
+    if mine:
+        tasks = tasks.filter(assignee_id=user.pk)
+    elif assignee_id is not None:
+        tasks = tasks.filter(assignee_id=assignee_id)
+    if status:
+        tasks = tasks.filter(status=status)
+    if due_before is not None:
+        tasks = tasks.filter(due_date__lt=due_before)
+    if customer_id is not None:
+        tasks = tasks.filter(customer_id=customer_id)
+    return tasks.order_by("due_date", "id")
+
+
+def follow_up_get(user, task_id: int) -> FollowUpTask:
+    task = (_follow_ups_visible(user).select_related("customer", "assignee")
+            .filter(pk=task_id).first())
+    if task is None:
+        raise NotFound()
+    return task
+
+
+@dataclass(frozen=True)
+class FollowUpAgenda:
+    """A user's open follow-ups split the way the "My follow-ups" page shows them."""
+
+    overdue: list[FollowUpTask]
+    today: list[FollowUpTask]
+    upcoming: list[FollowUpTask]
+    date: dt.date
+
+
+def follow_up_agenda(user, *, mine: bool = True, upcoming_days: int = 14) -> FollowUpAgenda:
+    """Open follow-ups: overdue, due today, and due in the next `upcoming_days` (one query)."""
+    today = timezone.localdate()
+    horizon = today + dt.timedelta(days=upcoming_days + 1)
+    tasks = list(follow_up_list(user, status="open", due_before=horizon, mine=mine))
+    return FollowUpAgenda(
+        overdue=[t for t in tasks if t.due_date < today],
+        today=[t for t in tasks if t.due_date == today],
+        upcoming=[t for t in tasks if t.due_date > today],
+        date=today,
+    )
+
+
+# Timeline ------------------------------------------------------------------------
+
+
+def _person(user) -> str:
+    return str(user) if user is not None else ""
+
+
+def interaction_timeline_item(interaction: Interaction) -> TimelineItem:
+    """How one interaction reads on the card's timeline."""
+    return TimelineItem(
+        kind="interaction",
+        at=interaction.occurred_at,
+        title=f"{interaction.get_kind_display()} · {interaction.get_direction_display()}",
+        body=interaction.summary,
+        meta={
+            "type": interaction.kind,
+            "direction": interaction.direction,
+            "channel": interaction.channel,
+            "outcome": interaction.outcome,
+            "by": _person(interaction.actor),
+            "next_follow_up": interaction.next_follow_up.isoformat()
+            if interaction.next_follow_up else None,
+        },
+        object_id=interaction.pk,
+    )
+
+
+_EVENT_SUMMARY_KEYS = ("title", "name", "product", "url", "path", "campaign", "query",
+                       "subject", "form")
+
+
+def event_timeline_item(event: Event) -> TimelineItem:
+    """How one event reads on the timeline: its label and its most telling properties."""
+    props = event.properties if isinstance(event.properties, dict) else {}
+    shown = [f"{key}: {props[key]}" for key in _EVENT_SUMMARY_KEYS if props.get(key)][:3]
+    return TimelineItem(
+        kind="event",
+        at=event.occurred_at,
+        title=event_label(event.event_type),
+        body=" · ".join(str(part) for part in shown),
+        meta={"type": event.event_type, "source": event.source, "properties": props},
+        object_id=event.pk,
+    )
+
+
+def timeline_items(
+    user,
+    customer: Customer,
+    *,
+    kinds: set[str] | None = None,
+    before: dt.datetime | None = None,
+    limit: int = 20,
+) -> list[TimelineItem]:
+    """The newest `limit` interactions and events of a customer before `before`, newest first.
+
+    One query per kind asked for (two at most). The card merges this list with
+    kehu.transactions.selectors.timeline_items and cuts the result to its limit.
+    """
+    _check_visible(user, customer)
+    wanted = TIMELINE_KINDS if kinds is None else TIMELINE_KINDS & set(kinds)
+    limit = max(0, int(limit))
+    if not wanted or limit == 0:
+        return []
+    items: list[TimelineItem] = []
+    if "interaction" in wanted:
+        interactions = Interaction.objects.filter(customer_id=customer.pk).select_related("actor")
+        if before is not None:
+            interactions = interactions.filter(occurred_at__lt=before)
+        items += [interaction_timeline_item(i)
+                  for i in interactions.order_by("-occurred_at", "-id")[:limit]]
+    if "event" in wanted:
+        events = Event.objects.filter(customer_id=customer.pk)
+        if before is not None:
+            events = events.filter(occurred_at__lt=before)
+        items += [event_timeline_item(e) for e in events.order_by("-occurred_at", "-id")[:limit]]
+    items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
+    return items[:limit]
+
+
+def timeline_kind_labels() -> dict[str, str]:
+    return {"interaction": _("Interactions"), "event": _("Events")}

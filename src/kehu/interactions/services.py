@@ -1,0 +1,448 @@
+"""Every write to the behaviour layer: interactions, follow-up tasks and ingested events.
+
+Interactions are append-only (a correction is a new note), each write is
+permission-checked, validated, run in one transaction and audited; events arrive
+in batches and are audited once per batch, not once per event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from kehu.core.actor import Actor
+from kehu.core.audit import audit_record, diff
+from kehu.core.errors import NotFound, ValidationFailed, validation_details
+from kehu.customers.models import Customer, Identifier
+from kehu.interactions.models import Event, FollowUpTask, Interaction
+
+# How far ahead of the server clock a client's timestamp may be (clock skew).
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+EVENT_BATCH_MAX = 1000
+EVENT_CHUNK_SIZE = 500
+EVENT_PROPERTIES_MAX_BYTES = 16_384
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,39}$")
+
+
+def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ValidationFailed(details=validation_details(exc)) from exc
+
+
+def _writable_customer(actor: Actor, customer: Customer) -> Customer:
+    """The live customer row, locked, if the actor may see it; otherwise NotFound.
+
+    Existence is never revealed: a customer outside the actor's scope, merged or
+    deleted looks exactly like one that does not exist.
+    """
+    row = Customer.objects.select_for_update().filter(
+        pk=customer.pk, status=Customer.STATUS_ACTIVE).first()
+    if row is None:
+        raise NotFound()
+    access = actor.access
+    if access is not None and not access.may_see_record(owner_id=row.owner_id,
+                                                        team_id=row.team_id):
+        raise NotFound()
+    return row
+
+
+def _touch_activity(customer: Customer, at: dt.datetime) -> None:
+    """Move the customer's last contact forward (never back) to `at`."""
+    if customer.last_activity_at is None or customer.last_activity_at < at:
+        customer.last_activity_at = at
+        customer.save(update_fields=["last_activity_at"])
+
+
+def _check_not_future(errors: dict, name: str, value: dt.datetime | None) -> None:
+    if value is None:
+        return
+    if timezone.is_naive(value):
+        errors.setdefault(name, []).append(_("The time must include a time zone."))
+    elif value > timezone.now() + FUTURE_TOLERANCE:
+        errors.setdefault(name, []).append(_("The time cannot be in the future."))
+
+
+# Interactions ------------------------------------------------------------------
+
+
+def _interaction_snapshot(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "customer": interaction.customer_id,
+        "kind": interaction.kind,
+        "direction": interaction.direction,
+        "occurred_at": interaction.occurred_at,
+        "channel": interaction.channel,
+        "summary": interaction.summary,
+        "outcome": interaction.outcome,
+        "next_follow_up": interaction.next_follow_up,
+    }
+
+
+def interaction_log(
+    *,
+    actor: Actor,
+    customer: Customer,
+    kind: str,
+    summary: str,
+    occurred_at: dt.datetime | None = None,
+    direction: str = "outbound",
+    channel: str = "",
+    outcome: str = "",
+    next_follow_up: dt.date | None = None,
+) -> Interaction:
+    """Record a call, visit, meeting … with the customer; append-only, so history is never lost.
+
+    Moves the customer's last activity forward and, when a next follow-up date is
+    given, creates the reminder for the customer's owner (or the actor) in the
+    same transaction, so a note never exists without the task it promised.
+    """
+    actor.require("interaction.add")
+    errors: dict[str, list[str]] = {}
+    summary = (summary or "").strip()
+    if not summary:
+        errors["summary"] = [_("Write what happened.")]
+    occurred_at = occurred_at or timezone.now()
+    _check_not_future(errors, "occurred_at", occurred_at)
+    if next_follow_up is not None and next_follow_up < timezone.localdate():
+        errors["next_follow_up"] = [_("The next follow-up cannot be in the past.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        customer = _writable_customer(actor, customer)
+        interaction = Interaction(
+            customer=customer, kind=kind, direction=direction, occurred_at=occurred_at,
+            actor=actor.user, channel=(channel or "").strip(), summary=summary,
+            outcome=(outcome or "").strip(), next_follow_up=next_follow_up,
+        )
+        _full_clean(interaction, exclude=["customer", "actor"])
+        interaction.save()
+        _touch_activity(customer, occurred_at)
+        audit_record(actor=actor, action="interaction.create", object_type="interaction",
+                     object_id=interaction.pk, object_repr=str(customer),
+                     changes=diff({}, _interaction_snapshot(interaction)))
+        if next_follow_up is not None:
+            title = outcome.strip() or summary
+            _follow_up_insert(
+                actor=actor, customer=customer, interaction=interaction,
+                assignee=customer.owner if customer.owner_id else actor.user,
+                title=_("Follow up: %s") % title[:180], due_date=next_follow_up,
+            )
+    return interaction
+
+
+# Follow-up tasks -----------------------------------------------------------------
+
+
+def _task_snapshot(task: FollowUpTask) -> dict[str, Any]:
+    return {
+        "customer": task.customer_id,
+        "interaction": task.interaction_id,
+        "assignee": task.assignee_id,
+        "title": task.title,
+        "due_date": task.due_date,
+        "status": task.status,
+        "done_at": task.done_at,
+    }
+
+
+def _follow_up_insert(*, actor, customer, interaction, assignee, title, due_date) -> FollowUpTask:
+    task = FollowUpTask(customer=customer, interaction=interaction, assignee=assignee,
+                        title=title, due_date=due_date)
+    _full_clean(task, exclude=["customer", "interaction", "assignee"])
+    task.save()
+    audit_record(actor=actor, action="followup.create", object_type="followup",
+                 object_id=task.pk, object_repr=str(customer),
+                 changes=diff({}, _task_snapshot(task)))
+    return task
+
+
+def follow_up_create(
+    *,
+    actor: Actor,
+    customer: Customer,
+    title: str,
+    due_date: dt.date,
+    assignee=None,
+) -> FollowUpTask:
+    """A reminder about a customer, for the given assignee, else the owner, else the actor."""
+    actor.require("interaction.add")
+    title = (title or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not title:
+        errors["title"] = [_("Say what to do.")]
+    if due_date is None:
+        errors["due_date"] = [_("Choose a due date.")]
+    elif due_date < timezone.localdate():
+        errors["due_date"] = [_("The due date cannot be in the past.")]
+    if assignee is not None and not assignee.is_active:
+        errors["assignee"] = [_("This user is no longer active.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        customer = _writable_customer(actor, customer)
+        if assignee is None:
+            assignee = customer.owner if customer.owner_id else actor.user
+        return _follow_up_insert(actor=actor, customer=customer, interaction=None,
+                                 assignee=assignee, title=title, due_date=due_date)
+
+
+def _writable_task(actor: Actor, task: FollowUpTask) -> FollowUpTask:
+    """The task, locked, if it is the actor's own or its customer is in their scope."""
+    row = (FollowUpTask.objects.select_for_update().select_related("customer")
+           .filter(pk=task.pk, customer__status=Customer.STATUS_ACTIVE).first())
+    if row is None:
+        raise NotFound()
+    access = actor.access
+    if access is not None:
+        mine = actor.user is not None and row.assignee_id == actor.user.pk
+        if not mine and not access.may_see_record(owner_id=row.customer.owner_id,
+                                                  team_id=row.customer.team_id):
+            raise NotFound()
+        if not mine:
+            actor.require("interaction.add")
+    if row.status != "open":
+        raise ValidationFailed(details={"status": [_("This follow-up is no longer open.")]})
+    return row
+
+
+def follow_up_complete(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
+    """Mark an open follow-up done. The assignee may always; others need interaction.add."""
+    with transaction.atomic():
+        task = _writable_task(actor, task)
+        before = _task_snapshot(task)
+        task.status, task.done_at = "done", timezone.now()
+        task.save(update_fields=["status", "done_at"])
+        audit_record(actor=actor, action="followup.complete", object_type="followup",
+                     object_id=task.pk, object_repr=str(task.customer),
+                     changes=diff(before, _task_snapshot(task)))
+    return task
+
+
+def follow_up_reschedule(*, actor: Actor, task: FollowUpTask, due_date: dt.date) -> FollowUpTask:
+    """Move an open follow-up to another day (today or later)."""
+    if due_date is None or due_date < timezone.localdate():
+        raise ValidationFailed(details={"due_date": [_("The due date cannot be in the past.")]})
+    with transaction.atomic():
+        task = _writable_task(actor, task)
+        before = _task_snapshot(task)
+        task.due_date = due_date
+        task.save(update_fields=["due_date"])
+        audit_record(actor=actor, action="followup.reschedule", object_type="followup",
+                     object_id=task.pk, object_repr=str(task.customer),
+                     changes=diff(before, _task_snapshot(task)))
+    return task
+
+
+def follow_up_cancel(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
+    """Drop an open follow-up that is no longer needed; it stays, cancelled, in history."""
+    with transaction.atomic():
+        task = _writable_task(actor, task)
+        before = _task_snapshot(task)
+        task.status = "cancelled"
+        task.save(update_fields=["status"])
+        audit_record(actor=actor, action="followup.cancel", object_type="followup",
+                     object_id=task.pk, object_repr=str(task.customer),
+                     changes=diff(before, _task_snapshot(task)))
+    return task
+
+
+# Events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a batch did: how many events were stored and which items were refused, and why."""
+
+    accepted: int
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _normaliser():
+    """kehu.core.normalize's identifier normaliser when that module exists, else identity."""
+    try:
+        from kehu.core import normalize  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    for name in ("normalize_identifier", "identifier_value", "normalize_value"):
+        function = getattr(normalize, name, None)
+        if callable(function):
+            return function
+    return None
+
+
+def _normalise_identifier(kind: str, value: str) -> str:
+    function = _normaliser()
+    if function is not None:
+        try:
+            normalised = function(kind, value)
+        except (ValueError, TypeError, ValidationError, ValidationFailed):
+            return value
+        if isinstance(normalised, str) and normalised:
+            return normalised
+    return value
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _check_event(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Shape-check one item; returns its cleaned fields and its errors per field."""
+    if not isinstance(item, dict):
+        return {}, {"__all__": [_("Each event must be an object.")]}
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    event_type = item.get("event_type")
+    if not isinstance(event_type, str) or not EVENT_TYPE_PATTERN.match(event_type):
+        errors["event_type"] = [_("Use lower-case letters, digits and _ . : - (at most 40).")]
+    clean["event_type"] = event_type
+    occurred_at = _parse_time(item.get("occurred_at"))
+    if occurred_at is None:
+        errors["occurred_at"] = [_("Give an ISO 8601 time with its time zone.")]
+    else:
+        _check_not_future(errors, "occurred_at", occurred_at)
+    clean["occurred_at"] = occurred_at
+    properties = item.get("properties") or {}
+    if not isinstance(properties, dict):
+        errors["properties"] = [_("Properties must be an object.")]
+    else:
+        try:
+            size = len(json.dumps(properties, ensure_ascii=False).encode("utf-8"))
+        except (TypeError, ValueError):
+            errors["properties"] = [_("Properties must be plain JSON.")]
+        else:
+            if size > EVENT_PROPERTIES_MAX_BYTES:
+                errors["properties"] = [_("Properties are too large (at most %d bytes).")
+                                        % EVENT_PROPERTIES_MAX_BYTES]
+    clean["properties"] = properties
+    source = item.get("source") or ""
+    if not isinstance(source, str) or len(source) > 40:
+        errors["source"] = [_("The source is text of at most 40 characters.")]
+    clean["source"] = source if isinstance(source, str) else ""
+    customer_id, identifier = item.get("customer_id"), item.get("identifier")
+    if customer_id is not None and identifier is not None:
+        errors["customer_id"] = [_("Give either customer_id or identifier, not both.")]
+    elif customer_id is not None:
+        if isinstance(customer_id, bool) or not isinstance(customer_id, int):
+            errors["customer_id"] = [_("customer_id must be a whole number.")]
+        clean["customer_id"] = customer_id
+    elif identifier is not None:
+        kinds = {code for code, _label in Identifier.KINDS} - {Identifier.ID_NUMBER}
+        if (not isinstance(identifier, dict) or identifier.get("kind") not in kinds
+                or not isinstance(identifier.get("value"), str)
+                or not identifier.get("value", "").strip()):
+            errors["identifier"] = [_("An identifier is {kind, value} with kind one of: %s.")
+                                    % ", ".join(sorted(kinds))]
+        else:
+            kind = identifier["kind"]
+            system = identifier.get("system") or ""
+            value = _normalise_identifier(kind, identifier["value"].strip())
+            clean["identifier"] = (kind, str(system), value)
+    else:
+        errors["customer_id"] = [_("Give customer_id or identifier.")]
+    return clean, errors
+
+
+def _resolve_customers(actor: Actor, cleaned: list[dict[str, Any]]) -> tuple[dict, dict]:
+    """Map ids and identifiers to live customers the actor may see, in two queries."""
+    ids = {c["customer_id"] for c in cleaned if isinstance(c.get("customer_id"), int)}
+    keys = {c["identifier"] for c in cleaned if "identifier" in c}
+    access = actor.access
+    customers = Customer.objects.filter(status=Customer.STATUS_ACTIVE)
+    if access is not None:
+        customers = access.restrict(customers)
+    by_id = dict(customers.filter(pk__in=ids).values_list("pk", "pk")) if ids else {}
+    by_identifier: dict[tuple[str, str, str], int] = {}
+    if keys:
+        rows = Identifier.objects.filter(
+            is_live=True, value__in={value for _k, _s, value in keys},
+            kind__in={kind for kind, _s, _v in keys},
+            customer__in=customers,
+        ).values_list("kind", "system", "value", "customer_id")
+        for kind, system, value, customer_id in rows:
+            by_identifier[(kind, system, value)] = customer_id
+    return by_id, by_identifier
+
+
+def event_ingest(
+    *,
+    actor: Actor,
+    events: list[dict[str, Any]],
+    skip_invalid: bool = False,
+    chunk_size: int = EVENT_CHUNK_SIZE,
+) -> IngestResult:
+    """Store a batch of behavioural events from an integration, all or nothing.
+
+    Each item names its customer by id or by an identifier (resolved by exact match
+    on live identifiers, normalised the same way as at the door). Any invalid item
+    rejects the whole batch, with errors keyed `events[i].field`, unless
+    `skip_invalid` is set: then valid items are stored and the others reported.
+    One audit entry describes the batch (count and types), not each event.
+    """
+    actor.require("interaction.add")
+    if not isinstance(events, list) or not events:
+        raise ValidationFailed(details={"events": [_("Send at least one event.")]})
+    if len(events) > EVENT_BATCH_MAX:
+        raise ValidationFailed(details={"events": [
+            _("At most %d events per batch.") % EVENT_BATCH_MAX]})
+    checked = [_check_event(item) for item in events]
+    by_id, by_identifier = _resolve_customers(actor, [clean for clean, _e in checked])
+    rows: list[Event] = []
+    rejected: list[dict[str, Any]] = []
+    for index, (clean, errors) in enumerate(checked):
+        customer_id = None
+        if not errors:
+            if "identifier" in clean:
+                customer_id = by_identifier.get(clean["identifier"])
+                if customer_id is None:
+                    errors = {"identifier": [_("No customer has this identifier.")]}
+            else:
+                customer_id = by_id.get(clean["customer_id"])
+                if customer_id is None:
+                    errors = {"customer_id": [_("No such customer.")]}
+        if errors:
+            rejected.append({"index": index, "errors": errors})
+            continue
+        rows.append(Event(customer_id=customer_id, event_type=clean["event_type"],
+                          occurred_at=clean["occurred_at"], properties=clean["properties"],
+                          source=clean["source"]))
+    if rejected and not skip_invalid:
+        details = {f"events[{r['index']}].{name}": messages
+                   for r in rejected for name, messages in r["errors"].items()}
+        raise ValidationFailed(_("%d of the events are not valid; none were stored.")
+                               % len(rejected), details=details)
+    if not rows:
+        return IngestResult(accepted=0, rejected=rejected)
+    with transaction.atomic():
+        for start in range(0, len(rows), chunk_size):
+            Event.objects.bulk_create(rows[start:start + chunk_size])
+        types = Counter(row.event_type for row in rows)
+        audit_record(
+            actor=actor, action="event.ingest", object_type="event",
+            object_repr=_("%d events") % len(rows),
+            changes={"count": len(rows), "types": dict(sorted(types.items())),
+                     "customers": len({row.customer_id for row in rows}),
+                     "rejected": len(rejected),
+                     "sources": sorted({row.source for row in rows if row.source})},
+        )
+    return IngestResult(accepted=len(rows), rejected=rejected)

@@ -1,0 +1,350 @@
+"""API: products, orders with lines, service tickets. Thin: schemas in, services and
+selectors, schemas out; domain errors become {"code","message","details"} upstream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from kehu.accounts import selectors as accounts
+from kehu.core.errors import ValidationFailed
+from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.transactions import selectors, services
+from kehu.transactions.models import Order, Ticket
+
+router = Router(tags=["transactions"])
+
+
+def _codes(choices):
+    return Literal[tuple(code for code, _label in choices)]  # type: ignore[valid-type]
+
+
+OrderStatus = _codes(Order.STATUSES)
+PaymentMethod = _codes(Order.PAYMENT_METHODS + [("", "")])
+SalesChannel = _codes(Order.SALES_CHANNELS + [("", "")])
+TicketKind = _codes(Ticket.KINDS)
+TicketStatus = _codes(Ticket.STATUSES)
+TicketPriority = _codes(Ticket.PRIORITIES)
+
+
+# Products ------------------------------------------------------------------------
+
+
+class ProductIn(Schema):
+    sku: str = Field(..., min_length=1, max_length=40)
+    name: str = Field(..., min_length=1, max_length=200)
+    category: str = Field("", max_length=60)
+    unit_price: Decimal = Field(..., ge=0, max_digits=12, decimal_places=2)
+    is_active: bool = True
+
+
+class ProductPatch(Schema):
+    sku: str | None = Field(None, min_length=1, max_length=40)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    category: str | None = Field(None, max_length=60)
+    unit_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    is_active: bool | None = None
+
+
+class ProductOut(Schema):
+    id: int
+    sku: str
+    name: str
+    category: str
+    unit_price: Decimal
+    is_active: bool
+
+
+@router.get("/products", response=list[ProductOut], summary="The product catalogue")
+@paginate(LimitOffsetPagination)
+def list_products(request, search: str = "", category: str = "", active_only: bool = False):
+    return selectors.product_list(request.user, search=search, category=category,
+                                  active_only=active_only)
+
+
+@router.get("/products/{product_id}", response={200: ProductOut, **ERROR_RESPONSES},
+            summary="One product")
+def get_product(request, product_id: int):
+    return selectors.product_get(request.user, product_id)
+
+
+@router.post("/products", response={201: ProductOut, **ERROR_RESPONSES},
+             summary="Add a product")
+def create_product(request, payload: ProductIn):
+    return 201, services.product_create(actor=actor_of(request), **payload.dict())
+
+
+@router.patch("/products/{product_id}", response={200: ProductOut, **ERROR_RESPONSES},
+              summary="Change a product")
+def update_product(request, product_id: int, payload: ProductPatch):
+    product = selectors.product_get(request.user, product_id)
+    fields = {"sku": product.sku, "name": product.name, "category": product.category,
+              "unit_price": product.unit_price, "is_active": product.is_active}
+    fields.update({k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None})
+    return services.product_update(actor=actor_of(request), product=product, **fields)
+
+
+# Orders --------------------------------------------------------------------------
+
+
+class OrderLineIn(Schema):
+    product_id: int
+    quantity: Decimal = Field(..., gt=0, max_digits=12, decimal_places=2)
+    unit_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2,
+                                       description="Default: the product's list price.")
+
+
+class OrderIn(Schema):
+    customer_id: int
+    lines: list[OrderLineIn] = Field(..., min_length=1)
+    number: str | None = Field(None, max_length=40, description="Generated when absent.")
+    ordered_at: dt.datetime | None = None
+    status: OrderStatus = "pending"
+    payment_method: PaymentMethod = ""
+    sales_channel: SalesChannel = ""
+    salesperson: str | None = Field(None, description="Username; default the caller.")
+    notes: str = ""
+
+
+class OrderLineOut(Schema):
+    id: int
+    product_id: int
+    sku: str
+    product_name: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+    @staticmethod
+    def resolve_sku(line):
+        return line.product.sku
+
+    @staticmethod
+    def resolve_product_name(line):
+        return line.product.name
+
+
+class OrderOut(Schema):
+    id: int
+    number: str
+    customer_id: int
+    customer_name: str
+    status: str
+    ordered_at: dt.datetime
+    total_amount: Decimal
+    currency: str = "CNY"
+    payment_method: str
+    sales_channel: str
+    salesperson: str | None
+    notes: str
+
+    @staticmethod
+    def resolve_customer_name(order):
+        return order.customer.name
+
+    @staticmethod
+    def resolve_salesperson(order):
+        return order.salesperson.username if order.salesperson_id else None
+
+
+class OrderDetailOut(OrderOut):
+    lines: list[OrderLineOut]
+
+    @staticmethod
+    def resolve_lines(order):
+        return list(order.lines.all())
+
+
+class OrderStatusIn(Schema):
+    status: OrderStatus
+    notes: str | None = None
+
+
+class OrderFilters(Schema):
+    customer_id: int | None = None
+    status: OrderStatus | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    search: str = ""
+
+
+class OrderSummaryOut(Schema):
+    count: int
+    total_spend: Decimal
+    last_ordered_at: dt.datetime | None
+    returned_count: int
+    currency: str = "CNY"
+
+
+def _user_named(request, username: str | None, field: str):
+    if not username:
+        return None
+    user = accounts.user_list(user=request.user).filter(username=username).first()
+    if user is None:
+        raise ValidationFailed(details={field: [_("No such active user.")]})
+    return user
+
+
+@router.get("/orders", response=list[OrderOut], summary="Orders, newest first")
+@paginate(LimitOffsetPagination)
+def list_orders(request, filters: Query[OrderFilters]):
+    return selectors.order_list(request.user, **filters.dict())
+
+
+@router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES},
+            summary="One order with its lines")
+def get_order(request, order_id: int):
+    return selectors.order_get(request.user, order_id)
+
+
+@router.post("/orders", response={201: OrderDetailOut, **ERROR_RESPONSES},
+             summary="Record an order with its lines")
+def create_order(request, payload: OrderIn):
+    customer = selectors.customer_get(request.user, payload.customer_id)
+    order = services.order_create(
+        actor=actor_of(request), customer=customer,
+        lines=[{"product": line.product_id, "quantity": line.quantity,
+                "unit_price": line.unit_price} for line in payload.lines],
+        number=payload.number, ordered_at=payload.ordered_at, status=payload.status,
+        payment_method=payload.payment_method, sales_channel=payload.sales_channel,
+        salesperson=_user_named(request, payload.salesperson, "salesperson"),
+        notes=payload.notes,
+    )
+    return 201, selectors.order_get(request.user, order.pk)
+
+
+@router.patch("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES},
+              summary="Move an order to another status")
+def update_order_status(request, order_id: int, payload: OrderStatusIn):
+    order = selectors.order_get(request.user, order_id)
+    services.order_update_status(actor=actor_of(request), order=order, status=payload.status,
+                                 notes=payload.notes)
+    return selectors.order_get(request.user, order_id)
+
+
+@router.get("/customers/{customer_id}/order-summary",
+            response={200: OrderSummaryOut, **ERROR_RESPONSES},
+            summary="A customer's order count, net spend and last order")
+def order_summary(request, customer_id: int):
+    customer = selectors.customer_get(request.user, customer_id)
+    return selectors.customer_order_summary(request.user, customer)
+
+
+# Tickets -------------------------------------------------------------------------
+
+
+class TicketIn(Schema):
+    customer_id: int
+    kind: TicketKind
+    subject: str = Field(..., min_length=1, max_length=200)
+    description: str = ""
+    priority: TicketPriority = "normal"
+    assignee: str | None = Field(None, description="Username; default the caller.")
+    product_id: int | None = None
+    opened_at: dt.datetime | None = None
+    number: str | None = Field(None, max_length=40)
+
+
+class TicketPatch(Schema):
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    assignee: str | None = Field(None, description="Username; empty string unassigns.")
+    resolution: str | None = None
+
+
+class RatingIn(Schema):
+    satisfaction: int = Field(..., description="1 (very unhappy) to 5 (very happy).")
+
+
+class TicketOut(Schema):
+    id: int
+    number: str
+    customer_id: int
+    customer_name: str
+    kind: str
+    subject: str
+    description: str
+    status: str
+    priority: str
+    assignee: str | None
+    product_id: int | None
+    satisfaction: int | None
+    resolution: str
+    opened_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_customer_name(ticket):
+        return ticket.customer.name
+
+    @staticmethod
+    def resolve_assignee(ticket):
+        return ticket.assignee.username if ticket.assignee_id else None
+
+
+class TicketFilters(Schema):
+    customer_id: int | None = None
+    status: Literal["open", "in_progress", "resolved", "closed", "unresolved"] | None = None
+    priority: TicketPriority | None = None
+    kind: TicketKind | None = None
+    search: str = ""
+
+
+@router.get("/tickets", response=list[TicketOut], summary="Service tickets, newest first")
+@paginate(LimitOffsetPagination)
+def list_tickets(request, filters: Query[TicketFilters]):
+    return selectors.ticket_list(request.user, **filters.dict())
+
+
+@router.get("/tickets/{ticket_id}", response={200: TicketOut, **ERROR_RESPONSES},
+            summary="One ticket")
+def get_ticket(request, ticket_id: int):
+    return selectors.ticket_get(request.user, ticket_id)
+
+
+@router.post("/tickets", response={201: TicketOut, **ERROR_RESPONSES},
+             summary="Open a service ticket")
+def open_ticket(request, payload: TicketIn):
+    customer = selectors.customer_get(request.user, payload.customer_id)
+    product = (selectors.product_get(request.user, payload.product_id)
+               if payload.product_id else None)
+    ticket = services.ticket_open(
+        actor=actor_of(request), customer=customer, kind=payload.kind, subject=payload.subject,
+        description=payload.description, priority=payload.priority,
+        assignee=_user_named(request, payload.assignee, "assignee"), product=product,
+        opened_at=payload.opened_at, number=payload.number,
+    )
+    return 201, selectors.ticket_get(request.user, ticket.pk)
+
+
+@router.patch("/tickets/{ticket_id}", response={200: TicketOut, **ERROR_RESPONSES},
+              summary="Work a ticket: status, priority, assignee, resolution")
+def update_ticket(request, ticket_id: int, payload: TicketPatch):
+    ticket = selectors.ticket_get(request.user, ticket_id)
+    fields = payload.dict(exclude_unset=True)
+    assignee = ticket.assignee
+    if "assignee" in fields:
+        assignee = _user_named(request, fields["assignee"], "assignee")
+    services.ticket_update(
+        actor=actor_of(request), ticket=ticket,
+        status=fields.get("status") or ticket.status,
+        priority=fields.get("priority") or ticket.priority,
+        assignee=assignee,
+        resolution=fields["resolution"] if fields.get("resolution") is not None
+        else ticket.resolution,
+    )
+    return selectors.ticket_get(request.user, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/rate", response={200: TicketOut, **ERROR_RESPONSES},
+             summary="Record the customer's satisfaction with a resolved ticket")
+def rate_ticket(request, ticket_id: int, payload: RatingIn):
+    ticket = selectors.ticket_get(request.user, ticket_id)
+    services.ticket_rate(actor=actor_of(request), ticket=ticket,
+                         satisfaction=payload.satisfaction)
+    return selectors.ticket_get(request.user, ticket_id)

@@ -1,0 +1,492 @@
+"""Every write to the transaction and service layers: products, orders, service tickets.
+
+Each service checks its permission, validates, runs in one transaction and
+records an audit entry with before/after. Money is CNY as Decimal with two
+places, rounded half up, as a Chinese invoice rounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core.actor import Actor
+from kehu.core.audit import audit_record, diff
+from kehu.core.errors import NotFound, ValidationFailed, validation_details
+from kehu.customers.models import Customer
+from kehu.transactions.models import Order, OrderLine, Product, Ticket
+
+CENT = Decimal("0.01")
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+
+# Which status an order may move to from each status.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"paid", "cancelled"}),
+    "paid": frozenset({"shipped", "cancelled", "refunded"}),
+    "shipped": frozenset({"completed", "returned"}),
+    "completed": frozenset({"returned"}),
+    "returned": frozenset({"refunded"}),
+    "cancelled": frozenset(),
+    "refunded": frozenset(),
+}
+TICKET_DONE = frozenset({"resolved", "closed"})
+
+
+def money(value: Any) -> Decimal:
+    """A CNY amount: Decimal with two places, half up (0.005 -> 0.01)."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ValidationFailed(details=validation_details(exc)) from exc
+
+
+def _writable_customer(actor: Actor, customer: Customer) -> Customer:
+    """The live customer row, locked, if the actor may see it; otherwise NotFound."""
+    row = Customer.objects.select_for_update().filter(
+        pk=customer.pk, status=Customer.STATUS_ACTIVE).first()
+    if row is None:
+        raise NotFound()
+    access = actor.access
+    if access is not None and not access.may_see_record(owner_id=row.owner_id,
+                                                        team_id=row.team_id):
+        raise NotFound()
+    return row
+
+
+def _touch_activity(customer: Customer, at: dt.datetime) -> None:
+    """Move the customer's last contact forward (never back) to `at`."""
+    if customer.last_activity_at is None or customer.last_activity_at < at:
+        customer.last_activity_at = at
+        customer.save(update_fields=["last_activity_at"])
+
+
+def _check_time(errors: dict, name: str, value: dt.datetime | None) -> None:
+    if value is None:
+        return
+    if timezone.is_naive(value):
+        errors.setdefault(name, []).append(_("The time must include a time zone."))
+    elif value > timezone.now() + FUTURE_TOLERANCE:
+        errors.setdefault(name, []).append(_("The time cannot be in the future."))
+
+
+def _choice(errors: dict, name: str, value: str, choices, *, blank: bool = False) -> None:
+    if blank and not value:
+        return
+    if value not in {code for code, _label in choices}:
+        errors.setdefault(name, []).append(_("“%s” is not a valid choice.") % value)
+
+
+def _numbered(prefix: str, at: dt.datetime) -> str:
+    """A unique placeholder number; _final_number swaps in the row id once the row exists."""
+    return f"{prefix}{timezone.localtime(at):%Y%m%d}-TMP{uuid.uuid4().hex[:12]}"
+
+
+def _final_number(prefix: str, model, row) -> str:
+    """A readable number such as SO20261123-000123: prefix, local date, row id."""
+    at = row.ordered_at if isinstance(row, Order) else row.opened_at
+    number = f"{prefix}{timezone.localtime(at):%Y%m%d}-{row.pk:06d}"
+    if model.objects.filter(number=number).exclude(pk=row.pk).exists():
+        number = f"{number}-{uuid.uuid4().hex[:4]}"
+    return number
+
+
+# Products --------------------------------------------------------------------------
+
+
+def _product_snapshot(product: Product) -> dict[str, Any]:
+    return {"sku": product.sku, "name": product.name, "category": product.category,
+            "unit_price": product.unit_price, "is_active": product.is_active}
+
+
+def _product_fields(errors: dict, sku: str, name: str, unit_price: Any) -> tuple[str, str, Any]:
+    sku, name = (sku or "").strip(), (name or "").strip()
+    if not sku:
+        errors["sku"] = [_("Give the SKU.")]
+    if not name:
+        errors["name"] = [_("Give the product name.")]
+    price = _decimal(unit_price)
+    if price is None or price < 0:
+        errors["unit_price"] = [_("The price is an amount of zero or more.")]
+    return sku, name, money(price) if price is not None and price >= 0 else price
+
+
+def product_create(
+    *,
+    actor: Actor,
+    sku: str,
+    name: str,
+    unit_price: Decimal | str | float,
+    category: str = "",
+    is_active: bool = True,
+) -> Product:
+    """Add a product to the catalogue orders pick their lines from."""
+    actor.require("order.manage")
+    errors: dict[str, list[str]] = {}
+    sku, name, price = _product_fields(errors, sku, name, unit_price)
+    if sku and Product.objects.filter(sku=sku).exists():
+        errors["sku"] = [_("Another product already has this SKU.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    product = Product(sku=sku, name=name, category=(category or "").strip(), unit_price=price,
+                      is_active=is_active)
+    _full_clean(product)
+    with transaction.atomic():
+        product.save()
+        audit_record(actor=actor, action="product.create", object_type="product",
+                     object_id=product.pk, object_repr=product.sku,
+                     changes=diff({}, _product_snapshot(product)))
+    return product
+
+
+def product_update(
+    *,
+    actor: Actor,
+    product: Product,
+    sku: str,
+    name: str,
+    unit_price: Decimal | str | float,
+    category: str = "",
+    is_active: bool = True,
+) -> Product:
+    """Change a product; past order lines keep the price they were sold at."""
+    actor.require("order.manage")
+    errors: dict[str, list[str]] = {}
+    sku, name, price = _product_fields(errors, sku, name, unit_price)
+    if sku and Product.objects.filter(sku=sku).exclude(pk=product.pk).exists():
+        errors["sku"] = [_("Another product already has this SKU.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
+        before = _product_snapshot(product)
+        product.sku, product.name, product.unit_price = sku, name, price
+        product.category, product.is_active = (category or "").strip(), is_active
+        _full_clean(product)
+        product.save(update_fields=["sku", "name", "category", "unit_price", "is_active"])
+        audit_record(actor=actor, action="product.update", object_type="product",
+                     object_id=product.pk, object_repr=product.sku,
+                     changes=diff(before, _product_snapshot(product)))
+    return product
+
+
+# Orders ----------------------------------------------------------------------------
+
+
+def _order_snapshot(order: Order, lines: list[OrderLine] | None = None) -> dict[str, Any]:
+    data = {
+        "number": order.number, "customer": order.customer_id, "status": order.status,
+        "ordered_at": order.ordered_at, "total_amount": order.total_amount,
+        "payment_method": order.payment_method, "sales_channel": order.sales_channel,
+        "salesperson": order.salesperson_id, "notes": order.notes,
+    }
+    if lines is not None:
+        data["lines"] = [{"product": line.product.sku, "quantity": line.quantity,
+                          "unit_price": line.unit_price, "amount": line.amount}
+                         for line in lines]
+    return data
+
+
+def _order_lines(errors: dict, lines: Any) -> list[OrderLine]:
+    """Validate the lines and price them; errors are keyed lines[i].field."""
+    if not isinstance(lines, list | tuple) or not lines:
+        errors["lines"] = [_("An order needs at least one line.")]
+        return []
+    wanted = {line.get("product") for line in lines if isinstance(line, dict)}
+    ids = {p for p in wanted if isinstance(p, int) and not isinstance(p, bool)}
+    products = {p.pk: p for p in Product.objects.filter(pk__in=ids)} if ids else {}
+    result = []
+    for index, line in enumerate(lines):
+        key = f"lines[{index}]"
+        if not isinstance(line, dict):
+            errors[key] = [_("Each line is {product, quantity, unit_price}.")]
+            continue
+        product = line.get("product")
+        if isinstance(product, int) and not isinstance(product, bool):
+            product = products.get(product)
+        if not isinstance(product, Product):
+            errors[f"{key}.product"] = [_("No such product.")]
+        elif not product.is_active:
+            errors[f"{key}.product"] = [_("This product is no longer sold.")]
+        quantity = _decimal(line.get("quantity"))
+        if quantity is None or quantity <= 0:
+            errors[f"{key}.quantity"] = [_("The quantity must be more than zero.")]
+        price = line.get("unit_price")
+        price = _decimal(price) if price not in (None, "") else (
+            product.unit_price if isinstance(product, Product) else None)
+        if price is None or price < 0:
+            errors[f"{key}.unit_price"] = [_("The price is an amount of zero or more.")]
+        if any(name.startswith(key) for name in errors):
+            continue
+        quantity, price = money(quantity), money(price)
+        result.append(OrderLine(product=product, quantity=quantity, unit_price=price,
+                                amount=money(quantity * price)))
+    return result
+
+
+def order_create(
+    *,
+    actor: Actor,
+    customer: Customer,
+    lines: list[dict[str, Any]],
+    number: str | None = None,
+    ordered_at: dt.datetime | None = None,
+    status: str = "pending",
+    payment_method: str = "",
+    sales_channel: str = "",
+    salesperson=None,
+    notes: str = "",
+) -> Order:
+    """Record an order with its lines; line amounts and the total are computed here, in CNY.
+
+    Lines are {product: Product or id, quantity, unit_price (default: list price)}.
+    Without a number one is generated (SO + order date + row id, e.g. SO20261123-000123).
+    """
+    actor.require("order.manage")
+    errors: dict[str, list[str]] = {}
+    ordered_at = ordered_at or timezone.now()
+    _check_time(errors, "ordered_at", ordered_at)
+    _choice(errors, "status", status, Order.STATUSES)
+    _choice(errors, "payment_method", payment_method, Order.PAYMENT_METHODS, blank=True)
+    _choice(errors, "sales_channel", sales_channel, Order.SALES_CHANNELS, blank=True)
+    number = (number or "").strip()
+    if number and Order.objects.filter(number=number).exists():
+        errors["number"] = [_("Another order already has this number.")]
+    priced = _order_lines(errors, lines)
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        customer = _writable_customer(actor, customer)
+        order = Order(
+            customer=customer, number=number or _numbered("SO", ordered_at),
+            status=status, ordered_at=ordered_at, payment_method=payment_method,
+            sales_channel=sales_channel, notes=(notes or "").strip(),
+            salesperson=salesperson if salesperson is not None else actor.user,
+            total_amount=money(sum((line.amount for line in priced), Decimal(0))),
+        )
+        _full_clean(order, exclude=["customer", "salesperson", "number"])
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                details={"number": [_("Another order already has this number.")]}) from exc
+        if not number:
+            order.number = _final_number("SO", Order, order)
+            order.save(update_fields=["number"])
+        for line in priced:
+            line.order = order
+        OrderLine.objects.bulk_create(priced)
+        if status != "cancelled":
+            _touch_activity(customer, ordered_at)
+        audit_record(actor=actor, action="order.create", object_type="order",
+                     object_id=order.pk, object_repr=order.number,
+                     changes=diff({}, _order_snapshot(order, priced)))
+    return order
+
+
+def order_update_status(*, actor: Actor, order: Order, status: str, notes: str | None = None
+                        ) -> Order:
+    """Move an order along its life: pending → paid → shipped → completed, or off to the side.
+
+    Cancel before shipping; return once shipped or completed; refund when paid or
+    returned. Anything else is refused naming the `status` field.
+    """
+    actor.require("order.manage")
+    errors: dict[str, list[str]] = {}
+    _choice(errors, "status", status, Order.STATUSES)
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        current = Order.objects.select_for_update().filter(pk=order.pk).first()
+        if current is None:
+            raise NotFound()
+        _writable_customer(actor, current.customer)
+        if status not in ORDER_TRANSITIONS[current.status]:
+            raise ValidationFailed(details={"status": [
+                _("An order cannot go from “%(from)s” to “%(to)s”.")
+                % {"from": current.get_status_display(),
+                   "to": dict(Order.STATUSES)[status]}]})
+        before = _order_snapshot(current)
+        current.status = status
+        fields = ["status"]
+        if notes is not None:
+            current.notes = notes.strip()
+            fields.append("notes")
+        current.save(update_fields=fields)
+        audit_record(actor=actor, action="order.status", object_type="order",
+                     object_id=current.pk, object_repr=current.number,
+                     changes=diff(before, _order_snapshot(current)))
+    return current
+
+
+# Tickets ---------------------------------------------------------------------------
+
+
+def _ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "number": ticket.number, "customer": ticket.customer_id, "kind": ticket.kind,
+        "subject": ticket.subject, "description": ticket.description, "status": ticket.status,
+        "priority": ticket.priority, "assignee": ticket.assignee_id,
+        "product": ticket.product_id, "satisfaction": ticket.satisfaction,
+        "resolution": ticket.resolution, "opened_at": ticket.opened_at,
+        "resolved_at": ticket.resolved_at,
+    }
+
+
+def _check_assignee(errors: dict, assignee) -> None:
+    if assignee is not None and not assignee.is_active:
+        errors["assignee"] = [_("This user is no longer active.")]
+
+
+def ticket_open(
+    *,
+    actor: Actor,
+    customer: Customer,
+    kind: str,
+    subject: str,
+    description: str = "",
+    priority: str = "normal",
+    assignee=None,
+    product: Product | None = None,
+    opened_at: dt.datetime | None = None,
+    number: str | None = None,
+) -> Ticket:
+    """Open a service ticket (request, complaint, inquiry) for a customer.
+
+    Unassigned tickets go to the agent opening them; the number is generated
+    (TK + date + row id) unless an external system supplies its own.
+    """
+    actor.require("ticket.manage")
+    errors: dict[str, list[str]] = {}
+    subject = (subject or "").strip()
+    if not subject:
+        errors["subject"] = [_("Give the ticket a subject.")]
+    _choice(errors, "kind", kind, Ticket.KINDS)
+    _choice(errors, "priority", priority, Ticket.PRIORITIES)
+    _check_assignee(errors, assignee)
+    opened_at = opened_at or timezone.now()
+    _check_time(errors, "opened_at", opened_at)
+    number = (number or "").strip()
+    if number and Ticket.objects.filter(number=number).exists():
+        errors["number"] = [_("Another ticket already has this number.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        customer = _writable_customer(actor, customer)
+        ticket = Ticket(
+            customer=customer, number=number or _numbered("TK", opened_at), kind=kind,
+            subject=subject, description=(description or "").strip(), priority=priority,
+            assignee=assignee if assignee is not None else actor.user, product=product,
+            opened_at=opened_at,
+        )
+        _full_clean(ticket, exclude=["customer", "assignee", "product", "number"])
+        try:
+            with transaction.atomic():
+                ticket.save()
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                details={"number": [_("Another ticket already has this number.")]}) from exc
+        if not number:
+            ticket.number = _final_number("TK", Ticket, ticket)
+            ticket.save(update_fields=["number"])
+        _touch_activity(customer, opened_at)
+        audit_record(actor=actor, action="ticket.open", object_type="ticket",
+                     object_id=ticket.pk, object_repr=ticket.number,
+                     changes=diff({}, _ticket_snapshot(ticket)))
+    return ticket
+
+
+def _writable_ticket(actor: Actor, ticket: Ticket) -> Ticket:
+    row = Ticket.objects.select_for_update().select_related("customer").filter(
+        pk=ticket.pk).first()
+    if row is None:
+        raise NotFound()
+    _writable_customer(actor, row.customer)
+    return row
+
+
+def ticket_update(
+    *,
+    actor: Actor,
+    ticket: Ticket,
+    status: str,
+    priority: str,
+    assignee,
+    resolution: str,
+) -> Ticket:
+    """Work a ticket: status, priority, assignee and resolution.
+
+    Resolving needs a resolution and stamps resolved_at; reopening clears it.
+    """
+    actor.require("ticket.manage")
+    errors: dict[str, list[str]] = {}
+    _choice(errors, "status", status, Ticket.STATUSES)
+    _choice(errors, "priority", priority, Ticket.PRIORITIES)
+    _check_assignee(errors, assignee)
+    resolution = (resolution or "").strip()
+    if status in TICKET_DONE and not resolution:
+        errors["resolution"] = [_("Say how the ticket was resolved.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    with transaction.atomic():
+        current = _writable_ticket(actor, ticket)
+        before = _ticket_snapshot(current)
+        now = timezone.now()
+        if status in TICKET_DONE and current.resolved_at is None:
+            current.resolved_at = now
+        elif status not in TICKET_DONE:
+            current.resolved_at = None
+        current.status, current.priority = status, priority
+        current.assignee, current.resolution = assignee, resolution
+        _full_clean(current, exclude=["customer", "assignee", "product"])
+        current.save(update_fields=["status", "priority", "assignee", "resolution",
+                                    "resolved_at"])
+        if before["status"] != status:
+            _touch_activity(current.customer, now)
+        audit_record(actor=actor, action="ticket.update", object_type="ticket",
+                     object_id=current.pk, object_repr=current.number,
+                     changes=diff(before, _ticket_snapshot(current)))
+    return current
+
+
+def ticket_rate(*, actor: Actor, ticket: Ticket, satisfaction: int) -> Ticket:
+    """Record the customer's satisfaction (1–5) with a resolved or closed ticket."""
+    actor.require("ticket.manage")
+    if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) \
+            or not 1 <= satisfaction <= 5:
+        raise ValidationFailed(details={"satisfaction": [
+            _("Satisfaction is a whole number from 1 to 5.")]})
+    with transaction.atomic():
+        current = _writable_ticket(actor, ticket)
+        if current.status not in TICKET_DONE:
+            raise ValidationFailed(details={"satisfaction": [
+                _("A ticket can be rated only once it is resolved or closed.")]})
+        before = _ticket_snapshot(current)
+        current.satisfaction = satisfaction
+        current.save(update_fields=["satisfaction"])
+        audit_record(actor=actor, action="ticket.rate", object_type="ticket",
+                     object_id=current.pk, object_repr=current.number,
+                     changes=diff(before, _ticket_snapshot(current)))
+    return current

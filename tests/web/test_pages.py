@@ -1,0 +1,118 @@
+import pytest
+from django.urls import reverse
+
+from kehu.core.actor import Actor
+from kehu.core.audit import audit_record
+from tests.factories import PASSWORD, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_then_home_shows_who_i_am_my_team_and_my_activity(client, make_user):
+    team = TeamFactory(name="华东销售组")
+    me = make_user("sales_rep", team=team, display_name="李娜")
+    make_user("sales_rep", team=team, display_name="王强")
+    response = client.post(reverse("web:login"), {"username": me.username, "password": PASSWORD},
+                           follow=True)
+    assert response.redirect_chain[-1][0] == reverse("web:home")
+    page = response.content.decode()
+    assert "李娜" in page and "华东销售组" in page and "王强" in page
+    assert response.context["recent_audit"] is not None
+
+
+def test_wrong_password_shows_an_error_and_no_session(client, make_user):
+    me = make_user("sales_rep")
+    response = client.post(reverse("web:login"), {"username": me.username, "password": "nope"})
+    assert response.status_code == 200
+    assert 'data-testid="login-error"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_repeated_failures_lock_the_account_even_with_the_right_password(client, make_user,
+                                                                         settings):
+    me = make_user("sales_rep")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("web:login"), {"username": me.username, "password": "wrong"})
+    response = client.post(reverse("web:login"), {"username": me.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert 'data-testid="lockout"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_home_requires_login(client):
+    response = client.get(reverse("web:home"))
+    assert response.status_code == 302 and reverse("web:login") in response["Location"]
+
+
+def test_security_headers_and_csp(client):
+    response = client.get(reverse("web:login"))
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_language_switch_sets_cookie_and_renders_english(client, make_user):
+    me = make_user("sales_rep")
+    client.force_login(me)
+    assert "欢迎" in client.get(reverse("web:home")).content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Welcome" in client.get(reverse("web:home")).content.decode()
+
+
+def test_audit_page_scopes_entries_to_what_the_user_may_see(client, make_user):
+    rep, auditor = make_user("sales_rep"), make_user("compliance_auditor")
+    audit_record(actor=Actor(user=rep), action="thing.mine", object_type="thing")
+    audit_record(actor=Actor(user=auditor), action="thing.theirs", object_type="thing")
+    client.force_login(rep)
+    page = client.get(reverse("core:audit")).content.decode()
+    assert "thing.mine" in page and "thing.theirs" not in page
+    assert client.get(reverse("core:audit_export")).status_code == 403
+
+    client.force_login(auditor)
+    page = client.get(reverse("core:audit") + "?action=thing.m").content.decode()
+    assert "thing.mine" in page and "thing.theirs" not in page
+
+
+def test_audit_export_neutralises_formulas_and_is_itself_audited(client, make_user):
+    from kehu.core.models import AuditEntry
+
+    auditor = make_user("compliance_auditor")
+    audit_record(actor=Actor(user=auditor), action="x.y", object_type="thing",
+                 object_repr="=HYPERLINK(\"http://evil\")")
+    client.force_login(auditor)
+    response = client.get(reverse("core:audit_export") + "?format=csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
+    assert AuditEntry.objects.filter(action="audit.export").count() == 1
+    xlsx = client.get(reverse("core:audit_export") + "?format=xlsx")
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+@pytest.mark.parametrize("role,allowed", [("admin", True), ("sales_manager", False),
+                                          ("read_only", False)])
+def test_admin_pages_are_gated_by_permission(client, make_user, role, allowed):
+    client.force_login(make_user(role))
+    for name in ("accounts:users", "accounts:teams", "accounts:roles"):
+        assert client.get(reverse(name)).status_code == (200 if allowed else 403)
+
+
+def test_role_page_edits_scope_and_field_permissions(client, admin_user):
+    from kehu.accounts.models import Role
+
+    role = Role.objects.get(code="read_only")
+    client.force_login(admin_user)
+    data = {"code": "read_only", "name": "Read only", "description": "", "record_scope": "team",
+            "permissions": ["customer.view"]}
+    for field in ("mobile", "email", "id_number", "birthday", "address", "wechat"):
+        data[f"field__customer__{field}"] = "hidden" if field == "mobile" else "masked"
+    response = client.post(reverse("accounts:role_edit", args=[role.pk]), data)
+    assert response.status_code == 302
+    role.refresh_from_db()
+    assert role.record_scope == "team"
+    assert role.field_permissions["customer.mobile"] == "hidden"
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
