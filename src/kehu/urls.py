@@ -9,5 +9,7 @@ urlpatterns = [
     path("admin/", include("kehu.accounts.urls")),
     path("interactions/", include("kehu.interactions.urls")),
     path("transactions/", include("kehu.transactions.urls")),
+    path("customers/", include("kehu.customers.urls")),
+    path("customers/", include("kehu.cards.urls")),
     path("", include("kehu.web.urls")),
 ]

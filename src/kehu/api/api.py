@@ -10,7 +10,9 @@ from ninja.throttling import AuthRateThrottle
 
 from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
+from kehu.cards.api import router as cards_router
 from kehu.core.errors import DomainError
+from kehu.customers.api import router as customers_router
 from kehu.interactions.api import router as interactions_router
 from kehu.transactions.api import router as transactions_router
 
@@ -75,3 +77,5 @@ def on_http_error(request, exc: HttpError):
 api.add_router("/", accounts_router)
 api.add_router("/", interactions_router)
 api.add_router("/", transactions_router)
+api.add_router("/", customers_router)
+api.add_router("/", cards_router)

@@ -208,8 +208,13 @@ class ContactLink(models.Model):
         constraints = [models.UniqueConstraint(fields=["organisation", "person"],
                                                name="contact_link_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} @ {self.organisation_id}"
+
 
 class Tag(models.Model):
+    """A label for grouping customers (marketing lists, segments, manual flags)."""
+
     name = models.CharField(_("name"), max_length=60, unique=True)
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -224,6 +229,8 @@ class Tag(models.Model):
 
 
 class CustomerTag(models.Model):
+    """A tag on a customer, with who added it and when."""
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tag_links")
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="customer_links")
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -234,6 +241,9 @@ class CustomerTag(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "tag"],
                                                name="customer_tag_unique")]
         indexes = [models.Index(fields=["tag", "customer"], name="custtag_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.tag_id}"
 
 
 class CustomFieldDefinition(models.Model):
@@ -281,3 +291,6 @@ class SavedView(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,14 +1,12 @@
 """API: interactions, follow-ups and batch event ingestion. Thin: schemas in, services and
 selectors, schemas out; domain errors become {"code","message","details"} upstream."""
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Any, Literal
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from kehu.accounts import selectors as accounts
@@ -140,7 +138,7 @@ def log_interaction(request, customer_id: int, payload: InteractionIn):
     customer = selectors.customer_get(request.user, customer_id)
     interaction = services.interaction_log(actor=actor_of(request), customer=customer,
                                            **payload.dict())
-    return 201, interaction
+    return Status(201, interaction)
 
 
 @router.get("/customers/{customer_id}/interactions", response=list[InteractionOut],
@@ -179,7 +177,7 @@ def create_follow_up(request, payload: FollowUpIn):
     task = services.follow_up_create(actor=actor_of(request), customer=customer,
                                      title=payload.title, due_date=payload.due_date,
                                      assignee=assignee)
-    return 201, selectors.follow_up_get(request.user, task.pk)
+    return Status(201, selectors.follow_up_get(request.user, task.pk))
 
 
 @router.post("/follow-ups/{task_id}/complete", response={200: FollowUpOut, **ERROR_RESPONSES},

@@ -62,6 +62,9 @@ class FollowUpTask(models.Model):
         verbose_name_plural = _("follow-ups")
         indexes = [models.Index(fields=["assignee", "status", "due_date"], name="task_assignee")]
 
+    def __str__(self) -> str:
+        return f"{self.title} ({self.due_date:%Y-%m-%d})"
+
 
 class Event(models.Model):
     """A behavioural event (page view, app login, email open …) with a free property bag.
@@ -91,3 +94,6 @@ class Event(models.Model):
             models.Index(fields=["customer", "-occurred_at"], name="event_cust_time"),
             models.Index(fields=["event_type", "-occurred_at"], name="event_type_time"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.occurred_at:%Y-%m-%d %H:%M}"

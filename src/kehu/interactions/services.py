@@ -322,7 +322,8 @@ def _check_event(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     else:
         _check_not_future(errors, "occurred_at", occurred_at)
     clean["occurred_at"] = occurred_at
-    properties = item.get("properties") or {}
+    properties = item.get("properties")
+    properties = {} if properties is None else properties
     if not isinstance(properties, dict):
         errors["properties"] = [_("Properties must be an object.")]
     else:

@@ -1,14 +1,12 @@
 """API: products, orders with lines, service tickets. Thin: schemas in, services and
 selectors, schemas out; domain errors become {"code","message","details"} upstream."""
 
-from __future__ import annotations
-
 import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from kehu.accounts import selectors as accounts
@@ -76,7 +74,7 @@ def get_product(request, product_id: int):
 @router.post("/products", response={201: ProductOut, **ERROR_RESPONSES},
              summary="Add a product")
 def create_product(request, payload: ProductIn):
-    return 201, services.product_create(actor=actor_of(request), **payload.dict())
+    return Status(201, services.product_create(actor=actor_of(request), **payload.dict()))
 
 
 @router.patch("/products/{product_id}", response={200: ProductOut, **ERROR_RESPONSES},
@@ -215,7 +213,7 @@ def create_order(request, payload: OrderIn):
         salesperson=_user_named(request, payload.salesperson, "salesperson"),
         notes=payload.notes,
     )
-    return 201, selectors.order_get(request.user, order.pk)
+    return Status(201, selectors.order_get(request.user, order.pk))
 
 
 @router.patch("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES},
@@ -319,7 +317,7 @@ def open_ticket(request, payload: TicketIn):
         assignee=_user_named(request, payload.assignee, "assignee"), product=product,
         opened_at=payload.opened_at, number=payload.number,
     )
-    return 201, selectors.ticket_get(request.user, ticket.pk)
+    return Status(201, selectors.ticket_get(request.user, ticket.pk))
 
 
 @router.patch("/tickets/{ticket_id}", response={200: TicketOut, **ERROR_RESPONSES},

@@ -79,6 +79,9 @@ class OrderLine(models.Model):
         verbose_name = _("order line")
         verbose_name_plural = _("order lines")
 
+    def __str__(self) -> str:
+        return f"{self.product_id} × {self.quantity}"
+
 
 class Ticket(models.Model):
     """A service ticket: request, complaint or inquiry, with its resolution and satisfaction."""

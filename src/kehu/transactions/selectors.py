@@ -153,7 +153,8 @@ def customer_order_summary(user, customer: Customer) -> OrderSummary:
         last=Max("ordered_at"),
         returned=Count("id", filter=Q(status__in=("returned", "refunded"))),
     )
-    return OrderSummary(count=row["count"], total_spend=row["spend"] or Decimal("0.00"),
+    spend = Decimal(row["spend"] or 0).quantize(Decimal("0.01"))
+    return OrderSummary(count=row["count"], total_spend=spend,
                         last_ordered_at=row["last"], returned_count=row["returned"])
 
 
@@ -236,6 +237,7 @@ def order_timeline_item(order: Order) -> TimelineItem:
                                                      "status": order.get_status_display()},
         body=products,
         meta={"number": order.number, "status": order.status,
+              "status_label": str(order.get_status_display()),
               "total_amount": f"{order.total_amount:.2f}", "currency": "CNY",
               "sales_channel": order.sales_channel, "line_count": len(lines)},
         object_id=order.pk,
@@ -250,6 +252,7 @@ def ticket_timeline_item(ticket: Ticket) -> TimelineItem:
         title=f"{ticket.get_kind_display()} {ticket.number} · {ticket.get_status_display()}",
         body=ticket.subject,
         meta={"number": ticket.number, "status": ticket.status, "priority": ticket.priority,
+              "priority_label": str(ticket.get_priority_display()),
               "type": ticket.kind, "satisfaction": ticket.satisfaction,
               "assignee": str(ticket.assignee) if ticket.assignee_id else "",
               "resolution": ticket.resolution},

@@ -232,9 +232,10 @@ def _order_lines(errors: dict, lines: Any) -> list[OrderLine]:
         quantity = _decimal(line.get("quantity"))
         if quantity is None or quantity <= 0:
             errors[f"{key}.quantity"] = [_("The quantity must be more than zero.")]
-        price = line.get("unit_price")
-        price = _decimal(price) if price not in (None, "") else (
-            product.unit_price if isinstance(product, Product) else None)
+        given = line.get("unit_price")
+        if given in (None, ""):
+            given = product.unit_price if isinstance(product, Product) else 0
+        price = _decimal(given)
         if price is None or price < 0:
             errors[f"{key}.unit_price"] = [_("The price is an amount of zero or more.")]
         if any(name.startswith(key) for name in errors):

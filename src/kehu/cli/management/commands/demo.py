@@ -1,25 +1,49 @@
 import os
 import secrets
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from kehu.accounts.models import User
 from kehu.cli.demo import demo_org_build
+from kehu.cli.demo_customers import demo_customers_load
 from kehu.cli.setup import initialise, login_file, remembered_login
+from kehu.customers.models import Customer
 
 
 class Command(BaseCommand):
-    help = "Initialise kehu and, if the database holds no demo data yet, load a demo company."
+    help = ("Initialise kehu and, if the database holds no demo data yet, load a demo company: "
+            "teams and users, products, and --customers customers with their history.")
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--admin", default="admin")
+        parser.add_argument("--customers", type=int, default=2000,
+                            help="how many customers to load (only into an empty book)")
+        parser.add_argument("--events-per-customer", type=int, default=None,
+                            help="exactly this many events per customer (benchmarks); "
+                                 "default 10-30 interactions and events each")
+        parser.add_argument("--chunk-size", type=int, default=5000,
+                            help="customers generated and written per transaction")
 
-    def handle(self, *args, seed, admin, **options):
+    def handle(self, *args, seed, admin, customers, events_per_customer, chunk_size, **options):
+        if customers < 0 or chunk_size < 1 or (events_per_customer or 0) < 0:
+            raise CommandError(_("--customers, --chunk-size and --events-per-customer must not "
+                                 "be negative."))
         result = initialise(admin_username=admin)
         if User.objects.filter(is_superuser=False).exists():
-            self.stdout.write(_("Demo data already present; nothing loaded."))
+            self.stdout.write(_("Demo users already present; none created."))
         else:
             password = os.environ.get("KEHU_DEMO_PASSWORD") or "demo-" + secrets.token_hex(4)
             org = demo_org_build(seed=seed, password=password)
@@ -32,6 +56,11 @@ class Command(BaseCommand):
             self.stdout.write(_("Demo users (salesrep1, salesmanager1, marketer1, serviceagent1, "
                                 "datasteward1, complianceauditor1 …) share the password: %s")
                               % password)
+        if Customer.objects.exists():
+            self.stdout.write(_("Customers already present; no demo customers loaded."))
+        elif customers:
+            self._load(customers=customers, seed=seed, events_per_customer=events_per_customer,
+                       chunk_size=chunk_size)
         login = remembered_login()
         if result.admin_password or login:
             username, password = (result.admin_username, result.admin_password) \
@@ -41,3 +70,20 @@ class Command(BaseCommand):
         else:
             self.stdout.write(_("Admin “%s” exists; its password is not stored here.")
                               % result.admin_username)
+
+    def _load(self, *, customers, seed, events_per_customer, chunk_size):
+        console = Console(file=self.stdout._out, highlight=False)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(_("Demo customers"), total=customers)
+            loaded = demo_customers_load(
+                customers=customers, seed=seed, events_per_customer=events_per_customer,
+                chunk_size=chunk_size, progress=lambda n: progress.advance(task, n))
+        table = Table(title=_("Demo data loaded in %.1f s") % loaded.seconds,
+                      show_header=False)
+        table.add_column(justify="left")
+        table.add_column(justify="right")
+        for name, count in loaded.counts.items():
+            table.add_row(name, f"{count:,}")
+        console.print(table)

@@ -1,0 +1,95 @@
+"""API: the whole customer card in one response, and its timeline page by page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from ninja import Query, Router, Schema
+
+from kehu.cards import selectors
+from kehu.core.http import ERROR_RESPONSES
+from kehu.customers.api import CustomerOut
+from kehu.interactions.api import FollowUpOut
+from kehu.transactions.api import OrderOut, TicketOut
+
+router = Router(tags=["cards"])
+
+
+class TimelineItemOut(Schema):
+    kind: str
+    at: dt.datetime
+    title: str
+    body: str
+    meta: dict[str, Any]
+    object_id: int
+
+
+class TimelineOut(Schema):
+    items: list[TimelineItemOut]
+    next_before: dt.datetime | None = None
+
+
+class OrderSummaryOut(Schema):
+    count: int
+    total_spend: Decimal
+    last_ordered_at: dt.datetime | None = None
+    returned_count: int
+
+
+class ServiceSummaryOut(Schema):
+    open_count: int
+    total_count: int
+    average_satisfaction: float | None = None
+
+
+class HistoryOut(Schema):
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+
+
+class CustomFieldValueOut(Schema):
+    key: str
+    label: str
+    field_type: str
+    value: Any = None
+    help_text: str
+
+
+class CardOut(Schema):
+    """Every layer of the card, scoped and masked for the caller exactly as on the page."""
+
+    customer: CustomerOut
+    custom_fields: list[CustomFieldValueOut]
+    orders: OrderSummaryOut
+    recent_orders: list[OrderOut]
+    service: ServiceSummaryOut
+    recent_tickets: list[TicketOut]
+    follow_ups: list[FollowUpOut]
+    timeline: TimelineOut
+    history: list[HistoryOut]
+
+
+class TimelineQuery(Schema):
+    kind: list[str] = []
+    before: dt.datetime | None = None
+    limit: int = selectors.TIMELINE_PAGE
+
+
+@router.get("/customers/{customer_id}/card", response={200: CardOut, **ERROR_RESPONSES},
+            summary="The whole customer card in one response")
+def get_card(request, customer_id: int):
+    return selectors.customer_card(user=request.user, customer_id=customer_id)
+
+
+@router.get("/customers/{customer_id}/timeline", response={200: TimelineOut, **ERROR_RESPONSES},
+            summary="The card's timeline, newest first; pass next_before back as before")
+def get_timeline(request, customer_id: int, query: Query[TimelineQuery]):
+    customer = selectors.card_customer(user=request.user, customer_id=customer_id)
+    return selectors.card_timeline(user=request.user, customer=customer,
+                                   kinds=set(query.kind) or None, before=query.before,
+                                   limit=query.limit)

@@ -1,0 +1,164 @@
+"""The customer card: one selector composing every layer, used by the card page and the API.
+
+Each layer answers for itself (customers, interactions, transactions, the audit log) and
+applies the caller's scope and field permissions; this module only puts the pieces together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from kehu.core.models import AuditEntry
+from kehu.core.selectors import audit_history_for
+from kehu.core.timeline import TimelineItem
+from kehu.customers import selectors as customers
+from kehu.customers.models import Customer
+from kehu.interactions import selectors as interactions
+from kehu.interactions.models import FollowUpTask
+from kehu.transactions import selectors as transactions
+from kehu.transactions.models import Order, Ticket
+
+TIMELINE_KINDS = ("interaction", "event", "order", "ticket")
+TIMELINE_PAGE = 20
+
+# Audit fields that carry sensitive values, and the field permission that governs them.
+_SENSITIVE_HISTORY = {"mobile": "customer.mobile", "email": "customer.email",
+                      "birthday": "customer.birthday", "address": "customer.address",
+                      "id_number": "customer.id_number", "wechat": "customer.wechat"}
+_IDENTIFIER_KINDS = {"mobile": "customer.mobile", "landline": "customer.mobile",
+                     "email": "customer.email", "wechat": "customer.wechat"}
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[TimelineItem]
+    next_before: dt.datetime | None  # pass back as `before` for the next page; None at the end
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CustomFieldValue:
+    key: str
+    label: str
+    field_type: str
+    value: Any
+    help_text: str
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    """Everything the card shows, already scoped and masked for the caller."""
+
+    customer: dict[str, Any]
+    custom_fields: list[CustomFieldValue]
+    orders: transactions.OrderSummary
+    recent_orders: list[Order]
+    service: transactions.ServiceSummary
+    recent_tickets: list[Ticket]
+    follow_ups: list[FollowUpTask]
+    timeline: TimelinePage
+    history: list[HistoryEntry]
+
+
+def customer_card(*, user, customer_id: int) -> CustomerCard:
+    """The whole card in a bounded number of queries (pinned in tests)."""
+    customer = customers.customer_get(user=user, customer_id=customer_id)
+    return CustomerCard(
+        customer=customers.customer_present(user, customer),
+        custom_fields=custom_field_values(user=user, customer=customer),
+        orders=transactions.customer_order_summary(user, customer),
+        recent_orders=list(transactions.order_list(user, customer_id=customer.pk)[:10]),
+        service=transactions.customer_service_summary(user, customer),
+        recent_tickets=list(transactions.ticket_list(user, customer_id=customer.pk)[:10]),
+        follow_ups=list(interactions.follow_up_list(user, customer_id=customer.pk,
+                                                    status="open")[:10]),
+        timeline=card_timeline(user=user, customer=customer),
+        history=card_history(user=user, customer=customer),
+    )
+
+
+def card_customer(*, user, customer_id: int) -> Customer:
+    """The customer row behind a card, for pages that need only the header."""
+    return customers.customer_get(user=user, customer_id=customer_id)
+
+
+def card_timeline(
+    *,
+    user,
+    customer: Customer,
+    kinds: set[str] | None = None,
+    before: dt.datetime | None = None,
+    limit: int = TIMELINE_PAGE,
+) -> TimelinePage:
+    """One timeline merging interactions, events, orders and tickets, newest first."""
+    wanted = set(TIMELINE_KINDS) if not kinds else set(kinds) & set(TIMELINE_KINDS)
+    limit = max(1, min(int(limit), 100))
+    items = [
+        *interactions.timeline_items(user, customer, kinds=wanted, before=before, limit=limit),
+        *transactions.timeline_items(user, customer, kinds=wanted, before=before, limit=limit),
+    ]
+    items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
+    page = items[:limit]
+    next_before = page[-1].at if len(items) > limit or len(page) == limit else None
+    return TimelinePage(items=page, next_before=next_before)
+
+
+def card_history(*, user, customer: Customer, limit: int = 20) -> list[HistoryEntry]:
+    """The customer's change history from the audit log, masked by the caller's field rules."""
+    entries = audit_history_for(user=user, object_type="customer", object_id=customer.pk)
+    return [_history_entry(user, entry) for entry in entries[:limit]]
+
+
+def _history_entry(user, entry: AuditEntry) -> HistoryEntry:
+    access = user.access
+    changes: dict[str, Any] = {}
+    for field, change in (entry.changes or {}).items():
+        if not (isinstance(change, dict) and set(change) == {"before", "after"}):
+            changes[field] = change
+            continue
+        sensitive = _SENSITIVE_HISTORY.get(field)
+        if field == "identifier":
+            changes[field] = {side: _present_identifier(access, change[side])
+                              for side in ("before", "after")}
+        elif sensitive:
+            if access.is_hidden(sensitive):
+                continue
+            changes[field] = {side: access.present(sensitive, change[side])
+                              for side in ("before", "after")}
+        else:
+            changes[field] = change
+    return HistoryEntry(seq=entry.seq, at=entry.at, actor=entry.actor_label,
+                        action=entry.action, changes=changes)
+
+
+def _present_identifier(access, described):
+    """Identifiers are audited as "kind:value" (or "kind:system:value")."""
+    if not isinstance(described, str) or ":" not in described:
+        return described
+    kind, _sep, value = described.partition(":")
+    sensitive = _IDENTIFIER_KINDS.get(kind)
+    if sensitive is None:
+        return described
+    if access.is_hidden(sensitive):
+        return f"{kind}:—"
+    return f"{kind}:{access.present(sensitive, value)}"
+
+
+def custom_field_values(*, user, customer: Customer) -> list[CustomFieldValue]:
+    """The custom fields that apply to this customer's kind, with its values."""
+    values = customer.custom or {}
+    return [
+        CustomFieldValue(key=d.key, label=d.label, field_type=d.field_type,
+                         value=values.get(d.key), help_text=d.help_text)
+        for d in customers.custom_field_list(user=user, kind=customer.kind)
+    ]

@@ -1,0 +1,130 @@
+"""The customer card page: header, identity with inline edit, one timeline, tabs.
+
+Thin: the card selector gathers everything; edits go through the customers services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.shortcuts import render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from kehu.accounts import selectors as account_selectors
+from kehu.cards import selectors
+from kehu.core.actor import Actor
+from kehu.core.errors import Conflict, DomainError
+from kehu.core.pages import requires, show_errors
+from kehu.customers import selectors as customer_selectors
+from kehu.customers import services as customer_services
+from kehu.customers.forms import CustomerForm, custom_field_name
+from kehu.customers.models import Customer
+
+TIMELINE_FILTERS = [("interaction", _("Interactions")), ("event", _("Events")),
+                    ("order", _("Orders")), ("ticket", _("Tickets"))]
+
+
+def _kinds(request) -> set[str]:
+    return {k for k in request.GET.getlist("kind") if k in selectors.TIMELINE_KINDS}
+
+
+@requires("customer.view")
+def card(request, customer_id: int):
+    data = selectors.customer_card(user=request.user, customer_id=customer_id)
+    return render(request, "cards/card.html", {
+        "card": data, "c": data.customer, "timeline": data.timeline,
+        "customer_ref": {"pk": data.customer["id"]},
+        "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
+    })
+
+
+@requires("customer.view")
+def card_timeline(request, customer_id: int):
+    """One more page of the timeline (htmx: scrolled to the end, or a type filter changed)."""
+    customer = selectors.card_customer(user=request.user, customer_id=customer_id)
+    before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=dt.UTC)
+    kinds = _kinds(request)
+    page = selectors.card_timeline(user=request.user, customer=customer, kinds=kinds or None,
+                                   before=before)
+    template = "cards/_timeline_page.html" if before else "cards/_timeline.html"
+    return render(request, template, {"timeline": page, "c": {"id": customer.pk},
+                                      "kinds": kinds, "timeline_filters": TIMELINE_FILTERS})
+
+
+@requires("customer.view")
+def identity(request, customer_id: int):
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    return render(request, "cards/_identity.html", {
+        "c": customer_selectors.customer_present(request.user, customer),
+        "custom_fields": selectors.custom_field_values(user=request.user, customer=customer)})
+
+
+def _identity_form(request, customer: Customer, data=None) -> CustomerForm:
+    definitions = customer_selectors.custom_field_list(user=request.user, kind=customer.kind)
+    presented = customer_selectors.customer_present(request.user, customer)
+    initial = {name: getattr(customer, name) for name in (
+        "name", "gender", "title", "uscc", "industry", "company_size", "revenue_band", "website",
+        "lifecycle_stage", "source", "preferred_channel", "notes")}
+    initial.update(version=customer.version, owner=customer.owner_id,
+                   birthday=customer.birthday.isoformat() if customer.birthday else "",
+                   mobile=customer.primary_mobile, email=customer.primary_email,
+                   wechat=presented.get("wechat") or "")
+    for key, value in (customer.custom or {}).items():
+        initial[custom_field_name(key)] = value
+    return CustomerForm(data, initial=initial, kind=customer.kind, access=request.user.access,
+                        definitions=definitions,
+                        users=account_selectors.user_list(user=request.user), editing=True)
+
+
+@requires("customer.change")
+def identity_edit(request, customer_id: int):
+    """Inline edit of the identity block. A stale version shows the other person's change
+    (their values, field by field) instead of overwriting it."""
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    form = _identity_form(request, customer, request.POST if request.method == "POST" else None)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if not changes.get("id_number"):
+            changes.pop("id_number", None)  # blank keeps the stored number (never shown in clear)
+        try:
+            customer_services.customer_update(
+                actor=Actor.from_request(request), customer=customer,
+                expected_version=form.cleaned_data.get("version"), changes=changes)
+        except Conflict as exc:
+            conflict = _conflict_rows(exc.details, form)
+            data = request.POST.copy()
+            data["version"] = exc.details.get("version")
+            form = _identity_form(request, customer, data)
+            form.is_valid()
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            fresh = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+            response = render(request, "cards/_identity.html", {
+                "c": customer_selectors.customer_present(request.user, fresh), "saved": True,
+                "custom_fields": selectors.custom_field_values(user=request.user, customer=fresh)})
+            response["HX-Trigger"] = "card-changed"
+            return response
+    return render(request, "cards/_identity_form.html", {
+        "form": form, "c": {"id": customer.pk, "name": customer.name},
+        "conflict": conflict, "id_number_masked": customer.id_number_masked})
+
+
+def _conflict_rows(details: dict, form: CustomerForm) -> list[dict]:
+    """For each field someone else changed: its label, their value, and what you typed."""
+    current = details.get("current", {}) or {}
+    rows = []
+    for field in details.get("fields", []):
+        name = field.split(".", 1)[1] if field.startswith("custom.") else field
+        form_name = custom_field_name(name) if field.startswith("custom.") else field
+        label = form.fields[form_name].label if form_name in form.fields else field
+        theirs = current.get(field, (current.get("custom") or {}).get(name))
+        if isinstance(theirs, dict):
+            theirs = theirs.get("name") or theirs.get("username") or theirs
+        rows.append({"field": field, "label": label, "theirs": theirs,
+                     "yours": form.data.get(form_name, "")})
+    return rows

@@ -1,0 +1,647 @@
+"""API: customers and the rows of their card. Thin: schemas in, services/selectors, schemas out.
+
+Every customer in a response comes from `selectors.customer_present`, so the API masks
+exactly as the pages and exports do.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+
+from kehu.accounts import selectors as account_selectors
+from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.customers import selectors, services
+from kehu.customers.models import Customer
+
+router = Router(tags=["customers"])
+
+
+def _document_custom_fields(schema: dict[str, Any]) -> None:
+    """List the live custom field definitions in the OpenAPI description of `custom`."""
+    from kehu.customers.models import CustomFieldDefinition
+
+    try:
+        definitions = list(CustomFieldDefinition.objects.filter(is_active=True)
+                           .order_by("position", "id"))
+    except Exception:  # noqa: BLE001 - schema generation must not fail without a database
+        definitions = []
+    lines = ["Custom field values by key. Defined fields (GET /api/v1/custom-fields):"]
+    for d in definitions:
+        extra = f", choices: {', '.join(map(str, d.choices))}" if d.choices else ""
+        rules = f", rules: {d.validation}" if d.validation else ""
+        lines.append(f"- `{d.key}` ({d.field_type}, {d.applies_to}"
+                     f"{', required' if d.required else ''}{extra}{rules}): {d.label}")
+    schema["description"] = "\n".join(lines)
+
+
+# Schemas ------------------------------------------------------------------------------
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+    color: str
+
+
+class IdentifierOut(Schema):
+    id: int
+    kind: str
+    system: str
+    value: str | None
+    last4: str | None
+    is_primary: bool
+    verified: bool
+    source: str
+
+
+class AddressOut(Schema):
+    id: int
+    label: str
+    province: str
+    city: str
+    district: str
+    detail: str | None
+    postal_code: str
+    region: str
+    is_primary: bool
+
+
+class ContactOut(Schema):
+    id: int
+    person: Ref
+    job_title: str
+    decision_role: str
+    is_primary: bool
+
+
+class EmployerOut(Schema):
+    id: int
+    organisation: Ref
+    job_title: str
+    decision_role: str
+    is_primary: bool
+
+
+class CustomerRowOut(Schema):
+    """A customer as the caller may see it (sensitive fields masked or null by role)."""
+
+    id: int
+    kind: str
+    name: str
+    gender: str
+    birthday: str | None
+    title: str
+    mobile: str | None
+    email: str | None
+    wechat: str | None
+    id_number: str | None = Field(None, description="Masked; reveal with POST …/reveal-id-number")
+    id_number_revealable: bool
+    uscc: str
+    industry: str
+    company_size: str
+    revenue_band: str
+    website: str
+    owner: Ref | None
+    team: Ref | None
+    source: str
+    lifecycle_stage: str
+    preferred_channel: str
+    product_interests: list[str]
+    notes: str
+    province: str
+    city: str
+    region: str
+    custom: dict[str, Any] = Field(default_factory=dict,
+                                   json_schema_extra=_document_custom_fields)
+    tags: list[TagOut]
+    quality_score: int | None
+    status: str
+    version: int = Field(..., description="Send it back with PATCH; a stale one gives 409")
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime | None
+    can_edit: bool
+    field_modes: dict[str, str]
+
+
+class CustomerOut(CustomerRowOut):
+    identifiers: list[IdentifierOut]
+    addresses: list[AddressOut]
+    contacts: list[ContactOut]
+    employers: list[EmployerOut]
+
+
+class CustomerPageOut(Schema):
+    items: list[CustomerRowOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page")
+    count: int | None = Field(None, description="Only when `count=true` was asked")
+
+
+class AddressIn(Schema):
+    raw: str = Field("", description="The address as written; parsed into its parts")
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    detail: str = ""
+    postal_code: str = ""
+    label: Literal["home", "work", "billing", "shipping", "registered"] = "home"
+    is_primary: bool = True
+
+
+class _CustomerFields(Schema):
+    gender: str | None = None
+    birthday: date | str | None = None
+    title: str | None = None
+    uscc: str | None = None
+    industry: str | None = None
+    company_size: str | None = None
+    revenue_band: str | None = None
+    website: str | None = None
+    source: str | None = None
+    lifecycle_stage: str | None = None
+    preferred_channel: str | None = None
+    product_interests: list[str] | None = None
+    notes: str | None = None
+    mobile: str | None = Field(None, description="Any format; becomes the primary mobile")
+    email: str | None = None
+    wechat: str | None = None
+    id_number: str | None = Field(None, description="Stored only encrypted; never returned")
+    owner_id: int | None = None
+    team_id: int | None = None
+    custom: dict[str, Any] | None = Field(None, json_schema_extra=_document_custom_fields)
+
+
+class CustomerIn(_CustomerFields):
+    kind: Literal["person", "organisation"] = "person"
+    name: str = Field(..., min_length=1, max_length=200)
+    address: str | AddressIn | None = None
+
+
+class CustomerPatch(_CustomerFields):
+    version: int = Field(..., description="The version you read; 409 if someone changed it")
+    name: str | None = None
+    address: str | AddressIn | None = None
+
+
+class IdentifierIn(Schema):
+    kind: Literal["phone", "mobile", "landline", "email", "wechat", "external"]
+    value: str
+    system: str = ""
+    source: str = ""
+    verified: bool = False
+    is_primary: bool = False
+
+
+class ContactIn(Schema):
+    person_id: int
+    job_title: str = ""
+    decision_role: Literal["", "decision_maker", "influencer", "user", "gatekeeper"] = ""
+    is_primary: bool = False
+
+
+class TagIn(Schema):
+    name: str = Field(..., min_length=1, max_length=60)
+
+
+class BulkAssignIn(Schema):
+    customer_ids: list[int]
+    owner_id: int
+    team_id: int | None = None
+
+
+class BulkTagIn(Schema):
+    customer_ids: list[int]
+    name: str = Field(..., min_length=1, max_length=60)
+
+
+class CountOut(Schema):
+    changed: int
+
+
+class RevealOut(Schema):
+    id_number: str
+
+
+class CustomFieldOut(Schema):
+    id: int
+    key: str
+    label: str
+    field_type: str
+    applies_to: str
+    required: bool
+    choices: list[Any]
+    help_text: str
+    validation: dict[str, Any]
+    position: int
+    is_active: bool
+
+
+class CustomFieldIn(Schema):
+    key: str = Field(..., pattern=r"^[-a-zA-Z0-9_]+$", max_length=40)
+    label: str = Field(..., min_length=1, max_length=60)
+    field_type: Literal["text", "number", "date", "choice", "multi_choice", "boolean", "url",
+                        "user"]
+    applies_to: Literal["person", "organisation", "both"] = "both"
+    required: bool = False
+    choices: list[Any] = []
+    help_text: str = ""
+    validation: dict[str, Any] = Field(default_factory=dict,
+                                       description="min, max, max_length, pattern")
+    position: int = 0
+
+
+class CustomFieldPatch(Schema):
+    label: str | None = None
+    applies_to: Literal["person", "organisation", "both"] | None = None
+    required: bool | None = None
+    choices: list[Any] | None = None
+    help_text: str | None = None
+    validation: dict[str, Any] | None = None
+    position: int | None = None
+    is_active: bool | None = None
+
+
+class SavedViewOut(Schema):
+    id: int
+    name: str
+    params: dict[str, Any]
+    shared: bool
+    owner: str
+
+    @staticmethod
+    def resolve_owner(view):
+        return view.user.get_username()
+
+
+class SavedViewIn(Schema):
+    name: str = Field(..., min_length=1, max_length=60)
+    params: dict[str, Any] = {}
+    shared: bool = False
+
+
+class ListQuery(Schema):
+    q: str = Field("", description="Name, pinyin or initials, phone (any format or last 4), "
+                                   "email, company, ID number")
+    owner: str | None = Field(None, description="A user id or `me`")
+    team: int | None = None
+    region: str = ""
+    province: str = ""
+    lifecycle: str = ""
+    tag: str | None = Field(None, description="Tag id or name")
+    source: str = ""
+    kind: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    custom: list[str] = Field([], description="`key=value`, `key=>=10`, `key=1..5`")
+    sort: str = Field("-created_at", description="created_at, updated_at, name, "
+                                                  "lifecycle_stage, region; `-` for descending")
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=200)
+    count: bool = False
+
+
+# Helpers ------------------------------------------------------------------------------
+
+
+def _owner(request, owner_id: int | None):
+    if owner_id is None:
+        return None
+    try:
+        return account_selectors.user_get(user=request.user, user_id=owner_id)
+    except NotFound:
+        raise ValidationFailed(details={"owner_id": [_("No such user.")]}) from None
+
+
+def _team(request, team_id: int | None):
+    if team_id is None:
+        return None
+    try:
+        return account_selectors.team_get(user=request.user, team_id=team_id)
+    except NotFound:
+        raise ValidationFailed(details={"team_id": [_("No such team.")]}) from None
+
+
+def _changes(request, data: dict[str, Any]) -> dict[str, Any]:
+    """API field names -> service change keys (owner_id -> owner …)."""
+    if "owner_id" in data:
+        data["owner"] = _owner(request, data.pop("owner_id"))
+    if "team_id" in data:
+        data["team"] = _team(request, data.pop("team_id"))
+    for key in ("gender", "title", "uscc", "industry", "company_size", "revenue_band",
+                "website", "source", "notes", "mobile", "email", "wechat", "id_number"):
+        if key in data and data[key] is None:
+            data[key] = ""
+    return data
+
+
+def _present(request, customer: Customer) -> dict[str, Any]:
+    fresh = selectors.customer_get(user=request.user, customer_id=customer.pk)
+    return selectors.customer_present(request.user, fresh)
+
+
+def _get(request, customer_id: int) -> Customer:
+    return selectors.customer_get(user=request.user, customer_id=customer_id)
+
+
+def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters:
+    """The list filters from API query parameters (also used by the page)."""
+    data = query.dict() if isinstance(query, Schema) else dict(query)
+    custom = {}
+    for item in data.get("custom") or []:
+        key, sep, value = str(item).partition("=")
+        if sep and key.strip():
+            custom[key.strip()] = value
+    return selectors.CustomerFilters(
+        q=data.get("q") or "", owner=data.get("owner") or None, team=data.get("team") or None,
+        region=data.get("region") or "", province=data.get("province") or "",
+        lifecycle=data.get("lifecycle") or "", tag=data.get("tag") or None,
+        source=data.get("source") or "", kind=data.get("kind") or "",
+        created_from=data.get("created_from"), created_to=data.get("created_to"), custom=custom)
+
+
+# Customers ----------------------------------------------------------------------------
+
+
+@router.get("/customers", response={200: CustomerPageOut, **ERROR_RESPONSES},
+            summary="List and search customers")
+def list_customers(request, query: Query[ListQuery]):
+    """Scoped to the caller's records; keyset pagination with `cursor` (stable and fast at
+    any depth)."""
+    if query.owner not in (None, "", "me") and not str(query.owner).isdigit():
+        raise ValidationFailed(details={"owner": [_("A user id or “me”.")]})
+    page = selectors.customer_list(user=request.user, filters=filters_from(query),
+                                   sort=query.sort, cursor=query.cursor, limit=query.limit,
+                                   with_count=query.count)
+    return {"items": [selectors.customer_present(request.user, c, detail=False)
+                      for c in page.items],
+            "next_cursor": page.next_cursor, "count": page.count}
+
+
+@router.get("/customers/lookup", response={200: CustomerOut, **ERROR_RESPONSES},
+            summary="Find the customer holding a phone, email or ID number")
+def lookup_customer(request, phone: str = "", email: str = "", id_number: str = ""):
+    """Caller lookup: any phone format works (+86 …, 0086…, spaces, dashes). 404 if nobody
+    in the caller's scope holds it."""
+    found = selectors.customer_lookup(user=request.user, phone=phone, email=email,
+                                      id_number=id_number)
+    if found is None:
+        raise NotFound()
+    return _present(request, found)
+
+
+@router.post("/customers", response={201: CustomerOut, **ERROR_RESPONSES},
+             summary="Create a customer")
+def create_customer(request, payload: CustomerIn):
+    data = _changes(request, payload.dict(exclude_unset=True))
+    address = data.pop("address", None)
+    customer = services.customer_create(
+        actor=actor_of(request), address=address, **{k: v for k, v in data.items()
+                                                     if v is not None})
+    return Status(201, _present(request, customer))
+
+
+@router.get("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES},
+            summary="One customer's identity")
+def get_customer(request, customer_id: int):
+    return selectors.customer_present(request.user, _get(request, customer_id))
+
+
+@router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES},
+              summary="Change a customer (optimistic locking on `version`)")
+def update_customer(request, customer_id: int, payload: CustomerPatch):
+    """Send only the fields to change and the `version` you read. If someone changed the
+    customer since, the answer is 409 `conflict` with `details.current` (the values now) and
+    `details.fields` (what changed since your version)."""
+    customer = _get(request, customer_id)
+    data = _changes(request, payload.dict(exclude_unset=True))
+    version = data.pop("version")
+    customer = services.customer_update(actor=actor_of(request), customer=customer,
+                                        expected_version=version, changes=data)
+    return _present(request, customer)
+
+
+@router.delete("/customers/{customer_id}", response={204: None, **ERROR_RESPONSES},
+               summary="Delete a customer (soft)")
+def delete_customer(request, customer_id: int, version: int | None = None):
+    services.customer_delete(actor=actor_of(request), customer=_get(request, customer_id),
+                             expected_version=version)
+    return Status(204, None)
+
+
+@router.post("/customers/{customer_id}/reveal-id-number",
+             response={200: RevealOut, **ERROR_RESPONSES},
+             summary="Show the clear ID number (audited)")
+def reveal_id_number(request, customer_id: int):
+    value = services.customer_reveal_id_number(actor=actor_of(request),
+                                               customer=_get(request, customer_id))
+    return {"id_number": value}
+
+
+# Identifiers and addresses ------------------------------------------------------------
+
+
+@router.get("/customers/{customer_id}/identifiers",
+            response={200: list[IdentifierOut], **ERROR_RESPONSES}, summary="Identifiers")
+def list_identifiers(request, customer_id: int):
+    return selectors.customer_present(request.user, _get(request, customer_id))["identifiers"]
+
+
+@router.post("/customers/{customer_id}/identifiers",
+             response={201: IdentifierOut, **ERROR_RESPONSES}, summary="Add an identifier")
+def add_identifier(request, customer_id: int, payload: IdentifierIn):
+    identifier = services.identifier_add(actor=actor_of(request),
+                                         customer=_get(request, customer_id), **payload.dict())
+    return Status(201, selectors.identifier_present(request.user, identifier))
+
+
+@router.post("/customers/{customer_id}/identifiers/{identifier_id}/primary",
+             response={200: IdentifierOut, **ERROR_RESPONSES}, summary="Make primary")
+def make_identifier_primary(request, customer_id: int, identifier_id: int):
+    customer = _get(request, customer_id)
+    identifier = selectors.identifier_get(user=request.user, customer=customer,
+                                          identifier_id=identifier_id)
+    identifier = services.identifier_set_primary(actor=actor_of(request), identifier=identifier)
+    return selectors.identifier_present(request.user, identifier)
+
+
+@router.delete("/customers/{customer_id}/identifiers/{identifier_id}",
+               response={204: None, **ERROR_RESPONSES}, summary="Remove an identifier")
+def remove_identifier(request, customer_id: int, identifier_id: int):
+    customer = _get(request, customer_id)
+    identifier = selectors.identifier_get(user=request.user, customer=customer,
+                                          identifier_id=identifier_id)
+    services.identifier_remove(actor=actor_of(request), identifier=identifier)
+    return Status(204, None)
+
+
+@router.get("/customers/{customer_id}/addresses",
+            response={200: list[AddressOut], **ERROR_RESPONSES}, summary="Addresses")
+def list_addresses(request, customer_id: int):
+    return selectors.customer_present(request.user, _get(request, customer_id))["addresses"]
+
+
+@router.post("/customers/{customer_id}/addresses",
+             response={201: AddressOut, **ERROR_RESPONSES}, summary="Add an address")
+def add_address(request, customer_id: int, payload: AddressIn):
+    address = services.address_set(actor=actor_of(request),
+                                   customer=_get(request, customer_id), **payload.dict())
+    return Status(201, selectors.address_present(request.user, address))
+
+
+@router.put("/customers/{customer_id}/addresses/{address_id}",
+            response={200: AddressOut, **ERROR_RESPONSES}, summary="Replace an address")
+def replace_address(request, customer_id: int, address_id: int, payload: AddressIn):
+    customer = _get(request, customer_id)
+    address = selectors.address_get(user=request.user, customer=customer, address_id=address_id)
+    address = services.address_set(actor=actor_of(request), customer=customer, address=address,
+                                   **payload.dict())
+    return selectors.address_present(request.user, address)
+
+
+@router.delete("/customers/{customer_id}/addresses/{address_id}",
+               response={204: None, **ERROR_RESPONSES}, summary="Remove an address")
+def remove_address(request, customer_id: int, address_id: int):
+    customer = _get(request, customer_id)
+    address = selectors.address_get(user=request.user, customer=customer, address_id=address_id)
+    services.address_remove(actor=actor_of(request), address=address)
+    return Status(204, None)
+
+
+# Organisation contacts and tags --------------------------------------------------------
+
+
+@router.get("/customers/{customer_id}/contacts",
+            response={200: list[ContactOut], **ERROR_RESPONSES},
+            summary="An organisation's contacts")
+def list_contacts(request, customer_id: int):
+    return selectors.customer_present(request.user, _get(request, customer_id))["contacts"]
+
+
+@router.post("/customers/{customer_id}/contacts",
+             response={201: ContactOut, **ERROR_RESPONSES},
+             summary="Link a person as a contact of an organisation")
+def save_contact(request, customer_id: int, payload: ContactIn):
+    organisation = _get(request, customer_id)
+    person = _get(request, payload.person_id)
+    link = services.contact_link_save(actor=actor_of(request), organisation=organisation,
+                                      person=person, job_title=payload.job_title,
+                                      decision_role=payload.decision_role,
+                                      is_primary=payload.is_primary)
+    return Status(201, selectors.contact_present(link))
+
+
+@router.delete("/customers/{customer_id}/contacts/{link_id}",
+               response={204: None, **ERROR_RESPONSES}, summary="Unlink a contact")
+def remove_contact(request, customer_id: int, link_id: int):
+    organisation = _get(request, customer_id)
+    link = selectors.contact_link_get(user=request.user, organisation=organisation,
+                                      link_id=link_id)
+    services.contact_link_remove(actor=actor_of(request), link=link)
+    return Status(204, None)
+
+
+@router.get("/tags", response={200: list[TagOut], **ERROR_RESPONSES}, summary="All tags")
+def list_tags(request, search: str = ""):
+    request.user.access.require("customer.view")
+    return list(selectors.tag_list(user=request.user, search=search)[:500])
+
+
+@router.post("/customers/{customer_id}/tags", response={201: TagOut, **ERROR_RESPONSES},
+             summary="Tag a customer")
+def add_tag(request, customer_id: int, payload: TagIn):
+    tag = services.tag_add(actor=actor_of(request), customer=_get(request, customer_id),
+                           name=payload.name)
+    return Status(201, tag)
+
+
+@router.delete("/customers/{customer_id}/tags/{tag_id}",
+               response={204: None, **ERROR_RESPONSES}, summary="Untag a customer")
+def remove_tag(request, customer_id: int, tag_id: int):
+    customer = _get(request, customer_id)
+    services.tag_remove(actor=actor_of(request), customer=customer,
+                        tag=selectors.tag_get(user=request.user, tag_id=tag_id))
+    return Status(204, None)
+
+
+@router.post("/customers/bulk/assign-owner", response={200: CountOut, **ERROR_RESPONSES},
+             summary="Reassign many customers")
+def bulk_assign(request, payload: BulkAssignIn):
+    owner = _owner(request, payload.owner_id)
+    changed = services.customers_assign_owner(
+        actor=actor_of(request), customer_ids=payload.customer_ids, owner=owner,
+        team=_team(request, payload.team_id))
+    return {"changed": changed}
+
+
+@router.post("/customers/bulk/add-tag", response={200: CountOut, **ERROR_RESPONSES},
+             summary="Tag many customers")
+def bulk_tag(request, payload: BulkTagIn):
+    changed = services.customers_add_tag(actor=actor_of(request),
+                                         customer_ids=payload.customer_ids, name=payload.name)
+    return {"changed": changed}
+
+
+# Custom field definitions and saved views ----------------------------------------------
+
+
+@router.get("/custom-fields", response={200: list[CustomFieldOut], **ERROR_RESPONSES},
+            summary="Custom field definitions")
+def list_custom_fields(request, include_inactive: bool = False):
+    return list(selectors.custom_field_list(user=request.user,
+                                            include_inactive=include_inactive))
+
+
+@router.post("/custom-fields", response={201: CustomFieldOut, **ERROR_RESPONSES},
+             summary="Define a custom field")
+def create_custom_field(request, payload: CustomFieldIn):
+    return Status(201, services.custom_field_define(actor=actor_of(request), **payload.dict()))
+
+
+@router.patch("/custom-fields/{field_id}", response={200: CustomFieldOut, **ERROR_RESPONSES},
+              summary="Change a custom field (key and type are fixed)")
+def update_custom_field(request, field_id: int, payload: CustomFieldPatch):
+    definition = selectors.custom_field_get(user=request.user, field_id=field_id)
+    data = payload.dict(exclude_unset=True)
+    current = {k: getattr(definition, k) for k in (
+        "label", "applies_to", "required", "choices", "help_text", "validation", "position",
+        "is_active")}
+    current.update({k: v for k, v in data.items() if v is not None})
+    return services.custom_field_update(actor=actor_of(request), definition=definition,
+                                        **current)
+
+
+@router.get("/saved-views", response={200: list[SavedViewOut], **ERROR_RESPONSES},
+            summary="My saved list views and shared ones")
+def list_saved_views(request):
+    return list(selectors.saved_view_list(user=request.user))
+
+
+@router.post("/saved-views", response={201: SavedViewOut, **ERROR_RESPONSES},
+             summary="Save a list view")
+def create_saved_view(request, payload: SavedViewIn):
+    return Status(201, services.saved_view_save(actor=actor_of(request), **payload.dict()))
+
+
+@router.put("/saved-views/{view_id}", response={200: SavedViewOut, **ERROR_RESPONSES},
+            summary="Replace a saved view")
+def replace_saved_view(request, view_id: int, payload: SavedViewIn):
+    view = selectors.saved_view_get(user=request.user, view_id=view_id)
+    return services.saved_view_save(actor=actor_of(request), view=view, **payload.dict())
+
+
+@router.delete("/saved-views/{view_id}", response={204: None, **ERROR_RESPONSES},
+               summary="Delete a saved view")
+def delete_saved_view(request, view_id: int):
+    view = selectors.saved_view_get(user=request.user, view_id=view_id)
+    services.saved_view_delete(actor=actor_of(request), view=view)
+    return Status(204, None)

@@ -1,0 +1,495 @@
+"""Reads of customers, scoped by the acting user's AccessPolicy and presented through it.
+
+`customer_list` serves the list page, the API and exports; `customer_present` is the
+one presentation of a customer (masking included) that all of them and the card use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core import signing
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core.crypto import blind_index
+from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
+from kehu.customers.models import (
+    Address,
+    ContactLink,
+    Customer,
+    CustomerTag,
+    CustomFieldDefinition,
+    Identifier,
+    SavedView,
+    Tag,
+)
+
+# sort key -> the column keyset pagination orders by (never NULL, so the keyset is total)
+SORTS = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "name": "name_pinyin",
+    "lifecycle_stage": "lifecycle_stage",
+    "region": "region",
+}
+DEFAULT_SORT = "-created_at"
+MAX_LIMIT = 200
+_CURSOR_SALT = "kehu.customers.cursor"
+_DIGITS = re.compile(r"^[\d\s\-+()（）]+$")
+_ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
+_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}$")
+_LATIN = re.compile(r"^[A-Za-z][A-Za-z\s'.\-]*$")
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """What the list can be narrowed by; every field is optional."""
+
+    q: str = ""
+    owner: int | str | None = None  # a user id, or "me"
+    team: int | None = None
+    region: str = ""
+    province: str = ""
+    lifecycle: str = ""
+    tag: int | str | None = None  # tag id or name
+    source: str = ""
+    kind: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    custom: Mapping[str, str] = field(default_factory=dict)  # "key": "v" | ">=n" | "<=n" | "a..b"
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    items: list[Customer]
+    next_cursor: str | None
+    count: int | None
+    sort: str
+
+
+def customer_queryset(*, user, include_inactive: bool = False) -> QuerySet[Customer]:
+    """Every customer the user may see (active only unless asked); customer.view required."""
+    user.access.require("customer.view")
+    qs = Customer.objects.all()
+    if not include_inactive:
+        qs = qs.filter(status=Customer.STATUS_ACTIVE)
+    return user.access.restrict(qs)
+
+
+def _search(q: str) -> Q:
+    """What a Chinese CRM user types into one box: a name (characters, pinyin or initials),
+    a phone in any format or its last four digits, an email, a company, an ID number."""
+    text = q.strip()
+    if not text:
+        return Q()
+    condition = Q(name__icontains=text)
+    if "@" in text:
+        try:
+            email = normalize_email(text)
+        except NormalizationError:
+            return Q(primary_email__istartswith=text.lower())
+        return Q(pk__in=Identifier.objects.filter(kind=Identifier.EMAIL, value=email,
+                                                  is_live=True).values("customer_id"))
+    compact = re.sub(r"[\s\-()（）]", "", text)
+    if _ID_NUMBER.match(compact):
+        return Q(id_number_index=blind_index("id_number", compact.upper()))
+    if _USCC.match(compact) and not compact.isdigit():
+        return Q(uscc=compact.upper())
+    if _DIGITS.match(text):
+        digits = re.sub(r"\D", "", compact)
+        if len(digits) == 4:
+            return Q(pk__in=Identifier.objects.filter(
+                last4=digits, is_live=True, kind__in=(Identifier.MOBILE, Identifier.LANDLINE))
+                .values("customer_id"))
+        try:
+            phone = normalize_phone(text)
+        except NormalizationError:
+            return Q(pk__in=[])
+        return Q(pk__in=Identifier.objects.filter(
+            kind__in=(Identifier.MOBILE, Identifier.LANDLINE), value=phone.e164,
+            is_live=True).values("customer_id"))
+    if _LATIN.match(text):
+        key = re.sub(r"[^a-z]", "", text.lower())
+        if key:
+            condition |= Q(name_pinyin__startswith=key) | Q(name_initials__startswith=key)
+        return condition
+    # A person is also found by the name of the organisation they are a contact of.
+    return condition | Q(pk__in=ContactLink.objects.filter(
+        organisation__name__icontains=text).values("person_id"))
+
+
+def _custom_filter(definition: CustomFieldDefinition, expression: str) -> Q:
+    key = definition.key
+    path = f"custom__{key}"
+    text = str(expression).strip()
+
+    def number(value: str):
+        try:
+            parsed = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationFailed(details={f"custom.{key}": [_("Enter a number.")]}) from None
+        return int(parsed) if parsed == parsed.to_integral_value() else float(parsed)
+
+    if ".." in text:
+        low, _sep, high = text.partition("..")
+        condition = Q()
+        if low.strip():
+            condition &= Q(**{f"{path}__gte": number(low)})
+        if high.strip():
+            condition &= Q(**{f"{path}__lte": number(high)})
+        return condition
+    for op, lookup in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt")):
+        if text.startswith(op):
+            return Q(**{f"{path}__{lookup}": number(text[len(op):])})
+    if text.lower() in ("true", "false"):
+        return Q(**{path: text.lower() == "true"})
+    if definition.field_type == "multi_choice":
+        # A JSON list: compare each position (portable, unlike JSON containment on SQLite).
+        condition = Q(pk__in=[])
+        for position in range(max(len(definition.choices or []), 1)):
+            condition |= Q(**{f"{path}__{position}": text})
+        return condition
+    condition = Q(**{path: text})
+    try:
+        condition |= Q(**{path: number(text)})
+    except ValidationFailed:
+        pass
+    return condition
+
+
+def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySet[Customer]:
+    if filters.q:
+        qs = qs.filter(_search(filters.q))
+    if filters.owner == "me":
+        qs = qs.filter(owner_id=user.pk)
+    elif filters.owner not in (None, ""):
+        qs = qs.filter(owner_id=int(filters.owner))
+    if filters.team:
+        qs = qs.filter(team_id=filters.team)
+    if filters.region:
+        qs = qs.filter(region=filters.region)
+    if filters.province:
+        qs = qs.filter(province=filters.province)
+    if filters.lifecycle:
+        qs = qs.filter(lifecycle_stage=filters.lifecycle)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.tag not in (None, ""):
+        tag = filters.tag
+        tags = (Tag.objects.filter(pk=int(tag)) if str(tag).isdigit()
+                else Tag.objects.filter(name=tag))
+        qs = qs.filter(pk__in=CustomerTag.objects.filter(tag__in=tags).values("customer_id"))
+    tz = timezone.get_current_timezone()
+    if filters.created_from:
+        qs = qs.filter(created_at__gte=datetime.combine(filters.created_from, time.min, tz))
+    if filters.created_to:
+        end = datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
+        qs = qs.filter(created_at__lt=end)
+    wanted = {k: v for k, v in (filters.custom or {}).items() if str(v).strip()}
+    if wanted:
+        definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=wanted)}
+        for key, expression in wanted.items():
+            if key not in definitions:
+                raise ValidationFailed(details={"custom": [
+                    _("Unknown custom field “%s”.") % key]})
+            qs = qs.filter(_custom_filter(definitions[key], expression))
+    return qs
+
+
+def _encode_cursor(sort: str, customer: Customer) -> str:
+    value = getattr(customer, SORTS[sort.lstrip("-")])
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return signing.dumps([sort, value, customer.pk], salt=_CURSOR_SALT, compress=True)
+
+
+def _after_cursor(qs: QuerySet[Customer], sort: str, cursor: str) -> QuerySet[Customer]:
+    try:
+        cursor_sort, value, pk = signing.loads(cursor, salt=_CURSOR_SALT)
+    except signing.BadSignature:
+        raise ValidationFailed(details={"cursor": [_("This page link is no longer valid.")]}
+                               ) from None
+    if cursor_sort != sort:
+        raise ValidationFailed(details={"cursor": [_("This page link is no longer valid.")]})
+    column = SORTS[sort.lstrip("-")]
+    if column in ("created_at", "updated_at"):
+        value = datetime.fromisoformat(value)
+    op = "lt" if sort.startswith("-") else "gt"
+    return qs.filter(Q(**{f"{column}__{op}": value})
+                     | Q(**{column: value, f"pk__{op}": pk}))
+
+
+def customer_list(
+    *,
+    user,
+    filters: CustomerFilters | None = None,
+    sort: str = DEFAULT_SORT,
+    cursor: str | None = None,
+    limit: int = 50,
+    with_count: bool = False,
+) -> CustomerPage:
+    """One page of the customers the user may see, newest first by default.
+
+    Keyset pagination on (sort column, id): page N costs what page 1 costs, however
+    many customers there are. The count is optional because it is the slow part.
+    """
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    filters = filters or CustomerFilters()
+    qs = _filtered(customer_queryset(user=user), filters, user)
+    count = qs.count() if with_count else None
+    column = SORTS[sort.lstrip("-")]
+    direction = "-" if sort.startswith("-") else ""
+    page_qs = qs.order_by(f"{direction}{column}", f"{direction}pk")
+    if cursor:
+        page_qs = _after_cursor(page_qs, sort, cursor)
+    rows = list(page_qs.select_related("owner", "team").prefetch_related(
+        Prefetch("tag_links", queryset=CustomerTag.objects.select_related("tag")
+                 .order_by("tag__name")))[:limit + 1])
+    more = len(rows) > limit
+    items = rows[:limit]
+    return CustomerPage(items=items, next_cursor=_encode_cursor(sort, items[-1]) if more else None,
+                        count=count, sort=sort)
+
+
+def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> Customer:
+    """One customer with everything the card's identity layer shows; NotFound when outside
+    the user's scope, so a record's existence is never revealed."""
+    customer = (customer_queryset(user=user, include_inactive=include_inactive)
+                .select_related("owner", "team")
+                .prefetch_related(
+                    Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
+                    "addresses",
+                    Prefetch("tag_links", queryset=CustomerTag.objects.select_related("tag")
+                             .order_by("tag__name")),
+                    Prefetch("contact_links", queryset=ContactLink.objects.select_related(
+                        "person").filter(person__status=Customer.STATUS_ACTIVE)),
+                    Prefetch("employer_links", queryset=ContactLink.objects.select_related(
+                        "organisation").filter(organisation__status=Customer.STATUS_ACTIVE)),
+                ).filter(pk=customer_id).first())
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
+def customer_lookup(*, user, phone: str = "", email: str = "",
+                    id_number: str = "") -> Customer | None:
+    """Caller lookup: the customer (within scope) holding this phone, email or ID number.
+
+    Raises ValidationFailed when the value cannot be a phone / email / ID number at all.
+    """
+    from kehu.core.normalize import normalize_id_number
+
+    try:
+        if phone:
+            match = Q(kind__in=(Identifier.MOBILE, Identifier.LANDLINE),
+                      value=normalize_phone(phone).e164)
+        elif email:
+            match = Q(kind=Identifier.EMAIL, value=normalize_email(email))
+        elif id_number:
+            match = Q(kind=Identifier.ID_NUMBER,
+                      value=blind_index("id_number", normalize_id_number(id_number).value))
+        else:
+            raise ValidationFailed(details={"phone": [_("Enter a phone, email or ID number.")]})
+    except NormalizationError as exc:
+        name = "phone" if phone else "email" if email else "id_number"
+        raise ValidationFailed(details={name: [str(exc)]}) from None
+    owners = Identifier.objects.filter(match, is_live=True).values("customer_id")
+    return customer_queryset(user=user).select_related("owner", "team").filter(
+        pk__in=owners).first()
+
+
+_SENSITIVE_KIND = {"mobile": "customer.mobile", "landline": "customer.mobile",
+                   "email": "customer.email", "wechat": "customer.wechat"}
+
+
+def identifier_present(user, identifier: Identifier) -> dict[str, Any] | None:
+    """An identifier as the user may see it; None when hidden (and always for ID numbers,
+    whose stored value is only a blind index)."""
+    access = user.access
+    if identifier.kind == Identifier.ID_NUMBER or not identifier.is_live:
+        return None
+    sensitive = _SENSITIVE_KIND.get(identifier.kind)
+    if sensitive and access.is_hidden(sensitive):
+        return None
+    return {
+        "id": identifier.pk, "kind": identifier.kind, "system": identifier.system,
+        "value": access.present(sensitive, identifier.value) if sensitive else identifier.value,
+        "last4": access.present(sensitive, identifier.last4) if identifier.last4 else "",
+        "is_primary": identifier.is_primary, "verified": identifier.verified,
+        "source": identifier.source,
+    }
+
+
+def _presented_identifiers(user, customer: Customer) -> list[dict[str, Any]]:
+    presented = (identifier_present(user, i) for i in customer.identifiers.all())
+    return [p for p in presented if p is not None]
+
+
+def address_present(user, address: Address) -> dict[str, Any] | None:
+    """An address as the user may see it: the street part follows customer.address."""
+    access = user.access
+    if access.is_hidden("customer.address"):
+        return None
+    return {
+        "id": address.pk, "label": address.label, "province": address.province,
+        "city": address.city, "district": address.district,
+        "detail": access.present("customer.address", address.detail),
+        "postal_code": address.postal_code, "region": address.region,
+        "is_primary": address.is_primary,
+    }
+
+
+def contact_present(link: ContactLink) -> dict[str, Any]:
+    return {"id": link.pk, "person": _person_ref(link.person), "job_title": link.job_title,
+            "decision_role": link.decision_role, "is_primary": link.is_primary}
+
+
+def _person_ref(customer: Customer | None) -> dict[str, Any] | None:
+    return {"id": customer.pk, "name": str(customer)} if customer is not None else None
+
+
+def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[str, Any]:
+    """The customer as this user may see it: sensitive fields masked or hidden by role.
+
+    `detail=False` is the list row (no identifier/address/contact lists, no extra queries
+    once customer_list's prefetches are in place); `detail=True` adds them for the card and
+    the API (customer_get prefetches them).
+    """
+    access = user.access
+    wechat = None
+    if detail:
+        wechat = next((i.value for i in customer.identifiers.all()
+                       if i.kind == Identifier.WECHAT and i.is_primary and i.is_live), None)
+    data: dict[str, Any] = {
+        "id": customer.pk,
+        "kind": customer.kind,
+        "name": customer.name,
+        "gender": customer.gender,
+        "birthday": access.present("customer.birthday", customer.birthday.isoformat()
+                                   if customer.birthday else None),
+        "title": customer.title,
+        "mobile": access.present("customer.mobile", customer.primary_mobile or None),
+        "email": access.present("customer.email", customer.primary_email or None),
+        "wechat": access.present("customer.wechat", wechat) if detail else None,
+        # Never the clear number: showing it is customer_reveal_id_number's job (audited).
+        "id_number": None if access.is_hidden("customer.id_number")
+        else (customer.id_number_masked or None),
+        "id_number_revealable": bool(customer.id_number_encrypted)
+        and access.can_read_field("customer.id_number"),
+        "uscc": customer.uscc,
+        "industry": customer.industry,
+        "company_size": customer.company_size,
+        "revenue_band": customer.revenue_band,
+        "website": customer.website,
+        "owner": _person_ref(customer.owner) if customer.owner_id else None,
+        "team": {"id": customer.team.pk, "name": customer.team.name} if customer.team_id
+        else None,
+        "source": customer.source,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "preferred_channel": customer.preferred_channel,
+        "product_interests": list(customer.product_interests or []),
+        "notes": customer.notes,
+        "province": customer.province,
+        "city": customer.city,
+        "region": customer.region,
+        "custom": dict(customer.custom or {}),
+        "tags": [{"id": link.tag.pk, "name": link.tag.name, "color": link.tag.color}
+                 for link in customer.tag_links.all()],
+        "quality_score": customer.quality_score,
+        "status": customer.status,
+        "version": customer.version,
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+        "last_activity_at": customer.last_activity_at,
+        "can_edit": access.can("customer.change"),
+        "field_modes": {name: access.field_mode(name) for name in (
+            "customer.mobile", "customer.email", "customer.id_number", "customer.birthday",
+            "customer.address", "customer.wechat")},
+    }
+    if detail:
+        data["identifiers"] = _presented_identifiers(user, customer)
+        addresses = (address_present(user, a) for a in customer.addresses.all())
+        data["addresses"] = [a for a in addresses if a is not None]
+        data["contacts"] = [contact_present(link) for link in customer.contact_links.all()]
+        data["employers"] = [{
+            "id": link.pk, "organisation": _person_ref(link.organisation),
+            "job_title": link.job_title, "decision_role": link.decision_role,
+            "is_primary": link.is_primary,
+        } for link in customer.employer_links.all()]
+    return data
+
+
+def identifier_get(*, user, customer: Customer, identifier_id: int) -> Identifier:
+    found = customer.identifiers.filter(pk=identifier_id, is_live=True).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def address_get(*, user, customer: Customer, address_id: int) -> Address:
+    found = customer.addresses.filter(pk=address_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def contact_link_get(*, user, organisation: Customer, link_id: int) -> ContactLink:
+    found = organisation.contact_links.select_related("person", "organisation").filter(
+        pk=link_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def tag_list(*, user, search: str = "") -> QuerySet[Tag]:
+    tags = Tag.objects.order_by("name")
+    return tags.filter(name__icontains=search) if search else tags
+
+
+def tag_get(*, user, tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound()
+    return tag
+
+
+def custom_field_list(*, user, include_inactive: bool = False,
+                      kind: str = "") -> QuerySet[CustomFieldDefinition]:
+    qs = CustomFieldDefinition.objects.order_by("position", "id")
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    if kind:
+        qs = qs.filter(applies_to__in=("both", kind))
+    return qs
+
+
+def custom_field_get(*, user, field_id: int) -> CustomFieldDefinition:
+    found = CustomFieldDefinition.objects.filter(pk=field_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def saved_view_list(*, user) -> QuerySet[SavedView]:
+    """The user's own views and everyone's shared ones."""
+    return SavedView.objects.filter(Q(user=user) | Q(shared=True)).select_related(
+        "user").order_by("name", "id")
+
+
+def saved_view_get(*, user, view_id: int) -> SavedView:
+    view = saved_view_list(user=user).filter(pk=view_id).first()
+    if view is None:
+        raise NotFound()
+    return view

@@ -1,0 +1,40 @@
+"""Every write to customers and the rows of their card. Import from here:
+`from kehu.customers import services; services.customer_create(actor=…, …)`."""
+
+from kehu.customers.services.cards import (
+    address_remove,
+    address_set,
+    contact_link_remove,
+    contact_link_save,
+    customers_add_tag,
+    customers_assign_owner,
+    identifier_add,
+    identifier_remove,
+    identifier_set_primary,
+    saved_view_delete,
+    saved_view_save,
+    tag_add,
+    tag_remove,
+)
+from kehu.customers.services.custom_fields import (
+    custom_field_define,
+    custom_field_update,
+    custom_values_clean,
+)
+from kehu.customers.services.customers import (
+    customer_create,
+    customer_delete,
+    customer_reveal_id_number,
+    customer_update,
+    record_card_change,
+)
+from kehu.customers.services.identity import id_number_index, normalize_identifier
+
+__all__ = [
+    "address_remove", "address_set", "contact_link_remove", "contact_link_save",
+    "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
+    "customer_delete", "customer_reveal_id_number", "customer_update", "customers_add_tag",
+    "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
+    "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
+    "saved_view_save", "tag_add", "tag_remove",
+]

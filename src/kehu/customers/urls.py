@@ -1,0 +1,19 @@
+from django.urls import path
+
+from kehu.customers import views
+
+app_name = "customers"
+
+# "<id>/" itself is the customer card, served by the cards app.
+urlpatterns = [
+    path("", views.customer_list, name="list"),
+    path("new/", views.customer_create, name="create"),
+    path("lookup/", views.customer_lookup, name="lookup"),
+    path("bulk/", views.customer_bulk, name="bulk"),
+    path("views/", views.saved_view_save, name="view_save"),
+    path("views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),
+    path("fields/", views.custom_fields, name="fields"),
+    path("fields/<int:field_id>/", views.custom_field_edit, name="field_edit"),
+    path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
+    path("<int:customer_id>/reveal-id-number/", views.reveal_id_number, name="reveal_id_number"),
+]
