@@ -1,12 +1,13 @@
 """Customer pages: list (live search partial, filters, columns, sorting, pages), forms with
 field errors in the user's language, conflict on edit, caller lookup, bulk, custom fields."""
 
+import factory
 import pytest
 from django.test import Client
 
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer, CustomerTag, CustomFieldDefinition
-from tests.factories import TeamFactory, create_customer
+from tests.factories import CustomerFactory, TeamFactory, create_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +37,9 @@ def test_list_page_and_htmx_partial(make_user):
 
 def test_list_columns_sort_and_pages(make_user):
     admin = make_user("admin")
-    for i in range(55):
-        create_customer(name=f"客户{i:02d}", source="展会" if i % 2 else "官网")
+    # Bare rows are enough for paging (and much faster than 55 audited creates).
+    CustomerFactory.create_batch(55, name=factory.Sequence(lambda i: f"客户{i % 55:02d}"),
+                                 source=factory.Iterator(["官网", "展会"]))
     client = browser(admin)
     response = client.get("/customers/", {"cols": ["name", "source"], "sort": "name"})
     html = response.content.decode()

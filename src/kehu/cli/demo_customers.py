@@ -409,9 +409,10 @@ class _Table:
         names = [fields[c].column for c in [*columns, *extra_names]]
         self.model = model
         # Table and column names come from the model and are quoted; values are parameters.
-        self.sql = (f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608
-                    f"({', '.join(qn(n) for n in names)}) "
-                    f"VALUES ({', '.join(['%s'] * len(names))})")
+        target = f"{qn(model._meta.db_table)} ({', '.join(qn(n) for n in names)})"
+        self.sql = f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
+        self.copy_sql = f"COPY {target} FROM STDIN"
+        self.use_copy = connection.vendor == "postgresql"
         self.extra = tuple(extra_values)
         self.rows: list[tuple] = []
         self.written = 0
@@ -420,23 +421,29 @@ class _Table:
         self.rows.append(values + self.extra)
 
     def flush(self, cursor) -> None:
-        if self.rows:
+        if not self.rows:
+            return
+        if self.use_copy:
+            # PostgreSQL: COPY is several times faster than a pipelined executemany.
+            with cursor.cursor.copy(self.copy_sql) as copy:
+                for row in self.rows:
+                    copy.write_row(row)
+        else:
             cursor.executemany(self.sql, self.rows)
-            self.written += len(self.rows)
-            self.rows = []
+        self.written += len(self.rows)
+        self.rows = []
 
 
 class _Db:
-    """Database-form converters for the two backends (the ORM's work, done once per value)."""
+    """Database-form converters for the two backends (the ORM's work, done once per value).
+
+    JSON goes as text both ways: SQLite stores it so, and PostgreSQL's COPY parses it.
+    """
 
     def __init__(self):
         self.sqlite = connection.vendor == "sqlite"
         self._days: dict[int, str] = {}
         self._encode = json.JSONEncoder(ensure_ascii=False).encode
-        if not self.sqlite:
-            from psycopg.types.json import Jsonb
-
-            self._jsonb = Jsonb
 
     def dt(self, ts: int):
         """A UTC timestamp in seconds as the backend stores an aware datetime."""
@@ -455,10 +462,8 @@ class _Db:
             return None
         return value.isoformat() if self.sqlite else value
 
-    def json(self, value):
-        if self.sqlite:
-            return self._encode(value)
-        return self._jsonb(value)
+    def json(self, value) -> str:
+        return self._encode(value)
 
 
 # Loading ---------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""The card in a real browser: find by pinyin initials, open, log a call, conflicting edit."""
+
+import pytest
+from playwright.sync_api import expect
+
+from kehu.core.actor import Actor
+from kehu.customers import services as customers
+from kehu.customers.models import Customer
+from tests.browser.conftest import login
+from tests.factories import PASSWORD, TeamFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def rep_with_customers(make_user):
+    team = TeamFactory(name="华东销售组")
+    rep = make_user("sales_rep", username="lina", display_name="李娜", team=team)
+    act = Actor(user=rep)
+    zhang = customers.customer_create(actor=act, name="张伟", mobile="13812345678",
+                                      address="上海市浦东新区世纪大道100号")
+    customers.customer_create(actor=act, name="王芳", mobile="13900002222")
+    return rep, zhang
+
+
+def test_search_by_initials_open_card_and_log_a_call(page, rep_with_customers):
+    rep, zhang = rep_with_customers
+    login(page, "lina", PASSWORD)
+    page.goto("/customers/")
+    page.get_by_test_id("search").fill("zw")
+    table = page.get_by_test_id("customer-table")
+    expect(table).to_contain_text("张伟")
+    expect(table).not_to_contain_text("王芳")
+    table.get_by_role("link", name="张伟").click()
+    expect(page.get_by_test_id("card-header")).to_contain_text("张伟")
+
+    form = page.get_by_test_id("log-interaction")
+    form.locator("select[name=kind]").select_option("call")
+    form.locator("textarea[name=summary]").fill("询问打印机报价，下周回访")
+    form.get_by_test_id("log-submit").click()
+    timeline = page.get_by_test_id("timeline-items")
+    expect(timeline).to_contain_text("询问打印机报价，下周回访")
+    assert zhang.interactions.count() == 1
+
+
+def test_editing_after_someone_else_saved_shows_their_change(page, rep_with_customers,
+                                                              make_user):
+    rep, zhang = rep_with_customers
+    login(page, "lina", PASSWORD)
+    page.goto(f"/customers/{zhang.pk}/")
+    page.get_by_test_id("edit-identity").click()
+    title = page.locator("#identity input[name=title]")
+    expect(title).to_be_visible()
+
+    # Another session saves while this form is open.
+    admin = make_user("admin")
+    customers.customer_update(actor=Actor(user=admin), customer=Customer.objects.get(pk=zhang.pk),
+                              expected_version=None, changes={"title": "采购总监"})
+
+    title.fill("采购经理")
+    page.get_by_test_id("save-identity").click()
+    expect(page.get_by_test_id("conflict")).to_be_visible()
+    expect(page.get_by_test_id("conflict-theirs").first).to_contain_text("采购总监")
+    assert Customer.objects.get(pk=zhang.pk).title == "采购总监"
+
+    # Saving again, on top of the current version, applies the edit.
+    page.get_by_test_id("save-identity").click()
+    expect(page.locator("[data-testid=identity] dl.facts")).to_contain_text("采购经理")
+    assert Customer.objects.get(pk=zhang.pk).title == "采购经理"

@@ -1,0 +1,155 @@
+"""The card selector, page and API: every layer composed, scoped, masked, bounded in queries."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kehu.cards import selectors
+from kehu.core.actor import Actor
+from kehu.customers import services as customers
+from kehu.interactions import services as interactions
+from kehu.transactions import services as transactions
+from tests.factories import TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+ID_NUMBER = "11010519491231002X"
+
+
+@pytest.fixture
+def world(make_user):
+    team = TeamFactory(name="华东销售组")
+    admin = make_user("admin")
+    rep = make_user("sales_rep", team=team)
+    other_rep = make_user("sales_rep", team=team)
+    act = Actor(user=admin)
+    customer = customers.customer_create(
+        actor=act, name="张伟", owner=rep, team=team, mobile="138 1234 5678",
+        email="Zhang.Wei@Example.com", id_number=ID_NUMBER, address="浙江省杭州市西湖区文三路90号")
+    product = transactions.product_create(actor=act, sku="PRN-01", name="办公打印机",
+                                          unit_price="1999.00", category="打印机")
+    base = timezone.now() - dt.timedelta(days=30)
+    for i in range(3):
+        interactions.interaction_log(actor=Actor(user=rep), customer=customer, kind="call",
+                                     summary=f"第{i}次电话", occurred_at=base + dt.timedelta(days=i))
+    transactions.order_create(actor=act, customer=customer, status="paid",
+                              ordered_at=base + dt.timedelta(days=5),
+                              lines=[{"product": product, "quantity": 2}])
+    transactions.ticket_open(actor=act, customer=customer, kind="complaint", subject="打印机卡纸",
+                             opened_at=base + dt.timedelta(days=6))
+    customers.customer_update(actor=act, customer=customer, expected_version=None,
+                              changes={"notes": "重要客户"})
+    return {"admin": admin, "rep": rep, "other_rep": other_rep, "customer": customer}
+
+
+def test_card_composes_every_layer(world):
+    card = selectors.customer_card(user=world["rep"], customer_id=world["customer"].pk)
+    assert card.customer["name"] == "张伟"
+    assert card.customer["mobile"] == "+8613812345678"
+    assert card.customer["id_number"] == "110***********002X"
+    assert card.orders.count == 1 and card.orders.total_spend == Decimal("3998.00")
+    assert card.service.open_count == 1
+    kinds = [item.kind for item in card.timeline.items]
+    assert kinds == ["ticket", "order", "interaction", "interaction", "interaction"]
+    assert card.timeline.next_before is None
+    assert any(entry.action == "customer.update" for entry in card.history)
+
+
+def test_card_query_count_is_pinned(world, django_assert_max_num_queries):
+    rep = world["rep"]
+    rep.access  # the policy is computed once per request  # noqa: B018
+    with django_assert_max_num_queries(20):
+        selectors.customer_card(user=rep, customer_id=world["customer"].pk)
+
+
+def test_card_outside_scope_is_not_found(world):
+    from kehu.core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        selectors.customer_card(user=world["other_rep"], customer_id=world["customer"].pk)
+
+
+def test_timeline_pages_and_filters(world):
+    customer = world["customer"]
+    first = selectors.card_timeline(user=world["rep"], customer=customer, limit=2)
+    assert [i.kind for i in first.items] == ["ticket", "order"]
+    assert first.next_before == first.items[-1].at
+    second = selectors.card_timeline(user=world["rep"], customer=customer, limit=2,
+                                     before=first.next_before)
+    assert [i.kind for i in second.items] == ["interaction", "interaction"]
+    calls = selectors.card_timeline(user=world["rep"], customer=customer, kinds={"interaction"})
+    assert {i.kind for i in calls.items} == {"interaction"} and len(calls.items) == 3
+
+
+def test_history_masks_sensitive_changes_for_masked_roles(world, make_user):
+    customers.customer_update(actor=Actor(user=world["admin"]), customer=world["customer"],
+                              expected_version=None, changes={"mobile": "13900001111"})
+    marketer = make_user("marketer")
+    history = selectors.card_history(user=marketer, customer=world["customer"])
+    shown = [e.changes["mobile"] for e in history if "mobile" in e.changes]
+    assert shown and shown[0] == {"before": "138****5678", "after": "139****1111"}
+    admin_view = selectors.card_history(user=world["admin"], customer=world["customer"])
+    assert [e.changes["mobile"] for e in admin_view if "mobile" in e.changes][0]["after"] == (
+        "+8613900001111")
+
+
+@pytest.mark.parametrize("role,status", [("admin", 200), ("sales_manager", 200),
+                                         ("marketer", 200), ("service_agent", 200),
+                                         ("read_only", 200)])
+def test_card_api_matrix(world, make_user, api_client_for, role, status):
+    user = make_user(role, team=world["rep"].team)
+    response = api_client_for(user).get(f"/api/v1/customers/{world['customer'].pk}/card")
+    assert response.status_code == status
+    body = response.json()
+    # The card shows it masked even to admins (revealing is a separate, audited call);
+    # roles whose field mode is "hidden" get nothing.
+    expected_id = None if role in ("marketer", "read_only") else "110***********002X"
+    assert body["customer"]["id_number"] == expected_id
+    assert ID_NUMBER not in response.content.decode()
+    assert body["orders"]["count"] == 1 and len(body["timeline"]["items"]) == 5
+
+
+def test_card_api_hides_other_reps_customers(world, api_client_for):
+    own = api_client_for(world["rep"]).get(f"/api/v1/customers/{world['customer'].pk}/card")
+    other = api_client_for(world["other_rep"]).get(
+        f"/api/v1/customers/{world['customer'].pk}/card")
+    assert own.status_code == 200
+    assert other.status_code == 404 and other.json()["code"] == "not_found"
+
+
+def test_timeline_api_cursor(world, api_client_for):
+    api = api_client_for(world["rep"])
+    url = f"/api/v1/customers/{world['customer'].pk}/timeline"
+    first = api.get(url, {"limit": 3}).json()
+    assert len(first["items"]) == 3 and first["next_before"]
+    rest = api.get(url, {"limit": 3, "before": first["next_before"]}).json()
+    assert len(rest["items"]) == 2
+    only_orders = api.get(url, {"kind": "order"}).json()
+    assert [i["kind"] for i in only_orders["items"]] == ["order"]
+
+
+def test_card_page_renders_and_inline_edit_conflicts(world, client):
+    rep, customer = world["rep"], world["customer"]
+    client.force_login(rep)
+    page = client.get(f"/customers/{customer.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "张伟" in html and "打印机卡纸" in html
+    assert ID_NUMBER not in html
+    version = customer.__class__.objects.get(pk=customer.pk).version
+    # someone else saves first
+    customers.customer_update(actor=Actor(user=world["admin"]), customer=customer,
+                              expected_version=version, changes={"title": "总经理"})
+    response = client.post(f"/customers/{customer.pk}/identity/edit/", {
+        "version": version, "name": "张伟", "lifecycle_stage": "prospect", "title": "经理",
+        "mobile": "13812345678", "email": "zhang.wei@example.com"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert 'data-testid="conflict"' in html and "总经理" in html
+    customer.refresh_from_db()
+    assert customer.title == "总经理" and customer.lifecycle_stage == "lead"
+
+
+def test_card_page_for_out_of_scope_customer_is_404(world, client):
+    client.force_login(world["other_rep"])
+    assert client.get(f"/customers/{world['customer'].pk}/").status_code == 404
