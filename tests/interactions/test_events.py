@@ -129,3 +129,17 @@ def test_needs_interaction_add(make_user, customer, actor_for):
     with pytest.raises(PermissionDenied):
         services.event_ingest(actor=actor_for(make_user("marketer")), events=[_event(customer.pk)])
     assert not Event.objects.exists()
+
+
+def test_identifier_values_are_normalised_before_matching(admin, actor_for):
+    li = CustomerFactory()
+    Identifier.objects.create(customer=li, kind="mobile", value="+8613812345678", last4="5678")
+    Identifier.objects.create(customer=li, kind="email", value="li.na@example.com")
+    events = [_event(identifier={"kind": "mobile", "value": "138 1234 5678"}),
+              _event(identifier={"kind": "email", "value": " Li.Na@Example.COM "})]
+    assert services.event_ingest(actor=actor_for(admin), events=events).accepted == 2
+    assert set(Event.objects.values_list("customer_id", flat=True)) == {li.pk}
+    with pytest.raises(ValidationFailed) as caught:
+        services.event_ingest(actor=actor_for(admin), events=[
+            _event(identifier={"kind": "mobile", "value": "12"})])
+    assert caught.value.details == {"events[0].identifier": ["Enter a valid phone number."]}

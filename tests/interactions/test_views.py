@@ -104,3 +104,20 @@ def test_log_permission_and_scope(client, make_user, customer, others_customer, 
     assert client.post(url, {"kind": "call", "direction": "outbound", "summary": "x"},
                        **HTMX).status_code == 404
     assert not Interaction.objects.exists()
+
+
+def test_partials_render_for_the_card(rf, rep, customer):
+    from django.template.loader import render_to_string
+
+    from kehu.interactions.selectors import TimelineItem
+
+    request = rf.get("/")
+    request.user = rep
+    placeholder = render_to_string("interactions/_log_form.html", {"customer": customer},
+                                   request=request)
+    assert 'hx-trigger="load"' in placeholder
+    assert reverse("interactions:log", args=[customer.pk]) in placeholder
+    order_item = TimelineItem(kind="order", at=timezone.now(), title="订单 SO1", body="A × 2",
+                              meta={"total_amount": "10.00"}, object_id=7)
+    html = render_to_string("interactions/_timeline_item.html", {"item": order_item})
+    assert reverse("transactions:order", args=[7]) in html and "¥10.00" in html

@@ -139,3 +139,50 @@ def test_ticket_pages_permissions(client, make_user, customer, rep):
     _login(client, rep)
     assert "TK-1" in client.get(reverse("transactions:tickets")).content.decode()
     assert Ticket.objects.get().satisfaction is None
+
+
+def test_every_page_renders_for_admin(client, make_user, customer, product):
+    admin = make_user("admin")
+    _login(client, admin)
+    _create_order(client, customer, product)
+    client.post(reverse("transactions:ticket_create") + f"?customer={customer.pk}",
+                {"customer": customer.pk, "kind": "inquiry", "subject": "问价",
+                 "priority": "normal"})
+    order, ticket = Order.objects.get(), Ticket.objects.get()
+    urls = [reverse("transactions:products"), reverse("transactions:product_create"),
+            reverse("transactions:product_edit", args=[product.pk]),
+            reverse("transactions:orders"), reverse("transactions:order", args=[order.pk]),
+            reverse("transactions:order_create") + f"?customer={customer.pk}",
+            reverse("transactions:tickets"), reverse("transactions:ticket", args=[ticket.pk]),
+            reverse("transactions:ticket_create") + f"?customer={customer.pk}"]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        _clean(response.content.decode())
+    assert client.get(reverse("transactions:order_create")).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["transactions:orders", "transactions:tickets"])
+def test_list_pages_do_not_grow_queries_with_rows(page, client, make_user, customer, product,
+                                                  django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    admin = make_user("admin")
+    _login(client, admin)
+
+    def add_rows(n):
+        for _ in range(n):
+            _create_order(client, customer, product)
+            client.post(reverse("transactions:ticket_create") + f"?customer={customer.pk}",
+                        {"customer": customer.pk, "kind": "inquiry", "subject": "问价",
+                         "priority": "normal"})
+
+    add_rows(1)
+    with CaptureQueriesContext(connection) as one:
+        response = client.get(reverse(page))
+    assert response.status_code == 200
+    baseline = len(one.captured_queries)  # read now: every request resets the query log
+    add_rows(6)
+    with django_assert_max_num_queries(baseline):
+        client.get(reverse(page))

@@ -325,8 +325,9 @@ def _pick(rng: random.Random, table: tuple):
     return rng.choice(table)
 
 
-@lru_cache(maxsize=300_000)
-def _search_keys(name: str) -> tuple[str, str]:
+@lru_cache(maxsize=100_000)
+def _person_search_keys(name: str) -> tuple[str, str]:
+    """Person names repeat a lot (张伟 …), so their keys are worth caching."""
     return name_search_keys(name)
 
 
@@ -518,7 +519,8 @@ def _next_id(model) -> int:
 
 
 class _Generator:
-    """Generates one chunk of customers with everything that hangs off them."""
+    """Generates customers with everything that hangs off them into the tables' row lists,
+    chunk after chunk; the caller writes and empties the lists after each chunk."""
 
     def __init__(self, *, seed: int, rng: random.Random, db: _Db, now: int,
                  reps: list[_Rep], agents: list[int], products: list[_Product],
@@ -654,7 +656,7 @@ class _Generator:
                                                 self.seed * 104_729 % 10**8))
         uscc = unified_credit_code(authority=authority, entity=entity,
                                    division=district_address[5], org_code=org_code)
-        pinyin, initials = _search_keys(name)
+        pinyin, initials = name_search_keys(name)
         domain = f"{initials[2:6] or initials}{c['index']:x}.com.cn"
         c.update(name=name, pinyin=pinyin, initials=initials, uscc=uscc, industry=industry,
                  size=size, revenue=REVENUE_BY_SIZE[size], website=f"https://www.{domain}",
@@ -722,7 +724,7 @@ class _Generator:
         c = self._base(kind=Customer.KIND_PERSON, region=region, city=city)
         male = rng.random() < 0.52
         name = self._person_name(male)
-        pinyin, initials = _search_keys(name)
+        pinyin, initials = _person_search_keys(name)
         c.update(name=name, pinyin=pinyin, initials=initials, gender="male" if male else "female")
         home = self._address(city, label="home", business=False)
         c["addresses"] = [home]

@@ -7,35 +7,19 @@ and a customer outside the user's scope looks exactly like one that does not exi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound
+from kehu.core.timeline import TimelineItem
 from kehu.customers.models import Customer
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 
 TIMELINE_KINDS = frozenset({"interaction", "event"})
 EVENT_LABELS = dict(Event.TYPES)
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    """One entry of the customer card's timeline, whatever layer it comes from.
-
-    kehu.transactions.selectors has the same shape for orders and tickets (the two
-    apps may not import each other); the card merges both lists by `at`.
-    """
-
-    kind: str  # "interaction" | "event" | "order" | "ticket"
-    at: dt.datetime
-    title: str
-    body: str
-    meta: dict[str, Any] = field(default_factory=dict)
-    object_id: int = 0
 
 
 def _active_customers() -> QuerySet[Customer]:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
 from kehu.core.errors import NotFound, ValidationFailed, validation_details
+from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.customers.models import Customer, Identifier
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 
@@ -270,29 +271,17 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _normaliser():
-    """kehu.core.normalize's identifier normaliser when that module exists, else identity."""
-    try:
-        from kehu.core import normalize  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    for name in ("normalize_identifier", "identifier_value", "normalize_value"):
-        function = getattr(normalize, name, None)
-        if callable(function):
-            return function
-    return None
-
-
 def _normalise_identifier(kind: str, value: str) -> str:
-    function = _normaliser()
-    if function is not None:
-        try:
-            normalised = function(kind, value)
-        except (ValueError, TypeError, ValidationError, ValidationFailed):
-            return value
-        if isinstance(normalised, str) and normalised:
-            return normalised
-    return value
+    """The stored form of an identifier value (E.164 phones, lower-case emails).
+
+    Raises NormalizationError (a ValueError with a translated message) when the value
+    cannot be one of its kind, so the item is refused instead of silently not matching.
+    """
+    if kind in (Identifier.MOBILE, Identifier.LANDLINE):
+        return normalize_phone(value).e164
+    if kind == Identifier.EMAIL:
+        return normalize_email(value)
+    return value.strip()
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
@@ -357,8 +346,12 @@ def _check_event(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         else:
             kind = identifier["kind"]
             system = identifier.get("system") or ""
-            value = _normalise_identifier(kind, identifier["value"].strip())
-            clean["identifier"] = (kind, str(system), value)
+            try:
+                value = _normalise_identifier(kind, identifier["value"])
+            except NormalizationError as exc:
+                errors["identifier"] = [str(exc)]
+            else:
+                clean["identifier"] = (kind, str(system), value)
     else:
         errors["customer_id"] = [_("Give customer_id or identifier.")]
     return clean, errors
@@ -394,8 +387,8 @@ def event_ingest(
 ) -> IngestResult:
     """Store a batch of behavioural events from an integration, all or nothing.
 
-    Each item names its customer by id or by an identifier (resolved by exact match
-    on live identifiers, normalised the same way as at the door). Any invalid item
+    Each item names its customer by id or by an identifier (normalised by
+    kehu.core.normalize, as at the door, then matched exactly on live identifiers). Any invalid item
     rejects the whole batch, with errors keyed `events[i].field`, unless
     `skip_invalid` is set: then valid items are stored and the others reported.
     One audit entry describes the batch (count and types), not each event.

@@ -7,14 +7,14 @@ and one outside the user's scope looks exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Avg, Count, Max, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound
+from kehu.core.timeline import TimelineItem
 from kehu.customers.models import Customer
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
@@ -22,22 +22,6 @@ TIMELINE_KINDS = frozenset({"order", "ticket"})
 # Orders that count as money spent: returned and refunded ones are netted out.
 SPEND_STATUSES = ("paid", "shipped", "completed")
 OPEN_TICKET_STATUSES = ("open", "in_progress")
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    """One entry of the customer card's timeline, whatever layer it comes from.
-
-    kehu.interactions.selectors has the same shape for interactions and events (the
-    two apps may not import each other); the card merges both lists by `at`.
-    """
-
-    kind: str  # "interaction" | "event" | "order" | "ticket"
-    at: dt.datetime
-    title: str
-    body: str
-    meta: dict[str, Any] = field(default_factory=dict)
-    object_id: int = 0
 
 
 def _check_visible(user, customer: Customer) -> None:

@@ -3,6 +3,7 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,6 +21,16 @@ from kehu.cli.demo import demo_org_build
 from kehu.cli.demo_customers import demo_customers_load
 from kehu.cli.setup import initialise, login_file, remembered_login
 from kehu.customers.models import Customer
+
+COUNT_LABELS = {
+    "customers": _lazy("Customers"), "persons": _lazy("Persons"),
+    "organisations": _lazy("Organisations"), "contacts": _lazy("Contacts"),
+    "identifiers": _lazy("Identifiers"), "id_numbers": _lazy("ID numbers"),
+    "addresses": _lazy("Addresses"), "tags": _lazy("Tags"), "interactions": _lazy("Interactions"),
+    "events": _lazy("Events"), "follow_ups": _lazy("Follow-ups"), "orders": _lazy("Orders"),
+    "order_lines": _lazy("Order lines"), "tickets": _lazy("Tickets"),
+    "products": _lazy("Products"),
+}
 
 
 class Command(BaseCommand):
@@ -85,5 +96,5 @@ class Command(BaseCommand):
         table.add_column(justify="left")
         table.add_column(justify="right")
         for name, count in loaded.counts.items():
-            table.add_row(name, f"{count:,}")
+            table.add_row(str(COUNT_LABELS.get(name, name)), f"{count:,}")
         console.print(table)
