@@ -263,12 +263,12 @@ def load(port: int, paths: list[str], *, headers: dict[str, str], concurrency: i
 # Report -------------------------------------------------------------------------------------
 
 
-def report(args, sizes: dict, build_seconds: float | None, lookup: Run, baseline: Run,
-           listing: Run) -> None:
+def report(args, sizes: dict, build_seconds: float | None, lookup: Run, single: Run,
+           baseline: Run, listing: Run) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 110)
     rps = lookup.ok / lookup.wall if lookup.wall else 0.0
     list_source = "Server-Timing" if listing.server_ms else "client − /healthz p50"
     if listing.server_ms:
@@ -300,6 +300,8 @@ def report(args, sizes: dict, build_seconds: float | None, lookup: Run, baseline
                   verdict(lookup.pct(99) <= GOAL_LOOKUP_P99_MS))
     table.add_row("lookup throughput", f"{rps:,.0f} req/s", f"≥ {GOAL_LOOKUP_RPS:.0f} req/s",
                   verdict(rps >= GOAL_LOOKUP_RPS))
+    table.add_row("lookup p50 / p99 with one client (service time)",
+                  f"{single.pct(50):.1f} / {single.pct(99):.1f} ms", "", "")
     table.add_row("baseline /healthz p50 (one client)", f"{baseline.pct(50):.2f} ms", "", "")
     table.add_row("list page: client latency p50 / p95",
                   f"{listing.pct(50):.1f} / {listing.pct(95):.1f} ms", "", "")
@@ -310,7 +312,11 @@ def report(args, sizes: dict, build_seconds: float | None, lookup: Run, baseline
                   f"{listing.pct(50) / baseline.pct(50):.1f}×" if baseline.latencies else "-",
                   "", "")
     console.print(table)
-    console.print(f"list request: GET /api/v1/customers?{urlencode(LIST_QUERY)}")
+    console.print("list request: GET /api/v1/customers?" + "&".join(
+        f"{k}={v}" for k, v in LIST_QUERY.items()))
+    load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    console.print(f"load average at the end: {load_average:.1f} (other work on the machine "
+                  "skews every figure)")
     non_ok = {s: n for s, n in lookup.statuses.items() if s != 200}
     if non_ok or listing.ok != len(listing.latencies):
         console.print(f"[yellow]non-200 answers: lookup {non_ok}, list "
@@ -367,12 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         print("measuring caller lookup …", flush=True)
         lookup = load(port, lookup_paths, headers=headers, concurrency=args.concurrency,
                       max_requests=args.requests, max_seconds=args.seconds)
+        single = load(port, lookup_paths[::-1], headers=headers, concurrency=1,
+                      max_requests=300, max_seconds=15)
         print("measuring the /healthz baseline and the list page …", flush=True)
         baseline = load(port, ["/healthz"], headers={}, concurrency=1, max_requests=300,
                         max_seconds=15)
         listing = load(port, [list_path], headers=headers, concurrency=1,
                        max_requests=args.list_requests, max_seconds=args.list_seconds)
-        report(args, sizes, build_seconds, lookup, baseline, listing)
+        report(args, sizes, build_seconds, lookup, single, baseline, listing)
     finally:
         if server is not None:
             server.stop()

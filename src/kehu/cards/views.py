@@ -35,6 +35,9 @@ def card(request, customer_id: int):
     return render(request, "cards/card.html", {
         "card": data, "c": data.customer, "timeline": data.timeline,
         "customer_ref": {"pk": data.customer["id"]},
+        "can_log": request.user.access.can("interaction.add"),
+        "can_order": request.user.access.can("order.manage"),
+        "can_ticket": request.user.access.can("ticket.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })
 

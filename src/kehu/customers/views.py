@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -160,7 +161,14 @@ def _cell(data: dict, column: str):
         return data[column]["name"] if data[column] else None
     if column == "tags":
         return ", ".join(t["name"] for t in data["tags"])
+    if column in _CHOICE_LABELS:
+        return _CHOICE_LABELS[column].get(data.get(column), data.get(column))
+    if column in ("created_at", "updated_at") and data.get(column):
+        return timezone.localtime(data[column]).strftime("%Y-%m-%d %H:%M")
     return data.get(column)
+
+
+_CHOICE_LABELS = {"lifecycle_stage": dict(Customer.LIFECYCLE_STAGES), "kind": dict(Customer.KINDS)}
 
 
 def _form(request, *, kind, customer=None, initial=None):

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from kehu.accounts import selectors as accounts
 from kehu.core.selectors import audit_entries_visible_to
+from kehu.interactions.selectors import follow_up_agenda
 
 
 @login_required
@@ -20,7 +21,8 @@ def home(request):
         "policy": user.access,
         "team_members": team_members,
         "managed_teams": list(user.managed_teams.all()),
-        "recent_audit": audit_entries_visible_to(user).order_by("-seq")[:15],
+        "recent_audit": audit_entries_visible_to(user).order_by("-seq")[:10],
+        "agenda": follow_up_agenda(user, mine=True) if user.access.can("customer.view") else None,
     }
     return render(request, "web/home.html", context)
 
