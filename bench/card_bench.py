@@ -285,7 +285,8 @@ def report(args, sizes: dict, build_seconds: float | None, lookup: Run, single: 
                   f"{sizes.get('events', 0):,} events, {sizes.get('identifiers', 0):,} "
                   f"identifiers on {sizes.get('database')}; {os.cpu_count()} cores, "
                   f"Python {platform.python_version()}, gunicorn --workers {args.workers}"
-                  + (f"; built in {build_seconds:.0f} s" if build_seconds is not None else ""))
+                  + (f"; built in {build_seconds:.0f} s" if build_seconds is not None
+                     else "; book reused"))
     table = Table(show_lines=False)
     for name, justify in (("measure", "left"), ("figure", "right"), ("goal", "right"),
                           ("", "left")):
@@ -351,8 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         env.pop("DATABASE_URL", None)
     server = None
+    reused = bool(args.home) and not args.database_url and (home / "kehu.sqlite3").exists()
     try:
         build_seconds = build(args, env)
+        if reused:
+            build_seconds = None  # an existing book: `kehu demo` loaded nothing
         token = issue_key(env, "serviceagent1")
         phones, sizes = sample_phones(env, 2000, args.seed)
         if not phones:

@@ -493,3 +493,32 @@ def saved_view_get(*, user, view_id: int) -> SavedView:
     if view is None:
         raise NotFound()
     return view
+
+
+# For the layers whose rows hang off a customer (interactions, events, orders, tickets) --------
+
+
+def customer_check_visible(*, user, customer: Customer) -> None:
+    """NotFound unless `customer` is live and inside the user's scope (existence never revealed)."""
+    user.access.require("customer.view")
+    if customer.status != Customer.STATUS_ACTIVE or not user.access.may_see_record(
+            owner_id=customer.owner_id, team_id=customer.team_id):
+        raise NotFound()
+
+
+def customer_get_plain(*, user, customer_id: int) -> Customer:
+    """The live customer row alone (no card prefetches) if the user may see it."""
+    customer = (Customer.objects.select_related("owner")
+                .filter(pk=customer_id, status=Customer.STATUS_ACTIVE).first())
+    if customer is None:
+        raise NotFound()
+    customer_check_visible(user=user, customer=customer)
+    return customer
+
+
+def rows_of_visible_customers(*, user, queryset: QuerySet) -> QuerySet:
+    """Restrict rows with a `customer` foreign key to live customers in the user's scope."""
+    user.access.require("customer.view")
+    queryset = queryset.filter(customer__status=Customer.STATUS_ACTIVE)
+    return user.access.restrict(queryset, owner_field="customer__owner",
+                                team_field="customer__team")

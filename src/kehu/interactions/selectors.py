@@ -16,37 +16,17 @@ from django.utils.translation import gettext as _
 from kehu.core.errors import NotFound
 from kehu.core.timeline import TimelineItem
 from kehu.customers.models import Customer
+from kehu.customers.selectors import (
+    customer_check_visible,
+    customer_get_plain,
+    rows_of_visible_customers,
+)
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 
 TIMELINE_KINDS = frozenset({"interaction", "event"})
 EVENT_LABELS = dict(Event.TYPES)
 
 
-def _active_customers() -> QuerySet[Customer]:
-    return Customer.objects.filter(status=Customer.STATUS_ACTIVE)
-
-
-def _check_visible(user, customer: Customer) -> None:
-    user.access.require("customer.view")
-    if customer.status != Customer.STATUS_ACTIVE or not user.access.may_see_record(
-            owner_id=customer.owner_id, team_id=customer.team_id):
-        raise NotFound()
-
-
-def customer_get(user, customer_id: int) -> Customer:
-    """The live customer if the user may see it, else NotFound (existence never revealed)."""
-    customer = _active_customers().select_related("owner").filter(pk=customer_id).first()
-    if customer is None:
-        raise NotFound()
-    _check_visible(user, customer)
-    return customer
-
-
-def _scoped(user, queryset: QuerySet) -> QuerySet:
-    user.access.require("customer.view")
-    queryset = queryset.filter(customer__status=Customer.STATUS_ACTIVE)
-    return user.access.restrict(queryset, owner_field="customer__owner",
-                                team_field="customer__team")
 
 
 # Interactions ------------------------------------------------------------------
@@ -70,7 +50,7 @@ def interaction_list(
 
 
 def interaction_get(user, interaction_id: int) -> Interaction:
-    interaction = (_scoped(user, Interaction.objects.all())
+    interaction = (rows_of_visible_customers(user=user, queryset=Interaction.objects.all())
                    .select_related("actor", "customer").filter(pk=interaction_id).first())
     if interaction is None:
         raise NotFound()
@@ -242,7 +222,7 @@ def timeline_items(
     One query per kind asked for (two at most). The card merges this list with
     kehu.transactions.selectors.timeline_items and cuts the result to its limit.
     """
-    _check_visible(user, customer)
+    customer_check_visible(user=user, customer=customer)
     wanted = TIMELINE_KINDS if kinds is None else TIMELINE_KINDS & set(kinds)
     limit = max(0, int(limit))
     if not wanted or limit == 0:
@@ -265,3 +245,8 @@ def timeline_items(
 
 def timeline_kind_labels() -> dict[str, str]:
     return {"interaction": _("Interactions"), "event": _("Events")}
+
+
+def customer_get(user, customer_id: int) -> Customer:
+    """The live customer if the user may see it, else NotFound (existence never revealed)."""
+    return customer_get_plain(user=user, customer_id=customer_id)

@@ -26,6 +26,7 @@ from kehu.core.audit import audit_record, diff
 from kehu.core.errors import NotFound, ValidationFailed, validation_details
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.customers.models import Customer, Identifier
+from kehu.customers.services import customer_lock_for_write, customer_touch_activity
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 
 # How far ahead of the server clock a client's timestamp may be (clock skew).
@@ -43,28 +44,6 @@ def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
         raise ValidationFailed(details=validation_details(exc)) from exc
 
 
-def _writable_customer(actor: Actor, customer: Customer) -> Customer:
-    """The live customer row, locked, if the actor may see it; otherwise NotFound.
-
-    Existence is never revealed: a customer outside the actor's scope, merged or
-    deleted looks exactly like one that does not exist.
-    """
-    row = Customer.objects.select_for_update().filter(
-        pk=customer.pk, status=Customer.STATUS_ACTIVE).first()
-    if row is None:
-        raise NotFound()
-    access = actor.access
-    if access is not None and not access.may_see_record(owner_id=row.owner_id,
-                                                        team_id=row.team_id):
-        raise NotFound()
-    return row
-
-
-def _touch_activity(customer: Customer, at: dt.datetime) -> None:
-    """Move the customer's last contact forward (never back) to `at`."""
-    if customer.last_activity_at is None or customer.last_activity_at < at:
-        customer.last_activity_at = at
-        customer.save(update_fields=["last_activity_at"])
 
 
 def _check_not_future(errors: dict, name: str, value: dt.datetime | None) -> None:
@@ -122,7 +101,7 @@ def interaction_log(
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
-        customer = _writable_customer(actor, customer)
+        customer = customer_lock_for_write(actor=actor, customer=customer)
         interaction = Interaction(
             customer=customer, kind=kind, direction=direction, occurred_at=occurred_at,
             actor=actor.user, channel=(channel or "").strip(), summary=summary,
@@ -130,7 +109,7 @@ def interaction_log(
         )
         _full_clean(interaction, exclude=["customer", "actor"])
         interaction.save()
-        _touch_activity(customer, occurred_at)
+        customer_touch_activity(customer=customer, at=occurred_at)
         audit_record(actor=actor, action="interaction.create", object_type="interaction",
                      object_id=interaction.pk, object_repr=str(customer),
                      changes=diff({}, _interaction_snapshot(interaction)))
@@ -193,7 +172,7 @@ def follow_up_create(
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
-        customer = _writable_customer(actor, customer)
+        customer = customer_lock_for_write(actor=actor, customer=customer)
         if assignee is None:
             assignee = customer.owner if customer.owner_id else actor.user
         return _follow_up_insert(actor=actor, customer=customer, interaction=None,

@@ -16,6 +16,11 @@ from django.utils.translation import gettext as _
 from kehu.core.errors import NotFound
 from kehu.core.timeline import TimelineItem
 from kehu.customers.models import Customer
+from kehu.customers.selectors import (
+    customer_check_visible,
+    customer_get_plain,
+    rows_of_visible_customers,
+)
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
 TIMELINE_KINDS = frozenset({"order", "ticket"})
@@ -24,27 +29,7 @@ SPEND_STATUSES = ("paid", "shipped", "completed")
 OPEN_TICKET_STATUSES = ("open", "in_progress")
 
 
-def _check_visible(user, customer: Customer) -> None:
-    user.access.require("customer.view")
-    if customer.status != Customer.STATUS_ACTIVE or not user.access.may_see_record(
-            owner_id=customer.owner_id, team_id=customer.team_id):
-        raise NotFound()
 
-
-def customer_get(user, customer_id: int) -> Customer:
-    """The live customer if the user may see it, else NotFound (existence never revealed)."""
-    customer = Customer.objects.filter(pk=customer_id, status=Customer.STATUS_ACTIVE).first()
-    if customer is None:
-        raise NotFound()
-    _check_visible(user, customer)
-    return customer
-
-
-def _scoped(user, queryset: QuerySet) -> QuerySet:
-    user.access.require("customer.view")
-    queryset = queryset.filter(customer__status=Customer.STATUS_ACTIVE)
-    return user.access.restrict(queryset, owner_field="customer__owner",
-                                team_field="customer__team")
 
 
 # Products ------------------------------------------------------------------------
@@ -94,7 +79,8 @@ def order_list(
     sales_channel: str = "",
 ) -> QuerySet[Order]:
     """Orders of the customers in the user's scope, newest first."""
-    orders = _scoped(user, Order.objects.all()).select_related("customer", "salesperson")
+    orders = rows_of_visible_customers(user=user, queryset=Order.objects.all()).select_related(
+        "customer", "salesperson")
     if customer_id is not None:
         orders = orders.filter(customer_id=customer_id)
     if status:
@@ -130,7 +116,7 @@ class OrderSummary:
 
 def customer_order_summary(user, customer: Customer) -> OrderSummary:
     """Counts and spend in one query; spend counts paid, shipped and completed orders only."""
-    _check_visible(user, customer)
+    customer_check_visible(user=user, customer=customer)
     row = Order.objects.filter(customer_id=customer.pk).exclude(status="cancelled").aggregate(
         count=Count("id"),
         spend=Sum("total_amount", filter=Q(status__in=SPEND_STATUSES)),
@@ -156,7 +142,7 @@ def ticket_list(
     search: str = "",
 ) -> QuerySet[Ticket]:
     """Tickets of the customers in the user's scope, newest first."""
-    tickets = _scoped(user, Ticket.objects.all()).select_related("customer", "assignee",
+    tickets = rows_of_visible_customers(user=user, queryset=Ticket.objects.all()).select_related("customer", "assignee",
                                                                  "product")
     if customer_id is not None:
         tickets = tickets.filter(customer_id=customer_id)
@@ -193,7 +179,7 @@ class ServiceSummary:
 
 
 def customer_service_summary(user, customer: Customer) -> ServiceSummary:
-    _check_visible(user, customer)
+    customer_check_visible(user=user, customer=customer)
     row = Ticket.objects.filter(customer_id=customer.pk).aggregate(
         open=Count("id", filter=Q(status__in=OPEN_TICKET_STATUSES)),
         total=Count("id"),
@@ -257,7 +243,7 @@ def timeline_items(
     Three queries at most: orders, their lines with products, tickets with assignee.
     The card merges this with kehu.interactions.selectors.timeline_items.
     """
-    _check_visible(user, customer)
+    customer_check_visible(user=user, customer=customer)
     wanted = TIMELINE_KINDS if kinds is None else TIMELINE_KINDS & set(kinds)
     limit = max(0, int(limit))
     if not wanted or limit == 0:
@@ -276,3 +262,8 @@ def timeline_items(
         items += [ticket_timeline_item(t) for t in tickets.order_by("-opened_at", "-id")[:limit]]
     items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
     return items[:limit]
+
+
+def customer_get(user, customer_id: int) -> Customer:
+    """The live customer if the user may see it, else NotFound (existence never revealed)."""
+    return customer_get_plain(user=user, customer_id=customer_id)

@@ -22,6 +22,7 @@ from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
 from kehu.core.errors import NotFound, ValidationFailed, validation_details
 from kehu.customers.models import Customer
+from kehu.customers.services import customer_lock_for_write, customer_touch_activity
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
 CENT = Decimal("0.01")
@@ -62,24 +63,6 @@ def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
         raise ValidationFailed(details=validation_details(exc)) from exc
 
 
-def _writable_customer(actor: Actor, customer: Customer) -> Customer:
-    """The live customer row, locked, if the actor may see it; otherwise NotFound."""
-    row = Customer.objects.select_for_update().filter(
-        pk=customer.pk, status=Customer.STATUS_ACTIVE).first()
-    if row is None:
-        raise NotFound()
-    access = actor.access
-    if access is not None and not access.may_see_record(owner_id=row.owner_id,
-                                                        team_id=row.team_id):
-        raise NotFound()
-    return row
-
-
-def _touch_activity(customer: Customer, at: dt.datetime) -> None:
-    """Move the customer's last contact forward (never back) to `at`."""
-    if customer.last_activity_at is None or customer.last_activity_at < at:
-        customer.last_activity_at = at
-        customer.save(update_fields=["last_activity_at"])
 
 
 def _check_time(errors: dict, name: str, value: dt.datetime | None) -> None:
@@ -278,7 +261,7 @@ def order_create(
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
-        customer = _writable_customer(actor, customer)
+        customer = customer_lock_for_write(actor=actor, customer=customer)
         order = Order(
             customer=customer, number=number or _numbered("SO", ordered_at),
             status=status, ordered_at=ordered_at, payment_method=payment_method,
@@ -300,7 +283,7 @@ def order_create(
             line.order = order
         OrderLine.objects.bulk_create(priced)
         if status != "cancelled":
-            _touch_activity(customer, ordered_at)
+            customer_touch_activity(customer=customer, at=ordered_at)
         audit_record(actor=actor, action="order.create", object_type="order",
                      object_id=order.pk, object_repr=order.number,
                      changes=diff({}, _order_snapshot(order, priced)))
@@ -323,7 +306,7 @@ def order_update_status(*, actor: Actor, order: Order, status: str, notes: str |
         current = Order.objects.select_for_update().filter(pk=order.pk).first()
         if current is None:
             raise NotFound()
-        _writable_customer(actor, current.customer)
+        customer_lock_for_write(actor=actor, customer=current.customer)
         if status not in ORDER_TRANSITIONS[current.status]:
             raise ValidationFailed(details={"status": [
                 _("An order cannot go from “%(from)s” to “%(to)s”.")
@@ -395,7 +378,7 @@ def ticket_open(
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
-        customer = _writable_customer(actor, customer)
+        customer = customer_lock_for_write(actor=actor, customer=customer)
         ticket = Ticket(
             customer=customer, number=number or _numbered("TK", opened_at), kind=kind,
             subject=subject, description=(description or "").strip(), priority=priority,
@@ -412,7 +395,7 @@ def ticket_open(
         if not number:
             ticket.number = _final_number("TK", Ticket, ticket)
             ticket.save(update_fields=["number"])
-        _touch_activity(customer, opened_at)
+        customer_touch_activity(customer=customer, at=opened_at)
         audit_record(actor=actor, action="ticket.open", object_type="ticket",
                      object_id=ticket.pk, object_repr=ticket.number,
                      changes=diff({}, _ticket_snapshot(ticket)))
@@ -424,7 +407,7 @@ def _writable_ticket(actor: Actor, ticket: Ticket) -> Ticket:
         pk=ticket.pk).first()
     if row is None:
         raise NotFound()
-    _writable_customer(actor, row.customer)
+    customer_lock_for_write(actor=actor, customer=row.customer)
     return row
 
 
@@ -465,7 +448,7 @@ def ticket_update(
         current.save(update_fields=["status", "priority", "assignee", "resolution",
                                     "resolved_at"])
         if before["status"] != status:
-            _touch_activity(current.customer, now)
+            customer_touch_activity(customer=current.customer, at=now)
         audit_record(actor=actor, action="ticket.update", object_type="ticket",
                      object_id=current.pk, object_repr=current.number,
                      changes=diff(before, _ticket_snapshot(current)))

@@ -1,6 +1,7 @@
 """Every write to customers and the rows of their card. Import from here:
 `from kehu.customers import services; services.customer_create(actor=…, …)`."""
 
+from kehu.customers.services.activity import customer_lock_for_write, customer_touch_activity
 from kehu.customers.services.cards import (
     address_remove,
     address_set,
@@ -33,6 +34,7 @@ from kehu.customers.services.identity import id_number_index, normalize_identifi
 __all__ = [
     "address_remove", "address_set", "contact_link_remove", "contact_link_save",
     "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
+    "customer_lock_for_write", "customer_touch_activity",
     "customer_delete", "customer_reveal_id_number", "customer_update", "customers_add_tag",
     "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
     "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
