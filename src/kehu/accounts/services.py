@@ -17,17 +17,12 @@ from kehu.accounts.default_roles import DEFAULT_ROLES
 from kehu.accounts.models import ApiKey, Role, Team, User
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
-from kehu.core.errors import ValidationFailed, validation_details
+from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import FIELD_MODES, PERMISSIONS, SCOPES, SENSITIVE_FIELDS
+from kehu.core.validation import full_clean
 
 API_KEY_PREFIX = "kehu_"
 
-
-def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude))
-    except ValidationError as exc:
-        raise ValidationFailed(details=validation_details(exc)) from exc
 
 
 # Roles ---------------------------------------------------------------------
@@ -41,7 +36,7 @@ def roles_ensure_defaults(*, actor: Actor) -> list[Role]:
             if Role.objects.filter(code=spec["code"]).exists():
                 continue
             role = Role(is_system=True, **spec)
-            _full_clean(role)
+            full_clean(role)
             role.save()
             audit_record(actor=actor, action="role.create", object_type="role",
                          object_id=role.pk, object_repr=role.code, changes={"created": spec})
@@ -90,7 +85,7 @@ def role_save(
         role.permissions = sorted(set(permissions))
         role.record_scope = record_scope
         role.field_permissions = dict(sorted(field_permissions.items()))
-        _full_clean(role)
+        full_clean(role)
         role.save()
         audit_record(actor=actor, action="role.update" if before else "role.create",
                      object_type="role", object_id=role.pk, object_repr=role.code,
@@ -134,7 +129,7 @@ def team_save(
                     )
                 ancestor = ancestor.parent
         team.name, team.parent, team.region = name, parent, region
-        _full_clean(team)
+        full_clean(team)
         team.save()
         team.managers.set(list(managers))
         audit_record(actor=actor, action="team.update" if before else "team.create",
@@ -170,7 +165,7 @@ def user_create(
     actor.require("user.manage")
     user = User(username=username, display_name=display_name, email=email.strip().lower(),
                 role=role, team=team, is_superuser=is_superuser, is_staff=is_superuser)
-    _full_clean(user, exclude=["password"])
+    full_clean(user, exclude=["password"])
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -199,7 +194,7 @@ def user_update(
         before = _user_snapshot(user)
         user.display_name, user.email = display_name, email.strip().lower()
         user.role, user.team, user.is_active = role, team, is_active
-        _full_clean(user, exclude=["password"])
+        full_clean(user, exclude=["password"])
         user.save(update_fields=["display_name", "email", "role", "team", "is_active"])
         audit_record(actor=actor, action="user.update", object_type="user", object_id=user.pk,
                      object_repr=user.username, changes=diff(before, _user_snapshot(user)))

@@ -11,11 +11,9 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -23,36 +21,22 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
-from kehu.core.errors import NotFound, ValidationFailed, validation_details
+from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
+from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer, Identifier
 from kehu.customers.services import customer_lock_for_write, customer_touch_activity
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 
 # How far ahead of the server clock a client's timestamp may be (clock skew).
-FUTURE_TOLERANCE = dt.timedelta(hours=1)
 EVENT_BATCH_MAX = 1000
 EVENT_CHUNK_SIZE = 500
 EVENT_PROPERTIES_MAX_BYTES = 16_384
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,39}$")
 
 
-def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude))
-    except ValidationError as exc:
-        raise ValidationFailed(details=validation_details(exc)) from exc
 
 
-
-
-def _check_not_future(errors: dict, name: str, value: dt.datetime | None) -> None:
-    if value is None:
-        return
-    if timezone.is_naive(value):
-        errors.setdefault(name, []).append(_("The time must include a time zone."))
-    elif value > timezone.now() + FUTURE_TOLERANCE:
-        errors.setdefault(name, []).append(_("The time cannot be in the future."))
 
 
 # Interactions ------------------------------------------------------------------
@@ -95,7 +79,7 @@ def interaction_log(
     if not summary:
         errors["summary"] = [_("Write what happened.")]
     occurred_at = occurred_at or timezone.now()
-    _check_not_future(errors, "occurred_at", occurred_at)
+    check_not_future(errors, "occurred_at", occurred_at)
     if next_follow_up is not None and next_follow_up < timezone.localdate():
         errors["next_follow_up"] = [_("The next follow-up cannot be in the past.")]
     if errors:
@@ -107,7 +91,7 @@ def interaction_log(
             actor=actor.user, channel=(channel or "").strip(), summary=summary,
             outcome=(outcome or "").strip(), next_follow_up=next_follow_up,
         )
-        _full_clean(interaction, exclude=["customer", "actor"])
+        full_clean(interaction, exclude=["customer", "actor"])
         interaction.save()
         customer_touch_activity(customer=customer, at=occurred_at)
         audit_record(actor=actor, action="interaction.create", object_type="interaction",
@@ -141,7 +125,7 @@ def _task_snapshot(task: FollowUpTask) -> dict[str, Any]:
 def _follow_up_insert(*, actor, customer, interaction, assignee, title, due_date) -> FollowUpTask:
     task = FollowUpTask(customer=customer, interaction=interaction, assignee=assignee,
                         title=title, due_date=due_date)
-    _full_clean(task, exclude=["customer", "interaction", "assignee"])
+    full_clean(task, exclude=["customer", "interaction", "assignee"])
     task.save()
     audit_record(actor=actor, action="followup.create", object_type="followup",
                  object_id=task.pk, object_repr=str(customer),
@@ -288,7 +272,7 @@ def _check_event(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     if occurred_at is None:
         errors["occurred_at"] = [_("Give an ISO 8601 time with its time zone.")]
     else:
-        _check_not_future(errors, "occurred_at", occurred_at)
+        check_not_future(errors, "occurred_at", occurred_at)
     clean["occurred_at"] = occurred_at
     properties = item.get("properties")
     properties = {} if properties is None else properties

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
-from kehu.core.errors import NotFound, ValidationFailed, validation_details
+from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer
 from kehu.customers.services import customer_lock_for_write, customer_touch_activity
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
 CENT = Decimal("0.01")
-FUTURE_TOLERANCE = dt.timedelta(hours=1)
 
 # Which status an order may move to from each status.
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -56,22 +54,8 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _full_clean(instance, exclude: Iterable[str] = ()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude))
-    except ValidationError as exc:
-        raise ValidationFailed(details=validation_details(exc)) from exc
 
 
-
-
-def _check_time(errors: dict, name: str, value: dt.datetime | None) -> None:
-    if value is None:
-        return
-    if timezone.is_naive(value):
-        errors.setdefault(name, []).append(_("The time must include a time zone."))
-    elif value > timezone.now() + FUTURE_TOLERANCE:
-        errors.setdefault(name, []).append(_("The time cannot be in the future."))
 
 
 def _choice(errors: dict, name: str, value: str, choices, *, blank: bool = False) -> None:
@@ -134,7 +118,7 @@ def product_create(
         raise ValidationFailed(details=errors)
     product = Product(sku=sku, name=name, category=(category or "").strip(), unit_price=price,
                       is_active=is_active)
-    _full_clean(product)
+    full_clean(product)
     with transaction.atomic():
         product.save()
         audit_record(actor=actor, action="product.create", object_type="product",
@@ -166,7 +150,7 @@ def product_update(
         before = _product_snapshot(product)
         product.sku, product.name, product.unit_price = sku, name, price
         product.category, product.is_active = (category or "").strip(), is_active
-        _full_clean(product)
+        full_clean(product)
         product.save(update_fields=["sku", "name", "category", "unit_price", "is_active"])
         audit_record(actor=actor, action="product.update", object_type="product",
                      object_id=product.pk, object_repr=product.sku,
@@ -250,7 +234,7 @@ def order_create(
     actor.require("order.manage")
     errors: dict[str, list[str]] = {}
     ordered_at = ordered_at or timezone.now()
-    _check_time(errors, "ordered_at", ordered_at)
+    check_not_future(errors, "ordered_at", ordered_at)
     _choice(errors, "status", status, Order.STATUSES)
     _choice(errors, "payment_method", payment_method, Order.PAYMENT_METHODS, blank=True)
     _choice(errors, "sales_channel", sales_channel, Order.SALES_CHANNELS, blank=True)
@@ -269,7 +253,7 @@ def order_create(
             salesperson=salesperson if salesperson is not None else actor.user,
             total_amount=money(sum((line.amount for line in priced), Decimal(0))),
         )
-        _full_clean(order, exclude=["customer", "salesperson", "number"])
+        full_clean(order, exclude=["customer", "salesperson", "number"])
         try:
             with transaction.atomic():
                 order.save()
@@ -371,7 +355,7 @@ def ticket_open(
     _choice(errors, "priority", priority, Ticket.PRIORITIES)
     _check_assignee(errors, assignee)
     opened_at = opened_at or timezone.now()
-    _check_time(errors, "opened_at", opened_at)
+    check_not_future(errors, "opened_at", opened_at)
     number = (number or "").strip()
     if number and Ticket.objects.filter(number=number).exists():
         errors["number"] = [_("Another ticket already has this number.")]
@@ -385,7 +369,7 @@ def ticket_open(
             assignee=assignee if assignee is not None else actor.user, product=product,
             opened_at=opened_at,
         )
-        _full_clean(ticket, exclude=["customer", "assignee", "product", "number"])
+        full_clean(ticket, exclude=["customer", "assignee", "product", "number"])
         try:
             with transaction.atomic():
                 ticket.save()
@@ -444,7 +428,7 @@ def ticket_update(
             current.resolved_at = None
         current.status, current.priority = status, priority
         current.assignee, current.resolution = assignee, resolution
-        _full_clean(current, exclude=["customer", "assignee", "product"])
+        full_clean(current, exclude=["customer", "assignee", "product"])
         current.save(update_fields=["status", "priority", "assignee", "resolution",
                                     "resolved_at"])
         if before["status"] != status:

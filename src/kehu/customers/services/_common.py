@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
-from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, validation_details
+from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kehu.core.validation import full_clean as _model_full_clean
 from kehu.customers.models import Customer
 
 # Plain columns a caller may set directly; everything else is maintained by the services.
@@ -21,13 +21,6 @@ SIMPLE_FIELDS = (
 PERSON_ONLY = ("gender", "birthday", "title")
 ORGANISATION_ONLY = ("uscc", "industry", "company_size", "revenue_band", "website")
 
-
-def full_clean(instance, exclude: Iterable[str] = ()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude), validate_unique=False,
-                            validate_constraints=False)
-    except ValidationError as exc:
-        raise ValidationFailed(details=validation_details(exc)) from exc
 
 
 def require_visible(actor: Actor, customer: Customer) -> None:
@@ -101,3 +94,8 @@ def lock(customer: Customer) -> Customer:
     """Re-read the row under a lock (PostgreSQL queues writers; SQLite serialises anyway)."""
     return (Customer.objects.select_for_update(of=("self",)).select_related("owner", "team")
             .get(pk=customer.pk))
+
+
+def full_clean(instance, exclude: Iterable[str] = ()) -> None:
+    """Field validation only: uniqueness of identifiers is checked against live rows instead."""
+    _model_full_clean(instance, exclude, validate_unique=False, validate_constraints=False)
