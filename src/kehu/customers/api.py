@@ -387,16 +387,43 @@ def list_customers(request, query: Query[ListQuery]):
             "next_cursor": page.next_cursor, "count": page.count}
 
 
-@router.get("/customers/lookup", response={200: CustomerOut, **ERROR_RESPONSES},
+class CallerMatchOut(Schema):
+    """Who is calling: enough to greet them and open the card."""
+
+    id: int
+    kind: str
+    name: str
+    mobile: str | None
+    email: str | None
+    lifecycle_stage: str
+    region: str
+    province: str
+    city: str
+    owner: Ref | None
+    team: Ref | None
+    tags: list[TagOut]
+    version: int
+    last_activity_at: datetime | None
+    card_path: str = Field(..., description="Path of the customer's card page")
+
+
+@router.get("/customers/lookup", response={200: CallerMatchOut | CustomerRowOut,
+                                           **ERROR_RESPONSES},
             summary="Find the customer holding a phone, email or ID number")
 def lookup_customer(request, phone: str = "", email: str = "", id_number: str = ""):
-    """Caller lookup: any phone format works (+86 …, 0086…, spaces, dashes). 404 if nobody
-    in the caller's scope holds it."""
-    found = selectors.customer_lookup(user=request.user, phone=phone, email=email,
-                                      id_number=id_number)
+    """Caller lookup: any phone format works (+86 …, 0086…, spaces, dashes); 404 if nobody
+    in the caller's scope holds it. By phone it answers with a short caller match built for
+    call-centre speed; by email or ID number with the customer's list row. GET
+    /customers/{id}/card has everything."""
+    if phone:
+        match = selectors.customer_caller_match(user=request.user, phone=phone)
+        if match is None:
+            raise NotFound()
+        return match
+    found = selectors.customer_lookup(user=request.user, email=email, id_number=id_number)
     if found is None:
         raise NotFound()
-    return _present(request, found)
+    return selectors.customer_present(request.user, found, detail=False)
 
 
 @router.post("/customers", response={201: CustomerOut, **ERROR_RESPONSES},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -306,8 +306,10 @@ def customer_lookup(*, user, phone: str = "", email: str = "",
         name = "phone" if phone else "email" if email else "id_number"
         raise ValidationFailed(details={name: [str(exc)]}) from None
     owners = Identifier.objects.filter(match, is_live=True).values("customer_id")
-    return customer_queryset(user=user).select_related("owner", "team").filter(
-        pk__in=owners).first()
+    return (customer_queryset(user=user).select_related("owner", "team")
+            .prefetch_related(Prefetch("tag_links", queryset=CustomerTag.objects
+                                       .select_related("tag").order_by("tag__name")))
+            .filter(pk__in=owners).first())
 
 
 _SENSITIVE_KIND = {"mobile": "customer.mobile", "landline": "customer.mobile",
@@ -522,3 +524,97 @@ def rows_of_visible_customers(*, user, queryset: QuerySet) -> QuerySet:
     queryset = queryset.filter(customer__status=Customer.STATUS_ACTIVE)
     return user.access.restrict(queryset, owner_field="customer__owner",
                                 team_field="customer__team")
+
+
+# Caller lookup hot path ---------------------------------------------------------------------
+# A service agent's phone rings: kehu must name the caller in milliseconds. The ORM spends
+# about 1 ms compiling each query, several times the database's own work, so this path uses
+# two fixed, parameterised SQL statements (portable between SQLite and PostgreSQL). Scope and
+# masking still come from the caller's AccessPolicy, as everywhere else.
+
+_CALLER_SQL = """
+SELECT c.id, c.kind, c.name, c.primary_mobile, c.primary_email, c.lifecycle_stage, c.region,
+       c.province, c.city, c.owner_id, c.team_id, c.version, c.last_activity_at,
+       u.username, u.display_name, u.first_name, u.last_name, t.name
+FROM {identifier} i
+JOIN {customer} c ON c.id = i.customer_id
+LEFT JOIN {user} u ON u.id = c.owner_id
+LEFT JOIN {team} t ON t.id = c.team_id
+WHERE i.kind IN (%s, %s) AND i.value = %s AND i.is_live = %s AND c.status = %s
+ORDER BY c.id
+"""
+_CALLER_TAGS_SQL = """
+SELECT g.id, g.name, g.color FROM {link} l JOIN {tag} g ON g.id = l.tag_id
+WHERE l.customer_id = %s ORDER BY g.name
+"""
+
+
+def _caller_sql() -> tuple[str, str]:
+    from kehu.accounts.models import Team, User
+
+    tables = {"identifier": Identifier._meta.db_table, "customer": Customer._meta.db_table,
+              "user": User._meta.db_table, "team": Team._meta.db_table,
+              "link": CustomerTag._meta.db_table, "tag": Tag._meta.db_table}
+    return _CALLER_SQL.format(**tables), _CALLER_TAGS_SQL.format(**tables)
+
+
+def customer_caller_match(*, user, phone: str) -> dict[str, Any] | None:
+    """Who is calling: the live customer in the user's scope holding this phone number, as a
+    short presentation (masked by role) with the card's URL path; None when nobody matches.
+
+    Raises ValidationFailed when `phone` cannot be a phone number at all.
+    """
+    from django.db import connection
+
+    access = user.access
+    access.require("customer.view")
+    try:
+        e164 = normalize_phone(phone).e164
+    except NormalizationError as exc:
+        raise ValidationFailed(details={"phone": [str(exc)]}) from None
+    customer_sql, tags_sql = _caller_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(customer_sql, [Identifier.MOBILE, Identifier.LANDLINE, e164, True,
+                                      Customer.STATUS_ACTIVE])
+        rows = cursor.fetchall()
+        row = next((r for r in rows if access.may_see_record(owner_id=r[9], team_id=r[10])),
+                   None)
+        if row is None:
+            return None
+        cursor.execute(tags_sql, [row[0]])
+        tags = [{"id": t[0], "name": t[1], "color": t[2]} for t in cursor.fetchall()]
+    (pk, kind, name, mobile, email, stage, region, province, city, owner_id, team_id, version,
+     last_activity, username, display_name, first_name, last_name, team_name) = row
+    owner_name = display_name or f"{last_name}{first_name}".strip() or username
+    return {
+        "id": pk, "kind": kind, "name": name,
+        "mobile": access.present("customer.mobile", mobile or None),
+        "email": access.present("customer.email", email or None),
+        "lifecycle_stage": stage, "region": region, "province": province, "city": city,
+        "owner": {"id": owner_id, "name": owner_name} if owner_id else None,
+        "team": {"id": team_id, "name": team_name} if team_id else None,
+        "tags": tags, "version": version,
+        "last_activity_at": _as_datetime(last_activity),
+        "card_path": _card_path(pk),
+    }
+
+
+def _card_path(customer_id: int) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("cards:card", args=[customer_id])
+    except NoReverseMatch:
+        return f"/customers/{customer_id}/"
+
+
+def _as_datetime(value):
+    """SQLite hands back text for raw datetime columns; PostgreSQL a datetime."""
+    if value is None or not isinstance(value, str):
+        return value
+    from django.utils.dateparse import parse_datetime
+
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
