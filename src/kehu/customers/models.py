@@ -106,8 +106,10 @@ class Customer(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="cust_status_created"),
             models.Index(fields=["owner", "status", "-created_at"], name="cust_owner_created"),
             models.Index(fields=["team", "status", "-created_at"], name="cust_team_created"),
-            models.Index(fields=["region", "status"], name="cust_region"),
-            models.Index(fields=["lifecycle_stage", "status"], name="cust_lifecycle"),
+            # Filter + newest-first sort, the list's commonest shape, served by one index each.
+            models.Index(fields=["status", "region", "-created_at", "-id"], name="cust_region"),
+            models.Index(fields=["status", "lifecycle_stage", "-created_at", "-id"],
+                         name="cust_lifecycle"),
             models.Index(fields=["name"], name="cust_name"),
         ]
 

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int,
                             default=min(2 * multiprocessing.cpu_count() + 1, 8))
-        parser.add_argument("--threads", type=int, default=4)
+        # Sync workers (one thread) measured fastest for kehu's CPU-bound requests on 2 cores
+        # (bench/card_bench.py); threads help only when requests wait on a remote database.
+        parser.add_argument("--threads", type=int, default=1)
 
     def handle(self, *args, host, port, workers, threads, **options):
         self.stdout.write(f"kehu serving on http://{host}:{port}/ "
