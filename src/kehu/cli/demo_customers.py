@@ -587,7 +587,12 @@ class _Generator:
         not before `after` and not in the future."""
         midnight = (day_ts + LOCAL_OFFSET) // DAY * DAY - LOCAL_OFFSET
         moment = midnight + hour_lo * 3600 + int(self.rng.random() * (hour_hi - hour_lo) * 3600)
-        return max(min(moment, self.now - 60), after)
+        latest = self.now - 60
+        if moment > latest:
+            # Later today than now: spread over what has passed, rather than piling every
+            # such moment onto the same second.
+            moment = after + int(self.rng.random() * max(0, latest - after))
+        return max(min(moment, latest), after)
 
     def _person_name(self, male: bool) -> str:
         given = self.male_names if male else self.female_names
