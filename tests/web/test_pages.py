@@ -116,3 +116,9 @@ def test_role_page_edits_scope_and_field_permissions(client, admin_user):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_api_responses_carry_server_timing(client):
+    timing = client.get("/api/v1/me")["Server-Timing"]
+    assert timing.startswith("app;dur=") and float(timing.split("=")[1]) >= 0
+    assert "Server-Timing" not in client.get("/login/")
