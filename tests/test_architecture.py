@@ -25,3 +25,10 @@ def test_no_model_changes_without_migrations():
         call_command("makemigrations", "--check", "--dry-run", verbosity=0)
     except SystemExit as exc:  # makemigrations --check exits 1 when a migration is missing
         raise AssertionError("a model change has no migration; run `kehu makemigrations`") from exc
+
+
+def test_ruff_is_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run([str(ruff), "check", "src", "tests", "bench"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
