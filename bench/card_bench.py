@@ -309,7 +309,7 @@ def wrk_load(port: int, paths: list[str], *, token: str, concurrency: int,
     lua_paths = ",".join('"' + p.replace('"', "") + '"' for p in paths)
     script.write_text(WRK_SCRIPT % {"paths": lua_paths, "auth": f'"Bearer {token}"'})
     try:
-        out = subprocess.run(
+        out = subprocess.run(  # noqa: S603 - wrk from PATH, arguments built here
             [wrk, f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{int(seconds)}s",
              "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}/"],
             capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
