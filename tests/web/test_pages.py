@@ -122,3 +122,28 @@ def test_api_responses_carry_server_timing(client):
     timing = client.get("/api/v1/me")["Server-Timing"]
     assert timing.startswith("app;dur=") and float(timing.split("=")[1]) >= 0
     assert "Server-Timing" not in client.get("/login/")
+
+
+def test_admin_unlocks_a_locked_out_user(client, make_user, settings):
+    from django.test import Client
+
+    from kehu.core.models import AuditEntry
+
+    locked = make_user("sales_rep")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("web:login"), {"username": locked.username, "password": "wrong"})
+    assert client.post(reverse("web:login"), {"username": locked.username,
+                                              "password": PASSWORD}).status_code == 429
+    admin = Client()
+    admin.force_login(make_user("admin"))
+    response = admin.post(reverse("accounts:user_unlock", args=[locked.pk]))
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action="user.unlock", object_id=str(locked.pk)).exists()
+    again = client.post(reverse("web:login"), {"username": locked.username, "password": PASSWORD})
+    assert again.status_code == 302
+
+
+def test_only_user_managers_may_unlock(client, make_user):
+    target = make_user("sales_rep")
+    client.force_login(make_user("sales_manager"))
+    assert client.post(reverse("accounts:user_unlock", args=[target.pk])).status_code == 403

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from kehu.accounts import selectors, services
@@ -128,7 +128,7 @@ def create_user(request, payload: UserIn):
         display_name=payload.display_name, email=payload.email, role=_role(payload.role),
         team=_team(payload.team_id),
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.patch("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES}, summary="Update a user")
@@ -158,7 +158,7 @@ def create_team(request, payload: TeamIn):
         actor=actor_of(request), name=payload.name, parent=_team(payload.parent_id),
         region=payload.region, managers=managers,
     )
-    return 201, team
+    return Status(201, team)
 
 
 @router.get("/roles", response=list[RoleOut], summary="List roles")

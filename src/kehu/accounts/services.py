@@ -215,6 +215,18 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
                      object_id=user.pk, object_repr=user.username)
 
 
+def user_unlock(*, actor: Actor, user: User) -> int:
+    """Clear the failed sign-ins that locked `user` out; returns how many were cleared."""
+    from axes.utils import reset
+
+    actor.require("user.manage")
+    with transaction.atomic():
+        cleared = reset(username=user.get_username())
+        audit_record(actor=actor, action="user.unlock", object_type="user", object_id=user.pk,
+                     object_repr=user.username, changes={"failed_attempts_cleared": cleared})
+    return cleared
+
+
 def _user_snapshot(user: User) -> dict:
     return {
         "username": user.username,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("users/", views.user_list, name="users"),
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:user_id>/", views.user_edit, name="user_edit"),
+    path("users/<int:user_id>/unlock/", views.user_unlock, name="user_unlock"),
     path("teams/", views.team_list, name="teams"),
     path("teams/new/", views.team_edit, name="team_create"),
     path("teams/<int:team_id>/", views.team_edit, name="team_edit"),

@@ -63,7 +63,18 @@ def user_edit(request, user_id: int):
             messages.success(request, _("User %s saved.") % target.username)
             return redirect("accounts:users")
     return render(request, "accounts/form.html", {"form": form, "back": "accounts:users",
-                                                  "title": _("Edit user %s") % target.username})
+                                                  "title": _("Edit user %s") % target.username,
+                                                  "unlock_user": target})
+
+
+@requires("user.manage")
+@require_POST
+def user_unlock(request, user_id: int):
+    target = selectors.user_get(user=request.user, user_id=user_id)
+    cleared = services.user_unlock(actor=Actor.from_request(request), user=target)
+    messages.success(request, _("Cleared %(n)d failed sign-ins of %(user)s; they can sign in again.")
+                     % {"n": cleared, "user": target.username})
+    return redirect("accounts:user_edit", user_id=target.pk)
 
 
 @requires("team.manage")
