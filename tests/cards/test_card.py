@@ -160,3 +160,62 @@ def test_card_page_renders_and_inline_edit_conflicts(world, client):
 def test_card_page_for_out_of_scope_customer_is_404(world, client):
     client.force_login(world["other_rep"])
     assert client.get(f"/customers/{world['customer'].pk}/").status_code == 404
+
+
+def test_card_rows_are_edited_in_place(world, client):
+    from kehu.customers.models import Address, Identifier
+
+    client.force_login(world["rep"])
+    cid = world["customer"].pk
+    response = client.post(f"/customers/{cid}/identifiers/add/",
+                           {"kind": "email", "value": " Second@Example.COM "})
+    assert "second@example.com" in response.content.decode()
+    added = Identifier.objects.get(customer_id=cid, value="second@example.com")
+    client.post(f"/customers/{cid}/identifiers/{added.pk}/remove/")
+    assert not Identifier.objects.filter(pk=added.pk).exists()
+
+    client.post(f"/customers/{cid}/addresses/add/", {"raw": "广东省深圳市南山区科技园路1号",
+                                                      "label": "work"})
+    primary = Address.objects.get(customer_id=cid, is_primary=True)
+    assert (primary.province, primary.city, primary.region) == ("广东省", "深圳市", "华南")
+
+
+def test_identifier_taken_by_another_customer_is_refused_on_the_card(world, client):
+    from kehu.customers.models import Identifier
+
+    other = customers.customer_create(actor=Actor(user=world["admin"]), name="李四",
+                                      owner=world["rep"], mobile="13900009999")
+    client.force_login(world["rep"])
+    response = client.post(f"/customers/{world['customer'].pk}/identifiers/add/",
+                           {"kind": "mobile", "value": "139 0000 9999"})
+    assert 'data-testid="row-error"' in response.content.decode()
+    assert list(Identifier.objects.filter(value="+8613900009999").values_list(
+        "customer_id", flat=True)) == [other.pk]
+
+
+def test_read_only_role_cannot_edit_rows(world, client, make_user):
+    from kehu.customers.models import Identifier
+
+    client.force_login(make_user("read_only"))
+    before = Identifier.objects.count()
+    response = client.post(f"/customers/{world['customer'].pk}/identifiers/add/",
+                           {"kind": "email", "value": "x@example.com"})
+    assert response.status_code == 403 and Identifier.objects.count() == before
+
+
+def test_contacts_are_linked_by_name_or_phone(world, client):
+    from kehu.customers.models import ContactLink
+
+    act = Actor(user=world["admin"])
+    org = customers.customer_create(actor=act, name="杭州宏达贸易有限公司", kind="organisation",
+                                    owner=world["rep"])
+    client.force_login(world["rep"])
+    response = client.post(f"/customers/{org.pk}/contacts/add/",
+                           {"person": "13812345678", "job_title": "采购经理",
+                            "decision_role": "decision_maker", "is_primary": "on"})
+    assert "张伟" in response.content.decode()
+    link = ContactLink.objects.get(organisation=org)
+    assert (link.person_id, link.job_title, link.is_primary) == (world["customer"].pk, "采购经理",
+                                                                 True)
+    missing = client.post(f"/customers/{org.pk}/contacts/add/", {"person": "不存在的人"})
+    assert 'data-testid="row-error"' in missing.content.decode()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
 from kehu.cards import selectors
+from kehu.cards.forms import AddressForm, ContactForm, IdentifierForm
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError
 from kehu.core.pages import requires, show_errors
@@ -34,6 +37,8 @@ def card(request, customer_id: int):
     data = selectors.customer_card(user=request.user, customer_id=customer_id)
     return render(request, "cards/card.html", {
         "card": data, "c": data.customer, "timeline": data.timeline,
+        "identifier_form": IdentifierForm(), "address_form": AddressForm(),
+        "contact_form": ContactForm(),
         "customer_ref": {"pk": data.customer["id"]},
         "can_log": request.user.access.can("interaction.add"),
         "can_order": request.user.access.can("order.manage"),
@@ -59,10 +64,129 @@ def card_timeline(request, customer_id: int):
 
 @requires("customer.view")
 def identity(request, customer_id: int):
+    return _identity_block(request, customer_id)
+
+
+def _identity_block(request, customer_id: int, *, error=None, saved: bool = False):
+    """The identity block as the user may see it, with the row forms when they may edit."""
     customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
     return render(request, "cards/_identity.html", {
         "c": customer_selectors.customer_present(request.user, customer),
-        "custom_fields": selectors.custom_field_values(user=request.user, customer=customer)})
+        "custom_fields": selectors.custom_field_values(user=request.user, customer=customer),
+        "identifier_form": IdentifierForm(), "address_form": AddressForm(),
+        "row_error": error, "saved": saved})
+
+
+def _row_error(exc: DomainError) -> str:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    messages = [str(m) for value in details.values() if isinstance(value, list | tuple)
+                for m in value]
+    return " ".join(messages) or str(exc.message)
+
+
+@requires("customer.change")
+@require_POST
+def identifier_add(request, customer_id: int):
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    form = IdentifierForm(request.POST)
+    if not form.is_valid():
+        return _identity_block(request, customer_id, error=_("Choose a kind and enter a value."))
+    try:
+        customer_services.identifier_add(actor=Actor.from_request(request), customer=customer,
+                                         **form.cleaned_data)
+    except DomainError as exc:
+        return _identity_block(request, customer_id, error=_row_error(exc))
+    return _identity_block(request, customer_id, saved=True)
+
+
+@requires("customer.change")
+@require_POST
+def identifier_remove(request, customer_id: int, identifier_id: int):
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    identifier = customer_selectors.identifier_get(user=request.user, customer=customer,
+                                                   identifier_id=identifier_id)
+    try:
+        customer_services.identifier_remove(actor=Actor.from_request(request),
+                                            identifier=identifier)
+    except DomainError as exc:
+        return _identity_block(request, customer_id, error=_row_error(exc))
+    return _identity_block(request, customer_id, saved=True)
+
+
+@requires("customer.change")
+@require_POST
+def address_add(request, customer_id: int):
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    form = AddressForm(request.POST)
+    if not form.is_valid():
+        return _identity_block(request, customer_id, error=_("Enter the address."))
+    try:
+        customer_services.address_set(actor=Actor.from_request(request), customer=customer,
+                                      raw=form.cleaned_data["raw"],
+                                      label=form.cleaned_data["label"], is_primary=True)
+    except DomainError as exc:
+        return _identity_block(request, customer_id, error=_row_error(exc))
+    return _identity_block(request, customer_id, saved=True)
+
+
+@requires("customer.change")
+@require_POST
+def address_remove(request, customer_id: int, address_id: int):
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    address = customer_selectors.address_get(user=request.user, customer=customer,
+                                             address_id=address_id)
+    try:
+        customer_services.address_remove(actor=Actor.from_request(request), address=address)
+    except DomainError as exc:
+        return _identity_block(request, customer_id, error=_row_error(exc))
+    return _identity_block(request, customer_id, saved=True)
+
+
+@requires("customer.change")
+@require_POST
+def contact_add(request, customer_id: int):
+    """Link a person to this organisation; the person is found by name or phone."""
+    organisation = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    form = ContactForm(request.POST)
+    error = None
+    if form.is_valid():
+        matches = customer_selectors.customer_list(
+            user=request.user, limit=2,
+            filters=customer_selectors.CustomerFilters(q=form.cleaned_data["person"],
+                                                       kind=Customer.KIND_PERSON)).items
+        if len(matches) != 1:
+            error = (_("No person matches “%s”.") if not matches else
+                     _("Several people match “%s”; type more of the name or the phone."))
+            error = error % form.cleaned_data["person"]
+        else:
+            try:
+                customer_services.contact_link_save(
+                    actor=Actor.from_request(request), organisation=organisation,
+                    person=matches[0], job_title=form.cleaned_data["job_title"],
+                    decision_role=form.cleaned_data["decision_role"],
+                    is_primary=form.cleaned_data["is_primary"])
+            except DomainError as exc:
+                error = _row_error(exc)
+    else:
+        error = _("Enter a person to link.")
+    return _contacts_panel(request, organisation.pk, error=error)
+
+
+@requires("customer.change")
+@require_POST
+def contact_remove(request, customer_id: int, link_id: int):
+    organisation = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    link = customer_selectors.contact_link_get(user=request.user, organisation=organisation,
+                                               link_id=link_id)
+    customer_services.contact_link_remove(actor=Actor.from_request(request), link=link)
+    return _contacts_panel(request, organisation.pk)
+
+
+def _contacts_panel(request, organisation_id: int, *, error=None) -> HttpResponse:
+    organisation = customer_selectors.customer_get(user=request.user, customer_id=organisation_id)
+    return render(request, "cards/_contacts.html", {
+        "c": customer_selectors.customer_present(request.user, organisation),
+        "contact_form": ContactForm(), "row_error": error})
 
 
 def _identity_form(request, customer: Customer, data=None) -> CustomerForm:
@@ -106,12 +230,7 @@ def identity_edit(request, customer_id: int):
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            fresh = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
-            response = render(request, "cards/_identity.html", {
-                "c": customer_selectors.customer_present(request.user, fresh), "saved": True,
-                "custom_fields": selectors.custom_field_values(user=request.user, customer=fresh)})
-            response["HX-Trigger"] = "card-changed"
-            return response
+            return _identity_block(request, customer_id, saved=True)
     return render(request, "cards/_identity_form.html", {
         "form": form, "c": {"id": customer.pk, "name": customer.name},
         "conflict": conflict, "id_number_masked": customer.id_number_masked})
