@@ -67,3 +67,21 @@ def test_editing_after_someone_else_saved_shows_their_change(page, rep_with_cust
     page.get_by_test_id("save-identity").click()
     expect(page.locator("[data-testid=identity] dl.facts")).to_contain_text("采购经理")
     assert Customer.objects.get(pk=zhang.pk).title == "采购经理"
+
+
+def test_add_and_remove_an_identifier_on_the_card(page, rep_with_customers):
+    rep, zhang = rep_with_customers
+    login(page, "lina", PASSWORD)
+    page.goto(f"/customers/{zhang.pk}/")
+    identity = page.get_by_test_id("identity")
+    identity.get_by_test_id("add-identifier-toggle").click()
+    identity.locator("select[name=kind]").select_option("email")
+    identity.locator("input[name=value]").fill("Zhang.Wei@Example.COM")
+    identity.get_by_test_id("add-identifier").click()
+    expect(page.get_by_test_id("identifiers")).to_contain_text("zhang.wei@example.com")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("identifiers").locator("li", has_text="zhang.wei@example.com") \
+        .get_by_role("button").click()
+    expect(page.get_by_test_id("identifiers")).not_to_contain_text("zhang.wei@example.com")
+    assert not zhang.identifiers.filter(value="zhang.wei@example.com").exists()
