@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "kehu.interactions",
     "kehu.transactions",
     "kehu.cards",
+    "kehu.interchange",
     "kehu.api",
     "kehu.cli",
     "kehu.web",
