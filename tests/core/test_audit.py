@@ -85,3 +85,32 @@ def test_diff_lists_only_changed_fields():
     assert diff({"a": 1, "b": "x"}, {"a": 1, "b": "y", "c": None}) == {
         "b": {"before": "x", "after": "y"}
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_keep_one_unbroken_chain():
+    """Writers in parallel transactions queue on the head row; no sequence is used twice."""
+    import threading
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks; SQLite serialises writers by itself")
+
+    def writer(n):
+        from django.db import connections
+
+        try:
+            for i in range(15):
+                with transaction.atomic():
+                    audit_record(actor=Actor.system(), action="test.parallel",
+                                 object_type="thing", object_id=f"{n}-{i}")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = audit_verify()
+    assert report.ok and report.checked == 45
+    assert sorted(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, 46))

@@ -69,10 +69,11 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry to the chain. Must run inside the caller's transaction."""
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.get_or_create(id=1)
-        # Lock the head row: on PostgreSQL concurrent appends queue here; SQLite
-        # already serialises writers.
-        head = AuditChainHead.objects.select_for_update().get(id=1)
+        # Lock the head row (created by a migration): on PostgreSQL concurrent appends queue
+        # here; SQLite already serialises writers. Transactional tests flush it: recreate.
+        head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+        if head is None:
+            head, _created = AuditChainHead.objects.get_or_create(id=1)
         user = actor.user
         entry = AuditEntry(
             seq=head.last_seq + 1,
