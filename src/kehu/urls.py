@@ -11,5 +11,6 @@ urlpatterns = [
     path("transactions/", include("kehu.transactions.urls")),
     path("customers/", include("kehu.customers.urls")),
     path("customers/", include("kehu.cards.urls")),
+    path("interchange/", include("kehu.interchange.urls")),
     path("", include("kehu.web.urls")),
 ]

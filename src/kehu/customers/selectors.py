@@ -229,6 +229,22 @@ def _after_cursor(qs: QuerySet[Customer], sort: str, cursor: str) -> QuerySet[Cu
                      | Q(**{column: value, f"pk__{op}": pk}))
 
 
+def customer_filtered_queryset(
+    *, user, filters: CustomerFilters | None = None, sort: str = DEFAULT_SORT
+) -> QuerySet[Customer]:
+    """The customers the list shows for these filters, in its order (sort column, then id).
+
+    The list, the API and exports all read through it, so their record scope and filtering
+    can never disagree. An unknown sort falls back to the default, as on the list.
+    """
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    qs = _filtered(customer_queryset(user=user), filters or CustomerFilters(), user)
+    column = SORTS[sort.lstrip("-")]
+    direction = "-" if sort.startswith("-") else ""
+    return qs.order_by(f"{direction}{column}", f"{direction}pk")
+
+
 def customer_list(
     *,
     user,
@@ -246,12 +262,8 @@ def customer_list(
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
     limit = max(1, min(int(limit), MAX_LIMIT))
-    filters = filters or CustomerFilters()
-    qs = _filtered(customer_queryset(user=user), filters, user)
-    count = qs.count() if with_count else None
-    column = SORTS[sort.lstrip("-")]
-    direction = "-" if sort.startswith("-") else ""
-    page_qs = qs.order_by(f"{direction}{column}", f"{direction}pk")
+    page_qs = customer_filtered_queryset(user=user, filters=filters, sort=sort)
+    count = page_qs.count() if with_count else None
     if cursor:
         page_qs = _after_cursor(page_qs, sort, cursor)
     rows = list(page_qs.select_related("owner", "team").prefetch_related(

@@ -12,7 +12,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
@@ -28,19 +27,9 @@ from kehu.customers.forms import (
     SavedViewForm,
     custom_field_name,
 )
+from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, filters_from_query
 from kehu.customers.models import Customer
 
-# column key -> header; custom fields add "custom.<key>" columns
-COLUMNS = {
-    "name": gettext_lazy("Name"), "kind": gettext_lazy("Kind"),
-    "mobile": gettext_lazy("Mobile"), "email": gettext_lazy("Email"),
-    "owner": gettext_lazy("Owner"), "team": gettext_lazy("Team"),
-    "region": gettext_lazy("Region"), "city": gettext_lazy("City"),
-    "lifecycle_stage": gettext_lazy("Lifecycle stage"), "source": gettext_lazy("Source"),
-    "tags": gettext_lazy("Tags"), "created_at": gettext_lazy("Created"),
-    "updated_at": gettext_lazy("Updated"),
-}
-DEFAULT_COLUMNS = ["name", "mobile", "owner", "region", "lifecycle_stage", "tags", "created_at"]
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
 FILTER_KEYS = ("q", "owner", "team", "region", "lifecycle", "tag", "source", "kind",
@@ -53,30 +42,6 @@ def card_url(customer_id: int) -> str:
         return reverse("cards:card", args=[customer_id])
     except NoReverseMatch:
         return f"/customers/{customer_id}/"
-
-
-def _filters(params: QueryDict, definitions) -> selectors.CustomerFilters:
-    from datetime import date
-
-    def day(name):
-        try:
-            return date.fromisoformat(params.get(name, ""))
-        except ValueError:
-            return None
-
-    def number(name):
-        value = params.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    owner = params.get("owner", "")
-    return selectors.CustomerFilters(
-        q=params.get("q", "").strip(), owner=owner if owner == "me" else number("owner"),
-        team=number("team"), region=params.get("region", ""),
-        lifecycle=params.get("lifecycle", ""), tag=params.get("tag") or None,
-        source=params.get("source", ""), kind=params.get("kind", ""),
-        created_from=day("created_from"), created_to=day("created_to"),
-        custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
-                if params.get(f"cf_{d.key}", "").strip()})
 
 
 def _query(params: QueryDict, **overrides) -> str:
@@ -106,7 +71,7 @@ def customer_list(request):
     columns = [c for c in params.getlist("cols") if c in columns_available] or DEFAULT_COLUMNS
     error = None
     try:
-        page = selectors.customer_list(user=request.user, filters=_filters(params, definitions),
+        page = selectors.customer_list(user=request.user, filters=filters_from_query(params, definitions),
                                        sort=params.get("sort", "-created_at"),
                                        cursor=params.get("cursor") or None,
                                        limit=50, with_count=params.get("count") == "1")

@@ -1,0 +1,48 @@
+"""What the customer list shows and how a page's query string becomes its filters.
+
+Shared by the list page and the exports, so both show and filter exactly alike.
+"""
+
+from __future__ import annotations
+
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy
+
+from kehu.customers.selectors import CustomerFilters
+
+# column key -> header; custom fields add "custom.<key>" columns
+COLUMNS = {
+    "name": gettext_lazy("Name"), "kind": gettext_lazy("Kind"),
+    "mobile": gettext_lazy("Mobile"), "email": gettext_lazy("Email"),
+    "owner": gettext_lazy("Owner"), "team": gettext_lazy("Team"),
+    "region": gettext_lazy("Region"), "city": gettext_lazy("City"),
+    "lifecycle_stage": gettext_lazy("Lifecycle stage"), "source": gettext_lazy("Source"),
+    "tags": gettext_lazy("Tags"), "created_at": gettext_lazy("Created"),
+    "updated_at": gettext_lazy("Updated"),
+}
+DEFAULT_COLUMNS = ["name", "mobile", "owner", "region", "lifecycle_stage", "tags", "created_at"]
+
+
+def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
+    """The list filters from a page's query string (custom fields as `cf_<key>`)."""
+    from datetime import date
+
+    def day(name):
+        try:
+            return date.fromisoformat(params.get(name, ""))
+        except ValueError:
+            return None
+
+    def number(name):
+        value = params.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    owner = params.get("owner", "")
+    return CustomerFilters(
+        q=params.get("q", "").strip(), owner=owner if owner == "me" else number("owner"),
+        team=number("team"), region=params.get("region", ""),
+        lifecycle=params.get("lifecycle", ""), tag=params.get("tag") or None,
+        source=params.get("source", ""), kind=params.get("kind", ""),
+        created_from=day("created_from"), created_to=day("created_to"),
+        custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
+                if params.get(f"cf_{d.key}", "").strip()})

@@ -1,0 +1,44 @@
+"""API: import and export. The customer export takes the filters of GET /customers, so the
+file holds exactly the customers (and fields, masked alike) that listing would return."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router
+
+from kehu.core.errors import ValidationFailed
+from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.customers.api import ListQuery, filters_from
+from kehu.interchange.export import customers_export
+from kehu.interchange.views import export_response
+
+router = Router(tags=["interchange"])
+
+
+class ExportQuery(ListQuery):
+    """The list's filters and sort (`cursor`, `limit` and `count` are ignored), plus the file."""
+
+    format: Literal["csv", "xlsx"] = "csv"
+    columns: list[str] = Field([], description=(
+        "Column keys, repeated or comma separated: name, kind, mobile, email, owner, team, "
+        "region, city, lifecycle_stage, source, tags, created_at, updated_at, custom.<key>. "
+        "Default: the list's default columns."))
+
+
+@router.get("/customers/export", response=ERROR_RESPONSES,
+            summary="Export customers to CSV or xlsx",
+            openapi_extra={"responses": {200: {
+                "description": "The file (CSV with a UTF-8 BOM, or xlsx)",
+                "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
+                                                "spreadsheetml.sheet": {}}}}})
+def export_customers(request, query: Query[ExportQuery]):
+    """Needs `customer.export`. Scope and masking are the caller's, as in GET /customers;
+    formula-like cells are neutralised; every export is written to the audit log."""
+    if query.owner not in (None, "", "me") and not str(query.owner).isdigit():
+        raise ValidationFailed(details={"owner": [_("A user id or “me”.")]})
+    columns = [c.strip() for item in query.columns for c in item.split(",") if c.strip()]
+    result = customers_export(actor=actor_of(request), filters=filters_from(query),
+                              columns=columns, fmt=query.format, sort=query.sort)
+    return export_response(result)
