@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Customer(models.Model):
@@ -25,13 +26,13 @@ class Customer(models.Model):
     STATUS_ACTIVE = "active"
     STATUS_MERGED = "merged"
     STATUS_DELETED = "deleted"
-    STATUSES = [(STATUS_ACTIVE, _("Active")), (STATUS_MERGED, _("Merged")),
+    STATUSES = [(STATUS_ACTIVE, pgettext_lazy("customer status", "Active")), (STATUS_MERGED, _("Merged")),
                 (STATUS_DELETED, _("Deleted"))]
 
     LIFECYCLE_STAGES = [
         ("lead", _("Lead")),            # 潜在
         ("prospect", _("Prospect")),    # 意向
-        ("customer", _("Customer")),    # 成交
+        ("customer", pgettext_lazy("lifecycle stage", "Customer")),    # 成交
         ("loyal", _("Loyal")),          # 忠诚
         ("churned", _("Churned")),      # 流失
     ]
@@ -165,7 +166,7 @@ class Identifier(models.Model):
 class Address(models.Model):
     """A postal address split the way Chinese addresses are written."""
 
-    LABELS = [("home", _("Home")), ("work", _("Work")), ("billing", _("Billing")),
+    LABELS = [("home", pgettext_lazy("address", "Home")), ("work", _("Work")), ("billing", _("Billing")),
               ("shipping", _("Shipping")), ("registered", _("Registered office"))]
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")

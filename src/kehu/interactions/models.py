@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Interaction(models.Model):
@@ -50,7 +51,7 @@ class FollowUpTask(models.Model):
                                     related_name="follow_ups")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True,
                                  blank=True, on_delete=models.SET_NULL, related_name="follow_ups")
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("task", "title"), max_length=200)
     due_date = models.DateField(_("due"), db_index=True)
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default="open")
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Product(models.Model):
@@ -89,7 +90,7 @@ class Ticket(models.Model):
     KINDS = [("service_request", _("Service request")), ("complaint", _("Complaint")),
              ("inquiry", _("Inquiry"))]
     STATUSES = [("open", _("Open")), ("in_progress", _("In progress")),
-                ("resolved", _("Resolved")), ("closed", _("Closed"))]
+                ("resolved", pgettext_lazy("ticket status", "Resolved")), ("closed", _("Closed"))]
     PRIORITIES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")),
                   ("urgent", _("Urgent"))]
 
