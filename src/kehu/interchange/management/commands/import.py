@@ -1,0 +1,145 @@
+"""`kehu import FILE`: import customers from an xlsx/xls/csv/tsv file, in-process, resumable.
+
+    kehu import FILE [--kind customers|orders|interactions|events] [--sheet NAME]
+                     [--map COL=field …] [--dry-run] [--skip-invalid-fields]
+                     [--report PATH.xlsx|.csv] [--json] [--as USERNAME] [--resume JOB_ID]
+
+Exit 0 when the import ran (even with rejected rows), 1 with a message when it could not.
+With --json the last line of stdout is {"rows", "created", "updated", "unchanged",
+"rejected", "report"}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from kehu.core.actor import Actor
+from kehu.core.errors import DomainError
+from kehu.interchange.models import ImportJob
+from kehu.interchange.report import report_format
+from kehu.interchange.services import KINDS, import_job_create, import_job_run
+
+
+class Command(BaseCommand):
+    help = ("Import customers from an xlsx, xls, csv or tsv file (any encoding), matching "
+            "existing customers by mobile, email, ID number or external id. "
+            "Example: kehu import 客户.xlsx --map 联系电话=mobile --report errors.xlsx")
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", metavar="FILE", nargs="?", help="the file to import")
+        parser.add_argument("--kind", choices=KINDS, default="customers")
+        parser.add_argument("--sheet", default=None, metavar="NAME", help="workbook sheet")
+        parser.add_argument("--map", action="append", default=[], metavar="COL=field",
+                            help="map a column to a field (COL= ignores it); repeat for more")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="validate everything, write nothing")
+        parser.add_argument("--skip-invalid-fields", action="store_true",
+                            help="import rows without their invalid fields instead of "
+                                 "rejecting them")
+        parser.add_argument("--report", default=None, metavar="PATH",
+                            help="write the row/column/value/reason report (.xlsx or .csv)")
+        parser.add_argument("--json", action="store_true",
+                            help="end with one JSON line of counts")
+        parser.add_argument("--as", dest="username", default=None, metavar="USERNAME",
+                            help="act as this user (default: the first superuser)")
+        parser.add_argument("--resume", type=int, default=None, metavar="JOB_ID",
+                            help="resume an interrupted import job")
+
+    def handle(self, *args, **options):
+        if options["kind"] != "customers":
+            raise CommandError(_("Importing %(kind)s is not available yet; only customers can "
+                                 "be imported.")
+                               % {"kind": dict(ImportJob.KINDS)[options["kind"]]})
+        user = _user(options["username"])
+        actor = Actor(user=user, via="cli")
+        if options["resume"] is not None:
+            job = ImportJob.objects.filter(pk=options["resume"]).first()
+            if job is None:
+                raise CommandError(_("There is no import job %d.") % options["resume"])
+        else:
+            job = self._create(actor, options)
+        if not options["json"]:
+            self.stderr.write(_("Import job %(id)d: %(file)s") % {
+                "id": job.pk, "file": job.original_filename})
+        try:
+            job = _run_with_progress(job, actor)
+        except DomainError as exc:
+            raise CommandError(str(exc.message)) from None
+        if job.status == ImportJob.FAILED:
+            raise CommandError(_("Import job %(id)d failed: %(error)s")
+                               % {"id": job.pk, "error": job.error_message})
+        if job.status == ImportJob.CANCELLED:
+            raise CommandError(_("Import job %d was cancelled.") % job.pk)
+        summary = {"rows": job.rows_done, "created": job.created, "updated": job.updated,
+                   "unchanged": job.unchanged, "rejected": job.rejected,
+                   "report": job.report_path or None}
+        if options["json"]:
+            self.stdout.write(json.dumps(summary, ensure_ascii=False))
+            return
+        verb = _("Checked (dry run)") if job.options.get("dry_run") else _("Imported")
+        self.stdout.write(self.style.SUCCESS(
+            _("%(verb)s %(rows)d rows: %(created)d created, %(updated)d updated, "
+              "%(unchanged)d unchanged, %(rejected)d rejected.")
+            % {"verb": verb, **summary}))
+        self.stdout.write(_("Report: %s") % job.report_path)
+
+    def _create(self, actor: Actor, options) -> ImportJob:
+        path = options["file"]
+        if not path:
+            raise CommandError(_("Name the file to import (or --resume JOB_ID)."))
+        report = options["report"]
+        try:
+            if report:
+                report_format(report)
+                report = str(Path(report).resolve())
+            return import_job_create(
+                actor=actor, file=path, filename=Path(path).name, sheet=options["sheet"],
+                overrides=options["map"],
+                options={"dry_run": options["dry_run"], "report": report,
+                         "skip_invalid_fields": options["skip_invalid_fields"]})
+        except DomainError as exc:
+            raise CommandError(str(exc.message)) from None
+
+
+def _run_with_progress(job: ImportJob, actor: Actor) -> ImportJob:
+    """Run the job in this process with a progress bar (rows, rate, time left) on stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(file=sys.stderr)
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task(_("Importing"), total=job.total_rows or None,
+                            completed=job.rows_done, rate="")
+
+        def progress(current: ImportJob) -> None:
+            speed = bar.tasks[0].speed
+            rate = _("%d rows/s") % speed if speed else ""
+            bar.update(task, completed=current.rows_done,
+                       total=max(current.total_rows, current.rows_done), rate=rate)
+
+        return import_job_run(job_id=job.pk, actor=actor, progress=progress)
+
+
+def _user(username: str | None):
+    users = get_user_model().objects.filter(is_active=True)
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise CommandError(_("No active user “%s”.") % username)
+        return user
+    return users.filter(is_superuser=True).order_by("pk").first()
