@@ -240,6 +240,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
+KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "60000/m")
+
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {
     "name": "kehu",

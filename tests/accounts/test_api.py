@@ -127,3 +127,23 @@ def test_users_list_is_paginated(make_user, api_client_for):
         make_user("sales_rep")
     body = api_client_for(caller).get("/api/v1/users?limit=2").json()
     assert body["count"] == 4 and len(body["items"]) == 2
+
+
+def test_api_throttles_a_runaway_key_with_a_stable_code(make_user, api_client_for, settings):
+    from kehu.api.api import api
+
+    throttle = api.throttle[0]
+    original = throttle.rate, throttle.num_requests, throttle.duration
+    throttle.rate = "3/m"
+    throttle.num_requests, throttle.duration = throttle.parse_rate("3/m")
+    try:
+        from django.core.cache import cache
+
+        cache.clear()
+        client = api_client_for(make_user("admin"))
+        codes = [client.get("/api/v1/me").status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        assert client.get("/api/v1/me").json()["code"] == "throttled"
+    finally:
+        throttle.rate, throttle.num_requests, throttle.duration = original
+        cache.clear()

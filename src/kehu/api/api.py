@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -27,7 +28,8 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=[BearerKeyAuth(), SessionUserAuth()],
-    throttle=[AuthRateThrottle("6000/m")],
+    # Per key or user and per worker process; a call centre's integration shares one key.
+    throttle=[AuthRateThrottle(settings.KEHU_API_RATE_LIMIT)],
 )
 
 
