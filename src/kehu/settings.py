@@ -241,7 +241,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
-KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "60000/m")
+# Per second, not per minute: the throttle keeps one timestamp per request in its window.
+KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {
