@@ -108,3 +108,20 @@ def test_team_save_sets_managers(admin_user, make_user):
     team = services.team_save(actor=Actor(user=admin_user), name="华东", managers=[boss])
     assert list(team.managers.all()) == [boss]
     assert Team.objects.get(name="华东").parent is None
+
+
+def test_expired_keys_and_inactive_users_do_not_authenticate(admin_user, make_user):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    rep = make_user("sales_rep")
+    _key, expired = services.apikey_create(actor=Actor(user=admin_user), user=rep, scopes=["read"],
+                                           expires_at=timezone.now() - dt.timedelta(minutes=1))
+    assert services.apikey_authenticate(expired) is None
+    key, live = services.apikey_create(actor=Actor(user=admin_user), user=rep, scopes=["read"])
+    found = services.apikey_authenticate(live)
+    assert (found.pk, found.user.pk, found.user.role.code, found.scopes) == (
+        key.pk, rep.pk, "sales_rep", ["read"])
+    User.objects.filter(pk=rep.pk).update(is_active=False)
+    assert services.apikey_authenticate(live) is None

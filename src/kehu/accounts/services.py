@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.default_roles import DEFAULT_ROLES
@@ -291,31 +293,49 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
 def apikey_authenticate(token: str) -> ApiKey | None:
     """The live key matching a bearer token, or None. Constant-time on the hash.
 
-    Every API call runs this, so it reads with three parameterised primary-key/prefix
-    lookups through `Model.objects.raw` (no ORM query compilation: about half the cost).
+    Every API call runs this, so it reads the key with its user in one fixed,
+    parameterised query and the role by primary key, through `Model.objects.raw`
+    (no ORM query compilation: a third of the cost).
     """
     if not token.startswith(API_KEY_PREFIX):
         return None
     prefix = token[len(API_KEY_PREFIX):].split("_", 1)[0]
-    key = next(iter(ApiKey.objects.raw(_KEY_BY_PREFIX, [prefix])), None)
-    if key is None or not secrets.compare_digest(key.key_hash, _hash_token(token)):
+    user = next(iter(User.objects.raw(_USER_WITH_KEY, [prefix])), None)
+    if user is None or not secrets.compare_digest(user.k_hash, _hash_token(token)):
         return None
+    key = ApiKey(id=user.k_id, user=user, prefix=prefix, key_hash=user.k_hash,
+                 scopes=_json(user.k_scopes), revoked_at=_when(user.k_revoked_at),
+                 expires_at=_when(user.k_expires_at), last_used_at=_when(user.k_last_used_at))
     now = timezone.now()
-    if key.revoked_at or (key.expires_at and key.expires_at <= now):
-        return None
-    user = next(iter(User.objects.raw(_USER_BY_ID, [key.user_id])), None)
-    if user is None or not user.is_active:
+    if key.revoked_at or (key.expires_at and key.expires_at <= now) or not user.is_active:
         return None
     if user.role_id is not None:
         user.role = next(iter(Role.objects.raw(_ROLE_BY_ID, [user.role_id])))
-    key.user = user
     # Touch at most once a minute so read-heavy clients don't write on every call.
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
 
 
+def _json(value):
+    """Raw columns come back as text on SQLite and decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _when(value):
+    """A raw timestamp column as an aware datetime (Django stores them in UTC)."""
+    if value is None:
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    return timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed
+
+
 # Table names come from the models, never from input; values are always parameters.
-_KEY_BY_PREFIX = f"SELECT * FROM {ApiKey._meta.db_table} WHERE prefix = %s"  # noqa: S608
-_USER_BY_ID = f"SELECT * FROM {User._meta.db_table} WHERE id = %s"  # noqa: S608
+_USER_WITH_KEY = (
+    f"SELECT u.*, k.id AS k_id, k.key_hash AS k_hash, k.scopes AS k_scopes, "  # noqa: S608
+    f"k.revoked_at AS k_revoked_at, k.expires_at AS k_expires_at, "
+    f"k.last_used_at AS k_last_used_at "
+    f"FROM {User._meta.db_table} u JOIN {ApiKey._meta.db_table} k ON k.user_id = u.id "
+    f"WHERE k.prefix = %s"
+)
 _ROLE_BY_ID = f"SELECT * FROM {Role._meta.db_table} WHERE id = %s"  # noqa: S608
