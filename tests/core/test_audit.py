@@ -95,6 +95,8 @@ def test_concurrent_appends_keep_one_unbroken_chain():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks; SQLite serialises writers by itself")
 
+    errors = []
+
     def writer(n):
         from django.db import connections
 
@@ -103,6 +105,8 @@ def test_concurrent_appends_keep_one_unbroken_chain():
                 with transaction.atomic():
                     audit_record(actor=Actor.system(), action="test.parallel",
                                  object_type="thing", object_id=f"{n}-{i}")
+        except Exception as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(repr(exc))
         finally:
             connections.close_all()
 
@@ -111,6 +115,7 @@ def test_concurrent_appends_keep_one_unbroken_chain():
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     report = audit_verify()
     assert report.ok and report.checked == 45
     assert sorted(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, 46))
