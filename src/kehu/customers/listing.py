@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy
 
+from kehu.customers.models import Customer
 from kehu.customers.selectors import CustomerFilters
 
 # column key -> header; custom fields add "custom.<key>" columns
@@ -46,3 +47,25 @@ def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
         created_from=day("created_from"), created_to=day("created_to"),
         custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
                 if params.get(f"cf_{d.key}", "").strip()})
+
+
+def choice_labels() -> dict[str, dict[str, str]]:
+    """Labels of the coded columns, resolved now in the active language."""
+    return {"kind": {k: str(v) for k, v in Customer.KINDS},
+            "lifecycle_stage": {k: str(v) for k, v in Customer.LIFECYCLE_STAGES}}
+
+
+def cell_value(data: dict, column: str, *, labels: dict[str, dict[str, str]]):
+    """One column of a presented customer (customer_present): names for owner, team and tags,
+    labels for coded values, custom values joined; times stay datetimes for the caller to
+    format. Hidden fields are None."""
+    if column.startswith("custom."):
+        value = data["custom"].get(column[len("custom."):])
+        return ", ".join(map(str, value)) if isinstance(value, list) else value
+    if column in ("owner", "team"):
+        return data[column]["name"] if data[column] else None
+    if column == "tags":
+        return ", ".join(t["name"] for t in data["tags"])
+    if column in labels:
+        return labels[column].get(data.get(column), data.get(column))
+    return data.get(column)

@@ -27,7 +27,13 @@ from kehu.customers.forms import (
     SavedViewForm,
     custom_field_name,
 )
-from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, filters_from_query
+from kehu.customers.listing import (
+    COLUMNS,
+    DEFAULT_COLUMNS,
+    cell_value,
+    choice_labels,
+    filters_from_query,
+)
 from kehu.customers.models import Customer
 
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
@@ -77,11 +83,11 @@ def customer_list(request):
                                        limit=50, with_count=params.get("count") == "1")
     except DomainError as exc:
         page, error = None, exc
-    rows = []
+    rows, labels = [], choice_labels()
     for customer in page.items if page else []:
         data = selectors.customer_present(request.user, customer, detail=False)
         data["card_url"] = card_url(customer.pk)
-        data["cells"] = [_cell(data, column) for column in columns]
+        data["cells"] = [_cell(data, column, labels) for column in columns]
         rows.append(data)
     sort = page.sort if page else "-created_at"
     headers = []
@@ -118,22 +124,11 @@ def customer_list(request):
     return render(request, template, context)
 
 
-def _cell(data: dict, column: str):
-    if column.startswith("custom."):
-        value = data["custom"].get(column[len("custom."):])
-        return ", ".join(map(str, value)) if isinstance(value, list) else value
-    if column in ("owner", "team"):
-        return data[column]["name"] if data[column] else None
-    if column == "tags":
-        return ", ".join(t["name"] for t in data["tags"])
-    if column in _CHOICE_LABELS:
-        return _CHOICE_LABELS[column].get(data.get(column), data.get(column))
-    if column in ("created_at", "updated_at") and data.get(column):
-        return timezone.localtime(data[column]).strftime("%Y-%m-%d %H:%M")
-    return data.get(column)
-
-
-_CHOICE_LABELS = {"lifecycle_stage": dict(Customer.LIFECYCLE_STAGES), "kind": dict(Customer.KINDS)}
+def _cell(data: dict, column: str, labels: dict):
+    value = cell_value(data, column, labels=labels)
+    if column in ("created_at", "updated_at") and value:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return value
 
 
 def _form(request, *, kind, customer=None, initial=None):

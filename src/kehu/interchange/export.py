@@ -28,8 +28,8 @@ from kehu.core.audit import audit_record
 from kehu.core.errors import PermissionDenied, ValidationFailed
 from kehu.core.masking import mask_id_number
 from kehu.core.spreadsheet import csv_stream, safe_cell
-from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS
-from kehu.customers.models import Customer, CustomerTag
+from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, cell_value, choice_labels
+from kehu.customers.models import CustomerTag
 from kehu.customers.selectors import (
     DEFAULT_SORT,
     SORTS,
@@ -108,8 +108,7 @@ def customers_export(
     queryset = customer_filtered_queryset(user=user, filters=filters, sort=sort)
     header = [available[c] for c in columns]
     # Resolved now, in the caller's language and time zone: CSV rows are made while streaming.
-    labels = {"kind": {k: str(v) for k, v in Customer.KINDS},
-              "lifecycle_stage": {k: str(v) for k, v in Customer.LIFECYCLE_STAGES}}
+    labels = choice_labels()
     tz = timezone.get_current_timezone()
     stamp = timezone.localtime(timezone=tz).strftime("%Y%m%d-%H%M%S")
     changes = {"format": fmt, "columns": columns, "filters": _audited_filters(filters),
@@ -155,24 +154,13 @@ def _audited_filters(filters: CustomerFilters) -> dict[str, Any]:
 
 
 def _cell(data: dict[str, Any], column: str, *, labels, tz, xlsx: bool) -> Any:
-    """One presented value as a cell: names for owner/team/tags, labels for choices, local
-    times (real dates in xlsx), None for hidden fields (an empty cell)."""
-    if column.startswith("custom."):
-        value = data["custom"].get(column[len("custom."):])
-        return ", ".join(map(str, value)) if isinstance(value, list) else value
-    if column in ("owner", "team"):
-        return data[column]["name"] if data[column] else None
-    if column == "tags":
-        return ", ".join(t["name"] for t in data["tags"])
-    if column in labels:
-        return labels[column].get(data[column], data[column])
-    if column in ("created_at", "updated_at"):
-        value = data[column]
-        if value is None:
-            return None
+    """One presented value as a cell, as the list shows it; times local (real dates in xlsx),
+    None for hidden fields (an empty cell)."""
+    value = cell_value(data, column, labels=labels)
+    if column in ("created_at", "updated_at") and value is not None:
         local = timezone.localtime(value, tz)
         return local.replace(tzinfo=None) if xlsx else local.strftime("%Y-%m-%d %H:%M:%S")
-    return data.get(column)
+    return value
 
 
 def _csv_bytes(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:
