@@ -73,7 +73,8 @@ def audit_record(
         # here; SQLite already serialises writers. Transactional tests flush it: recreate.
         head = AuditChainHead.objects.select_for_update().filter(id=1).first()
         if head is None:
-            head, _created = AuditChainHead.objects.get_or_create(id=1)
+            AuditChainHead.objects.get_or_create(id=1)
+            head = AuditChainHead.objects.select_for_update().get(id=1)
         user = actor.user
         entry = AuditEntry(
             seq=head.last_seq + 1,
