@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core.actor import Actor
-from kehu.core.errors import DomainError, NotFound, ValidationFailed
+from kehu.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from kehu.customers import services as customer_services
 from kehu.customers.models import Customer, CustomFieldDefinition, Identifier
 from kehu.customers.services.identity import PHONE_KINDS, id_number_index
@@ -41,6 +41,8 @@ from kehu.interchange.mapping import (
     CUSTOMER_FIELDS,
     MappingError,
     apply_overrides,
+    field_choices,
+    field_label,
     missing_required,
     suggest_mapping,
 )
@@ -503,5 +505,112 @@ def import_row_errors(job: ImportJob) -> list[RowError]:
             for e in ImportRowError.objects.filter(job=job).order_by("row", "id")]
 
 
-__all__ = ["CleanRow", "import_job_cancel", "import_job_create", "import_job_run",
-           "import_row_errors"]
+# The import page -------------------------------------------------------------------------------
+
+PREVIEW_ROWS = 5
+
+
+def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
+    """A job the actor may see (their own; every job for a superuser); NotFound otherwise."""
+    actor.require("customer.import")
+    return _job_for(actor, job_id)
+
+
+def import_jobs_recent(*, actor: Actor, limit: int = 20) -> list[ImportJob]:
+    actor.require("customer.import")
+    jobs = ImportJob.objects.all()
+    user = actor.user
+    if user is not None and not user.is_superuser:
+        jobs = jobs.filter(created_by=user)
+    return list(jobs.order_by("-id")[:limit])
+
+
+@dataclass
+class ImportPreview:
+    headers: list[str]
+    mapping: dict[int, str | None]
+    rows: list[list[str]]
+    choices: list[tuple[str, str]]
+
+
+def import_job_preview(*, actor: Actor, job_id: int, rows: int = PREVIEW_ROWS) -> ImportPreview:
+    """The job's columns, their current mapping, the first data rows and the field choices."""
+    job = import_job_get(actor=actor, job_id=job_id)
+    custom_fields = _custom_fields()
+    try:
+        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
+                        sheet=job.sheet or None) as table:
+            headers = list(table.headers)
+            preview = []
+            for _number, cells in table.rows():
+                preview.append(cells)
+                if len(preview) >= rows:
+                    break
+    except ReaderError as exc:
+        raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
+                               code=exc.code) from None
+    mapping = _mapping_from_json(job.mapping)
+    return ImportPreview(headers=headers, rows=preview,
+                         mapping={i: mapping.get(i) for i in range(len(headers))},
+                         choices=field_choices(custom_fields))
+
+
+def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str | None],
+                         dry_run: bool, skip_invalid_fields: bool = False) -> ImportJob:
+    """Store the mapping and options chosen on the page and make the job ready to run again
+    from its first row (a finished dry run may be followed by the real import)."""
+    actor.require("customer.import")
+    known = {key for key, _label in field_choices(_custom_fields())}
+    with transaction.atomic():
+        job = _job_for(actor, job_id, lock=True)
+        if job.status == ImportJob.RUNNING or (
+                job.status == ImportJob.DONE and not job.options.get("dry_run")) or \
+                job.status == ImportJob.CANCELLED:
+            raise Conflict(_("This import has already run; upload the file again."),
+                           code="job_finished")
+        headers = list(job.options.get("headers") or [])
+        chosen: dict[int, str | None] = {}
+        used: dict[str, int] = {}
+        errors: list[str] = []
+        for index in range(len(headers)):
+            field = mapping.get(index) or None
+            if field is not None and field not in known:
+                errors.append(_("There is no field “%(field)s”.") % {"field": field})
+                field = None
+            if field is not None and field in used:
+                errors.append(_("Both “%(first)s” and “%(second)s” are mapped to “%(field)s”; "
+                                "map one of them only.") % {
+                    "first": headers[used[field]], "second": headers[index],
+                    "field": field_label(field)})
+            if field is not None:
+                used[field] = index
+            chosen[index] = field
+        if missing_required(chosen):
+            errors.append(_("Map a column to the name."))
+        if errors:
+            raise ValidationFailed(errors[0], details={"mapping": errors}, code="invalid_mapping")
+        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
+                        sheet=job.sheet or None) as table:
+            first_row = table.header_row + 1
+            estimate = table.row_count_estimate
+        ImportRowError.objects.filter(job=job).delete()
+        job.mapping = {str(i): f for i, f in chosen.items()}
+        job.options = {**job.options, "dry_run": bool(dry_run),
+                       "skip_invalid_fields": bool(skip_invalid_fields)}
+        job.status, job.error_message = ImportJob.QUEUED, ""
+        job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
+        job.next_row, job.total_rows = first_row, max(job.total_rows, estimate)
+        job.started_at = job.finished_at = None
+        if job.report_path and Path(job.report_path).name == f"job-{job.pk}-report.xlsx":
+            Path(job.report_path).unlink(missing_ok=True)
+            job.report_path = ""
+        job.save(update_fields=["mapping", "options", "status", "error_message", "rows_done",
+                                "created", "updated", "unchanged", "rejected", "next_row",
+                                "total_rows", "started_at", "finished_at", "report_path",
+                                "updated_at"])
+    return job
+
+
+__all__ = ["CleanRow", "ImportPreview", "import_job_cancel", "import_job_configure",
+           "import_job_create", "import_job_get", "import_job_preview", "import_job_run",
+           "import_jobs_recent", "import_row_errors"]

@@ -1,23 +1,47 @@
 """Import and export pages. The customer export downloads what the list shows, as the list
-shows it: same query string, same columns, same masking (through `customers_export`)."""
+shows it: same query string, same columns, same masking (through `customers_export`).
+
+The import page: upload a file (a queued job with the suggested mapping), correct the
+mapping over a preview of the first rows, then dry-run or import it; files up to
+SYNC_ROWS rows run in the request, larger ones in the Huey worker while the job page
+polls its progress."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from kehu.core.actor import Actor
-from kehu.core.errors import DomainError
-from kehu.core.pages import requires
+from kehu.core.errors import DomainError, NotFound
+from kehu.core.pages import requires, show_errors
 
 # The list page's own query-string parser, so the export filters exactly as the page did.
 from kehu.customers.listing import filters_from_query as list_filters
 from kehu.customers.selectors import DEFAULT_SORT, custom_field_list
 from kehu.interchange.export import ExportResult, customers_export
+from kehu.interchange.forms import ImportMappingForm, ImportUploadForm
+from kehu.interchange.models import ImportJob
+from kehu.interchange.services import (
+    import_job_configure,
+    import_job_create,
+    import_job_get,
+    import_job_preview,
+    import_job_run,
+    import_jobs_recent,
+    import_row_errors,
+)
+from kehu.interchange.tasks import import_job_task
+
+SYNC_ROWS = 5000
+REPORT_ROWS = 50
 
 
 def export_response(result: ExportResult) -> HttpResponse:
@@ -54,3 +78,106 @@ def customer_export(request):
         query.pop("format", None)
         return redirect(f"{reverse('customers:list')}?{query.urlencode()}")
     return export_response(result)
+
+
+# Import ----------------------------------------------------------------------------------------
+
+
+def _job_or_404(request, job_id: int) -> ImportJob:
+    try:
+        return import_job_get(actor=Actor.from_request(request), job_id=job_id)
+    except NotFound:
+        raise Http404 from None
+
+
+@requires("customer.import")
+@require_http_methods(["GET", "POST"])
+def imports(request):
+    """Upload a file (creating a queued job) and the recent jobs."""
+    actor = Actor.from_request(request)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = import_job_create(actor=actor, file=upload, filename=upload.name,
+                                    sheet=form.cleaned_data["sheet"] or None)
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            return redirect("interchange:import_mapping", job_id=job.pk)
+    return render(request, "interchange/imports.html",
+                  {"form": form, "jobs": import_jobs_recent(actor=actor)})
+
+
+@requires("customer.import")
+@require_http_methods(["GET", "POST"])
+def import_mapping(request, job_id: int):
+    """Each column with its field, the first rows; "Dry run" or "Import" runs the job."""
+    actor = Actor.from_request(request)
+    job = _job_or_404(request, job_id)
+    try:
+        preview = import_job_preview(actor=actor, job_id=job.pk)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("interchange:imports")
+    form = ImportMappingForm(request.POST or None, headers=preview.headers,
+                             mapping=preview.mapping, choices=preview.choices,
+                             initial={"skip_invalid_fields":
+                                      job.options.get("skip_invalid_fields", False)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = import_job_configure(
+                actor=actor, job_id=job.pk, mapping=form.chosen_mapping(),
+                dry_run=request.POST.get("action") != "import",
+                skip_invalid_fields=form.cleaned_data["skip_invalid_fields"])
+            if job.total_rows <= SYNC_ROWS:
+                import_job_run(job_id=job.pk, actor=actor)
+            else:
+                import_job_task(job.pk)
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            return redirect("interchange:import_job", job_id=job.pk)
+    return render(request, "interchange/mapping.html",
+                  {"job": job, "form": form, "preview_rows": preview.rows,
+                   "headers": preview.headers})
+
+
+def _progress(job: ImportJob) -> dict:
+    """Rate (rows per second) and seconds left, once the job has run a while."""
+    finished = job.status in (ImportJob.DONE, ImportJob.FAILED, ImportJob.CANCELLED)
+    rate = left = None
+    if job.started_at and job.rows_done:
+        elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
+        if elapsed > 0:
+            rate = job.rows_done / elapsed
+            if not finished and job.total_rows > job.rows_done:
+                left = int((job.total_rows - job.rows_done) / rate)
+    return {"finished": finished, "rate": rate, "seconds_left": left,
+            "total": max(job.total_rows, job.rows_done)}
+
+
+@requires("customer.import")
+@require_http_methods(["GET"])
+def import_job(request, job_id: int):
+    """Status, progress, counts and the first report rows; htmx polls the partial."""
+    job = _job_or_404(request, job_id)
+    context = {"job": job, "progress": _progress(job),
+               "report_rows": import_row_errors(job)[:REPORT_ROWS]}
+    if request.htmx:
+        return render(request, "interchange/_job.html", context)
+    return render(request, "interchange/job.html", context)
+
+
+@requires("customer.import")
+@require_http_methods(["GET"])
+def import_report(request, job_id: int):
+    """The job's xlsx report (rows, columns, values, reasons)."""
+    job = _job_or_404(request, job_id)
+    path = Path(job.report_path) if job.report_path else None
+    if path is None or not path.is_file():
+        raise Http404(_("The report is not ready."))
+    name = f"import-{job.pk}-report{path.suffix}"
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=name)
+    response["Cache-Control"] = "private, no-store"
+    return response

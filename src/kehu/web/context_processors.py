@@ -19,6 +19,7 @@ ADMIN_NAVIGATION = [
     ("accounts:teams", _("Teams"), "team.manage"),
     ("accounts:roles", _("Roles"), "role.manage"),
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
+    ("interchange:imports", _("Import"), "customer.import"),
 ]
 
 

@@ -1,0 +1,40 @@
+"""Forms of the import page: the upload, and the column mapping of a job."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+IGNORE = ""
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label=_("File"), help_text=_("CSV, TSV, xlsx, xls or ods."))
+    sheet = forms.CharField(label=_("Sheet"), required=False, max_length=100,
+                            help_text=_("Leave empty for the first sheet."))
+
+
+class ImportMappingForm(forms.Form):
+    """One drop-down per file column (`col_<index>`), a field or "ignore"."""
+
+    skip_invalid_fields = forms.BooleanField(
+        label=_("Import a row without its invalid cells instead of rejecting it"),
+        required=False)
+
+    def __init__(self, *args, headers: list[str], mapping: dict[int, str | None],
+                 choices: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        options = [(IGNORE, _("— ignore —")), *choices]
+        self.columns = []
+        for index, header in enumerate(headers):
+            name = f"col_{index}"
+            self.fields[name] = forms.ChoiceField(label=header or _("(no header)"),
+                                                  choices=options, required=False,
+                                                  initial=mapping.get(index) or IGNORE)
+            self.columns.append((index, header, name))
+
+    def bound_columns(self):
+        return [(index, header, self[name]) for index, header, name in self.columns]
+
+    def chosen_mapping(self) -> dict[int, str | None]:
+        return {index: self.cleaned_data.get(name) or None for index, _h, name in self.columns}
