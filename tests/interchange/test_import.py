@@ -26,12 +26,8 @@ from kehu.core.models import AuditEntry
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.customers.models import Customer, Identifier
 from kehu.interchange.models import ImportJob
-from kehu.interchange.services import (
-    import_job_cancel,
-    import_job_create,
-    import_job_run,
-    import_row_errors,
-)
+from kehu.interchange.selectors import import_row_errors
+from kehu.interchange.services import import_job_cancel, import_job_create, import_job_run
 from kehu.interchange.tasks import import_job_task
 
 HEADER = ["客户名称", "手机", "邮箱", "性别", "备注"]

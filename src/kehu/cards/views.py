@@ -21,7 +21,7 @@ from kehu.core.errors import Conflict, DomainError
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors as customer_selectors
 from kehu.customers import services as customer_services
-from kehu.customers.forms import CustomerForm, custom_field_name
+from kehu.customers.forms import CustomerForm, custom_field_name, customer_form_initial
 from kehu.customers.models import Customer
 
 TIMELINE_FILTERS = [("interaction", _("Interactions")), ("event", _("Events")),
@@ -192,15 +192,7 @@ def _contacts_panel(request, organisation_id: int, *, error=None) -> HttpRespons
 def _identity_form(request, customer: Customer, data=None) -> CustomerForm:
     definitions = customer_selectors.custom_field_list(user=request.user, kind=customer.kind)
     presented = customer_selectors.customer_present(request.user, customer)
-    initial = {name: getattr(customer, name) for name in (
-        "name", "gender", "title", "uscc", "industry", "company_size", "revenue_band", "website",
-        "lifecycle_stage", "source", "preferred_channel", "notes")}
-    initial.update(version=customer.version, owner=customer.owner_id,
-                   birthday=customer.birthday.isoformat() if customer.birthday else "",
-                   mobile=customer.primary_mobile, email=customer.primary_email,
-                   wechat=presented.get("wechat") or "")
-    for key, value in (customer.custom or {}).items():
-        initial[custom_field_name(key)] = value
+    initial = customer_form_initial(customer, wechat=presented.get("wechat") or "")
     return CustomerForm(data, initial=initial, kind=customer.kind, access=request.user.access,
                         definitions=definitions,
                         users=account_selectors.user_list(user=request.user), editing=True)

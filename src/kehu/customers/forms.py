@@ -168,3 +168,20 @@ class SavedViewForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=60)
     shared = forms.BooleanField(label=_("Share with everyone"), required=False)
     params = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+def customer_form_initial(customer, *, wechat: str = "") -> dict:
+    """A CustomerForm's initial values for editing `customer` (its stored values, custom
+    fields in the form's vocabulary). `wechat` is the clear value the editor may see."""
+    initial = {name: getattr(customer, name) for name in (
+        "name", "gender", "title", "uscc", "industry", "company_size", "revenue_band",
+        "website", "lifecycle_stage", "source", "preferred_channel", "notes")}
+    initial.update(version=customer.version, owner=customer.owner_id,
+                   birthday=customer.birthday.isoformat() if customer.birthday else "",
+                   mobile=customer.primary_mobile, email=customer.primary_email,
+                   wechat=wechat or "")
+    for key, value in (customer.custom or {}).items():
+        initial[custom_field_name(key)] = (value if isinstance(value, list)
+                                           else "true" if value is True
+                                           else "false" if value is False else value)
+    return initial

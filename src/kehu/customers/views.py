@@ -25,7 +25,7 @@ from kehu.customers.forms import (
     CustomerForm,
     CustomFieldForm,
     SavedViewForm,
-    custom_field_name,
+    customer_form_initial,
 )
 from kehu.customers.listing import (
     COLUMNS,
@@ -160,19 +160,8 @@ def customer_create(request):
 
 
 def _initial(request, customer: Customer) -> dict:
-    data = selectors.customer_present(request.user, customer)
-    initial = {name: getattr(customer, name) for name in (
-        "name", "gender", "title", "uscc", "industry", "company_size", "revenue_band",
-        "website", "lifecycle_stage", "source", "preferred_channel", "notes")}
-    initial.update(version=customer.version, owner=customer.owner_id,
-                   birthday=customer.birthday.isoformat() if customer.birthday else "",
-                   mobile=customer.primary_mobile, email=customer.primary_email,
-                   wechat=data.get("wechat") or "")
-    for key, value in (customer.custom or {}).items():
-        initial[custom_field_name(key)] = (value if isinstance(value, list)
-                                           else "true" if value is True
-                                           else "false" if value is False else value)
-    return initial
+    wechat = selectors.customer_present(request.user, customer).get("wechat") or ""
+    return customer_form_initial(customer, wechat=wechat)
 
 
 @requires("customer.change")

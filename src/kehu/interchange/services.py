@@ -35,7 +35,7 @@ from kehu.accounts.models import User
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from kehu.customers import services as customer_services
-from kehu.customers.models import Customer, CustomFieldDefinition, Identifier
+from kehu.customers.models import Customer, Identifier
 from kehu.customers.services.identity import PHONE_KINDS, id_number_index
 from kehu.interchange.mapping import (
     CUSTOMER_FIELDS,
@@ -50,6 +50,11 @@ from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.readers import ReaderError, open_table
 from kehu.interchange.report import ReportWriter, report_format
 from kehu.interchange.rows import CleanRow, RowCleaner, RowError, masked
+from kehu.interchange.selectors import (
+    active_custom_fields,
+    job_for_actor,
+    mapping_from_json,
+)
 
 KINDS = ("customers", "orders", "interactions", "events")
 PRECEDENCE = ("mobile", "email", "id_number", "external_id")
@@ -69,12 +74,8 @@ def _imports_dir() -> Path:
     return path
 
 
-def _custom_fields() -> list[CustomFieldDefinition]:
-    return list(CustomFieldDefinition.objects.filter(is_active=True))
 
 
-def _mapping_from_json(data: Mapping[str, Any]) -> dict[int, str | None]:
-    return {int(k): v for k, v in data.items()}
 
 
 # Creating ------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         else:
             with open(stored, "wb") as handle:
                 shutil.copyfileobj(file, handle)
-        custom_fields = _custom_fields()
+        custom_fields = active_custom_fields()
         try:
             with open_table(stored, filename=filename, sheet=sheet) as table:
                 mapping = apply_overrides(suggest_mapping(table.headers,
@@ -145,7 +146,7 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
     """Stop a queued or running job after its current chunk; done jobs stay done."""
     actor.require("customer.import")
     with transaction.atomic():
-        job = _job_for(actor, job_id, lock=True)
+        job = job_for_actor(actor=actor, job_id=job_id, lock=True)
         if job.status in (ImportJob.QUEUED, ImportJob.RUNNING, ImportJob.FAILED):
             job.status = ImportJob.CANCELLED
             job.finished_at = timezone.now()
@@ -153,15 +154,6 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
     return job
 
 
-def _job_for(actor: Actor, job_id: int, *, lock: bool = False) -> ImportJob:
-    jobs = ImportJob.objects.select_for_update() if lock else ImportJob.objects
-    job = jobs.filter(pk=job_id).first()
-    if job is None:
-        raise NotFound()
-    user = actor.user
-    if user is not None and job.created_by_id != user.pk and not user.is_superuser:
-        raise NotFound()
-    return job
 
 
 # Running -------------------------------------------------------------------------------------
@@ -182,7 +174,7 @@ def import_job_run(*, job_id: int, actor: Actor,
     """Run (or resume) a job to the end; a done or cancelled job is returned at once.
     `progress(job)` is called after each chunk."""
     actor.require("customer.import")
-    job = _job_for(actor, job_id)
+    job = job_for_actor(actor=actor, job_id=job_id)
     if job.status in (ImportJob.DONE, ImportJob.CANCELLED):
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):
@@ -224,8 +216,8 @@ class _Importer:
         self.job, self.actor = job, actor
         self.table = open_table(Path(settings.MEDIA_ROOT) / job.file,
                                 filename=job.original_filename, sheet=job.sheet or None)
-        mapping = _mapping_from_json(job.mapping)
-        self.cleaner = RowCleaner(self.table.headers, mapping, custom_fields=_custom_fields(),
+        mapping = mapping_from_json(job.mapping)
+        self.cleaner = RowCleaner(self.table.headers, mapping, custom_fields=active_custom_fields(),
                                   skip_invalid_fields=bool(job.options.get("skip_invalid_fields")))
         self.skip_invalid = self.cleaner.skip_invalid_fields
         self.precedence = list(job.options.get("precedence") or PRECEDENCE)
@@ -499,70 +491,14 @@ def _write_report(job: ImportJob) -> None:
     job.report_path = str(path)
 
 
-def import_row_errors(job: ImportJob) -> list[RowError]:
-    """The job's report lines, in row order."""
-    return [RowError(row=e.row, column=e.column, value=e.value, reason=e.reason)
-            for e in ImportRowError.objects.filter(job=job).order_by("row", "id")]
-
-
-# The import page -------------------------------------------------------------------------------
-
-PREVIEW_ROWS = 5
-
-
-def import_job_get(*, actor: Actor, job_id: int) -> ImportJob:
-    """A job the actor may see (their own; every job for a superuser); NotFound otherwise."""
-    actor.require("customer.import")
-    return _job_for(actor, job_id)
-
-
-def import_jobs_recent(*, actor: Actor, limit: int = 20) -> list[ImportJob]:
-    actor.require("customer.import")
-    jobs = ImportJob.objects.all()
-    user = actor.user
-    if user is not None and not user.is_superuser:
-        jobs = jobs.filter(created_by=user)
-    return list(jobs.order_by("-id")[:limit])
-
-
-@dataclass
-class ImportPreview:
-    headers: list[str]
-    mapping: dict[int, str | None]
-    rows: list[list[str]]
-    choices: list[tuple[str, str]]
-
-
-def import_job_preview(*, actor: Actor, job_id: int, rows: int = PREVIEW_ROWS) -> ImportPreview:
-    """The job's columns, their current mapping, the first data rows and the field choices."""
-    job = import_job_get(actor=actor, job_id=job_id)
-    custom_fields = _custom_fields()
-    try:
-        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
-                        sheet=job.sheet or None) as table:
-            headers = list(table.headers)
-            preview = []
-            for _number, cells in table.rows():
-                preview.append(cells)
-                if len(preview) >= rows:
-                    break
-    except ReaderError as exc:
-        raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
-                               code=exc.code) from None
-    mapping = _mapping_from_json(job.mapping)
-    return ImportPreview(headers=headers, rows=preview,
-                         mapping={i: mapping.get(i) for i in range(len(headers))},
-                         choices=field_choices(custom_fields))
-
-
 def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str | None],
                          dry_run: bool, skip_invalid_fields: bool = False) -> ImportJob:
     """Store the mapping and options chosen on the page and make the job ready to run again
     from its first row (a finished dry run may be followed by the real import)."""
     actor.require("customer.import")
-    known = {key for key, _label in field_choices(_custom_fields())}
+    known = {key for key, _label in field_choices(active_custom_fields())}
     with transaction.atomic():
-        job = _job_for(actor, job_id, lock=True)
+        job = job_for_actor(actor=actor, job_id=job_id, lock=True)
         if job.status == ImportJob.RUNNING or (
                 job.status == ImportJob.DONE and not job.options.get("dry_run")) or \
                 job.status == ImportJob.CANCELLED:
@@ -611,6 +547,5 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
     return job
 
 
-__all__ = ["CleanRow", "ImportPreview", "import_job_cancel", "import_job_configure",
-           "import_job_create", "import_job_get", "import_job_preview", "import_job_run",
-           "import_jobs_recent", "import_row_errors"]
+__all__ = ["CleanRow", "import_job_cancel", "import_job_configure", "import_job_create",
+           "import_job_run"]

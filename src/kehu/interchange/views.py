@@ -29,15 +29,13 @@ from kehu.customers.selectors import DEFAULT_SORT, custom_field_list
 from kehu.interchange.export import ExportResult, customers_export
 from kehu.interchange.forms import ImportMappingForm, ImportUploadForm
 from kehu.interchange.models import ImportJob
-from kehu.interchange.services import (
-    import_job_configure,
-    import_job_create,
+from kehu.interchange.selectors import (
     import_job_get,
     import_job_preview,
-    import_job_run,
     import_jobs_recent,
     import_row_errors,
 )
+from kehu.interchange.services import import_job_configure, import_job_create, import_job_run
 from kehu.interchange.tasks import import_job_task
 
 SYNC_ROWS = 5000
@@ -85,7 +83,7 @@ def customer_export(request):
 
 def _job_or_404(request, job_id: int) -> ImportJob:
     try:
-        return import_job_get(actor=Actor.from_request(request), job_id=job_id)
+        return import_job_get(user=request.user, job_id=job_id)
     except NotFound:
         raise Http404 from None
 
@@ -106,7 +104,7 @@ def imports(request):
         else:
             return redirect("interchange:import_mapping", job_id=job.pk)
     return render(request, "interchange/imports.html",
-                  {"form": form, "jobs": import_jobs_recent(actor=actor)})
+                  {"form": form, "jobs": import_jobs_recent(user=request.user)})
 
 
 @requires("customer.import")
@@ -116,7 +114,7 @@ def import_mapping(request, job_id: int):
     actor = Actor.from_request(request)
     job = _job_or_404(request, job_id)
     try:
-        preview = import_job_preview(actor=actor, job_id=job.pk)
+        preview = import_job_preview(user=request.user, job_id=job.pk)
     except DomainError as exc:
         messages.error(request, str(exc.message))
         return redirect("interchange:imports")
