@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from kehu.cards import selectors
 from kehu.core.actor import Actor
+from kehu.core.timeline import TimelineCursor
 from kehu.customers import services as customers
 from kehu.interactions import services as interactions
 from kehu.transactions import services as transactions
@@ -53,7 +54,7 @@ def test_card_composes_every_layer(world):
     assert card.service.open_count == 1
     kinds = [item.kind for item in card.timeline.items]
     assert kinds == ["ticket", "order", "interaction", "interaction", "interaction"]
-    assert card.timeline.next_before is None
+    assert card.timeline.next_cursor is None
     assert any(entry.action == "customer.update" for entry in card.history)
 
 
@@ -82,12 +83,35 @@ def test_timeline_pages_and_filters(world):
     customer = world["customer"]
     first = selectors.card_timeline(user=world["rep"], customer=customer, limit=2)
     assert [i.kind for i in first.items] == ["ticket", "order"]
-    assert first.next_before == first.items[-1].at
+    assert first.next_cursor == TimelineCursor.after(first.items[-1]).encode()
     second = selectors.card_timeline(user=world["rep"], customer=customer, limit=2,
-                                     before=first.next_before)
+                                     cursor=first.next_cursor)
     assert [i.kind for i in second.items] == ["interaction", "interaction"]
     calls = selectors.card_timeline(user=world["rep"], customer=customer, kinds={"interaction"})
     assert {i.kind for i in calls.items} == {"interaction"} and len(calls.items) == 3
+
+
+def test_timeline_pages_never_skip_items_sharing_a_timestamp(world):
+    """A page boundary inside a run of equal timestamps loses and repeats nothing."""
+    customer, act = world["customer"], Actor(user=world["admin"])
+    same = timezone.now() - dt.timedelta(days=1)
+    for i in range(4):
+        interactions.interaction_log(actor=act, customer=customer, kind="note", summary=f"同刻{i}",
+                                     occurred_at=same)
+    product = transactions.product_create(actor=act, sku="PRN-02", name="墨盒", unit_price="99.00")
+    for _ in range(3):
+        transactions.order_create(actor=act, customer=customer, status="paid", ordered_at=same,
+                                  lines=[{"product": product, "quantity": 1}])
+    seen, cursor = [], None
+    while True:
+        page = selectors.card_timeline(user=world["rep"], customer=customer, limit=2, cursor=cursor)
+        seen += [(item.kind, item.object_id) for item in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    everything = selectors.card_timeline(user=world["rep"], customer=customer, limit=100)
+    assert len(everything.items) == 12
+    assert seen == [(item.kind, item.object_id) for item in everything.items]
 
 
 def test_history_masks_sensitive_changes_for_masked_roles(world, make_user):
@@ -130,9 +154,11 @@ def test_timeline_api_cursor(world, api_client_for):
     api = api_client_for(world["rep"])
     url = f"/api/v1/customers/{world['customer'].pk}/timeline"
     first = api.get(url, {"limit": 3}).json()
-    assert len(first["items"]) == 3 and first["next_before"]
-    rest = api.get(url, {"limit": 3, "before": first["next_before"]}).json()
-    assert len(rest["items"]) == 2
+    assert len(first["items"]) == 3 and first["next_cursor"]
+    rest = api.get(url, {"limit": 3, "cursor": first["next_cursor"]}).json()
+    assert len(rest["items"]) == 2 and rest["next_cursor"] is None
+    bad = api.get(url, {"cursor": "yesterday"})
+    assert bad.status_code == 422 and list(bad.json()["details"]) == ["cursor"]
     only_orders = api.get(url, {"kind": "order"}).json()
     assert [i["kind"] for i in only_orders["items"]] == ["order"]
 

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core.errors import NotFound
+from kehu.core.timeline import TimelineCursor
 from kehu.customers.models import Customer
 from kehu.interactions import selectors
 from kehu.interactions.models import FollowUpTask
@@ -121,7 +122,8 @@ def test_timeline_items_respects_kinds_before_and_limit(rep, customer):
     assert len(selectors.timeline_items(rep, customer, limit=3)) == 3
     only_events = selectors.timeline_items(rep, customer, kinds={"event", "order"}, limit=10)
     assert {item.kind for item in only_events} == {"event"} and len(only_events) == 5
-    older = selectors.timeline_items(rep, customer, before=_ago(6), limit=10)
+    older = selectors.timeline_items(rep, customer, cursor=TimelineCursor(at=_ago(6), kind="interaction", object_id=0),
+                                   limit=10)
     assert all(item.at < _ago(6) for item in older) and len(older) == 5
     assert selectors.timeline_items(rep, customer, kinds={"order"}, limit=10) == []
 

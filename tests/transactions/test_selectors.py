@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core.errors import NotFound, PermissionDenied
+from kehu.core.timeline import TimelineCursor
 from kehu.customers.models import Customer
 from kehu.transactions import selectors
 from kehu.transactions.models import Order, OrderLine, Ticket
@@ -103,6 +104,10 @@ def test_products_need_customer_view(make_user):
         selectors.product_list(make_user(None))
 
 
+def _strictly_before(at):
+    return TimelineCursor(at=at, kind="interaction", object_id=0)
+
+
 def test_timeline_items_merge_orders_and_tickets(rep, customer):
     order = make_order(customer, status="completed", total="88.80", at=_ago(5), lines=2)
     ticket = make_ticket(customer, at=_ago(2), priority="high", assignee=rep)
@@ -112,7 +117,7 @@ def test_timeline_items_merge_orders_and_tickets(rep, customer):
     assert order.number in items[1].title
     assert items[0].body == "卡纸" and items[0].meta["assignee"] == str(rep)
     assert selectors.timeline_items(rep, customer, kinds={"order"}, limit=10)[0].kind == "order"
-    assert selectors.timeline_items(rep, customer, before=_ago(3), limit=10)[0].kind == "order"
+    assert selectors.timeline_items(rep, customer, cursor=_strictly_before(_ago(3)), limit=10)[0].kind == "order"
     assert selectors.timeline_items(rep, customer, kinds={"event"}, limit=10) == []
 
 

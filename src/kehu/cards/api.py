@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from kehu.cards import selectors
 from kehu.core.http import ERROR_RESPONSES
@@ -28,7 +28,7 @@ class TimelineItemOut(Schema):
 
 class TimelineOut(Schema):
     items: list[TimelineItemOut]
-    next_before: dt.datetime | None = None
+    next_cursor: str | None = None
 
 
 class OrderSummaryOut(Schema):
@@ -76,7 +76,7 @@ class CardOut(Schema):
 
 class TimelineQuery(Schema):
     kind: list[str] = []
-    before: dt.datetime | None = None
+    cursor: str | None = Field(None, max_length=100, description="next_cursor of the previous page")
     limit: int = selectors.TIMELINE_PAGE
 
 
@@ -87,9 +87,9 @@ def get_card(request, customer_id: int):
 
 
 @router.get("/customers/{customer_id}/timeline", response={200: TimelineOut, **ERROR_RESPONSES},
-            summary="The card's timeline, newest first; pass next_before back as before")
+            summary="The card's timeline, newest first; pass next_cursor back as cursor")
 def get_timeline(request, customer_id: int, query: Query[TimelineQuery]):
     customer = selectors.card_customer(user=request.user, customer_id=customer_id)
     return selectors.card_timeline(user=request.user, customer=customer,
-                                   kinds=set(query.kind) or None, before=query.before,
+                                   kinds=set(query.kind) or None, cursor=query.cursor,
                                    limit=query.limit)

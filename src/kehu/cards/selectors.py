@@ -12,7 +12,7 @@ from typing import Any
 
 from kehu.core.models import AuditEntry
 from kehu.core.selectors import audit_history_for
-from kehu.core.timeline import TimelineItem
+from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
 from kehu.interactions import selectors as interactions
@@ -34,7 +34,7 @@ _IDENTIFIER_KINDS = {"mobile": "customer.mobile", "landline": "customer.mobile",
 @dataclass(frozen=True)
 class TimelinePage:
     items: list[TimelineItem]
-    next_before: dt.datetime | None  # pass back as `before` for the next page; None at the end
+    next_cursor: str | None  # pass back as `cursor` for the next page; None at the end
 
 
 @dataclass(frozen=True)
@@ -97,20 +97,21 @@ def card_timeline(
     user,
     customer: Customer,
     kinds: set[str] | None = None,
-    before: dt.datetime | None = None,
+    cursor: str | None = None,
     limit: int = TIMELINE_PAGE,
 ) -> TimelinePage:
     """One timeline merging interactions, events, orders and tickets, newest first."""
     wanted = set(TIMELINE_KINDS) if not kinds else set(kinds) & set(TIMELINE_KINDS)
     limit = max(1, min(int(limit), 100))
+    after = TimelineCursor.decode(cursor) if cursor else None
     items = [
-        *interactions.timeline_items(user, customer, kinds=wanted, before=before, limit=limit),
-        *transactions.timeline_items(user, customer, kinds=wanted, before=before, limit=limit),
+        *interactions.timeline_items(user, customer, kinds=wanted, cursor=after, limit=limit),
+        *transactions.timeline_items(user, customer, kinds=wanted, cursor=after, limit=limit),
     ]
-    items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
+    items.sort(key=timeline_sort_key, reverse=True)
     page = items[:limit]
-    next_before = page[-1].at if len(items) > limit or len(page) == limit else None
-    return TimelinePage(items=page, next_before=next_before)
+    more = len(items) > limit or len(page) == limit
+    return TimelinePage(items=page, next_cursor=TimelineCursor.after(page[-1]).encode() if more and page else None)
 
 
 def card_history(*, user, customer: Customer, limit: int = 20) -> list[HistoryEntry]:

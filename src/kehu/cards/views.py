@@ -5,11 +5,8 @@ Thin: the card selector gathers everything; edits go through the customers servi
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -51,13 +48,11 @@ def card(request, customer_id: int):
 def card_timeline(request, customer_id: int):
     """One more page of the timeline (htmx: scrolled to the end, or a type filter changed)."""
     customer = selectors.card_customer(user=request.user, customer_id=customer_id)
-    before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
-    if before is not None and before.tzinfo is None:
-        before = before.replace(tzinfo=dt.UTC)
+    cursor = request.GET.get("cursor") or None
     kinds = _kinds(request)
     page = selectors.card_timeline(user=request.user, customer=customer, kinds=kinds or None,
-                                   before=before)
-    template = "cards/_timeline_page.html" if before else "cards/_timeline.html"
+                                   cursor=cursor)
+    template = "cards/_timeline_page.html" if cursor else "cards/_timeline.html"
     return render(request, template, {"timeline": page, "c": {"id": customer.pk},
                                       "kinds": kinds, "timeline_filters": TIMELINE_FILTERS})
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound
-from kehu.core.timeline import TimelineItem
+from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers.models import Customer
 from kehu.customers.selectors import (
     customer_check_visible,
@@ -214,10 +214,10 @@ def timeline_items(
     customer: Customer,
     *,
     kinds: set[str] | None = None,
-    before: dt.datetime | None = None,
+    cursor: TimelineCursor | None = None,
     limit: int = 20,
 ) -> list[TimelineItem]:
-    """The newest `limit` interactions and events of a customer before `before`, newest first.
+    """The newest `limit` interactions and events of a customer after `cursor`, newest first.
 
     One query per kind asked for (two at most). The card merges this list with
     kehu.transactions.selectors.timeline_items and cuts the result to its limit.
@@ -230,16 +230,16 @@ def timeline_items(
     items: list[TimelineItem] = []
     if "interaction" in wanted:
         interactions = Interaction.objects.filter(customer_id=customer.pk).select_related("actor")
-        if before is not None:
-            interactions = interactions.filter(occurred_at__lt=before)
+        if cursor is not None:
+            interactions = interactions.filter(cursor.older_q(kind="interaction", time_field="occurred_at"))
         items += [interaction_timeline_item(i)
                   for i in interactions.order_by("-occurred_at", "-id")[:limit]]
     if "event" in wanted:
         events = Event.objects.filter(customer_id=customer.pk)
-        if before is not None:
-            events = events.filter(occurred_at__lt=before)
+        if cursor is not None:
+            events = events.filter(cursor.older_q(kind="event", time_field="occurred_at"))
         items += [event_timeline_item(e) for e in events.order_by("-occurred_at", "-id")[:limit]]
-    items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
+    items.sort(key=timeline_sort_key, reverse=True)
     return items[:limit]
 
 

@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, Max, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound
-from kehu.core.timeline import TimelineItem
+from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers.models import Customer
 from kehu.customers.selectors import (
     customer_check_visible,
@@ -235,10 +235,10 @@ def timeline_items(
     customer: Customer,
     *,
     kinds: set[str] | None = None,
-    before: dt.datetime | None = None,
+    cursor: TimelineCursor | None = None,
     limit: int = 20,
 ) -> list[TimelineItem]:
-    """The newest `limit` orders and tickets of a customer before `before`, newest first.
+    """The newest `limit` orders and tickets of a customer after `cursor`, newest first.
 
     Three queries at most: orders, their lines with products, tickets with assignee.
     The card merges this with kehu.interactions.selectors.timeline_items.
@@ -251,16 +251,16 @@ def timeline_items(
     items: list[TimelineItem] = []
     if "order" in wanted:
         orders = Order.objects.filter(customer_id=customer.pk)
-        if before is not None:
-            orders = orders.filter(ordered_at__lt=before)
+        if cursor is not None:
+            orders = orders.filter(cursor.older_q(kind="order", time_field="ordered_at"))
         orders = orders.order_by("-ordered_at", "-id").prefetch_related(_lines_prefetch())
         items += [order_timeline_item(o) for o in orders[:limit]]
     if "ticket" in wanted:
         tickets = Ticket.objects.filter(customer_id=customer.pk).select_related("assignee")
-        if before is not None:
-            tickets = tickets.filter(opened_at__lt=before)
+        if cursor is not None:
+            tickets = tickets.filter(cursor.older_q(kind="ticket", time_field="opened_at"))
         items += [ticket_timeline_item(t) for t in tickets.order_by("-opened_at", "-id")[:limit]]
-    items.sort(key=lambda item: (item.at, item.object_id), reverse=True)
+    items.sort(key=timeline_sort_key, reverse=True)
     return items[:limit]
 
 
