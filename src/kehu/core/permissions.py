@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, object] = {
     "ticket.manage": _("Manage service tickets"),
     "customfield.manage": _("Define custom fields"),
     "segment.manage": _("Manage tags and segments"),
+    "scoring.view": _("View customer value scores and tiers"),
+    "scoring.configure": _("Configure and run customer value scoring"),
     "privacy.manage": _("Handle consent and data requests"),
     "audit.view": _("Read the whole audit log"),
     "audit.export": _("Export the audit log"),
