@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "kehu.transactions",
     "kehu.scoring",
     "kehu.cards",
+    "kehu.segments",
     "kehu.interchange",
     "kehu.api",
     "kehu.cli",

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, object] = {
     "order.manage": _("Manage products and orders"),
     "ticket.manage": _("Manage service tickets"),
     "customfield.manage": _("Define custom fields"),
+    "segment.view": _("View segments and their members"),
     "segment.manage": _("Manage tags and segments"),
     "scoring.view": _("View customer value scores and tiers"),
     "scoring.configure": _("Configure and run customer value scoring"),
