@@ -8,9 +8,9 @@ See docs/rfm.md for the rules and the incremental approach.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
@@ -39,11 +39,6 @@ from kehu.transactions.models import Order
 # Orders that count as purchases. Returned and refunded orders are netted out: they count
 # neither as a purchase nor as spend (and not for recency); pending and cancelled never did.
 PURCHASE_STATUSES = ("paid", "shipped", "completed")
-LIFECYCLE_RULES = {
-    "first_order": "customer",
-    "repeat_orders": "loyal",
-    "no_order": "churned",
-}
 CHUNK = 2000
 _VALUE_COLUMNS = ("last_order_at", "recency_days", "frequency", "monetary", "r_score",
                   "f_score", "m_score", "rfm_segment", "value_tier", "last_activity_at",
@@ -162,73 +157,104 @@ def _apply_lifecycle(stages: dict[int, str], facts: dict[int, _Facts], *, as_of:
 
 
 # Scoring ------------------------------------------------------------------------------
+#
+# The hot loop works on raw database values: rows are read with the SQL the ORM compiles
+# (parameterised, portable) but without Django's per-value converters, which cost more than
+# the database's own work at a million rows. Datetimes stay in their stored form (a string on
+# SQLite, an aware datetime on PostgreSQL) and are parsed only to take their local date.
 
 
 @dataclass
 class _Facts:
-    last_order_at: datetime | None
-    last_order_day: date | None
+    last_order: Any          # raw stored datetime of the last purchase
+    last_order_day: date
     frequency: int
     monetary: Decimal
     orders_12m: int
+
+
+_CENT = Decimal("0.01")
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, dtime.min, timezone.get_current_timezone())
 
 
-def _order_facts(customer_ids: list[int] | None, *, as_of: date, window_days: int
-                 ) -> dict[int, _Facts]:
+def _raw(queryset) -> Iterator[tuple]:
+    """The rows of a values_list queryset as the database driver returns them."""
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(20000):
+            yield from rows
+
+
+def _dt(raw):
+    """A raw datetime as a datetime: SQLite hands aggregates back as ISO strings (UTC) and
+    columns as naive UTC datetimes; PostgreSQL as aware datetimes."""
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+
+
+class _Clock:
+    """Local dates of raw stored datetimes, in the current time zone."""
+
+    def __init__(self) -> None:
+        self.tz = timezone.get_current_timezone()
+
+    def day(self, raw) -> date | None:
+        if raw is None:
+            return None
+        if raw.tzinfo is None:
+            raw = raw.replace(tzinfo=UTC)
+        return raw.astimezone(self.tz).date()
+
+
+def _money(raw) -> Decimal:
+    if raw is None:
+        return Decimal("0.00")
+    if isinstance(raw, float):
+        raw = repr(raw)
+    return Decimal(raw).quantize(_CENT)
+
+
+def _chunks(ids: list[int] | None):
+    if ids is None:
+        return [None]
+    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def _order_facts(customer_ids: list[int] | None, *, as_of: date, window_days: int,
+                 clock: _Clock) -> dict[int, _Facts]:
     """Per customer: last purchase, purchases and spend in the window, purchases in the last
     365 days. One grouped query (per chunk of ids when given)."""
     window_start = _midnight(as_of - timedelta(days=window_days))
     year_start = _midnight(as_of - timedelta(days=365))
     base = Order.objects.filter(status__in=PURCHASE_STATUSES,
-                                customer__status=Customer.STATUS_ACTIVE)
+                                customer__status=Customer.STATUS_ACTIVE).order_by()
     out: dict[int, _Facts] = {}
-    chunks = ([None] if customer_ids is None
-              else [customer_ids[i:i + CHUNK] for i in range(0, len(customer_ids), CHUNK)])
-    for chunk in chunks:
+    for chunk in _chunks(customer_ids):
         qs = base if chunk is None else base.filter(customer_id__in=chunk)
-        rows = (qs.order_by().values("customer_id").annotate(
+        rows = qs.values("customer_id").annotate(
             last=Max("ordered_at"),
             f=Count("id", filter=Q(ordered_at__gte=window_start)),
             m=Sum("total_amount", filter=Q(ordered_at__gte=window_start)),
             y=Count("id", filter=Q(ordered_at__gte=year_start)),
-        ).values_list("customer_id", "last", "f", "m", "y"))
-        for pk, last, f, m, y in rows.iterator(chunk_size=20000):
-            out[pk] = _Facts(last, timezone.localdate(last) if last else None, f or 0,
-                             Decimal(m or 0).quantize(Decimal("0.01")), y or 0)
+        ).values_list("customer_id", "last", "f", "m", "y")
+        for pk, last, f, m, y in _raw(rows):
+            last = _dt(last)
+            out[pk] = _Facts(last, clock.day(last), f or 0, _money(m), y or 0)
     return out
 
 
-def _last_interactions(customer_ids: list[int] | None) -> dict[int, datetime]:
+def _last_interactions(customer_ids: list[int] | None) -> dict[int, Any]:
     base = Interaction.objects.order_by()
-    out: dict[int, datetime] = {}
-    chunks = ([None] if customer_ids is None
-              else [customer_ids[i:i + CHUNK] for i in range(0, len(customer_ids), CHUNK)])
-    for chunk in chunks:
+    out: dict[int, Any] = {}
+    for chunk in _chunks(customer_ids):
         qs = base if chunk is None else base.filter(customer_id__in=chunk)
-        out.update(qs.values("customer_id").annotate(last=Max("occurred_at"))
-                   .values_list("customer_id", "last").iterator(chunk_size=20000))
+        out.update((pk, _dt(last)) for pk, last in _raw(
+            qs.values("customer_id").annotate(last=Max("occurred_at"))
+            .values_list("customer_id", "last")))
     return out
-
-
-@dataclass(frozen=True)
-class _Row:
-    """A customer's value row as plain values, comparable with what is stored."""
-
-    last_order_at: datetime | None
-    recency_days: int | None
-    frequency: int
-    monetary: Decimal
-    r_score: int | None
-    f_score: int | None
-    m_score: int | None
-    rfm_segment: str
-    value_tier: str
-    last_activity_at: datetime | None
-    window_days: int
 
 
 def _changed_since(run: ScoringRun) -> set[int]:
@@ -241,14 +267,17 @@ def _changed_since(run: ScoringRun) -> set[int]:
     ids = set(Order.objects.filter(created_at__gte=since).values_list("customer_id", flat=True))
     order_ids = [int(o) for o in AuditEntry.objects.filter(
         at__gte=since, object_type="order").values_list("object_id", flat=True) if o.isdigit()]
-    for start in range(0, len(order_ids), CHUNK):
-        ids.update(Order.objects.filter(pk__in=order_ids[start:start + CHUNK])
-                   .values_list("customer_id", flat=True))
+    for chunk in _chunks(order_ids):
+        ids.update(Order.objects.filter(pk__in=chunk).values_list("customer_id", flat=True))
     ids.update(Interaction.objects.filter(created_at__gte=since)
                .values_list("customer_id", flat=True))
     # Strictly after: the run's own lifecycle moves carry its start time.
     ids.update(Customer.objects.filter(updated_at__gt=since).values_list("pk", flat=True))
     return ids
+
+
+# A value row as a tuple in _VALUE_COLUMNS order, values in their stored (raw) form.
+_LAST, _RECENCY, _FREQ, _MONEY, _R, _F, _M, _SEGMENT, _TIER, _ACTIVITY, _WINDOW = range(11)
 
 
 def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
@@ -268,6 +297,7 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
     as_of = timezone.localdate(now)
     settings = scoring_settings_get()
     say = progress or (lambda message: None)
+    clock = _Clock()
     last = ScoringRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
     if (not full and (last is None or last.as_of != as_of
                       or last.window_days != settings.window_days
@@ -277,41 +307,39 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
         run = ScoringRun.objects.create(mode="full" if full else "incremental", as_of=as_of,
                                         started_at=now, window_days=settings.window_days,
                                         triggered_by=actor.label[:200])
-        customers = {pk: (created, stage) for pk, created, stage in Customer.objects.filter(
-            status=Customer.STATUS_ACTIVE).values_list("pk", "created_at", "lifecycle_stage")
-            .iterator(chunk_size=20000)}
+        customers = {pk: (created, stage) for pk, created, stage in _raw(
+            Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by()
+            .values_list("pk", "created_at", "lifecycle_stage"))}
         say(_("%(n)d customers") % {"n": len(customers)})
-        stored = {row[0]: _Row(*row[1:]) for row in CustomerValue.objects.values_list(
-            "customer_id", *_VALUE_COLUMNS).iterator(chunk_size=20000)}
+        stored = {row[0]: row[1:] for row in _raw(
+            CustomerValue.objects.order_by().values_list("customer_id", *_VALUE_COLUMNS))}
         if full:
             recompute = None
-            facts = _order_facts(None, as_of=as_of, window_days=settings.window_days)
+            facts = _order_facts(None, as_of=as_of, window_days=settings.window_days,
+                                 clock=clock)
             interactions = _last_interactions(None)
         else:
             recompute = sorted(_changed_since(last) & customers.keys()
                                | (customers.keys() - stored.keys()))
-            facts = _order_facts(recompute, as_of=as_of, window_days=settings.window_days)
+            facts = _order_facts(recompute, as_of=as_of, window_days=settings.window_days,
+                                 clock=clock)
             interactions = _last_interactions(recompute)
         say(_("orders aggregated"))
-        rows = _score_all(customers, stored, facts, interactions, recompute, as_of=as_of,
-                          settings=settings)
-        run.boundaries = {**rows.pop(None), "settings": settings.updated_at.isoformat()}
-        changes = _write(rows, stored, customers, now=now)
+        rows, boundaries = _score_all(customers, stored, facts, interactions, recompute,
+                                      as_of=as_of, settings=settings, clock=clock)
+        run.boundaries = {**boundaries, "settings": settings.updated_at.isoformat()}
+        changes = _write(rows, stored, now=now)
         say(_("scores written"))
         lifecycle = 0
         if settings.lifecycle_rules_enabled:
             targets = customers.keys() if recompute is None else recompute
-            lifecycle = _apply_lifecycle(
-                {pk: customers[pk][1] for pk in targets},
-                facts, as_of=as_of, now=now,
-                settings=settings)
+            lifecycle = _apply_lifecycle({pk: customers[pk][1] for pk in targets}, facts,
+                                         as_of=as_of, now=now, settings=settings)
         removed = 0
         if full:
-            gone = list(set(stored) - customers.keys())
-            for start in range(0, len(gone), CHUNK):
-                removed += CustomerValue.objects.filter(
-                    customer_id__in=gone[start:start + CHUNK]).delete()[0]
-        run.scored = sum(1 for row in rows.values() if row.r_score is not None)
+            for chunk in _chunks(list(stored.keys() - customers.keys())):
+                removed += CustomerValue.objects.filter(customer_id__in=chunk).delete()[0]
+        run.scored = boundaries["population"]
         run.recomputed = len(customers) if recompute is None else len(recompute)
         run.changed = changes["rows"] + removed
         run.segment_changes = changes["history"]
@@ -329,28 +357,32 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
 
 
 def _score_all(customers, stored, facts, interactions, recompute, *, as_of: date,
-               settings: ScoringSettings) -> dict:
-    """Every customer's new row (keyed by id) plus the boundaries under key None."""
+               settings: ScoringSettings, clock: _Clock) -> tuple[dict[int, tuple], dict]:
+    """Every customer's new row (raw values, _VALUE_COLUMNS order) and the boundaries."""
     recompute_set = None if recompute is None else set(recompute)
-    window_start_day = as_of - timedelta(days=settings.window_days)
-    figures: dict[int, tuple] = {}  # pk -> (last_order_at, frequency, monetary, last_activity)
+    # pk -> (last order raw, its local day, frequency, monetary, last activity raw)
+    figures: dict[int, tuple] = {}
     for pk in customers:
         if recompute_set is None or pk in recompute_set:
             fact = facts.get(pk)
-            last_order = fact.last_order_at if fact else None
-            last_interaction = interactions.get(pk)
-            activity = max((t for t in (last_order, last_interaction) if t), default=None)
-            figures[pk] = (last_order, fact.frequency if fact else 0,
-                           fact.monetary if fact else Decimal("0.00"), activity)
+            interaction = interactions.get(pk)
+            if fact is None:
+                figures[pk] = (None, None, 0, Decimal("0.00"), interaction)
+                continue
+            activity = fact.last_order
+            if interaction is not None and interaction > activity:
+                activity = interaction
+            figures[pk] = (fact.last_order, fact.last_order_day, fact.frequency,
+                           fact.monetary, activity)
         else:
             old = stored[pk]
-            figures[pk] = (old.last_order_at, old.frequency, old.monetary, old.last_activity_at)
-    scored = [pk for pk, fig in figures.items() if fig[1] > 0]
-    recency = {pk: (as_of - timezone.localdate(fig[0])).days
-               for pk, fig in figures.items() if fig[0] is not None}
+            figures[pk] = (old[_LAST], clock.day(old[_LAST]), old[_FREQ], _money(old[_MONEY]),
+                           old[_ACTIVITY])
+    scored = [pk for pk, fig in figures.items() if fig[2] > 0]
+    recency = {pk: (as_of - fig[1]).days for pk, fig in figures.items() if fig[1] is not None}
     r_scores, r_bounds = quintile_scores([-recency[pk] for pk in scored])
-    f_scores, f_bounds = quintile_scores([figures[pk][1] for pk in scored])
-    m_scores, m_bounds = quintile_scores([figures[pk][2] for pk in scored])
+    f_scores, f_bounds = quintile_scores([figures[pk][2] for pk in scored])
+    m_scores, m_bounds = quintile_scores([figures[pk][3] for pk in scored])
     scores = {pk: (r, f, m) for pk, r, f, m in zip(scored, r_scores, f_scores, m_scores,
                                                      strict=True)}
     rules = TierRules(high_min_score=settings.high_min_score,
@@ -358,43 +390,39 @@ def _score_all(customers, stored, facts, interactions, recompute, *, as_of: date
                       potential_min_r=settings.potential_min_r,
                       potential_max_fm=settings.potential_max_fm)
     dormant_before = as_of - timedelta(days=settings.dormant_days)
-    out: dict = {None: {
+    boundaries = {
         "recency_days": [None if b is None else -b for b in r_bounds],
         "frequency": f_bounds, "monetary": [None if b is None else str(b) for b in m_bounds],
-        "window_start": window_start_day.isoformat(), "population": len(scored)}}
-    for pk, (last_order, frequency, monetary, activity) in figures.items():
-        created = customers[pk][0]
+        "window_start": (as_of - timedelta(days=settings.window_days)).isoformat(),
+        "population": len(scored)}
+    window = settings.window_days
+    out: dict[int, tuple] = {}
+    for pk, (last_order, _day, frequency, monetary, activity) in figures.items():
         # A customer with no purchase or interaction yet is judged from when they were added.
-        latest = activity or created
-        dormant = latest is None or timezone.localdate(latest) < dormant_before
+        latest = clock.day(activity if activity is not None else customers[pk][0])
+        dormant = latest is None or latest < dormant_before
         score = scores.get(pk)
-        out[pk] = _Row(
-            last_order_at=last_order, recency_days=recency.get(pk), frequency=frequency,
-            monetary=monetary, r_score=score[0] if score else None,
-            f_score=score[1] if score else None, m_score=score[2] if score else None,
-            rfm_segment=rfm_segment_of(score[0], score[1]) if score else "",
-            value_tier=value_tier_of(scores=score, monetary=monetary, dormant=dormant,
-                                     rules=rules),
-            last_activity_at=activity, window_days=settings.window_days)
-    return out
+        if score is None:
+            r = f = m = None
+            segment = ""
+        else:
+            r, f, m = score
+            segment = rfm_segment_of(r, f)
+        out[pk] = (
+            last_order, recency.get(pk), frequency, monetary, r, f, m, segment,
+            value_tier_of(scores=score, monetary=monetary, dormant=dormant, rules=rules),
+            activity, window)
+    return out, boundaries
 
 
-def _same(old: _Row, new: _Row) -> bool:
+def _same(old: tuple, new: tuple) -> bool:
     if old == new:
         return True
-    # Stored decimals and datetimes may come back in another representation; compare values.
-    return all(_norm(getattr(old, name)) == _norm(getattr(new, name)) for name in _VALUE_COLUMNS)
+    return all(a == b or (i == _MONEY and _money(a) == b) for i, (a, b) in
+               enumerate(zip(old, new, strict=True)))
 
 
-def _norm(value):
-    if isinstance(value, Decimal):
-        return value.quantize(Decimal("0.01"))
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return value
-
-
-def _write(rows: dict[int, _Row], stored: dict[int, _Row], customers, *, now: datetime
+def _write(rows: dict[int, tuple], stored: dict[int, tuple], *, now: datetime
            ) -> dict[str, int]:
     """Upsert the rows that changed and record segment/tier moves of existing rows."""
     changed = [(pk, row) for pk, row in rows.items()
@@ -402,44 +430,42 @@ def _write(rows: dict[int, _Row], stored: dict[int, _Row], customers, *, now: da
     history = []
     for pk, row in changed:
         old = stored.get(pk)
-        if old is not None and (old.rfm_segment, old.value_tier) != (row.rfm_segment,
-                                                                       row.value_tier):
+        if old is not None and (old[_SEGMENT], old[_TIER]) != (row[_SEGMENT], row[_TIER]):
             history.append(CustomerValueChange(
-                customer_id=pk, changed_at=now, old_segment=old.rfm_segment,
-                new_segment=row.rfm_segment, old_tier=old.value_tier, new_tier=row.value_tier))
+                customer_id=pk, changed_at=now, old_segment=old[_SEGMENT],
+                new_segment=row[_SEGMENT], old_tier=old[_TIER], new_tier=row[_TIER]))
     _upsert(changed, now=now)
     CustomerValueChange.objects.bulk_create(history, batch_size=CHUNK)
     return {"rows": len(changed), "history": len(history)}
 
 
-def _upsert(changed: list[tuple[int, _Row]], *, now: datetime) -> None:
+def _upsert(changed: list[tuple[int, tuple]], *, now: datetime) -> None:
     """Multi-row INSERT … ON CONFLICT DO UPDATE (SQLite 3.24+ and PostgreSQL): fixed SQL,
     table and column names from _meta, every value a parameter."""
     meta = CustomerValue._meta
-    columns = ["customer_id", *_VALUE_COLUMNS, "scored_at"]
-    quoted = [connection.ops.quote_name(meta.get_field(c if c != "customer_id" else "customer")
-                                        .column) for c in columns]
+    columns = ["customer", *_VALUE_COLUMNS, "scored_at"]
+    quoted = [connection.ops.quote_name(meta.get_field(c).column) for c in columns]
     updates = ", ".join(f"{q} = excluded.{q}" for q in quoted[1:])
     ops = connection.ops
-    scored_at = ops.adapt_datetimefield_value(now)
+    adapt = ops.adapt_datetimefield_value
+    scored_at = adapt(now)
     per_row = len(columns)
-    batch = max(1, min(CHUNK, 900 // per_row))  # SQLite's variable limit on old builds
+    batch = max(1, 30000 // per_row) if connection.vendor == "sqlite" else 2000
     table = ops.quote_name(meta.db_table)
     head = f"INSERT INTO {table} ({', '.join(quoted)}) VALUES "  # noqa: S608
     tail = f" ON CONFLICT ({quoted[0]}) DO UPDATE SET {updates}"
+    one = "(" + ", ".join(["%s"] * per_row) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(changed), batch):
             part = changed[start:start + batch]
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * per_row) + ")"] * len(part))
             params: list[Any] = []
             for pk, row in part:
-                params.extend((
-                    pk, ops.adapt_datetimefield_value(row.last_order_at), row.recency_days,
-                    row.frequency, ops.adapt_decimalfield_value(row.monetary, 16, 2),
-                    row.r_score, row.f_score, row.m_score, row.rfm_segment, row.value_tier,
-                    ops.adapt_datetimefield_value(row.last_activity_at), row.window_days,
-                    scored_at))
-            cursor.execute(head + placeholders + tail, params)
+                params.append(pk)
+                params.extend(row)
+                params[-11] = adapt(params[-11])  # last_order_at
+                params[-2] = adapt(params[-2])    # last_activity_at
+                params.append(scored_at)
+            cursor.execute(head + ", ".join([one] * len(part)) + tail, params)
 
 
 def rfm_score_counts(run: ScoringRun) -> dict[str, int]:
