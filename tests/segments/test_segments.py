@@ -166,3 +166,28 @@ def test_cli_count_prints_exactly_the_count(people, tmp_path, admin_user):
     out = StringIO()
     call_command("segment", "count", "--definition", str(path), "--user", "rep", stdout=out)
     assert out.getvalue().strip() == '{"count": 1}'
+
+
+def test_rfm_value_fields(people):
+    from django.utils import timezone
+
+    from kehu.scoring.models import CustomerValue
+    from kehu.segments.selectors import segment_queryset
+
+    east = people["east"]
+    now = timezone.now()
+    CustomerValue.objects.create(customer=east[0], r_score=5, f_score=4, m_score=5,
+                                 rfm_segment="champions", value_tier="high_value", scored_at=now)
+    CustomerValue.objects.create(customer=east[1], r_score=1, f_score=1, m_score=2,
+                                 rfm_segment="hibernating", value_tier="dormant", scored_at=now)
+
+    def ids(condition):
+        return set(segment_queryset(user=people["marketer"], definition={
+            "conditions": [condition]}).values_list("pk", flat=True))
+    assert ids({"field": "value_tier", "op": "eq", "value": "high_value"}) == {east[0].pk}
+    assert ids({"field": "r_score", "op": "gte", "value": 4}) == {east[0].pk}
+    assert ids({"field": "rfm_segment", "op": "is_set"}) == {east[0].pk, east[1].pk}
+    everyone = {c.pk for c in east + people["south"]}
+    assert ids({"field": "value_tier", "op": "ne", "value": "dormant"}) == everyone - {east[1].pk}
+    assert ids({"field": "rfm_segment", "op": "is_not_set"}) == everyone - {east[0].pk,
+                                                                            east[1].pk}

@@ -170,6 +170,8 @@ class _Compiler:
             key = path[len("custom__"):]
             return Q(custom__has_key=key) & ~Q(**{path: None}) & ~Q(**{path: ""})
         if kind in ("text", "choice", "presence"):
+            if "__" in path:  # a related row (e.g. the RFM value) may be missing
+                return Q(**{f"{path}__isnull": False}) & ~Q(**{path: ""})
             return ~Q(**{path: ""})
         return Q(**{f"{path}__isnull": False})
 

@@ -110,6 +110,28 @@ register(FieldSpec("quality_score", _("Data quality score"), "number", "quality_
 register(FieldSpec("created_at", _("Created"), "datetime", "created_at"))
 register(FieldSpec("last_activity_at", _("Last activity"), "datetime", "last_activity_at"))
 
+
+def _scoring_choices(name: str):
+    def choices():
+        from kehu.scoring import models as scoring
+
+        return [(k, str(v)) for k, v in getattr(scoring, name)]
+    return choices
+
+
+# Value layer (kehu.scoring's CustomerValue, reached as related_name "value").
+_VALUE = _("Value (RFM)")
+register(FieldSpec("rfm_segment", _("RFM segment"), "choice", "value__rfm_segment",
+                   choices=_scoring_choices("RFM_SEGMENTS"), group=_VALUE))
+register(FieldSpec("value_tier", _("Value tier"), "choice", "value__value_tier",
+                   choices=_scoring_choices("VALUE_TIERS"), group=_VALUE))
+for _key, _label in (("r_score", _("R score")), ("f_score", _("F score")),
+                     ("m_score", _("M score")), ("recency_days", _("Days since last purchase")),
+                     ("frequency", _("Purchases in the RFM window")),
+                     ("monetary", _("Spend in the RFM window (CNY)"))):
+    register(FieldSpec(_key, _label, "number", f"value__{_key}", group=_VALUE))
+register(FieldSpec("scored_at", _("RFM scored"), "datetime", "value__scored_at", group=_VALUE))
+
 CUSTOM_KINDS = {"text": "text", "url": "text", "choice": "choice", "user": "user",
                 "number": "number", "date": "custom_date", "boolean": "boolean",
                 "multi_choice": "multi_choice"}
