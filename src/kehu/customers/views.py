@@ -35,6 +35,7 @@ from kehu.customers.listing import (
     filters_from_query,
 )
 from kehu.customers.models import Customer
+from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
@@ -119,6 +120,10 @@ def customer_list(request):
         "can_add": request.user.access.can("customer.add"),
         "can_share": request.user.access.can("segment.manage"),
         "custom_filters": [(d, params.get(f"cf_{d.key}", "")) for d in definitions],
+        "can_see_value": request.user.access.can("scoring.view"),
+        "value_tiers": VALUE_TIERS, "rfm_segments": RFM_SEGMENTS,
+        "score_filters": [(name, label, params.get(name, "")) for name, label in (
+            ("r_score", _("R score")), ("f_score", _("F score")), ("m_score", _("M score")))],
     }
     template = "customers/_results.html" if request.htmx else "customers/list.html"
     return render(request, template, context)

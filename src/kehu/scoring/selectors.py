@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Sum
 
 from kehu.customers.models import Customer
@@ -48,6 +49,18 @@ def value_present(value: CustomerValue | None) -> dict[str, Any] | None:
         "last_order_at": value.last_order_at, "last_activity_at": value.last_activity_at,
         "window_days": value.window_days, "scored_at": value.scored_at,
     }
+
+
+def card_value(*, user, customer: Customer) -> dict[str, Any] | None:
+    """The value row that customers.customer_get joined in (no query), for a caller with
+    scoring.view; None otherwise or when unscored."""
+    if not user.access.can("scoring.view"):
+        return None
+    try:
+        value = customer.value
+    except ObjectDoesNotExist:
+        return None
+    return value_present(value)
 
 
 def customer_value_get(*, user, customer: Customer) -> dict[str, Any] | None:
@@ -131,6 +144,6 @@ def scoring_runs(*, user, limit: int = 10) -> list[ScoringRun]:
     return list(ScoringRun.objects.all()[:limit])
 
 
-__all__ = ["SEGMENT_LABELS", "TIER_LABELS", "customer_value_get",
+__all__ = ["SEGMENT_LABELS", "TIER_LABELS", "card_value", "customer_value_get",
            "lifecycle_history", "rfm_grid", "rule_labels", "scoring_runs",
            "scoring_settings_read", "value_present"]

@@ -13,6 +13,7 @@ NAVIGATION = [
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
+    ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [
