@@ -31,6 +31,7 @@ from kehu.customers.models import (
     Identifier,
     SavedView,
     Tag,
+    TagGroup,
 )
 
 # sort key -> the column keyset pagination orders by (never NULL, so the keyset is total)
@@ -504,6 +505,20 @@ def contact_link_get(*, user, organisation: Customer, link_id: int) -> ContactLi
 def tag_list(*, user, search: str = "") -> QuerySet[Tag]:
     tags = Tag.objects.order_by("name")
     return tags.filter(name__icontains=search) if search else tags
+
+
+def tag_group_list(*, user) -> QuerySet[TagGroup]:
+    """Tag groups with their tags, for the tags page."""
+    user.access.require("customer.view")
+    return TagGroup.objects.prefetch_related("tags")
+
+
+def tag_group_get(*, user, group_id: int) -> TagGroup:
+    user.access.require("customer.view")
+    group = TagGroup.objects.filter(pk=group_id).first()
+    if group is None:
+        raise NotFound()
+    return group
 
 
 def tag_get(*, user, tag_id: int) -> Tag:

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -130,6 +131,11 @@ def customer_list(request):
 
 
 def _cell(data: dict, column: str, labels: dict):
+    if column == "tags" and data["tags"]:
+        # Coloured like on the card (list.js paints data-color; no inline styles under the CSP).
+        return format_html('<span class="tags">{}</span>', format_html_join(
+            "", '<span class="tag" data-color="{}">{}</span>',
+            ((t["color"], t["name"]) for t in data["tags"])))
     value = cell_value(data, column, labels=labels)
     if column in ("created_at", "updated_at") and value:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

@@ -22,6 +22,8 @@ ADMIN_NAVIGATION = [
     ("accounts:roles", _("Roles"), "role.manage"),
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
     ("interchange:imports", _("Import"), "customer.import"),
+    ("customers:tags", _("Tags"), "segment.manage"),
+    ("scoring:settings", _("Scoring settings"), "scoring.configure"),
 ]
 
 
