@@ -23,17 +23,17 @@ from tests.factories import CustomerFactory
 _numbers = itertools.count(1)
 
 
-def add_order(customer, *, days_ago: float, amount: str, status: str = "completed", now=None):
+def add_order(buyer, *, days_ago: float, amount: str, status: str = "completed", now=None):
     from kehu.transactions.models import Order
 
     now = now or timezone.now()
-    return Order.objects.create(customer=customer, number=f"T{next(_numbers):08d}",
+    return Order.objects.create(customer=buyer, number=f"T{next(_numbers):08d}",
                                 status=status, ordered_at=now - timedelta(days=days_ago),
                                 total_amount=Decimal(amount))
 
 
 @pytest.fixture
-def book(db, rep, team):
+def book(db, rep, team):  # noqa: F811 - the imported fixtures
     """A..F as in docs/rfm.md's worked example."""
     made = {name: CustomerFactory(name=f"客户{name}", owner=rep, team=team)
             for name in "ABCDEF"}
