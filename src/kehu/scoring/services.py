@@ -40,6 +40,7 @@ from kehu.transactions.models import Order
 # neither as a purchase nor as spend (and not for recency); pending and cancelled never did.
 PURCHASE_STATUSES = ("paid", "shipped", "completed")
 CHUNK = 2000
+WRITE_SLICE = 20000  # value rows per write transaction
 _VALUE_COLUMNS = ("last_order_at", "recency_days", "frequency", "monetary", "r_score",
                   "f_score", "m_score", "rfm_segment", "value_tier", "last_activity_at",
                   "window_days")
@@ -144,14 +145,15 @@ def _apply_lifecycle(stages: dict[int, str], facts: dict[int, _Facts], *, as_of:
     for (old, new, rule), ids in moves.items():
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
-            # Only rows still in `old`: a concurrent hand edit wins.
-            moved = list(Customer.objects.filter(pk__in=chunk, lifecycle_stage=old)
-                         .values_list("pk", flat=True))
-            Customer.objects.filter(pk__in=moved).update(
-                lifecycle_stage=new, version=F("version") + 1, updated_at=now)
-            LifecycleStageChange.objects.bulk_create([
-                LifecycleStageChange(customer_id=pk, changed_at=now, from_stage=old,
-                                     to_stage=new, rule=rule) for pk in moved])
+            with transaction.atomic():
+                # Only rows still in `old`, locked: a concurrent hand edit wins.
+                moved = list(Customer.objects.select_for_update().filter(
+                    pk__in=chunk, lifecycle_stage=old).values_list("pk", flat=True))
+                Customer.objects.filter(pk__in=moved).update(
+                    lifecycle_stage=new, version=F("version") + 1, updated_at=now)
+                LifecycleStageChange.objects.bulk_create([
+                    LifecycleStageChange(customer_id=pk, changed_at=now, from_stage=old,
+                                         to_stage=new, rule=rule) for pk in moved])
             changed += len(moved)
     return changed
 
@@ -303,49 +305,51 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
                       or last.window_days != settings.window_days
                       or last.boundaries.get("settings") != settings.updated_at.isoformat())):
         full = True
+    # Reads run outside a transaction and writes in short ones (a slice of rows each), so a
+    # long run never holds SQLite's single write lock for long. A run that dies half-way
+    # leaves correct rows behind; the next run finishes the job.
+    run = ScoringRun.objects.create(mode="full" if full else "incremental", as_of=as_of,
+                                    started_at=now, window_days=settings.window_days,
+                                    triggered_by=actor.label[:200])
+    customers = {pk: (created, stage) for pk, created, stage in _raw(
+        Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by()
+        .values_list("pk", "created_at", "lifecycle_stage"))}
+    say(_("%(n)d customers") % {"n": len(customers)})
+    stored = {row[0]: row[1:] for row in _raw(
+        CustomerValue.objects.order_by().values_list("customer_id", *_VALUE_COLUMNS))}
+    if full:
+        recompute = None
+        facts = _order_facts(None, as_of=as_of, window_days=settings.window_days, clock=clock)
+        interactions = _last_interactions(None)
+    else:
+        recompute = sorted(_changed_since(last) & customers.keys()
+                           | (customers.keys() - stored.keys()))
+        facts = _order_facts(recompute, as_of=as_of, window_days=settings.window_days,
+                             clock=clock)
+        interactions = _last_interactions(recompute)
+    say(_("orders aggregated"))
+    rows, boundaries = _score_all(customers, stored, facts, interactions, recompute,
+                                  as_of=as_of, settings=settings, clock=clock)
+    changes = _write(rows, stored, now=now)
+    say(_("scores written"))
+    lifecycle = 0
+    if settings.lifecycle_rules_enabled:
+        targets = customers.keys() if recompute is None else recompute
+        lifecycle = _apply_lifecycle({pk: customers[pk][1] for pk in targets}, facts,
+                                     as_of=as_of, now=now, settings=settings)
+    removed = 0
+    if full:
+        for chunk in _chunks(list(stored.keys() - customers.keys())):
+            removed += CustomerValue.objects.filter(customer_id__in=chunk).delete()[0]
+    run.boundaries = {**boundaries, "settings": settings.updated_at.isoformat()}
+    run.scored = boundaries["population"]
+    run.recomputed = len(customers) if recompute is None else len(recompute)
+    run.changed = changes["rows"] + removed
+    run.segment_changes = changes["history"]
+    run.lifecycle_changes = lifecycle
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.perf_counter() - started) * 1000)
     with transaction.atomic():
-        run = ScoringRun.objects.create(mode="full" if full else "incremental", as_of=as_of,
-                                        started_at=now, window_days=settings.window_days,
-                                        triggered_by=actor.label[:200])
-        customers = {pk: (created, stage) for pk, created, stage in _raw(
-            Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by()
-            .values_list("pk", "created_at", "lifecycle_stage"))}
-        say(_("%(n)d customers") % {"n": len(customers)})
-        stored = {row[0]: row[1:] for row in _raw(
-            CustomerValue.objects.order_by().values_list("customer_id", *_VALUE_COLUMNS))}
-        if full:
-            recompute = None
-            facts = _order_facts(None, as_of=as_of, window_days=settings.window_days,
-                                 clock=clock)
-            interactions = _last_interactions(None)
-        else:
-            recompute = sorted(_changed_since(last) & customers.keys()
-                               | (customers.keys() - stored.keys()))
-            facts = _order_facts(recompute, as_of=as_of, window_days=settings.window_days,
-                                 clock=clock)
-            interactions = _last_interactions(recompute)
-        say(_("orders aggregated"))
-        rows, boundaries = _score_all(customers, stored, facts, interactions, recompute,
-                                      as_of=as_of, settings=settings, clock=clock)
-        run.boundaries = {**boundaries, "settings": settings.updated_at.isoformat()}
-        changes = _write(rows, stored, now=now)
-        say(_("scores written"))
-        lifecycle = 0
-        if settings.lifecycle_rules_enabled:
-            targets = customers.keys() if recompute is None else recompute
-            lifecycle = _apply_lifecycle({pk: customers[pk][1] for pk in targets}, facts,
-                                         as_of=as_of, now=now, settings=settings)
-        removed = 0
-        if full:
-            for chunk in _chunks(list(stored.keys() - customers.keys())):
-                removed += CustomerValue.objects.filter(customer_id__in=chunk).delete()[0]
-        run.scored = boundaries["population"]
-        run.recomputed = len(customers) if recompute is None else len(recompute)
-        run.changed = changes["rows"] + removed
-        run.segment_changes = changes["history"]
-        run.lifecycle_changes = lifecycle
-        run.finished_at = timezone.now()
-        run.duration_ms = int((time.perf_counter() - started) * 1000)
         run.save()
         audit_record(actor=actor, action="scoring.run", object_type="scoring_run",
                      object_id=run.pk, object_repr=f"{run.mode} {as_of.isoformat()}",
@@ -427,16 +431,21 @@ def _write(rows: dict[int, tuple], stored: dict[int, tuple], *, now: datetime
     """Upsert the rows that changed and record segment/tier moves of existing rows."""
     changed = [(pk, row) for pk, row in rows.items()
                if pk not in stored or not _same(stored[pk], row)]
-    history = []
-    for pk, row in changed:
-        old = stored.get(pk)
-        if old is not None and (old[_SEGMENT], old[_TIER]) != (row[_SEGMENT], row[_TIER]):
-            history.append(CustomerValueChange(
-                customer_id=pk, changed_at=now, old_segment=old[_SEGMENT],
-                new_segment=row[_SEGMENT], old_tier=old[_TIER], new_tier=row[_TIER]))
-    _upsert(changed, now=now)
-    CustomerValueChange.objects.bulk_create(history, batch_size=CHUNK)
-    return {"rows": len(changed), "history": len(history)}
+    moves = 0
+    for start in range(0, len(changed), WRITE_SLICE):
+        part = changed[start:start + WRITE_SLICE]
+        history = []
+        for pk, row in part:
+            old = stored.get(pk)
+            if old is not None and (old[_SEGMENT], old[_TIER]) != (row[_SEGMENT], row[_TIER]):
+                history.append(CustomerValueChange(
+                    customer_id=pk, changed_at=now, old_segment=old[_SEGMENT],
+                    new_segment=row[_SEGMENT], old_tier=old[_TIER], new_tier=row[_TIER]))
+        with transaction.atomic():  # a slice's rows and their history together
+            _upsert(part, now=now)
+            CustomerValueChange.objects.bulk_create(history, batch_size=CHUNK)
+        moves += len(history)
+    return {"rows": len(changed), "history": moves}
 
 
 def _upsert(changed: list[tuple[int, tuple]], *, now: datetime) -> None:
