@@ -76,3 +76,13 @@ def test_score_on_demand_needs_write_scope_and_permission(book, make_user, api_c
 def test_roles_that_see_the_grid(role, make_user, api_client_for):
     response = api_client_for(make_user(role), scopes=("read",)).get("/api/v1/rfm/grid")
     assert response.status_code == 200
+
+
+def test_card_api_carries_the_value(book, rep, api_client_for):
+    services.rfm_score(actor=SYSTEM, full=True)
+    client = api_client_for(rep, scopes=("read",))
+    value = client.get(f"/api/v1/customers/{book['C'].pk}/card").json()["value"]
+    assert {k: value[k] for k in ("rfm_code", "rfm_segment", "value_tier", "monetary")} == {
+        "rfm_code": "234", "rfm_segment": "at_risk", "value_tier": "general",
+        "monetary": "2000.00"}
+    assert client.get(f"/api/v1/customers/{book['F'].pk}/card").json()["value"]["r_score"] is None
