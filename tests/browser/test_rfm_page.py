@@ -1,5 +1,7 @@
 """The RFM page in a real browser: the heat map renders, and a cell opens its customers."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -46,3 +48,24 @@ def test_heat_map_cell_opens_the_filtered_list(page, make_user):
     page.wait_for_url("**/customers/?r_score=1&f_score=1")
     expect(page.get_by_test_id("customer-table")).to_contain_text("客户D")
     expect(page.get_by_test_id("customer-table")).not_to_contain_text("客户A")
+
+
+def test_card_chips_and_lifecycle_panel(page, make_user):
+    rep = make_user("sales_rep", username="li")
+    customer = CustomerFactory(name="客户甲", owner=rep, team=rep.team)
+    add_order(customer, days_ago=3, amount="300")
+    services.rfm_score(actor=Actor.system(via="system"), full=True)
+    login(page, "li", PASSWORD)
+    page.goto(f"/customers/{customer.pk}/")
+    expect(page.get_by_test_id("value-chips")).to_contain_text("RFM 111")
+    page.get_by_test_id("lifecycle-tab").click()
+    history = page.get_by_test_id("lifecycle-history")
+    # the first-order rule moved 潜在 -> 成交 (label in zh-Hans once the pending strings merge)
+    expect(history).to_contain_text(re.compile("规则|Rule"))
+    form = page.get_by_test_id("lifecycle-form")
+    form.locator("select[name=stage]").select_option("loyal")
+    form.locator("input[name=note]").fill("年度大客户")
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("lifecycle-history")).to_contain_text("年度大客户")
+    customer.refresh_from_db()
+    assert customer.lifecycle_stage == "loyal"
