@@ -23,7 +23,7 @@ from kehu.segments.fields import FieldSpec
 COUNTED_ORDER_STATUSES = ("pending", "paid", "shipped", "completed")
 # How "has at least one row" is asked: "in" (pk IN (SELECT customer_id …)) or "exists" (a
 # correlated EXISTS per candidate customer). bench/segment_bench.py measures both.
-SEMI_JOIN = "in"
+SEMI_JOIN = "exists"
 
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__in=[])

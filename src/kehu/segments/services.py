@@ -132,7 +132,7 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
 
 
 def _locked(actor: Actor, segment: Segment) -> Segment:
-    found = Segment.objects.select_for_update().select_related("owner", "tag").filter(
+    found = Segment.objects.select_for_update(of=("self",)).select_related("owner", "tag").filter(
         pk=segment.pk).first()
     if found is None:
         raise NotFound()
@@ -148,7 +148,7 @@ def segment_refresh(*, actor: Actor, segment: Segment) -> Segment:
     actor.require("segment.manage")
     started = time.monotonic()
     with transaction.atomic():
-        segment = Segment.objects.select_for_update().select_related("owner", "tag").filter(
+        segment = Segment.objects.select_for_update(of=("self",)).select_related("owner", "tag").filter(
             pk=segment.pk).first()
         if segment is None:
             raise NotFound()
