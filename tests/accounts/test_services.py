@@ -63,8 +63,8 @@ def test_role_save_validates_catalogue_and_records_diff(admin_user):
                            field_permissions={"customer.mobile": "sometimes"})
     assert set(info.value.details) == {"permissions", "record_scope", "field_permissions"}
     services.role_save(actor=Actor(user=admin_user), role=role, code="read_only",
-                       name="Read only", permissions=["customer.view"], record_scope="team",
-                       field_permissions={"customer.mobile": "view"})
+                       name="Read only", permissions=list(role.permissions),
+                       record_scope="team", field_permissions={"customer.mobile": "view"})
     entry = AuditEntry.objects.get(action="role.update")
     assert entry.changes["record_scope"] == {"before": "all", "after": "team"}
     assert "permissions" not in entry.changes
