@@ -12,5 +12,7 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("customers/", include("kehu.cards.urls")),
     path("interchange/", include("kehu.interchange.urls")),
+    path("segments/", include("kehu.segments.urls")),
+    path("value/", include("kehu.scoring.urls")),
     path("", include("kehu.web.urls")),
 ]

@@ -16,6 +16,8 @@ from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
+from kehu.scoring.api import router as scoring_router
+from kehu.segments.api import router as segments_router
 from kehu.transactions.api import router as transactions_router
 
 api = NinjaAPI(
@@ -84,3 +86,5 @@ api.add_router("/", transactions_router)
 api.add_router("/", interchange_router)
 api.add_router("/", customers_router)
 api.add_router("/", cards_router)
+api.add_router("/", segments_router)
+api.add_router("/", scoring_router)

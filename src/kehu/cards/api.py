@@ -72,6 +72,7 @@ class CardOut(Schema):
     follow_ups: list[FollowUpOut]
     timeline: TimelineOut
     history: list[HistoryOut]
+    value: dict[str, Any] | None = None
 
 
 class TimelineQuery(Schema):

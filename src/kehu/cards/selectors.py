@@ -17,6 +17,7 @@ from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
 from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
+from kehu.scoring import selectors as scoring
 from kehu.transactions import selectors as transactions
 from kehu.transactions.models import Order, Ticket
 
@@ -68,6 +69,7 @@ class CustomerCard:
     follow_ups: list[FollowUpTask]
     timeline: TimelinePage
     history: list[HistoryEntry]
+    value: dict[str, Any] | None = None  # RFM scores, segment and tier; None when unscored
 
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
@@ -84,6 +86,7 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
                                                     status="open")[:10]),
         timeline=card_timeline(user=user, customer=customer),
         history=card_history(user=user, customer=customer),
+        value=scoring.card_value(user=user, customer=customer),
     )
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.customers.models import Customer
 from kehu.customers.selectors import CustomerFilters
+from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 
 # column key -> header; custom fields add "custom.<key>" columns
 COLUMNS = {
@@ -20,7 +21,11 @@ COLUMNS = {
     "lifecycle_stage": gettext_lazy("Lifecycle stage"), "source": gettext_lazy("Source"),
     "tags": gettext_lazy("Tags"), "created_at": gettext_lazy("Created"),
     "updated_at": gettext_lazy("Updated"),
+    "value_tier": gettext_lazy("Value tier"), "rfm_segment": gettext_lazy("RFM segment"),
+    "rfm_code": gettext_lazy("RFM score"), "monetary": gettext_lazy("Spend in window (CNY)"),
 }
+_TIERS = {code for code, _label in VALUE_TIERS}
+_SEGMENTS = {code for code, _label in RFM_SEGMENTS}
 DEFAULT_COLUMNS = ["name", "mobile", "owner", "region", "lifecycle_stage", "tags", "created_at"]
 
 
@@ -38,6 +43,10 @@ def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
         value = params.get(name, "")
         return int(value) if value.isdigit() else None
 
+    def score(name):
+        value = params.get(name, "")
+        return int(value) if value in ("1", "2", "3", "4", "5") else None
+
     owner = params.get("owner", "")
     return CustomerFilters(
         q=params.get("q", "").strip(), owner=owner if owner == "me" else number("owner"),
@@ -46,13 +55,19 @@ def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
         source=params.get("source", ""), kind=params.get("kind", ""),
         created_from=day("created_from"), created_to=day("created_to"),
         custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
-                if params.get(f"cf_{d.key}", "").strip()})
+                if params.get(f"cf_{d.key}", "").strip()},
+        value_tier=params.get("value_tier", "") if params.get("value_tier") in _TIERS else "",
+        rfm_segment=params.get("rfm_segment", "") if params.get("rfm_segment") in _SEGMENTS
+        else "",
+        r_score=score("r_score"), f_score=score("f_score"), m_score=score("m_score"))
 
 
 def choice_labels() -> dict[str, dict[str, str]]:
     """Labels of the coded columns, resolved now in the active language."""
     return {"kind": {k: str(v) for k, v in Customer.KINDS},
-            "lifecycle_stage": {k: str(v) for k, v in Customer.LIFECYCLE_STAGES}}
+            "lifecycle_stage": {k: str(v) for k, v in Customer.LIFECYCLE_STAGES},
+            "value_tier": {k: str(v) for k, v in VALUE_TIERS},
+            "rfm_segment": {k: str(v) for k, v in RFM_SEGMENTS}}
 
 
 def cell_value(data: dict, column: str, *, labels: dict[str, dict[str, str]]):

@@ -215,11 +215,29 @@ class ContactLink(models.Model):
         return f"{self.person_id} @ {self.organisation_id}"
 
 
+class TagGroup(models.Model):
+    """A named, coloured group of tags ("行业", "兴趣"); its tags show in its colour."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    color = models.CharField(_("colour"), max_length=7, default="#2563eb")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag group")
+        verbose_name_plural = _("tag groups")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tag(models.Model):
     """A label for grouping customers (marketing lists, segments, manual flags)."""
 
     name = models.CharField(_("name"), max_length=60, unique=True)
     color = models.CharField(_("colour"), max_length=7, default="#64748b")
+    group = models.ForeignKey(TagGroup, verbose_name=_("group"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="tags")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core import signing
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +31,7 @@ from kehu.customers.models import (
     Identifier,
     SavedView,
     Tag,
+    TagGroup,
 )
 
 # sort key -> the column keyset pagination orders by (never NULL, so the keyset is total)
@@ -65,6 +67,12 @@ class CustomerFilters:
     created_from: date | None = None
     created_to: date | None = None
     custom: Mapping[str, str] = field(default_factory=dict)  # "key": "v" | ">=n" | "<=n" | "a..b"
+    # The value layer (scoring app), reached by lookup name: tier and segment codes, scores 1-5.
+    value_tier: str = ""
+    rfm_segment: str = ""
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None  # "key": "v" | ">=n" | "<=n" | "a..b"
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,13 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
     if filters.created_to:
         end = datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
         qs = qs.filter(created_at__lt=end)
+    if filters.value_tier:
+        qs = qs.filter(value__value_tier=filters.value_tier)
+    if filters.rfm_segment:
+        qs = qs.filter(value__rfm_segment=filters.rfm_segment)
+    for name in ("r_score", "f_score", "m_score"):
+        if getattr(filters, name) is not None:
+            qs = qs.filter(**{f"value__{name}": getattr(filters, name)})
     wanted = {k: v for k, v in (filters.custom or {}).items() if str(v).strip()}
     if wanted:
         definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=wanted)}
@@ -240,6 +255,7 @@ def customer_filtered_queryset(
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
     qs = _filtered(customer_queryset(user=user), filters or CustomerFilters(), user)
+    qs = qs.select_related("value")  # the value columns, joined (one row per customer)
     column = SORTS[sort.lstrip("-")]
     direction = "-" if sort.startswith("-") else ""
     return qs.order_by(f"{direction}{column}", f"{direction}pk")
@@ -278,8 +294,9 @@ def customer_list(
 def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> Customer:
     """One customer with everything the card's identity layer shows; NotFound when outside
     the user's scope, so a record's existence is never revealed."""
+    # "value" (the scoring layer's one-to-one row) comes in the same query, by lookup name.
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team")
+                .select_related("owner", "team", "value")
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",
@@ -422,6 +439,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
         "tags": [{"id": link.tag.pk, "name": link.tag.name, "color": link.tag.color}
                  for link in customer.tag_links.all()],
         "quality_score": customer.quality_score,
+        **_value_columns(access, customer),
         "status": customer.status,
         "version": customer.version,
         "created_at": customer.created_at,
@@ -443,6 +461,23 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
             "is_primary": link.is_primary,
         } for link in customer.employer_links.all()]
     return data
+
+
+def _value_columns(access, customer: Customer) -> dict[str, Any]:
+    """The value layer's list columns (joined as "value" by the list queries); empty without
+    scoring.view or before the customer is scored."""
+    value = None
+    if access.can("scoring.view"):
+        try:
+            value = customer.value
+        except ObjectDoesNotExist:
+            value = None
+    if value is None:
+        return {"value_tier": None, "rfm_segment": None, "rfm_code": None, "monetary": None}
+    code = (f"{value.r_score}{value.f_score}{value.m_score}" if value.r_score is not None
+            else None)
+    return {"value_tier": value.value_tier or None, "rfm_segment": value.rfm_segment or None,
+            "rfm_code": code, "monetary": value.monetary}
 
 
 def identifier_get(*, user, customer: Customer, identifier_id: int) -> Identifier:
@@ -470,6 +505,20 @@ def contact_link_get(*, user, organisation: Customer, link_id: int) -> ContactLi
 def tag_list(*, user, search: str = "") -> QuerySet[Tag]:
     tags = Tag.objects.order_by("name")
     return tags.filter(name__icontains=search) if search else tags
+
+
+def tag_group_list(*, user) -> QuerySet[TagGroup]:
+    """Tag groups with their tags, for the tags page."""
+    user.access.require("customer.view")
+    return TagGroup.objects.prefetch_related("tags")
+
+
+def tag_group_get(*, user, group_id: int) -> TagGroup:
+    user.access.require("customer.view")
+    group = TagGroup.objects.filter(pk=group_id).first()
+    if group is None:
+        raise NotFound()
+    return group
 
 
 def tag_get(*, user, tag_id: int) -> Tag:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kehu.customers import views
+from kehu.customers import tag_views, views
 
 app_name = "customers"
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("views/", views.saved_view_save, name="view_save"),
     path("views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),
     path("fields/", views.custom_fields, name="fields"),
+    path("tags/", tag_views.tags, name="tags"),
+    path("tags/groups/<int:group_id>/", tag_views.tag_group_edit, name="tag_group_edit"),
+    path("tags/<int:tag_id>/", tag_views.tag_edit, name="tag_edit"),
     path("fields/<int:field_id>/", views.custom_field_edit, name="field_edit"),
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/reveal-id-number/", views.reveal_id_number, name="reveal_id_number"),

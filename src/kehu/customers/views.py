@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -35,6 +36,7 @@ from kehu.customers.listing import (
     filters_from_query,
 )
 from kehu.customers.models import Customer
+from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
@@ -119,12 +121,21 @@ def customer_list(request):
         "can_add": request.user.access.can("customer.add"),
         "can_share": request.user.access.can("segment.manage"),
         "custom_filters": [(d, params.get(f"cf_{d.key}", "")) for d in definitions],
+        "can_see_value": request.user.access.can("scoring.view"),
+        "value_tiers": VALUE_TIERS, "rfm_segments": RFM_SEGMENTS,
+        "score_filters": [(name, label, params.get(name, "")) for name, label in (
+            ("r_score", _("R score")), ("f_score", _("F score")), ("m_score", _("M score")))],
     }
     template = "customers/_results.html" if request.htmx else "customers/list.html"
     return render(request, template, context)
 
 
 def _cell(data: dict, column: str, labels: dict):
+    if column == "tags" and data["tags"]:
+        # Coloured like on the card (list.js paints data-color; no inline styles under the CSP).
+        return format_html('<span class="tags">{}</span>', format_html_join(
+            "", '<span class="tag" data-color="{}">{}</span>',
+            ((t["color"], t["name"]) for t in data["tags"])))
     value = cell_value(data, column, labels=labels)
     if column in ("created_at", "updated_at") and value:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

@@ -6,6 +6,7 @@ app_name = "interchange"
 
 urlpatterns = [
     path("customers/export/", views.customer_export, name="customers_export"),
+    path("segments/<int:segment_id>/export/", views.segment_export, name="segment_export"),
     path("imports/", views.imports, name="imports"),
     path("imports/<int:job_id>/mapping/", views.import_mapping, name="import_mapping"),
     path("imports/<int:job_id>/", views.import_job, name="import_job"),

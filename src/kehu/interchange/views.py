@@ -26,7 +26,7 @@ from kehu.core.pages import requires, show_errors
 # The list page's own query-string parser, so the export filters exactly as the page did.
 from kehu.customers.listing import filters_from_query as list_filters
 from kehu.customers.selectors import DEFAULT_SORT, custom_field_list
-from kehu.interchange.export import ExportResult, customers_export
+from kehu.interchange.export import ExportResult, customers_export, segment_members_export
 from kehu.interchange.forms import ImportMappingForm, ImportUploadForm
 from kehu.interchange.models import ImportJob
 from kehu.interchange.selectors import (
@@ -55,6 +55,23 @@ def export_response(result: ExportResult) -> HttpResponse:
         f"filename*=UTF-8''{quote(result.filename, safe='')}")
     response["Cache-Control"] = "private, no-store"  # personal data: never in shared caches
     return response
+
+
+@requires("customer.export")
+def segment_export(request, segment_id: int):
+    """Export a saved segment's members (`cols`, `format` as for the list export); a refused
+    export returns to the segment's page with the reason."""
+    params = request.GET
+    try:
+        result = segment_members_export(actor=Actor.from_request(request), segment_id=segment_id,
+                                        columns=params.getlist("cols"),
+                                        fmt=params.get("format", "csv"))
+    except DomainError as exc:
+        reasons = [str(m) for msgs in (exc.details or {}).values() if isinstance(msgs, list)
+                   for m in msgs] if isinstance(exc.details, dict) else []
+        messages.error(request, " ".join(reasons) or str(exc.message))
+        return redirect(reverse("segments:list"))
+    return export_response(result)
 
 
 @requires("customer.export")

@@ -12,6 +12,8 @@ NAVIGATION = [
     ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("segments:list", _("Segments"), "segment.view"),
+    ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [
@@ -20,6 +22,8 @@ ADMIN_NAVIGATION = [
     ("accounts:roles", _("Roles"), "role.manage"),
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
     ("interchange:imports", _("Import"), "customer.import"),
+    ("customers:tags", _("Tags"), "segment.manage"),
+    ("scoring:settings", _("Scoring settings"), "scoring.configure"),
 ]
 
 

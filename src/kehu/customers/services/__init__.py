@@ -30,6 +30,7 @@ from kehu.customers.services.customers import (
     record_card_change,
 )
 from kehu.customers.services.identity import id_number_index, normalize_identifier
+from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save, tag_update
 
 __all__ = [
     "address_remove", "address_set", "contact_link_remove", "contact_link_save",
@@ -38,5 +39,6 @@ __all__ = [
     "customer_delete", "customer_reveal_id_number", "customer_update", "customers_add_tag",
     "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
     "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
-    "saved_view_save", "tag_add", "tag_remove",
+    "saved_view_save", "tag_add", "tag_group_delete", "tag_group_save", "tag_remove",
+    "tag_update",
 ]

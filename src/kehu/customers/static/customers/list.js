@@ -26,4 +26,14 @@
       window.alert(form.dataset.emptyMessage || "Select customers first.");
     }
   });
+
+  // Tag colours come from data attributes (the CSP forbids inline styles in markup).
+  function paintTags(root) {
+    root.querySelectorAll(".tag[data-color]").forEach((el) => {
+      el.style.borderColor = el.dataset.color;
+      el.style.color = el.dataset.color;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => paintTags(document));
+  document.addEventListener("htmx:afterSwap", (event) => paintTags(event.target));
 })();

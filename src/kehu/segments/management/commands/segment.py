@@ -1,0 +1,89 @@
+"""`kehu segment count --definition FILE.json [--user USERNAME]` prints `{"count": N}`;
+`kehu segment refresh [ID ...]` recomputes saved segments (all dynamic ones by default)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from kehu.core.actor import Actor
+from kehu.core.errors import DomainError
+from kehu.segments.models import Segment
+from kehu.segments.selectors import segment_queryset
+from kehu.segments.services import segment_refresh, segments_refresh_due
+
+
+class Command(BaseCommand):
+    help = ("Segments. `count --definition FILE.json [--user USERNAME]` prints {\"count\": N} "
+            "for a definition as that user sees customers (default: the first active "
+            "superuser, who sees every record); `refresh [ID ...]` recomputes saved segments.")
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        count = sub.add_parser("count", help="count the customers matching a definition")
+        count.add_argument("--definition", required=True, metavar="FILE.json",
+                           help="the definition (JSON); - reads standard input")
+        count.add_argument("--user", default=None, metavar="USERNAME",
+                           help="count as this user (record scope); default: first superuser")
+        refresh = sub.add_parser("refresh", help="recompute saved segments")
+        refresh.add_argument("ids", nargs="*", type=int, metavar="ID")
+
+    def handle(self, *args, **options):
+        try:
+            if options["action"] == "count":
+                self._count(options)
+            else:
+                self._refresh(options["ids"])
+        except DomainError as exc:
+            details = exc.details if isinstance(exc.details, dict) else {}
+            reasons = [f"{path}: {message}" for path, messages in details.items()
+                       if isinstance(messages, list) for message in messages]
+            raise CommandError(" ".join([str(exc.message), *reasons])) from None
+
+    def _count(self, options):
+        source = options["definition"]
+        try:
+            text = self.stdin.read() if source == "-" else Path(source).read_text(
+                encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(_("Cannot read %(path)s: %(error)s")
+                               % {"path": source, "error": exc.strerror or exc}) from None
+        try:
+            definition = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(_("%(path)s is not JSON: line %(line)d, column %(col)d: %(msg)s")
+                               % {"path": source, "line": exc.lineno, "col": exc.colno,
+                                  "msg": exc.msg}) from None
+        user = _user(options["user"])
+        count = segment_queryset(user=user, definition=definition).count()
+        self.stdout.write(json.dumps({"count": count}))
+
+    def _refresh(self, ids):
+        actor = Actor.system(via="cli")
+        if not ids:
+            result = segments_refresh_due(actor=actor)
+            self.stdout.write(json.dumps(result))
+            return
+        for pk in ids:
+            segment = Segment.objects.filter(pk=pk).first()
+            if segment is None:
+                raise CommandError(_("No segment %d.") % pk)
+            segment = segment_refresh(actor=actor, segment=segment)
+            self.stdout.write(json.dumps({"id": segment.pk, "size": segment.size}))
+
+
+def _user(username: str | None):
+    users = get_user_model().objects.filter(is_active=True)
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise CommandError(_("No active user “%s”.") % username)
+        return user
+    user = users.filter(is_superuser=True).order_by("pk").first()
+    if user is None:
+        raise CommandError(_("No superuser to count as; name a user with --user."))
+    return user
