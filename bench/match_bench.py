@@ -1,0 +1,150 @@
+"""Accuracy and speed of the matching engine (kehu.matching), as `kehu match` runs it.
+
+    .venv/bin/python bench/match_bench.py                    # dedup-dev, FEBRL3, 20,000 generated
+    .venv/bin/python bench/match_bench.py --generate 1000000  # the README figure
+
+Prints pairwise precision, recall and F1 against the truth on ../shared/data/dedup-dev
+(gold.csv) and FEBRL3 (the person number in rec_id), and the time on N generated records.
+A data set that is absent is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import os
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("KEHU_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _setup() -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings")
+    import django
+
+    django.setup()
+
+
+def true_pairs(entity_of: dict[str, str]) -> set[tuple[str, str]]:
+    members: dict[str, list[str]] = defaultdict(list)
+    for record, entity in entity_of.items():
+        members[entity].append(record)
+    return {tuple(sorted(p)) for group in members.values() for p in itertools.combinations(group, 2)}
+
+
+def found_pairs(clusters: dict) -> set[tuple[str, str]]:
+    return true_pairs({str(k): str(v) for k, v in clusters.items()})
+
+
+def report(label: str, records: list[dict], truth: dict[str, str], threshold: float) -> None:
+    from kehu.matching import cluster, predict_pairs
+
+    started = time.perf_counter()
+    pairs = predict_pairs(records, threshold=threshold)
+    clusters = cluster(pairs, threshold=threshold)
+    seconds = time.perf_counter() - started
+    expected, found = true_pairs(truth), found_pairs(clusters)
+    hits = len(expected & found)
+    precision = hits / len(found) if found else 0.0
+    recall = hits / len(expected) if expected else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    print(f"{label}: {len(records)} records, {len(expected)} true pairs, {len(found)} found; "
+          f"precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}; {seconds:.1f} s")
+
+
+def dedup_dev(threshold: float) -> None:
+    folder = DATA / "dedup-dev"
+    if not (folder / "records.csv").exists():
+        print(f"dedup-dev: skipped, {folder}/records.csv is absent")
+        return
+    with open(folder / "gold.csv", encoding="utf-8") as handle:
+        truth = {row["rec_id"]: row["entity_id"] for row in csv.DictReader(handle)}
+    with open(folder / "records.csv", encoding="utf-8") as handle:
+        records = [{**row, "id": row.pop("rec_id"), "mobile": row.pop("phone")}
+                   for row in csv.DictReader(handle)]
+    report("dedup-dev", records, truth, threshold)
+
+
+def febrl3(threshold: float) -> None:
+    path = DATA / "febrl" / "dataset3.csv"
+    if not path.exists():
+        print(f"FEBRL3: skipped, {path} is absent")
+        return
+    records, truth = [], {}
+    with open(path, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, skipinitialspace=True):
+            rec_id = row["rec_id"].strip()
+            truth[rec_id] = rec_id.split("-")[1]
+            address = " ".join(row[k].strip() for k in ("street_number", "address_1", "address_2",
+                                                         "suburb", "postcode", "state") if row[k].strip())
+            records.append({
+                "id": rec_id, "name": f"{row['given_name'].strip()} {row['surname'].strip()}".strip(),
+                "birthday": row["date_of_birth"].strip(), "id_number": row["soc_sec_id"].strip(),
+                "address": address, "city": row["suburb"].strip(), "district": row["postcode"].strip(),
+                "province": row["state"].strip(),
+            })
+    report("FEBRL3", records, truth, threshold)
+
+
+def generated(count: int, threshold: float, seed: int = 7) -> None:
+    from faker import Faker
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    # A pool of distinct people, written out with duplicates (one record in five).
+    people = []
+    started = time.perf_counter()
+    pool = min(count, 50_000)
+    for _ in range(pool):
+        people.append({"name": fake.name(), "gender": rng.choice(["男", "女"]),
+                       "birthday": fake.date_of_birth(minimum_age=18, maximum_age=80).isoformat(),
+                       "address": fake.address()[:-7], "company": fake.company(),
+                       "email": fake.user_name()})
+    records = []
+    for number in range(count):
+        person = people[number % pool]
+        mobile = f"1{rng.choice('3578')}{number * 7919 % 1_000_000_000:09d}"
+        email = f"{person['email']}{number // pool}@example.com"
+        if number and rng.random() < 0.2:
+            twin = dict(records[rng.randrange(max(0, number - 1000), number)])
+            twin["id"] = number
+            twin["mobile"] = "+86 " + twin["mobile"] if twin["mobile"][0] == "1" else twin["mobile"]
+            records.append(twin)
+            continue
+        records.append({**person, "id": number, "mobile": mobile, "email": email})
+    print(f"generated: {count} records made in {time.perf_counter() - started:.1f} s")
+    from kehu.matching import cluster, predict_pairs
+
+    started = time.perf_counter()
+    pairs = predict_pairs(records, threshold=threshold)
+    clusters = cluster(pairs, threshold=threshold)
+    seconds = time.perf_counter() - started
+    print(f"generated: {count} records matched in {seconds:.1f} s "
+          f"({len(pairs)} pairs, {len(set(clusters.values()))} clusters)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generate", type=int, default=20_000, help="generated records (0: none)")
+    parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--only", choices=["dedup-dev", "febrl3", "generated"])
+    args = parser.parse_args()
+    _setup()
+    if args.only in (None, "dedup-dev"):
+        dedup_dev(args.threshold)
+    if args.only in (None, "febrl3"):
+        febrl3(args.threshold)
+    if args.only in (None, "generated") and args.generate:
+        generated(args.generate, args.threshold)
+
+
+if __name__ == "__main__":
+    main()
