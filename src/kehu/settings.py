@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "kehu.customers",
     "kehu.interactions",
     "kehu.transactions",
+    "kehu.identity",
     "kehu.cards",
     "kehu.interchange",
     "kehu.api",

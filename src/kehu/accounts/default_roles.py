@@ -29,8 +29,8 @@ DEFAULT_ROLES = [
         "code": "sales_manager",
         "name": gettext_noop("Sales manager"),
         "description": gettext_noop("Runs a sales team: sees the team's customers and reassigns them."),
-        "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "order.manage",
-                                          "segment.manage", "apikey.manage"],
+        "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
+                                          "order.manage", "segment.manage", "apikey.manage"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
