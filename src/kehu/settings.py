@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "kehu.interactions",
     "kehu.transactions",
     "kehu.identity",
+    "kehu.quality",
     "kehu.cards",
     "kehu.interchange",
     "kehu.api",

@@ -78,7 +78,7 @@ DEFAULT_ROLES = [
         "description": gettext_noop("Keeps the data clean: imports, custom fields, duplicates and merges."),
         "permissions": ["customer.view", "customer.add", "customer.change", "customer.merge",
                         "customer.import", "customer.export", "customfield.manage",
-                        "segment.manage"],
+                        "segment.manage", "quality.view", "quality.configure"],
         "record_scope": "all",
         "field_permissions": {
             "customer.mobile": "edit",

@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, object] = {
     "order.manage": _("Manage products and orders"),
     "ticket.manage": _("Manage service tickets"),
     "customfield.manage": _("Define custom fields"),
+    "quality.view": _("See the data-quality page"),
+    "quality.configure": _("Configure field rules and quality scoring"),
     "segment.manage": _("Manage tags and segments"),
     "privacy.manage": _("Handle consent and data requests"),
     "audit.view": _("Read the whole audit log"),

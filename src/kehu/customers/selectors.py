@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core import signing
-from django.db.models import Prefetch, Q, QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,6 +66,12 @@ class CustomerFilters:
     created_from: date | None = None
     created_to: date | None = None
     custom: Mapping[str, str] = field(default_factory=dict)  # "key": "v" | ">=n" | "<=n" | "a..b"
+    # Data quality (kehu.quality, by ORM lookup): score below, a field missing or invalid,
+    # no interaction for this many days.
+    quality_below: int | None = None
+    quality_missing: str = ""
+    quality_invalid: str = ""
+    stale_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,14 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
     if filters.created_to:
         end = datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
         qs = qs.filter(created_at__lt=end)
+    if filters.quality_below is not None:
+        qs = qs.filter(quality__score__lt=filters.quality_below)
+    if filters.quality_missing:
+        qs = qs.filter(quality__missing__contains=f",{filters.quality_missing},")
+    if filters.quality_invalid:
+        qs = qs.filter(quality__invalid__contains=f",{filters.quality_invalid},")
+    if filters.stale_days:
+        qs = qs.filter(no_contact_since(filters.stale_days))
     wanted = {k: v for k, v in (filters.custom or {}).items() if str(v).strip()}
     if wanted:
         definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=wanted)}
@@ -204,6 +219,25 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
                     _("Unknown custom field “%s”.") % key]})
             qs = qs.filter(_custom_filter(definitions[key], expression))
     return qs
+
+
+def no_contact_since(days: int, now: datetime | None = None) -> Q:
+    """Customers known for more than `days` days with no interaction in that time: the one
+    definition behind the list filter, the data-quality page and the stale reminders."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    recent = Customer.objects.filter(pk=OuterRef("pk"), interactions__occurred_at__gte=cutoff)
+    return Q(created_at__lt=cutoff) & ~Exists(recent)
+
+
+def _quality_score(customer: Customer) -> int | None:
+    """The stored quality score when the row was joined (select_related "quality"); never a
+    query of its own, so lists and exports without the join stay N+1-free."""
+    if not Customer.quality.is_cached(customer):
+        return customer.quality_score
+    try:
+        return customer.quality.score
+    except ObjectDoesNotExist:
+        return None
 
 
 def _encode_cursor(sort: str, customer: Customer) -> str:
@@ -266,7 +300,7 @@ def customer_list(
     count = page_qs.count() if with_count else None
     if cursor:
         page_qs = _after_cursor(page_qs, sort, cursor)
-    rows = list(page_qs.select_related("owner", "team").prefetch_related(
+    rows = list(page_qs.select_related("owner", "team", "quality").prefetch_related(
         Prefetch("tag_links", queryset=CustomerTag.objects.select_related("tag")
                  .order_by("tag__name")))[:limit + 1])
     more = len(rows) > limit
@@ -279,7 +313,7 @@ def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> C
     """One customer with everything the card's identity layer shows; NotFound when outside
     the user's scope, so a record's existence is never revealed."""
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team")
+                .select_related("owner", "team", "quality")
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",
@@ -421,7 +455,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
         "custom": dict(customer.custom or {}),
         "tags": [{"id": link.tag.pk, "name": link.tag.name, "color": link.tag.color}
                  for link in customer.tag_links.all()],
-        "quality_score": customer.quality_score,
+        "quality_score": _quality_score(customer),
         "status": customer.status,
         "version": customer.version,
         "created_at": customer.created_at,

@@ -39,7 +39,8 @@ from kehu.customers.models import Customer
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
 FILTER_KEYS = ("q", "owner", "team", "region", "lifecycle", "tag", "source", "kind",
-               "created_from", "created_to")
+               "created_from", "created_to", "quality_below", "quality_missing",
+               "quality_invalid", "stale_days")
 
 
 def card_url(customer_id: int) -> str:
