@@ -14,6 +14,7 @@ from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.cards.api import router as cards_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
+from kehu.identity.api import router as identity_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
 from kehu.transactions.api import router as transactions_router
@@ -82,5 +83,7 @@ api.add_router("/", interactions_router)
 api.add_router("/", transactions_router)
 # Before customers: "/customers/export" must not be taken for "/customers/{customer_id}".
 api.add_router("/", interchange_router)
+# Before customers too: "/customers/merge".
+api.add_router("/", identity_router)
 api.add_router("/", customers_router)
 api.add_router("/", cards_router)

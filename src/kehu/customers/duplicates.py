@@ -218,3 +218,29 @@ def customer_possible_duplicates(*, user, values: Mapping[str, Any],
                 owner=_owner_name(customer.owner), probability=round(pair.probability, 4),
                 reasons=[evidence_text(e) for e in pair.explanation if e.weight > 0][:4]))
     return DuplicateCheck(hints=hints, hidden=hidden)
+
+
+IDENTITY_INPUTS = frozenset({"name", "mobile", "email", "id_number", "birthday", "address"})
+
+
+def form_duplicate_check(*, user, changes: Mapping[str, Any], kind: str,
+                         customer: Customer | None = None, changed: Iterable[str] = (),
+                         confirmed: bool = False) -> DuplicateCheck | None:
+    """The check the create page, the edit page and the card's inline edit run before saving.
+
+    None when there is nothing to warn about: the user already chose "continue anyway", an
+    edit did not touch a name, phone, email, ID number, birthday or address, or nothing
+    similar exists.
+    """
+    if confirmed:
+        return None
+    if customer is not None:
+        if not IDENTITY_INPUTS & set(changed):
+            return None
+        values = {k: v for k, v in match_record(customer).items() if k != "id"}
+        values.update({k: v for k, v in changes.items() if k in IDENTITY_INPUTS and v})
+    else:
+        values = dict(changes)
+    check = customer_possible_duplicates(user=user, values=values, kind=kind,
+                                         exclude_id=customer.pk if customer else None)
+    return check or None

@@ -12,6 +12,7 @@ NAVIGATION = [
     ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [
@@ -20,6 +21,7 @@ ADMIN_NAVIGATION = [
     ("accounts:roles", _("Roles"), "role.manage"),
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
     ("interchange:imports", _("Import"), "customer.import"),
+    ("identity:queue", _("Duplicates"), "customer.merge"),
 ]
 
 
