@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("customers/", include("kehu.cards.urls")),
     path("interchange/", include("kehu.interchange.urls")),
+    path("quality/", include("kehu.quality.urls")),
     path("identity/", include("kehu.identity.urls")),
     path("", include("kehu.web.urls")),
 ]

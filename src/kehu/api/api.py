@@ -17,6 +17,7 @@ from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
+from kehu.quality.api import router as quality_router
 from kehu.transactions.api import router as transactions_router
 
 api = NinjaAPI(
@@ -85,5 +86,6 @@ api.add_router("/", transactions_router)
 api.add_router("/", interchange_router)
 # Before customers too: "/customers/merge".
 api.add_router("/", identity_router)
+api.add_router("/", quality_router)
 api.add_router("/", customers_router)
 api.add_router("/", cards_router)

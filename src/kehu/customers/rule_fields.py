@@ -49,8 +49,11 @@ def field_applies(field: str, kind: str) -> bool:
 
 
 def label_for(field: str, labels: Mapping[str, str] | None = None) -> str:
+    """A field's label; `labels` may name custom fields by "custom.<key>" or by key."""
     if labels and field in labels:
         return str(labels[field])
+    if labels and field.startswith("custom.") and field[len("custom."):] in labels:
+        return str(labels[field[len("custom."):]])
     if field in _LABELS:
         return str(_LABELS[field])
     return field[len("custom."):] if field.startswith("custom.") else field
@@ -83,6 +86,7 @@ def applicable_rules(rules: Iterable[Any], kind: str,
         else field_applies(r.field, kind))]
 
 
-def custom_keys_for(kind: str) -> set[str]:
-    return set(CustomFieldDefinition.objects.filter(
-        is_active=True, applies_to__in=("both", kind)).values_list("key", flat=True))
+def custom_keys_for(kind: str) -> dict[str, str]:
+    """The active custom fields of this kind of customer: key -> label."""
+    return dict(CustomFieldDefinition.objects.filter(
+        is_active=True, applies_to__in=("both", kind)).values_list("key", "label"))

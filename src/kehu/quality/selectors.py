@@ -101,16 +101,20 @@ def _breakdown(customer: Customer, quality: CustomerQuality, labels: dict[str, s
     )
 
 
-def customer_quality(*, user, customer: Customer) -> QualityBreakdown | None:
+def customer_quality(*, user, customer: Customer,
+                     labels: dict[str, str] | None = None) -> QualityBreakdown | None:
     """The customer's quality breakdown (None before its first scoring). Uses the row
-    joined by customer_get (select_related "quality") when present: no extra query."""
+    joined by customer_get (select_related "quality") when present: no extra query.
+    `labels` names custom fields; without it they are looked up when needed."""
     customers.customer_check_visible(user=user, customer=customer)
     try:
         quality = customer.quality
     except ObjectDoesNotExist:
         return None
-    labels = rule_fields() if (quality.components or {}).get("missing") or (
-        quality.components or {}).get("invalid") else {}
+    parts = quality.components or {}
+    if labels is None:
+        named = [*parts.get("missing", []), *parts.get("invalid", [])]
+        labels = rule_fields() if any(f.startswith("custom.") for f in named) else {}
     return _breakdown(customer, quality, labels)
 
 

@@ -144,7 +144,7 @@ def quality_settings_update(*, actor: Actor, completeness_weights: dict | None =
                 "person", "organisation"}:
             errors["completeness_weights"] = [_("Give weights for person and organisation.")]
         else:
-            for kind, weights in completeness_weights.items():
+            for weights in completeness_weights.values():
                 bad = [k for k, w in (weights or {}).items()
                        if k not in known or not isinstance(w, int) or w < 0]
                 if bad:

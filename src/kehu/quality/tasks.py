@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from kehu.core.actor import Actor
 from kehu.quality import services
@@ -27,3 +27,15 @@ def quality_nightly():
 def quality_remind_daily():
     """Remind owners of customers without contact for the configured number of days."""
     return services.quality_remind(actor=Actor.system(via="system")).created
+
+
+@db_task()
+def quality_recompute_task(user_id: int, changed_only: bool = False) -> int:
+    """A recompute asked for from the page, run by the worker on that user's behalf."""
+    from kehu.accounts.models import User
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return 0
+    return services.quality_recompute(actor=Actor(user=user, via="web"),
+                                      only_dirty=changed_only).customers

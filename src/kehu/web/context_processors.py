@@ -12,6 +12,7 @@ NAVIGATION = [
     ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [

@@ -33,7 +33,12 @@ from kehu.core.normalize import (
     parse_date,
 )
 from kehu.customers.models import Customer, Identifier
-from kehu.customers.rule_fields import COLUMN_FIELDS, applicable_rules, label_for
+from kehu.customers.rule_fields import (
+    COLUMN_FIELDS,
+    applicable_rules,
+    custom_keys_for,
+    label_for,
+)
 from kehu.customers.services import identity
 from kehu.customers.services._common import (
     ORGANISATION_ONLY,
@@ -176,7 +181,10 @@ def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
     """Apply the data steward's field rules (kehu.core.field_rules) to the values this write
     would leave. A create checks every rule; an update only the fields it writes, so a rule
     added later never blocks an unrelated edit of an older record (its quality score shows it)."""
-    rules = applicable_rules(active_rules(kind=kind), kind)
+    rules = active_rules(kind=kind)
+    custom = (custom_keys_for(kind) if any(r.field.startswith("custom.") for r in rules)
+              else {})
+    rules = applicable_rules(rules, kind, custom)
     if not rules:
         return
     values: dict[str, Any] = {}
@@ -209,7 +217,8 @@ def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
                 only |= {f"custom.{key}" for key in (value or {})}
             else:
                 only.add(name)
-    found = field_rules_check(values, kind=kind, only=only, rules=rules, label=label_for)
+    found = field_rules_check(values, kind=kind, only=only, rules=rules,
+                              label=lambda name: label_for(name, custom))
     for name, messages in found.items():
         if name not in plan.errors:  # a value already rejected keeps its own error
             plan.errors[name] = messages
