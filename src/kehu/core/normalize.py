@@ -8,11 +8,11 @@ so an ID number cannot leak into a log or an error response through them.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-import functools
 from functools import cache
 from typing import Literal
 

@@ -159,6 +159,11 @@ def score_pair(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: fl
         left_facts=_facts(left), right_facts=_facts(right))
 
 
+def _near(day_a: str, day_b: str) -> bool:
+    """Same date, or one that a slip of the keyboard makes (two digits at most differ)."""
+    return sum(x != y for x, y in zip(day_a, day_b, strict=False)) <= 2
+
+
 class _Groups:
     """Union-find whose groups remember their hard facts."""
 
@@ -182,7 +187,11 @@ class _Groups:
         return root
 
     def conflict(self, a, b) -> bool:
-        return any(x and y and not (x & y) for x, y in zip(self.facts[a], self.facts[b], strict=True))
+        """Two valid ID numbers, male and female, or birthdays too far apart for a typo."""
+        (ids_a, days_a, genders_a), (ids_b, days_b, genders_b) = self.facts[a], self.facts[b]
+        if (ids_a and ids_b and not ids_a & ids_b) or (genders_a and genders_b and not genders_a & genders_b):
+            return True
+        return bool(days_a and days_b) and not any(_near(x, y) for x in days_a for y in days_b)
 
     def union(self, a, b) -> None:
         self.parent[b] = a

@@ -119,6 +119,8 @@ BLOCKING_RULES = [
     "l.name_pinyin = r.name_pinyin AND l.birthday = r.birthday",
     "l.name_key = r.name_key AND l.city = r.city",
     "l.name_pinyin = r.name_pinyin AND l.address_detail = r.address_detail",
+    "l.name_pinyin = r.name_pinyin AND l.district = r.district",
+    "l.birthday = r.birthday AND l.province = r.province",
 ]
 
 # Prior odds of a match when training has not said otherwise.
