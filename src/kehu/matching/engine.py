@@ -66,16 +66,19 @@ def _facts(row: Mapping[str, Any]) -> tuple:
 
 
 def _explain(row: Mapping[str, Any]) -> list[FieldEvidence]:
+    params = trained()
     evidence = []
     for name, (field_name, levels) in COMPARISONS.items():
         gamma = row.get(f"gamma_{name}")
         if gamma is None:
             continue
-        bf = row.get(f"bf_{name}") or 1.0
-        tf = row.get(f"bf_tf_adj_{name}") or 1.0
-        weight = math.log2(bf * tf) if bf * tf > 0 else -math.inf
         # Splink numbers levels top-down from len-2 (the null level is -1).
         label_key = "missing" if gamma == -1 else levels[len(levels) - 1 - gamma]["label_for_charts"]
+        m_u = params["levels"].get(name, {}).get(label_key)
+        weight = math.log2(m_u[0] / m_u[1]) if m_u and gamma != -1 else 0.0
+        tf = row.get(f"bf_tf_adj_{name}")
+        if tf and tf > 0:
+            weight += math.log2(tf)
         evidence.append(FieldEvidence(field=name if name == "given_name" else field_name,
                                       label=str(LABELS[label_key]), weight=round(weight, 3)))
     evidence.sort(key=lambda e: -abs(e.weight))

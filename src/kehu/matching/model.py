@@ -133,7 +133,7 @@ DEFAULT_PRIOR = 1e-4
 DEFAULT_LEVELS: dict[str, dict[str, tuple[float, float]]] = {
     "name": {"exact": (0.92, 7e-4), "same_pinyin": (0.05, 3.5e-4), "similar": (0.02, 5e-3),
              "different": (0.01, 0.99)},
-    "given_name": {"exact": (0.95, 0.015), "similar": (0.03, 0.05), "different": (0.01, 0.935)},
+    "given_name": {"exact": (0.95, 0.015), "similar": (0.03, 0.05), "different": (0.001, 0.935)},
     "phone": {"exact": (0.85, 3e-5), "other_number": (0.05, 1e-5), "different": (0.1, 0.99997)},
     "email": {"exact": (0.95, 8e-5), "typo": (0.02, 1e-5), "different": (0.03, 0.9999)},
     "id_number": {"exact": (0.97, 1.6e-5), "typo": (0.02, 1e-6), "different": (5e-4, 0.99998)},
@@ -190,9 +190,22 @@ def settings(dialect: str = "duckdb", params: dict[str, Any] | None = None) -> d
     return built
 
 
+# Sharing a district or a city is common in real data however rare in a training set
+# (generated addresses seldom name a real district): u is never taken below the default.
+_U_FLOORED = {("address", "same_district"), ("address", "same_city")}
+
+
 def _clamp(value: float | None) -> float | None:
     # Splink 5.0.0 rejects probabilities below 1e-300, which EM can produce.
     return None if value is None or math.isnan(value) else min(max(value, 1e-300), 1.0)
+
+
+def _given_name_only_against(params: dict[str, Any]) -> None:
+    """The name comparison already rewards a shared name; the given name only counts
+    against a match (relatives share a surname, a phone and an address, not a given name)."""
+    levels = params["levels"]["given_name"]
+    for label in ("exact", "similar"):
+        levels[label] = [levels[label][1], levels[label][1]]
 
 
 def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, seed: int = 1) -> dict:
@@ -226,8 +239,10 @@ def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, see
             default_m, default_u = DEFAULT_LEVELS[name][label]
             m, u = _clamp(level.get("m_probability")), _clamp(level.get("u_probability"))
             floor = default_m if label != "exact" else 0.0
-            levels[label] = [max(m if m is not None else default_m, floor),
-                             u if u is not None else default_u]
+            if u is None or (name, label) in _U_FLOORED:
+                u = max(u or 0.0, default_u)
+            levels[label] = [max(m if m is not None else default_m, floor), u]
+    _given_name_only_against(params)
     if out is not None:
         out.write_text(json.dumps(params, indent=1, sort_keys=True) + "\n", "utf-8")
         trained.cache_clear()
