@@ -116,7 +116,8 @@ def test_candidate_keys():
                            "address": "杭州西湖区文三路90号"})
     assert keys == {"phone": "+8613812345678", "phone_2": "+8657188886666", "email": "zw@qq.com",
                     "id_number": "11010519491231002X", "name": "张伟", "name_pinyin": "wei zhang",
-                    "birthday": "1985-03-12", "city": "杭州市", "address": "文三路90号"}
+                    "birthday": "1985-03-12", "city": "杭州市", "address": "文三路90号",
+                    "surname": "zhang", "given_name": "wei"}
     assert candidate_keys({}) == {}
 
 

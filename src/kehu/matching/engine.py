@@ -8,17 +8,16 @@ with contradicting hard facts (two ID numbers, two birthdays, two genders).
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from kehu.matching.features import COLUMNS, prepare_record
+from kehu.matching.features import _IS_CJK, COLUMNS, prepare_record
 from kehu.matching.model import COMPARISONS, LABELS, settings, trained
+from kehu.matching.scorer import LEVELS, Scorer
 
 
 @dataclass(frozen=True)
@@ -84,36 +83,66 @@ def _facts(row: Mapping[str, Any]) -> tuple:
     return (row["id_number"] if row["id_valid"] else None, row["birthday"], row["gender"])
 
 
+def _evidence(name: str, label_key: str, weight: float) -> FieldEvidence:
+    field_name = COMPARISONS[name][0]
+    return FieldEvidence(field=name if name in ("given_name", "surname") else field_name,
+                         label=str(LABELS[label_key]), weight=round(weight, 3))
+
+
 def _explain(row: Mapping[str, Any]) -> list[FieldEvidence]:
-    params = trained()
+    """Each comparison's level and match weight (log2 Bayes factor, with the name's
+    term-frequency adjustment) from a row of Splink's predictions. Splink 5 returns the
+    weights (mw_*) but not the levels, so the level is found by the same predicates the
+    pure-Python scorer uses, on the matching columns (retain_matching_columns)."""
+    left = {column: row.get(f"{column}_l") for column in COLUMNS}
+    right = {column: row.get(f"{column}_r") for column in COLUMNS}
     evidence = []
-    for name, (field_name, levels) in COMPARISONS.items():
-        gamma = row.get(f"gamma_{name}")
-        if gamma is None:
-            continue
-        # Splink numbers levels top-down from len-2 (the null level is -1).
-        label_key = "missing" if gamma == -1 else levels[len(levels) - 1 - gamma]["label_for_charts"]
-        m_u = params["levels"].get(name, {}).get(label_key)
-        weight = math.log2(m_u[0] / m_u[1]) if m_u and gamma != -1 else 0.0
-        tf = row.get(f"bf_tf_adj_{name}")
-        if tf and tf > 0:
-            weight += math.log2(tf)
-        evidence.append(FieldEvidence(field=name if name == "given_name" else field_name,
-                                      label=str(LABELS[label_key]), weight=round(weight, 3)))
+    for name, levels in LEVELS.items():
+        label_key = next(label for label, predicate in levels if predicate(left, right))
+        weight = 0.0 if label_key == "missing" else float(row.get(f"mw_{name}") or 0.0)
+        weight += float(row.get(f"mw_tf_adj_{name}") or 0.0)
+        evidence.append(_evidence(name, label_key, weight))
     evidence.sort(key=lambda e: -abs(e.weight))
     return evidence
 
 
-def _linker(table):
+def _linker(table, params: dict[str, Any] | None = None):
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
     db_api = DuckDBAPI()
-    return Linker(db_api.register(table), settings("duckdb"), log_level=None)
+    built = settings("duckdb", params)
+    built["retain_matching_columns"] = True  # _explain reads the compared values
+    return Linker(db_api.register(table), built, log_level=None)
 
 
-def predict_pairs(records: Iterable[Mapping[str, Any]], *, threshold: float = 0.9) -> list:
-    """Every blocked pair scoring at least `threshold`, explained (see docs/matching.md)."""
+# Auto-training (predict_pairs(train="auto"), kehu match): an input at least this large
+# whose names are mostly not in Chinese script is unlike the data the shipped parameters
+# were trained on, and has enough pairs for expectation maximisation.
+TRAIN_FROM = 1000
+_PROFILE_SAMPLE = 5000
+
+
+def needs_training(records: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether train="auto" trains on these records (see docs/matching.md)."""
+    records = records if isinstance(records, list) else list(records)
+    if len(records) < TRAIN_FROM:
+        return False
+    step = max(1, len(records) // _PROFILE_SAMPLE)
+    names = [" ".join(str(r.get(k) or "") for k in ("name", "surname", "given_name")).strip()
+             for r in records[::step]]
+    names = [n for n in names if n]
+    chinese = sum(1 for n in names if _IS_CJK.search(n))
+    return not names or chinese < len(names) / 2
+
+
+def predict_pairs(records: Iterable[Mapping[str, Any]], *, threshold: float = 0.9,
+                  train: bool | str = False) -> list:
+    """Every blocked pair scoring at least `threshold`, explained (see docs/matching.md).
+
+    train=False scores with the shipped parameters; True first estimates them on these
+    records (unsupervised, a few seconds); "auto" trains when `needs_training` says so.
+    """
     records = list(records)
     originals: dict[str, Any] = {}
     for record in records:
@@ -123,14 +152,23 @@ def predict_pairs(records: Iterable[Mapping[str, Any]], *, threshold: float = 0.
         originals[key] = record.get("id")
     if len(records) < 2:
         return []
+    if train not in (True, False, "auto"):
+        raise ValueError(f"train must be True, False or 'auto', not {train!r}")
+    fit = train is True or (train == "auto" and needs_training(records))
     table = arrow_table(records)
     facts = dict(zip(table.column("unique_id").to_pylist(),
                      zip(table.column("id_number").to_pylist(), table.column("id_valid").to_pylist(),
                          table.column("birthday").to_pylist(), table.column("gender").to_pylist(),
                          strict=True), strict=True))
-    linker = _linker(table)
+    params = None
+    if fit:
+        from kehu.matching.model import train as estimate
+
+        params = estimate(table, out=None)
+    linker = _linker(table, params)
     result = linker.inference.predict(threshold_match_probability=threshold)
     rows = result.as_pyarrow_table().to_pylist()
+    guard_birthdays = (params or trained())["levels"]["birthday"]["different"][0] <= GUARD_BIRTHDAYS_UP_TO
     pairs = []
     for row in rows:
         left, right = row["unique_id_l"], row["unique_id_r"]
@@ -138,46 +176,48 @@ def predict_pairs(records: Iterable[Mapping[str, Any]], *, threshold: float = 0.
             left_id=originals[left], right_id=originals[right],
             probability=float(row["match_probability"]), explanation=_explain(row),
             match_weight=round(float(row["match_weight"]), 3),
-            left_facts=_fact_tuple(facts[left]), right_facts=_fact_tuple(facts[right])))
+            left_facts=_fact_tuple(facts[left], guard_birthdays),
+            right_facts=_fact_tuple(facts[right], guard_birthdays)))
     return pairs
 
 
-def _fact_tuple(raw: tuple) -> tuple:
+# cluster() refuses to join records whose birthdays differ beyond a typo, unless the model
+# says the data often carries a person's birthday wrong: a trained m(birthday different)
+# above this share (FEBRL: 0.07; the shipped model: 0.01) turns the birthday guard off.
+GUARD_BIRTHDAYS_UP_TO = 0.02
+
+
+def _fact_tuple(raw: tuple, guard_birthdays: bool = True) -> tuple:
     id_number, valid, birthday, gender = raw
-    return (id_number if valid else None, birthday, gender)
-
-
-_SCORE_LOCK = threading.Lock()
+    return (id_number if valid else None, birthday if guard_birthdays else None, gender)
 
 
 @cache
-def _pair_linker():
-    import pyarrow as pa
-
-    empty = pa.Table.from_pylist([prepare_record({"id": "0"})], schema=_arrow_schema())
-    return _linker(empty)
+def _scorer() -> Scorer:
+    return Scorer(trained())
 
 
-@cache
-def _neutral_name_tf() -> float:
-    # A name frequency equal to the exact level's u leaves the weight as trained.
-    return trained()["levels"]["name"]["exact"][1]
+def stored_name_frequency(row: Mapping[str, Any]) -> float | None:
+    """The share of the training data bearing this name (model.json keeps the common ones)."""
+    return trained().get("name_frequencies", {}).get(row["name_key"]) if row["name_key"] else None
 
 
 def score_pair(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: float | None = None):
-    """Score one pair with the shipped parameters (no training, no database).
+    """Score one pair with the shipped parameters (pure Python: no training, no database).
 
     `name_frequency` is the share of customers with this name, when the caller knows it
-    (张伟 is common: a shared name then counts for less); by default it counts as average.
+    (张伟 is common: a shared name then counts for less); by default the frequency stored
+    with the model for common names, else the name counts as average.
     """
     left, right = prepare_record({**a, "id": "l"}), prepare_record({**b, "id": "r"})
-    tf = name_frequency if name_frequency is not None else _neutral_name_tf()
-    left["tf_name_key"] = right["tf_name_key"] = tf
-    with _SCORE_LOCK:  # one DuckDB connection; Django may call from several threads
-        row = _pair_linker().inference.score_pair(left, right).as_record_list()[0]
+    if name_frequency is None:
+        name_frequency = stored_name_frequency(left)
+    weight, probability, levels = _scorer().score(left, right, name_frequency=name_frequency)
+    explanation = sorted((_evidence(name, label, w) for name, label, w in levels),
+                         key=lambda e: -abs(e.weight))
     return MatchPair(
-        left_id=a.get("id"), right_id=b.get("id"), probability=float(row["match_probability"]),
-        explanation=_explain(row), match_weight=round(float(row["match_weight"]), 3),
+        left_id=a.get("id"), right_id=b.get("id"), probability=probability,
+        explanation=explanation, match_weight=round(weight, 3),
         left_facts=_facts(left), right_facts=_facts(right))
 
 

@@ -7,6 +7,7 @@ feeds which column. Bad values never raise here: they become None (missing).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -29,11 +30,13 @@ from kehu.core.normalize import (
 
 MatchRecord = dict[str, Any]
 
+_IS_CJK = re.compile(r"[\u3400-\u9fff]")
+
 # The columns of a prepared row, in order; `unique_id` is str(record["id"]).
 COLUMNS = (
     "unique_id", "name_key", "name_pinyin", "surname_pinyin", "given_pinyin", "phone_1",
     "phone_2", "email", "id_number", "id_valid", "birthday", "gender", "province", "city",
-    "district", "address_detail", "company_key",
+    "district", "address_detail", "company_key", "postcode",
 )
 
 
@@ -46,6 +49,12 @@ def _name(raw: str) -> tuple[str | None, str | None, str | None, str | None]:
     pinyin = name_pinyin(raw)
     key = name_match_key(raw)
     return (key or None, pinyin.key or None, pinyin.family or None, pinyin.given or None)
+
+
+@lru_cache(maxsize=200_000)
+def _name_part(raw: str) -> str | None:
+    """A surname or given name typed in its own field, as pinyin syllables in order."""
+    return " ".join(name_pinyin(raw).syllables) or None
 
 
 @lru_cache(maxsize=200_000)
@@ -94,7 +103,14 @@ def _text(record: Mapping[str, Any], key: str) -> str | None:
 def prepare_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The flat normalised row the model compares (see COLUMNS); never raises on bad input."""
     name = _text(record, "name")
+    surname_raw, given_raw = _text(record, "surname"), _text(record, "given_name")
+    if not name and (surname_raw or given_raw):
+        parts = [p for p in (surname_raw, given_raw) if p]
+        name = "".join(parts) if _IS_CJK.search("".join(parts)) else " ".join(reversed(parts))
     name_key, pinyin, surname, given = _name(name) if name else (None, None, None, None)
+    if surname_raw or given_raw:  # the record says which part is which
+        surname = _name_part(surname_raw) if surname_raw else None
+        given = _name_part(given_raw) if given_raw else None
     phones = []
     for key in ("mobile", "phone"):
         raw = _text(record, key)
@@ -118,6 +134,7 @@ def prepare_record(record: Mapping[str, Any]) -> dict[str, Any]:
         province, city, district = province or parsed[0], city or parsed[1], district or parsed[2]
         detail = parsed[3] or None
     company = _text(record, "company")
+    postcode = _text(record, "postcode")
     return {
         "unique_id": str(record.get("id")),
         "name_key": name_key,
@@ -136,6 +153,7 @@ def prepare_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "district": district or None,
         "address_detail": detail,
         "company_key": _company(company) if company else None,
+        "postcode": "".join(postcode.split()).upper() if postcode else None,
     }
 
 
@@ -153,5 +171,7 @@ def candidate_keys(record: Mapping[str, Any]) -> dict[str, str]:
         "phone": row["phone_1"], "phone_2": row["phone_2"], "email": row["email"],
         "id_number": row["id_number"], "name": row["name_key"], "name_pinyin": row["name_pinyin"],
         "birthday": row["birthday"], "city": row["city"], "address": row["address_detail"],
+        "surname": row["surname_pinyin"], "given_name": row["given_pinyin"],
+        "postcode": row["postcode"],
     }
     return {key: value for key, value in keys.items() if value}

@@ -48,6 +48,12 @@ COMPARISONS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         _level("jaro_winkler_similarity(given_pinyin_l, given_pinyin_r) >= 0.85", "similar"),
         ELSE,
     ]),
+    "surname": ("name", [
+        _null("surname_pinyin"),
+        _level("surname_pinyin_l = surname_pinyin_r", "exact"),
+        _level("jaro_winkler_similarity(surname_pinyin_l, surname_pinyin_r) >= 0.88", "similar"),
+        ELSE,
+    ]),
     "phone": ("phone", [
         _null("phone_1"),
         _level("phone_1_l = phone_1_r", "exact"),
@@ -88,6 +94,12 @@ COMPARISONS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         _level("city_l = city_r", "same_city"),
         ELSE,
     ]),
+    "postcode": ("address", [
+        _null("postcode"),
+        _level("postcode_l = postcode_r", "exact"),
+        _level("levenshtein(postcode_l, postcode_r) <= 1", "typo"),
+        ELSE,
+    ]),
     "company": ("company", [
         _null("company_key"),
         _level("company_key_l = company_key_r", "exact"),
@@ -121,6 +133,12 @@ BLOCKING_RULES = [
     "l.name_pinyin = r.name_pinyin AND l.address_detail = r.address_detail",
     "l.name_pinyin = r.name_pinyin AND l.district = r.district",
     "l.birthday = r.birthday AND l.province = r.province",
+    # Names in two fields (surname, given name) and postcodes, as Western data has them.
+    "l.surname_pinyin = r.surname_pinyin AND l.birthday = r.birthday",
+    "l.given_pinyin = r.given_pinyin AND l.birthday = r.birthday",
+    "l.postcode = r.postcode AND l.surname_pinyin = r.surname_pinyin",
+    "l.postcode = r.postcode AND l.given_pinyin = r.given_pinyin",
+    "l.postcode = r.postcode AND l.address_detail = r.address_detail",
 ]
 
 # Prior odds of a match when training has not said otherwise.
@@ -139,6 +157,8 @@ DEFAULT_LEVELS: dict[str, dict[str, tuple[float, float]]] = {
     "id_number": {"exact": (0.97, 1.6e-5), "typo": (0.02, 1e-6), "different": (5e-4, 0.99998)},
     "birthday": {"exact": (0.95, 6.5e-5), "typo": (0.03, 5e-4), "same_year": (0.01, 0.01),
                  "different": (0.01, 0.989)},
+    "surname": {"exact": (0.9, 0.02), "similar": (0.05, 0.01), "different": (0.05, 0.97)},
+    "postcode": {"exact": (0.85, 0.003), "typo": (0.1, 0.02), "different": (0.05, 0.977)},
     "gender": {"exact": (0.98, 0.5), "different": (0.02, 0.5)},
     "address": {"exact": (0.8, 2.4e-5), "similar": (0.03, 2.7e-3), "same_district": (0.05, 0.01),
                 "same_city": (0.05, 0.02), "different": (0.07, 0.967)},
@@ -184,7 +204,8 @@ def settings(dialect: str = "duckdb", params: dict[str, Any] | None = None) -> d
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            m_u = levels.get(level["label_for_charts"])
+            m_u = levels.get(level["label_for_charts"]) or DEFAULT_LEVELS.get(
+                comparison["output_column_name"], {}).get(level["label_for_charts"])
             if m_u:
                 level["m_probability"], level["u_probability"] = m_u
     return built
@@ -208,25 +229,44 @@ def _given_name_only_against(params: dict[str, Any]) -> None:
         levels[label] = [levels[label][1], levels[label][1]]
 
 
+# Blockings that expectation maximisation may train on, in order of preference; the first
+# two with enough pairs in the input are used (a file without phones trains on others).
+EM_BLOCKINGS = (("phone_1",), ("name_pinyin", "birthday"), ("id_number",), ("birthday",),
+                ("email",), ("name_key",))
+_EM_MIN_PAIRS = 200
+
+
+def _pairs_sharing(table, columns: tuple[str, ...]) -> int:
+    """How many pairs of rows agree on all `columns` (none of them empty)."""
+    from collections import Counter
+
+    keys = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
+    counts = Counter(key for key in keys if all(part is not None for part in key))
+    return sum(n * (n - 1) // 2 for n in counts.values())
+
+
 def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, seed: int = 1) -> dict:
-    """Estimate the parameters on `records` (MatchRecords, no labels needed): the prior from
-    exact identifiers, u by random sampling, m by expectation maximisation on two blockings.
-    Writes them to `out` (the shipped model.json by default) and returns them."""
+    """Estimate the parameters on `records` (MatchRecords, or a prepared arrow table; no
+    labels needed): the prior from exact identifiers, u by random sampling, m by expectation
+    maximisation on two blockings. Writes them to `out` (the shipped model.json by default;
+    None writes nothing) and returns them."""
     from splink import Linker, block_on
     from splink.backends.duckdb import DuckDBAPI
 
     from kehu.matching.engine import arrow_table
 
-    table = arrow_table(records)
+    table = records if hasattr(records, "column_names") else arrow_table(records)
     db_api = DuckDBAPI()
     linker = Linker(db_api.register(table), settings_creator(), log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         ["l.phone_1 = r.phone_1 AND l.name_pinyin = r.name_pinyin",
-         "l.id_number = r.id_number AND l.name_pinyin = r.name_pinyin"], recall=0.7)
+         "l.id_number = r.id_number AND l.name_pinyin = r.name_pinyin",
+         "l.id_number = r.id_number AND l.birthday = r.birthday"], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    for blocking in (block_on("phone_1"), block_on("name_pinyin", "birthday")):
+    blockings = [b for b in EM_BLOCKINGS if _pairs_sharing(table, b) >= _EM_MIN_PAIRS][:2]
+    for blocking in blockings:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            blocking, estimate_without_term_frequencies=True)
+            block_on(*blocking), estimate_without_term_frequencies=True)
     model = linker.misc.save_model_to_json()
     params: dict[str, Any] = {"prior": model["probability_two_random_records_match"], "levels": {}}
     for comparison in model["comparisons"]:

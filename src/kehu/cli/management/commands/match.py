@@ -17,7 +17,7 @@ from kehu.core.errors import DomainError
 from kehu.core.spreadsheet import safe_cell
 from kehu.interchange.mapping import apply_overrides, fold_header, suggest_mapping
 from kehu.interchange.readers import open_table
-from kehu.matching import cluster, predict_pairs
+from kehu.matching import cluster, needs_training, predict_pairs
 
 # Customer fields that the matching engine compares (the rest of a row is carried along).
 MATCH_FIELDS = ("name", "gender", "birthday", "mobile", "email", "id_number", "address", "company")
@@ -38,6 +38,10 @@ class Command(BaseCommand):
                                  "(default 0.9)")
         parser.add_argument("--out", default=None, help="write rows with cluster_id and "
                             "match_probability to this .csv or .xlsx")
+        parser.add_argument("--train", choices=["auto", "yes", "no"], default="auto",
+                            help="estimate the model's parameters on this file first (unsupervised): "
+                                 "auto (default) does so for 1000 rows or more whose names are mostly "
+                                 "not in Chinese script; yes always; no uses the shipped parameters")
         parser.add_argument("--map", action="append", default=[], metavar="COL=field",
                             help="map a column to a field (COL= ignores it); repeat for more")
         parser.add_argument("--sheet", default=None, help="workbook sheet (default: the first)")
@@ -63,7 +67,8 @@ class Command(BaseCommand):
             headers, rows, records = _read(path, options)
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
-        pairs = predict_pairs(records, threshold=threshold)
+        trained = options["train"] == "yes" or (options["train"] == "auto" and needs_training(records))
+        pairs = predict_pairs(records, threshold=threshold, train=trained)
         clusters = cluster(pairs, threshold=threshold)
         best: dict = {}
         for pair in pairs:
@@ -84,9 +89,12 @@ class Command(BaseCommand):
                             "%(pairs)d matching pairs, %(seconds)s s.")
                           % {"records": len(records), "clusters": groups, "rows": len(clusters),
                              "pairs": len(pairs), "seconds": seconds})
+        if trained:
+            self.stdout.write(_("The model was trained on this file first (--train)."))
         if options["json"]:
             self.stdout.write(json.dumps({"records": len(records), "clusters": groups,
-                                          "pairs": len(pairs), "seconds": seconds}))
+                                          "pairs": len(pairs), "seconds": seconds,
+                                          "trained": trained}))
 
 
 def _read(path: Path, options) -> tuple[list[str], list[list[str]], list[dict]]:
