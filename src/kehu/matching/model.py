@@ -191,7 +191,8 @@ def settings_creator(*, prior: float = DEFAULT_PRIOR):
 
 @cache
 def trained() -> dict[str, Any]:
-    """The shipped parameters: {"prior": p, "levels": {comparison: {label: [m, u]}}}."""
+    """The shipped parameters: {"prior": p, "levels": {comparison: {label: [m, u]}},
+    "name_frequencies": {name_key: share}}."""
     return json.loads(MODEL_PATH.read_text("utf-8"))
 
 
@@ -245,6 +246,20 @@ def _pairs_sharing(table, columns: tuple[str, ...]) -> int:
     return sum(n * (n - 1) // 2 for n in counts.values())
 
 
+# Names at least this common in the training data keep their frequency in model.json, for
+# score_pair's term-frequency adjustment (a shared 张伟 counts for less than a shared 欧阳娜娜).
+NAME_FREQUENCY_MIN_COUNT = 10
+
+
+def name_frequencies(table, *, min_count: int = NAME_FREQUENCY_MIN_COUNT) -> dict[str, float]:
+    """{name_key: share of the rows bearing it} for the names at least `min_count` rows bear."""
+    from collections import Counter
+
+    counts = Counter(key for key in table.column("name_key").to_pylist() if key)
+    total = sum(counts.values())
+    return {key: round(n / total, 8) for key, n in sorted(counts.items()) if n >= min_count}
+
+
 def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, seed: int = 1) -> dict:
     """Estimate the parameters on `records` (MatchRecords, or a prepared arrow table; no
     labels needed): the prior from exact identifiers, u by random sampling, m by expectation
@@ -283,7 +298,8 @@ def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, see
                 u = max(u or 0.0, default_u)
             levels[label] = [max(m if m is not None else default_m, floor), u]
     _given_name_only_against(params)
+    params["name_frequencies"] = name_frequencies(table)
     if out is not None:
-        out.write_text(json.dumps(params, indent=1, sort_keys=True) + "\n", "utf-8")
+        out.write_text(json.dumps(params, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
         trained.cache_clear()
     return params
