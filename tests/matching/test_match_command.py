@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from openpyxl import load_workbook
 
 ROWS = [
@@ -59,3 +60,34 @@ def test_duplicate_id_names_the_row(tmp_path):
     with pytest.raises(CommandError) as info:
         call_command("match", str(path), "--id-column", "id", "--language", "en", stdout=StringIO())
     assert str(info.value) == "Row 3: the id “x” appears twice; ids must be unique."
+
+
+def test_train_option(sheet):
+    stdout = StringIO()
+    with translation.override("en"):
+        call_command("match", str(sheet), "--id-column", "编号", "--train", "yes", "--json",
+                     "--language", "en", stdout=stdout)
+    lines = stdout.getvalue().strip().splitlines()
+    assert lines[-2] == "The model was trained on this file first (--train)."
+    summary = json.loads(lines[-1])
+    assert (summary["trained"], summary["records"]) == (True, 3)
+    stdout = StringIO()
+    call_command("match", str(sheet), "--id-column", "编号", "--json", stdout=stdout)
+    assert json.loads(stdout.getvalue().strip().splitlines()[-1])["trained"] is False  # auto: too few rows
+
+
+def test_columns_only_matching_reads(tmp_path):
+    """Surname and given name apart, address lines, suburb, postcode, state, social security id."""
+    path = tmp_path / "people.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([
+            ["rec_id", "given_name", "surname", "street_number", "address_1", "suburb", "postcode", "state",
+             "date_of_birth", "soc_sec_id"],
+            ["a", " mitchell", " green", "7", "wallaby place", "cleveland", "2119", "sa", "19560409", "1804974"],
+            ["b", "mitchell", "green", "7", "wallaby pl", "cleveland", "2119", "sa", "19560409", "1804974"],
+            ["c", "harley", "mccarthy", "177", "pridham street", "marsden", "3165", "nsw", "19080419", "6089216"],
+        ])
+    out = tmp_path / "out.csv"
+    call_command("match", str(path), "--id-column", "rec_id", "--out", str(out), stdout=StringIO())
+    with open(out, encoding="utf-8-sig") as handle:
+        assert [row[:2] for row in csv.reader(handle)][1:] == [["a", "a"], ["b", "a"], ["c", "c"]]

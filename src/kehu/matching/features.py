@@ -97,7 +97,7 @@ def _id_valid(value: str) -> bool:
 
 def _text(record: Mapping[str, Any], key: str) -> str | None:
     value = record.get(key)
-    return None if _blank(value) else str(value)
+    return None if _blank(value) else str(value).strip()
 
 
 def prepare_record(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,9 @@ on any Splink backend.
 from __future__ import annotations
 
 import json
+import logging
 import math
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -260,17 +262,40 @@ def name_frequencies(table, *, min_count: int = NAME_FREQUENCY_MIN_COUNT) -> dic
     return {key: round(n / total, 8) for key, n in sorted(counts.items()) if n >= min_count}
 
 
+@contextmanager
+def _quiet_splink():
+    """EM warns of every level a training set lacks (a file without companies …): noise
+    for a person running kehu match, so training logs errors only."""
+    logger = logging.getLogger("splink")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, seed: int = 1) -> dict:
     """Estimate the parameters on `records` (MatchRecords, or a prepared arrow table; no
     labels needed): the prior from exact identifiers, u by random sampling, m by expectation
     maximisation on two blockings. Writes them to `out` (the shipped model.json by default;
     None writes nothing) and returns them."""
-    from splink import Linker, block_on
-    from splink.backends.duckdb import DuckDBAPI
 
     from kehu.matching.engine import arrow_table
 
     table = records if hasattr(records, "column_names") else arrow_table(records)
+    with _quiet_splink():
+        params = _estimate(table, max_pairs=max_pairs, seed=seed)
+    if out is not None:
+        out.write_text(json.dumps(params, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
+        trained.cache_clear()
+    return params
+
+
+def _estimate(table, *, max_pairs: float, seed: int) -> dict[str, Any]:
+    from splink import Linker, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
     db_api = DuckDBAPI()
     linker = Linker(db_api.register(table), settings_creator(), log_level=None)
     linker.training.estimate_probability_two_random_records_match(
@@ -299,7 +324,4 @@ def train(records, *, out: Path | None = MODEL_PATH, max_pairs: float = 2e6, see
             levels[label] = [max(m if m is not None else default_m, floor), u]
     _given_name_only_against(params)
     params["name_frequencies"] = name_frequencies(table)
-    if out is not None:
-        out.write_text(json.dumps(params, indent=1, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-        trained.cache_clear()
     return params

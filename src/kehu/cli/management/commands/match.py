@@ -22,6 +22,23 @@ from kehu.matching import cluster, needs_training, predict_pairs
 # Customer fields that the matching engine compares (the rest of a row is carried along).
 MATCH_FIELDS = ("name", "gender", "birthday", "mobile", "email", "id_number", "address", "company")
 
+# Columns the matching engine reads beyond the import's customer fields (a column the
+# import mapping leaves unmapped is looked up here). Several address-line columns are
+# joined, in column order, into the address.
+MATCH_ONLY_COLUMNS = {
+    "surname": ("姓", "姓氏", "surname", "last name", "family name"),
+    "given_name": ("名", "名字(不含姓)", "given name", "first name", "forename"),
+    "postcode": ("邮编", "邮政编码", "postcode", "post code", "postal code", "zip", "zip code"),
+    "province": ("省", "省份", "province", "state"),
+    "city": ("城市", "市", "city", "suburb", "town"),
+    "district": ("区县", "区", "县", "district", "county"),
+    "id_number": ("social security number", "soc sec id", "ssn", "national id"),
+    "address": ("street number", "street", "address 1", "address 2", "address line 1",
+                "address line 2", "门牌号", "街道"),
+}
+_MATCH_ONLY = {fold_header(spelling): field for field, spellings in MATCH_ONLY_COLUMNS.items()
+               for spelling in spellings}
+
 
 class Command(BaseCommand):
     help = ("Find duplicate customers in a spreadsheet without importing it; columns are "
@@ -113,7 +130,12 @@ def _read(path: Path, options) -> tuple[list[str], list[list[str]], list[dict]]:
             id_index = found[0]
             mapping[id_index] = None
         fields = {index: field for index, field in mapping.items() if field in MATCH_FIELDS}
-        if "name" not in fields.values():
+        for index, header in enumerate(headers):
+            field = _MATCH_ONLY.get(fold_header(header))
+            if mapping.get(index) is None and index != id_index and field and (
+                    field == "address" or field not in fields.values()):
+                fields[index] = field
+        if not {"name", "surname", "given_name"} & set(fields.values()):
             raise CommandError(_("No column holds the name; name one with --map COLUMN=name."))
         rows, records, seen = [], [], set()
         for number, cells in table.rows():
@@ -126,8 +148,11 @@ def _read(path: Path, options) -> tuple[list[str], list[list[str]], list[dict]]:
                                      "unique.") % {"row": number, "id": key})
             seen.add(key)
             record = {"id": key}
-            for index, field in fields.items():
-                record[field] = cells[index]
+            for index, field in sorted(fields.items()):
+                if field == "address" and record.get("address") and cells[index].strip():
+                    record["address"] = f"{record['address']} {cells[index].strip()}"
+                else:
+                    record[field] = record.get(field) or cells[index]
             rows.append(cells)
             records.append(record)
     return headers, rows, records
