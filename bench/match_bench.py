@@ -1,10 +1,11 @@
 """Accuracy and speed of the matching engine (kehu.matching), as `kehu match` runs it.
 
-    .venv/bin/python bench/match_bench.py                    # dedup-dev, FEBRL3, 20,000 generated
+    .venv/bin/python bench/match_bench.py                     # dedup-dev, FEBRL3, score_pair, 20,000 generated
     .venv/bin/python bench/match_bench.py --generate 1000000  # the README figure
 
 Prints pairwise precision, recall and F1 against the truth on ../shared/data/dedup-dev
-(gold.csv) and FEBRL3 (the person number in rec_id), and the time on N generated records.
+(gold.csv) and FEBRL3 (the person number in rec_id), score_pair's time per pair, and the time
+on N generated records.
 A data set that is absent is skipped with a message.
 """
 
