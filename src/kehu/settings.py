@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "kehu.interactions",
     "kehu.transactions",
     "kehu.scoring",
+    "kehu.identity",
+    "kehu.quality",
     "kehu.cards",
     "kehu.segments",
     "kehu.interchange",
@@ -245,6 +247,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
 # Per second, not per minute: the throttle keeps one timestamp per request in its window.
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
+# Duplicate scans merge groups at or above this match probability (e.g. 0.995) without
+# review, each merge undoable; unset (the default) means never.
+KEHU_DEDUP_AUTO_MERGE = os.environ.get("KEHU_DEDUP_AUTO_MERGE") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {

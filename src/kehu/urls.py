@@ -14,5 +14,7 @@ urlpatterns = [
     path("interchange/", include("kehu.interchange.urls")),
     path("segments/", include("kehu.segments.urls")),
     path("value/", include("kehu.scoring.urls")),
+    path("quality/", include("kehu.quality.urls")),
+    path("identity/", include("kehu.identity.urls")),
     path("", include("kehu.web.urls")),
 ]

@@ -29,9 +29,9 @@ DEFAULT_ROLES = [
         "code": "sales_manager",
         "name": gettext_noop("Sales manager"),
         "description": gettext_noop("Runs a sales team: sees the team's customers and reassigns them."),
-        "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "order.manage",
-                                          "segment.view", "segment.manage", "apikey.manage",
-                                          "scoring.view"],
+        "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
+                                          "order.manage", "segment.view", "segment.manage",
+                                          "apikey.manage", "scoring.view"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -80,7 +80,8 @@ DEFAULT_ROLES = [
         "description": gettext_noop("Keeps the data clean: imports, custom fields, duplicates and merges."),
         "permissions": ["customer.view", "customer.add", "customer.change", "customer.merge",
                         "customer.import", "customer.export", "customfield.manage",
-                        "segment.view", "segment.manage", "scoring.view"],
+                        "segment.view", "segment.manage", "scoring.view", "quality.view",
+                        "quality.configure"],
         "record_scope": "all",
         "field_permissions": {
             "customer.mobile": "edit",

@@ -14,8 +14,10 @@ from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.cards.api import router as cards_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
+from kehu.identity.api import router as identity_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
+from kehu.quality.api import router as quality_router
 from kehu.scoring.api import router as scoring_router
 from kehu.segments.api import router as segments_router
 from kehu.transactions.api import router as transactions_router
@@ -84,6 +86,9 @@ api.add_router("/", interactions_router)
 api.add_router("/", transactions_router)
 # Before customers: "/customers/export" must not be taken for "/customers/{customer_id}".
 api.add_router("/", interchange_router)
+# Before customers too: "/customers/merge".
+api.add_router("/", identity_router)
+api.add_router("/", quality_router)
 api.add_router("/", customers_router)
 api.add_router("/", cards_router)
 api.add_router("/", segments_router)

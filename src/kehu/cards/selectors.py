@@ -17,6 +17,8 @@ from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
 from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
+from kehu.quality import selectors as quality
+from kehu.quality.selectors import QualityBreakdown
 from kehu.scoring import selectors as scoring
 from kehu.transactions import selectors as transactions
 from kehu.transactions.models import Order, Ticket
@@ -70,14 +72,16 @@ class CustomerCard:
     timeline: TimelinePage
     history: list[HistoryEntry]
     value: dict[str, Any] | None = None  # RFM scores, segment and tier; None when unscored
+    quality: QualityBreakdown | None = None
 
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
     """The whole card in a bounded number of queries (pinned in tests)."""
     customer = customers.customer_get(user=user, customer_id=customer_id)
+    custom_fields = custom_field_values(user=user, customer=customer)
     return CustomerCard(
         customer=customers.customer_present(user, customer),
-        custom_fields=custom_field_values(user=user, customer=customer),
+        custom_fields=custom_fields,
         orders=transactions.customer_order_summary(user, customer),
         recent_orders=list(transactions.order_list(user, customer_id=customer.pk)[:10]),
         service=transactions.customer_service_summary(user, customer),
@@ -87,6 +91,9 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         timeline=card_timeline(user=user, customer=customer),
         history=card_history(user=user, customer=customer),
         value=scoring.card_value(user=user, customer=customer),
+        # customer_get joins the score: no query of its own.
+        quality=quality.customer_quality(user=user, customer=customer, labels={
+            f"custom.{f.key}": f.label for f in custom_fields}),
     )
 
 

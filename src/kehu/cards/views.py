@@ -18,8 +18,10 @@ from kehu.core.errors import Conflict, DomainError
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors as customer_selectors
 from kehu.customers import services as customer_services
+from kehu.customers.duplicates import form_duplicate_check
 from kehu.customers.forms import CustomerForm, custom_field_name, customer_form_initial
 from kehu.customers.models import Customer
+from kehu.identity import selectors as identity_selectors
 
 TIMELINE_FILTERS = [("interaction", _("Interactions")), ("event", _("Events")),
                     ("order", _("Orders")), ("ticket", _("Tickets"))]
@@ -32,7 +34,13 @@ def _kinds(request) -> set[str]:
 @requires("customer.view")
 def card(request, customer_id: int):
     data = selectors.customer_card(user=request.user, customer_id=customer_id)
+    can_merge = request.user.access.can("customer.merge")
     return render(request, "cards/card.html", {
+        "card_merges": identity_selectors.customer_merges(user=request.user,
+                                                          customer_id=customer_id),
+        "card_duplicates": identity_selectors.customer_pending_candidates(
+            user=request.user, customer_id=customer_id) if can_merge else [],
+        "can_merge": can_merge,
         "card": data, "c": data.customer, "timeline": data.timeline,
         "identifier_form": IdentifierForm(), "address_form": AddressForm(),
         "contact_form": ContactForm(),
@@ -199,11 +207,15 @@ def identity_edit(request, customer_id: int):
     (their values, field by field) instead of overwriting it."""
     customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
     form = _identity_form(request, customer, request.POST if request.method == "POST" else None)
-    conflict = None
+    conflict = duplicates = None
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
         if not changes.get("id_number"):
             changes.pop("id_number", None)  # blank keeps the stored number (never shown in clear)
+        duplicates = form_duplicate_check(
+            user=request.user, changes=changes, kind=customer.kind, customer=customer,
+            changed=form.changed_data, confirmed=bool(request.POST.get("duplicate_ok")))
+    if request.method == "POST" and form.is_valid() and duplicates is None:
         try:
             customer_services.customer_update(
                 actor=Actor.from_request(request), customer=customer,
@@ -220,7 +232,9 @@ def identity_edit(request, customer_id: int):
             return _identity_block(request, customer_id, saved=True)
     return render(request, "cards/_identity_form.html", {
         "form": form, "c": {"id": customer.pk, "name": customer.name},
-        "conflict": conflict, "id_number_masked": customer.id_number_masked})
+        "conflict": conflict, "id_number_masked": customer.id_number_masked,
+        "duplicates": duplicates, "existing_id": customer.pk,
+        "can_merge": request.user.access.can("customer.merge")})
 
 
 def _conflict_rows(details: dict, form: CustomerForm) -> list[dict]:

@@ -75,3 +75,39 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head #{self.last_seq}"
+
+
+class FieldRule(models.Model):
+    """A validation rule for one field of a record (customers today): required, a format
+    (regular expression), a range (numbers or dates) or a list of allowed values.
+
+    Rules are data that a data steward edits; `kehu.core.field_rules` is the one place that
+    applies them, and every service that writes the field calls it.
+    """
+
+    REQUIRED, FORMAT, RANGE, ALLOWED = "required", "format", "range", "allowed"
+    CHECKS = [(REQUIRED, _("Required")), (FORMAT, _("Format")), (RANGE, _("Range")),
+              (ALLOWED, _("Allowed values"))]
+    APPLIES = [("both", _("Both")), ("person", _("Persons")),
+               ("organisation", _("Organisations"))]
+
+    field = models.CharField(_("field"), max_length=80, db_index=True)
+    rule = models.CharField(_("rule"), max_length=10, choices=CHECKS)
+    applies_to = models.CharField(_("applies to"), max_length=12, choices=APPLIES,
+                                  default="both")
+    pattern = models.CharField(_("pattern"), max_length=300, blank=True)
+    min_value = models.CharField(_("minimum"), max_length=40, blank=True)
+    max_value = models.CharField(_("maximum"), max_length=40, blank=True)
+    allowed_values = models.JSONField(_("allowed values"), default=list, blank=True)
+    message = models.CharField(_("error message"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["field", "id"]
+        verbose_name = _("field rule")
+        verbose_name_plural = _("field rules")
+
+    def __str__(self) -> str:
+        return f"{self.field}:{self.rule}"

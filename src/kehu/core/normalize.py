@@ -8,6 +8,7 @@ so an ID number cannot leak into a log or an error response through them.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -209,13 +210,7 @@ def name_search_keys(name: str) -> tuple[str, str]:
     """
     from pypinyin import lazy_pinyin
 
-    text = normalize_name(name)
-    syllables: list[str] = []
-    for surname in (text[:2], text[:1]):
-        if surname and surname in _SURNAMES:
-            syllables.extend(_SURNAMES[surname].split())
-            text = text[len(surname):]
-            break
+    syllables, text = _surname_reading(normalize_name(name))
     for run in _RUNS.findall(text):
         if _IS_CJK.match(run):
             syllables.extend(lazy_pinyin(run))
@@ -443,10 +438,303 @@ def parse_address(raw: str) -> AddressParts:
             city = pool[head]
             rest = rest[len(head):]
             province = province or cities[head][1]
-    if province or city:
+    county = _match_county(rest, province, city)
+    if county:  # the GB/T 2260 table knows 道里区, and where a lone district lies
+        district, province, city = county[0], province or county[1], city or county[2]
+        rest = rest[len(district):]
+    elif province or city:
         match = _DISTRICT.match(rest)
         if match and not match.group(1).endswith(_NOT_DISTRICT):
             district = match.group(1)
             rest = rest[len(district):]
     return AddressParts(province=province, city=city, district=district, detail=rest,
                         region=region_for_province(province) if province else "")
+
+
+# Matching keys ----------------------------------------------------------------
+# Keys that two spellings of the same value share, for duplicate detection. They are not
+# what kehu stores (the functions above give that); a matching key is lossy on purpose.
+
+
+@cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s.json")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified characters (OpenCC t2s): 劉偉 -> 刘伟, 張國榮 -> 张国荣."""
+    return _t2s().convert(text) if _IS_CJK.search(text) else text
+
+
+_NAME_JUNK = re.compile(r"[\s·.\-_'’,，]+")
+
+
+def name_match_key(raw) -> str:
+    """A name as matching compares it: simplified, no spaces or dots, Latin lower-cased.
+
+    张 伟, 張偉 and ＺＨＡＮＧ　Ｗｅｉ give 张伟, 张伟, zhangwei.
+    """
+    return _NAME_JUNK.sub("", to_simplified(normalize_name(raw))).lower()
+
+
+# Two-character surnames, so the given name of 欧阳娜娜 is 娜娜 and not 阳娜娜.
+_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 夏侯 司徒 令狐 慕容 公孙 轩辕 宇文 长孙 尉迟 澹台 万俟 单于 "
+    "端木 独孤 南宫 西门 呼延 百里 东郭 闻人 申屠 太史 钟离 宗政 濮阳 公冶 赫连 拓跋".split()
+)
+
+
+@cache
+def _syllables() -> frozenset[str]:
+    """Every toneless Mandarin syllable (426 in pypinyin's dictionary, less vowel-less ones)."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    found = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            plain = to_normal(reading).replace("ü", "v")
+            if plain.isascii() and plain.isalpha() and re.search("[aeiouv]", plain):
+                found.add(plain)
+    return frozenset(found)
+
+
+def split_pinyin(word: str) -> list[str]:
+    """zhangwei -> [zhang, wei]; xian -> [xian]; a word that is not pinyin stays whole.
+
+    The fewest syllables win, so xian is 先, not xi'an; an apostrophe marks a break.
+    """
+    word = word.lower()
+    known = _syllables()
+    if not word.isascii() or not word.isalpha():
+        return [word] if word else []
+    best: list[list[str] | None] = [None] * (len(word) + 1)
+    best[0] = []
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            head = best[start]
+            if head is not None and word[start:end] in known:
+                if best[end] is None or len(head) + 1 < len(best[end]):
+                    best[end] = [*head, word[start:end]]
+    return best[-1] or [word]
+
+
+@dataclass(frozen=True)
+class NamePinyin:
+    """A person's name as pinyin syllables; `surname` is how many lead the list (0: unknown,
+    as for a name typed in Latin letters, whose order people write either way)."""
+
+    syllables: tuple[str, ...]
+    surname: int
+
+    @property
+    def key(self) -> str:
+        """Syllables sorted, so Zhang Wei, Wei Zhang and 张伟 share one key."""
+        return " ".join(sorted(self.syllables))
+
+    @property
+    def given(self) -> str:
+        return " ".join(self.syllables[self.surname:]) if self.surname else ""
+
+    @property
+    def family(self) -> str:
+        return " ".join(self.syllables[:self.surname])
+
+
+def _surname_reading(text: str) -> tuple[list[str], str]:
+    """(the surname's syllables in its special reading, the rest) or ([], text)."""
+    for surname in (text[:2], text[:1]):
+        if surname and surname in _SURNAMES:
+            return _SURNAMES[surname].split(), text[len(surname):]
+    return [], text
+
+
+@functools.lru_cache(maxsize=65536)
+def name_pinyin(raw) -> NamePinyin:
+    """张伟 / 張偉 / 章玮 -> zhang wei (surname 1); 曾小贤 -> zeng xiao xian; Zhang Wei -> unknown order.
+
+    Chinese names read the surname as a surname (曾 zeng, 单 shan, 尉迟 yu chi); names in
+    Latin letters are split into syllables (ZHANGWEI -> zhang wei).
+    """
+    from pypinyin import lazy_pinyin
+
+    text = _NAME_JUNK.sub(" ", to_simplified(normalize_name(raw))).strip()
+    if not text:
+        return NamePinyin((), 0)
+    if not _IS_CJK.search(text):
+        syllables = [s for word in text.split() for s in split_pinyin(word)]
+        return NamePinyin(tuple(syllables), 0)
+    text = text.replace(" ", "")
+    special, rest = _surname_reading(text)
+    surname_chars = 2 if text[:2] in _COMPOUND_SURNAMES else 1
+    syllables = [*special]
+    for run in _RUNS.findall(rest):
+        syllables.extend(lazy_pinyin(run) if _IS_CJK.match(run) else split_pinyin(run))
+    if special:
+        surname = len(special)
+    else:
+        surname = surname_chars if len(syllables) > surname_chars else 0
+    return NamePinyin(tuple(syllables), surname)
+
+
+def phone_match_key(raw) -> str | None:
+    """E.164 of any way of writing a phone, or None when it is not a phone number."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        return normalize_phone(str(raw)).e164
+    except NormalizationError:
+        return None
+
+
+def email_match_key(raw) -> str | None:
+    """Lower case without any space (people type ' Zhang @ qq.com'); None without an @."""
+    text = re.sub(r"\s+", "", _text(raw)).lower()
+    return text if text.count("@") == 1 and not text.startswith("@") and not text.endswith("@") else None
+
+
+_DATE_LOOSE = re.compile(
+    r"^(\d{2}|\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+
+
+def parse_date_loose(raw) -> date:
+    """parse_date, plus what spreadsheets and people add: a time (1990-01-02 00:00:00),
+    1990年1月2号, and two-digit years (90-1-2 -> 1990, 05/3/4 -> 2005; pivot: this year)."""
+    try:
+        return parse_date(raw)
+    except NormalizationError as exc:
+        match = _DATE_LOOSE.match(_text(raw))
+        if not match:
+            raise exc from None
+    year, month, day = (int(part) for part in match.groups())
+    if year < 100:
+        this_year = date.today().year  # noqa: DTZ011 - a calendar date
+        year += 2000 if 2000 + year <= this_year else 1900
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise NormalizationError(MSG_DATE_IMPOSSIBLE, code="date_impossible") from None
+
+
+def date_match_key(raw) -> str | None:
+    """ISO date of any typed form, or None."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return parse_date_loose(raw).isoformat()
+    except NormalizationError:
+        return None
+
+
+def id_number_match_key(raw) -> str | None:
+    """Upper-case without spaces or dashes (lower-case x is the same ID), valid or not."""
+    text = _ID_JUNK.sub("", _text(raw)).upper()
+    return text or None
+
+
+MSG_ID_BIRTHDAY_MISMATCH = _("The ID number's birth date differs from the birthday.")
+MSG_ID_GENDER_MISMATCH = _("The ID number's gender digit differs from the gender.")
+
+
+def id_number_inconsistencies(raw, *, birthday=None, gender=None) -> list[NormalizationError]:
+    """What is wrong with an ID number for this person: invalid, or a birth date or gender
+    digit that contradicts the record's birthday or gender. Empty when all agree.
+
+    `birthday` and `gender` are raw values as typed; unknown or unparseable ones are skipped.
+    """
+    try:
+        id_number = normalize_id_number(raw)
+    except NormalizationError as exc:
+        return [exc]
+    problems = []
+    if birthday not in (None, ""):
+        try:
+            if parse_date_loose(birthday) != id_number.birthday:
+                problems.append(NormalizationError(MSG_ID_BIRTHDAY_MISMATCH, code="id_number_birthday"))
+        except NormalizationError:
+            pass
+    if gender not in (None, ""):
+        try:
+            known = normalize_gender(gender)
+        except NormalizationError:
+            known = "unknown"
+        if known != "unknown" and known != id_number.gender:
+            problems.append(NormalizationError(MSG_ID_GENDER_MISMATCH, code="id_number_gender"))
+    return problems
+
+
+_LEGAL_SUFFIXES = re.compile(
+    r"(?:股份有限公司|有限责任公司|集团有限公司|集团股份有限公司|有限公司|股份公司|总公司|分公司|"
+    r"集团公司|集团|公司|有限|co\.?,?ltd\.?|co\.?|ltd\.?|limited|inc\.?|corp\.?|corporation|"
+    r"group|llc|gmbh)$"
+)
+_BRACKETED = re.compile(r"[(\[（【][^)\]）】]*[)\]）】]")
+
+
+def company_match_key(raw) -> str:
+    """北京百度网讯科技有限公司, 百度网讯科技（北京）有限责任公司 and 百度网讯科技集团 -> 百度网讯科技.
+
+    Simplified, without brackets and what they hold, without legal suffixes (repeated:
+    集团有限公司) and without a leading province or city; Latin lower-cased.
+    """
+    text = _BRACKETED.sub("", to_simplified(_text(raw)).lower())
+    text = re.sub(r"[\s·.,，、\-_&'\"]+", "", text)
+    while True:
+        shorter = _LEGAL_SUFFIXES.sub("", text)
+        if shorter == text or not shorter:
+            break
+        text = shorter
+    provinces, cities, _pc = _tables()
+    for _round in range(2):  # 浙江杭州…: a province, then a city
+        head = _match_prefix(text, provinces) or _match_prefix(text, cities)
+        if head and len(text) - len(head) >= 2:
+            text = text[len(head):]
+    return text
+
+
+@cache
+def _counties() -> dict[str, list[tuple[str, str, str]]]:
+    """County-level name -> [(code, province, city)] from the vendored GB/T 2260 table."""
+    from importlib.resources import files
+
+    names: dict[str, str] = {}
+    for line in files("kehu.core").joinpath("data/gb2260.tsv").read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, name = line.split("\t")
+            names[code] = name
+    provinces, cities, _pc = _tables()
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for code, name in names.items():
+        if code.endswith("00"):
+            continue
+        province = provinces.get(names.get(code[:2] + "0000", ""), ("",))[0]
+        if not province:
+            continue
+        city = names.get(code[:4] + "00", "")
+        if province in _MUNICIPALITIES:
+            city = province
+        elif city not in cities:
+            city = name if name in cities else ""  # county-level cities governed by the province
+        found.setdefault(name, []).append((code, province, city))
+    return found
+
+
+def _match_county(text: str, province: str, city: str) -> tuple[str, str, str] | None:
+    """The county-level division `text` starts with, within city/province when known, as
+    (name, province, city); None when there is none or it is ambiguous without them."""
+    counties = _counties()
+    for size in range(min(len(text), 10), 1, -1):
+        head = text[:size]
+        places = counties.get(head)
+        if not places:
+            continue
+        if city:
+            places = [p for p in places if p[2] == city]
+        elif province:
+            places = [p for p in places if p[1] == province]
+        if len(places) == 1:
+            return head, places[0][1], places[0][2]
+    return None

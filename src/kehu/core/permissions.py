@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, object] = {
     "ticket.manage": _("Manage service tickets"),
     "customfield.manage": _("Define custom fields"),
     "segment.view": _("View segments and their members"),
+    "quality.view": _("See the data-quality page"),
+    "quality.configure": _("Configure field rules and quality scoring"),
     "segment.manage": _("Manage tags and segments"),
     "scoring.view": _("View customer value scores and tiers"),
     "scoring.configure": _("Configure and run customer value scoring"),

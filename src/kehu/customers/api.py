@@ -303,6 +303,10 @@ class ListQuery(Schema):
     created_from: date | None = None
     created_to: date | None = None
     custom: list[str] = Field([], description="`key=value`, `key=>=10`, `key=1..5`")
+    quality_below: int | None = Field(None, description="Data quality score below this")
+    quality_missing: str = Field("", description="A field the quality score found missing")
+    quality_invalid: str = Field("", description="A field the quality score found invalid")
+    stale_days: int | None = Field(None, ge=1, description="No interaction for this many days")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
                                                   "lifecycle_stage, region; `-` for descending")
     cursor: str | None = None
@@ -366,7 +370,10 @@ def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters
         region=data.get("region") or "", province=data.get("province") or "",
         lifecycle=data.get("lifecycle") or "", tag=data.get("tag") or None,
         source=data.get("source") or "", kind=data.get("kind") or "",
-        created_from=data.get("created_from"), created_to=data.get("created_to"), custom=custom)
+        created_from=data.get("created_from"), created_to=data.get("created_to"), custom=custom,
+        quality_below=data.get("quality_below"), stale_days=data.get("stale_days"),
+        quality_missing=data.get("quality_missing") or "",
+        quality_invalid=data.get("quality_invalid") or "")
 
 
 # Customers ----------------------------------------------------------------------------

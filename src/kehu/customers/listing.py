@@ -20,7 +20,7 @@ COLUMNS = {
     "region": gettext_lazy("Region"), "city": gettext_lazy("City"),
     "lifecycle_stage": gettext_lazy("Lifecycle stage"), "source": gettext_lazy("Source"),
     "tags": gettext_lazy("Tags"), "created_at": gettext_lazy("Created"),
-    "updated_at": gettext_lazy("Updated"),
+    "updated_at": gettext_lazy("Updated"), "quality_score": gettext_lazy("Data quality"),
     "value_tier": gettext_lazy("Value tier"), "rfm_segment": gettext_lazy("RFM segment"),
     "rfm_code": gettext_lazy("RFM score"), "monetary": gettext_lazy("Spend in window (CNY)"),
 }
@@ -54,6 +54,9 @@ def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
         lifecycle=params.get("lifecycle", ""), tag=params.get("tag") or None,
         source=params.get("source", ""), kind=params.get("kind", ""),
         created_from=day("created_from"), created_to=day("created_to"),
+        quality_below=number("quality_below"), stale_days=number("stale_days"),
+        quality_missing=params.get("quality_missing", "").strip(),
+        quality_invalid=params.get("quality_invalid", "").strip(),
         custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
                 if params.get(f"cf_{d.key}", "").strip()},
         value_tier=params.get("value_tier", "") if params.get("value_tier") in _TIERS else "",

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,6 +73,12 @@ class CustomerFilters:
     r_score: int | None = None
     f_score: int | None = None
     m_score: int | None = None  # "key": "v" | ">=n" | "<=n" | "a..b"
+    # Data quality (kehu.quality, by ORM lookup): score below, a field missing or invalid,
+    # no interaction for this many days.
+    quality_below: int | None = None
+    quality_missing: str = ""
+    quality_invalid: str = ""
+    stale_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,14 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
     for name in ("r_score", "f_score", "m_score"):
         if getattr(filters, name) is not None:
             qs = qs.filter(**{f"value__{name}": getattr(filters, name)})
+    if filters.quality_below is not None:
+        qs = qs.filter(quality__score__lt=filters.quality_below)
+    if filters.quality_missing:
+        qs = qs.filter(quality__missing__contains=f",{filters.quality_missing},")
+    if filters.quality_invalid:
+        qs = qs.filter(quality__invalid__contains=f",{filters.quality_invalid},")
+    if filters.stale_days:
+        qs = qs.filter(no_contact_since(filters.stale_days))
     wanted = {k: v for k, v in (filters.custom or {}).items() if str(v).strip()}
     if wanted:
         definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=wanted)}
@@ -219,6 +233,25 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
                     _("Unknown custom field “%s”.") % key]})
             qs = qs.filter(_custom_filter(definitions[key], expression))
     return qs
+
+
+def no_contact_since(days: int, now: datetime | None = None) -> Q:
+    """Customers known for more than `days` days with no interaction in that time: the one
+    definition behind the list filter, the data-quality page and the stale reminders."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    recent = Customer.objects.filter(pk=OuterRef("pk"), interactions__occurred_at__gte=cutoff)
+    return Q(created_at__lt=cutoff) & ~Exists(recent)
+
+
+def _quality_score(customer: Customer) -> int | None:
+    """The stored quality score when the row was joined (select_related "quality"); never a
+    query of its own, so lists and exports without the join stay N+1-free."""
+    if not Customer.quality.is_cached(customer):
+        return customer.quality_score
+    try:
+        return customer.quality.score
+    except ObjectDoesNotExist:
+        return None
 
 
 def _encode_cursor(sort: str, customer: Customer) -> str:
@@ -282,7 +315,7 @@ def customer_list(
     count = page_qs.count() if with_count else None
     if cursor:
         page_qs = _after_cursor(page_qs, sort, cursor)
-    rows = list(page_qs.select_related("owner", "team").prefetch_related(
+    rows = list(page_qs.select_related("owner", "team", "quality").prefetch_related(
         Prefetch("tag_links", queryset=CustomerTag.objects.select_related("tag")
                  .order_by("tag__name")))[:limit + 1])
     more = len(rows) > limit
@@ -296,7 +329,7 @@ def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> C
     the user's scope, so a record's existence is never revealed."""
     # "value" (the scoring layer's one-to-one row) comes in the same query, by lookup name.
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team", "value")
+                .select_related("owner", "team", "value", "quality")
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",
@@ -438,7 +471,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
         "custom": dict(customer.custom or {}),
         "tags": [{"id": link.tag.pk, "name": link.tag.name, "color": link.tag.color}
                  for link in customer.tag_links.all()],
-        "quality_score": customer.quality_score,
+        "quality_score": _quality_score(customer),
         **_value_columns(access, customer),
         "status": customer.status,
         "version": customer.version,

@@ -21,6 +21,7 @@ from kehu.core.errors import Conflict, DomainError, NotFound
 from kehu.core.normalize import REGIONS
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors, services
+from kehu.customers.duplicates import form_duplicate_check
 from kehu.customers.forms import (
     BulkForm,
     CustomerForm,
@@ -41,7 +42,8 @@ from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
 FILTER_KEYS = ("q", "owner", "team", "region", "lifecycle", "tag", "source", "kind",
-               "created_from", "created_to")
+               "created_from", "created_to", "quality_below", "quality_missing",
+               "quality_invalid", "stale_days")
 
 
 def card_url(customer_id: int) -> str:
@@ -155,19 +157,29 @@ def customer_create(request):
     if kind not in dict(Customer.KINDS):
         kind = Customer.KIND_PERSON
     form = _form(request, kind=kind, initial={"lifecycle_stage": "lead"})
+    duplicates = None
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
-        try:
-            customer = services.customer_create(actor=Actor.from_request(request), kind=kind,
-                                                **{k: v for k, v in changes.items()
-                                                   if v not in (None, "")})
-        except DomainError as exc:
-            show_errors(form, exc)
-        else:
-            messages.success(request, _("Customer %s created.") % customer.name)
-            return redirect(card_url(customer.pk))
+        choice = request.POST.get("duplicate_ok", "")
+        duplicates = form_duplicate_check(user=request.user, changes=changes, kind=kind,
+                                          confirmed=bool(choice))
+        if duplicates is None:
+            try:
+                customer = services.customer_create(actor=Actor.from_request(request), kind=kind,
+                                                    **{k: v for k, v in changes.items()
+                                                       if v not in (None, "")})
+            except DomainError as exc:
+                show_errors(form, exc)
+            else:
+                messages.success(request, _("Customer %s created.") % customer.name)
+                other = choice.removeprefix("merge:")
+                if choice.startswith("merge:") and other.isdigit():
+                    return redirect(f"{reverse('identity:compare')}?ids={customer.pk},{other}")
+                return redirect(card_url(customer.pk))
     title = _("New organisation") if kind == Customer.KIND_ORGANISATION else _("New person")
-    return render(request, "customers/form.html", {"form": form, "title": title, "kind": kind})
+    return render(request, "customers/form.html", {
+        "form": form, "title": title, "kind": kind, "duplicates": duplicates,
+        "can_merge": request.user.access.can("customer.merge")})
 
 
 def _initial(request, customer: Customer) -> dict:
@@ -180,11 +192,15 @@ def customer_edit(request, customer_id: int):
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     form = _form(request, kind=customer.kind, customer=customer,
                  initial=_initial(request, customer))
-    conflict = None
+    conflict = duplicates = None
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
         if not changes.get("id_number"):
             changes.pop("id_number", None)  # blank means "keep": the clear value is never shown
+        duplicates = form_duplicate_check(
+            user=request.user, changes=changes, kind=customer.kind, customer=customer,
+            changed=form.changed_data, confirmed=bool(request.POST.get("duplicate_ok")))
+    if request.method == "POST" and form.is_valid() and duplicates is None:
         try:
             services.customer_update(actor=Actor.from_request(request), customer=customer,
                                      expected_version=form.cleaned_data.get("version"),
@@ -207,7 +223,8 @@ def customer_edit(request, customer_id: int):
     return render(request, "customers/form.html", {
         "form": form, "customer": customer, "kind": customer.kind, "conflict": conflict,
         "title": _("Edit %s") % customer.name,
-        "id_number_masked": customer.id_number_masked})
+        "id_number_masked": customer.id_number_masked, "duplicates": duplicates,
+        "existing_id": customer.pk, "can_merge": request.user.access.can("customer.merge")})
 
 
 @requires("customer.view")

@@ -20,6 +20,7 @@ from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
 from kehu.core.crypto import decrypt
 from kehu.core.errors import Conflict, PermissionDenied, ValidationFailed
+from kehu.core.field_rules import active_rules, field_rules_check
 from kehu.core.models import AuditEntry
 from kehu.core.normalize import (
     IdNumber,
@@ -32,6 +33,12 @@ from kehu.core.normalize import (
     parse_date,
 )
 from kehu.customers.models import Customer, Identifier
+from kehu.customers.rule_fields import (
+    COLUMN_FIELDS,
+    applicable_rules,
+    custom_keys_for,
+    label_for,
+)
 from kehu.customers.services import identity
 from kehu.customers.services._common import (
     ORGANISATION_ONLY,
@@ -165,7 +172,56 @@ def _plan(actor: Actor, customer: Customer, changes: Mapping[str, Any]) -> _Plan
         except ValidationFailed as exc:
             plan.errors.update(exc.details)
     _check_id_number_agrees(plan, customer)
+    _check_field_rules(plan, customer, kind, changes)
     return plan
+
+
+def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
+                       changes: Mapping[str, Any]) -> None:
+    """Apply the data steward's field rules (kehu.core.field_rules) to the values this write
+    would leave. A create checks every rule; an update only the fields it writes, so a rule
+    added later never blocks an unrelated edit of an older record (its quality score shows it)."""
+    rules = active_rules(kind=kind)
+    custom = (custom_keys_for(kind) if any(r.field.startswith("custom.") for r in rules)
+              else {})
+    rules = applicable_rules(rules, kind, custom)
+    if not rules:
+        return
+    values: dict[str, Any] = {}
+    for name in COLUMN_FIELDS:
+        if name in ("province", "city") and plan.address is not None:
+            values[name] = plan.address.get(name, "")
+        else:
+            values[name] = plan.columns.get(name, getattr(customer, name))
+    for name, current in (("mobile", customer.primary_mobile), ("email", customer.primary_email),
+                          ("wechat", None)):
+        if name in plan.contacts:
+            values[name] = (plan.contacts[name] or {}).get("value", "")
+        elif current is not None:
+            values[name] = current
+        elif customer.pk and any(r.field == name for r in rules):
+            values[name] = (Identifier.objects.filter(
+                customer=customer, kind=Identifier.WECHAT, is_primary=True, is_live=True)
+                .values_list("value", flat=True).first() or "")
+    values["id_number"] = (plan.id_number.value if plan.id_number is not None
+                           else "" if plan.clear_id_number else customer.id_number_masked)
+    for key, value in (plan.columns.get("custom", customer.custom) or {}).items():
+        values[f"custom.{key}"] = value
+    only = None
+    if customer.pk is not None:
+        only = set()
+        for name, value in changes.items():
+            if name == "address":
+                only |= {"province", "city"}
+            elif name == "custom":
+                only |= {f"custom.{key}" for key in (value or {})}
+            else:
+                only.add(name)
+    found = field_rules_check(values, kind=kind, only=only, rules=rules,
+                              label=lambda name: label_for(name, custom))
+    for name, messages in found.items():
+        if name not in plan.errors:  # a value already rejected keeps its own error
+            plan.errors[name] = messages
 
 
 def _check_id_number_agrees(plan: _Plan, customer: Customer) -> None:
