@@ -71,10 +71,7 @@ def audit_record(
     with transaction.atomic():
         # Lock the head row (created by a migration): on PostgreSQL concurrent appends queue
         # here; SQLite already serialises writers. Transactional tests flush it: recreate.
-        head = AuditChainHead.objects.select_for_update().filter(id=1).first()
-        if head is None:
-            AuditChainHead.objects.get_or_create(id=1)
-            head = AuditChainHead.objects.select_for_update().get(id=1)
+        head = _lock_head()
         user = actor.user
         entry = AuditEntry(
             seq=head.last_seq + 1,
@@ -98,6 +95,70 @@ def audit_record(
         head.last_hash = entry.hash
         head.save(update_fields=["last_seq", "last_hash"])
     return entry
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """One entry for `audit_record_many`: what `audit_record` takes besides the actor."""
+
+    action: str
+    object_type: str = ""
+    object_id: Any = ""
+    object_repr: str = ""
+    changes: dict[str, Any] | None = None
+
+
+def _lock_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        AuditChainHead.objects.get_or_create(id=1)
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    return head
+
+
+_BULK_COLUMNS = ("seq", "at", "actor_user_id", "actor_label", "api_key_prefix", "via", "action",
+                 "object_type", "object_id", "object_repr", "changes", "ip", "user_agent",
+                 "prev_hash", "hash")
+
+
+def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
+    """Append many entries under ONE lock of the chain head, for bulk paths (imports).
+
+    The chain is computed in Python (each entry's prev_hash is the previous one's hash,
+    exactly as `audit_record` would have linked them one by one) and the rows are written
+    with one set-based insert. Must run inside the caller's transaction; returns the count.
+    """
+    if not entries:
+        return 0
+    from kehu.core.bulkdb import insert_rows
+
+    with transaction.atomic():
+        head = _lock_head()
+        user = actor.user
+        common = {
+            "at": timezone.now(),
+            "actor_user_id": user.pk if user is not None else None,
+            "actor_label": actor.label[:200],
+            "api_key_prefix": actor.api_key_prefix,
+            "via": actor.via,
+            "ip": actor.ip,
+            "user_agent": actor.user_agent[:400],
+        }
+        seq, prev_hash = head.last_seq, head.last_hash
+        rows = []
+        for pending in entries:
+            seq += 1
+            entry = AuditEntry(
+                seq=seq, action=pending.action, object_type=pending.object_type,
+                object_id=str(pending.object_id) if pending.object_id not in (None, "") else "",
+                object_repr=str(pending.object_repr)[:200],
+                changes=_canonical(pending.changes or {}), prev_hash=prev_hash, **common)
+            entry.hash = prev_hash = entry_hash(entry)
+            rows.append([getattr(entry, column) for column in _BULK_COLUMNS])
+        insert_rows(AuditEntry, _BULK_COLUMNS, rows)
+        head.last_seq, head.last_hash = seq, prev_hash
+        head.save(update_fields=["last_seq", "last_hash"])
+    return len(rows)
 
 
 @dataclass(frozen=True)
