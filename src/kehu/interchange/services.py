@@ -117,7 +117,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
                 details={"mapping": [_("Map a column to %s.")
                                      % missing_required_text(mapping, kind)]},
                 code="missing_column")
-        if missing_required(mapping):
+        if kind == "customers" and missing_required(mapping):
             raise ValidationFailed(
                 _("No column of “%(file)s” is mapped to the name; its columns are: %(columns)s.")
                 % {"file": filename, "columns": "、".join(h for h in headers if h)},
