@@ -63,8 +63,9 @@ EVENT_WORDS = {
 }
 
 
-def _key_time(moment) -> str:
-    return moment.isoformat()
+def _key_time(moment) -> float:
+    """The same instant compares equal whatever zone it was read or stored in."""
+    return moment.timestamp()
 
 
 class _ActivityImporter(KindImporter):
