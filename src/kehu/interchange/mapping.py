@@ -97,7 +97,7 @@ _CUSTOMER_KEYS: dict[str, tuple[Any, tuple[str, ...]]] = {
 
 ORDER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "order_no": (_("Order number"), (
-        "订单号", "订单编号", "订单号码", "单号", "订单id", "order no", "order number",
+        "订单号", "订单编号", "订单号码", "单号", "单据号", "单据编号", "订单id", "order no", "order number",
         "order id", "order")),
     **_CUSTOMER_KEYS,
     "sku": (_("SKU"), (

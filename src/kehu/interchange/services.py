@@ -109,7 +109,9 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         except (ReaderError, MappingError) as exc:
             raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
                                    code=exc.code) from None
-        if kind != "customers" and missing_required(mapping, kind):
+        # The page lets the user complete the mapping (or pick another sheet) afterwards.
+        if kind != "customers" and missing_required(mapping, kind) and \
+                not options.get("map_later"):
             raise ValidationFailed(
                 _("“%(file)s” has no column for %(fields)s; its columns are: %(columns)s.")
                 % {"file": filename, "fields": missing_required_text(mapping, kind),
@@ -315,7 +317,7 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
             chosen[index] = field
         if job.kind != "customers" and missing_required(chosen, job.kind):
             errors.append(_("Map a column to %s.") % missing_required_text(chosen, job.kind))
-        elif missing_required(chosen):
+        elif job.kind == "customers" and missing_required(chosen):
             errors.append(_("Map a column to the name."))
         if errors:
             raise ValidationFailed(errors[0], details={"mapping": errors}, code="invalid_mapping")

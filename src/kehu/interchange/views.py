@@ -103,9 +103,12 @@ def imports(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
+            # Orders, interactions and events may be uploaded before their columns are all
+            # recognised: the mapping step (sheet, template, drop-downs) completes them.
             job = import_job_create(actor=actor, file=upload, filename=upload.name,
                                     sheet=form.cleaned_data["sheet"] or None,
-                                    kind=form.cleaned_data["kind"] or "customers")
+                                    kind=form.cleaned_data["kind"] or "customers",
+                                    options={"map_later": True})
         except DomainError as exc:
             show_errors(form, exc)
         else:
