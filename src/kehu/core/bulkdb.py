@@ -48,12 +48,35 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     return list(range(top + 1, top + count + 1))
 
 
+class _Converter:
+    """A field's get_db_prep_save, remembering results for repeated hashable values (one
+    timestamp per chunk, birthdays, empty JSON) so each is converted once."""
+
+    def __init__(self, field: models.Field):
+        self.field, self.seen = field, {}
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            key = (type(value), value) if not isinstance(value, dict | list) else (
+                type(value), None) if not value else None
+        except TypeError:
+            key = None
+        if key is not None:
+            found = self.seen.get(key, self)
+            if found is not self:
+                return found
+        converted = self.field.get_db_prep_save(value, connection=connection)
+        if key is not None and len(self.seen) < 100_000:
+            self.seen[key] = converted
+        return converted
+
+
 def _converters(model: type[models.Model], names: Sequence[str]) -> list[Any]:
     converters = []
     for name in names:
         field = model._meta.get_field(name)
         if field.get_internal_type() in _CONVERTED:
-            converters.append(field)
+            converters.append(_Converter(field))
         else:
             converters.append(None)
     return converters
@@ -72,9 +95,8 @@ def insert_rows(model: type[models.Model], names: Sequence[str],
     if any(converters):
         converted = []
         for row in rows:
-            converted.append([value if field is None or value is None
-                              else field.get_db_prep_save(value, connection=connection)
-                              for field, value in zip(converters, row, strict=True)])
+            converted.append([value if convert is None or value is None else convert(value)
+                              for convert, value in zip(converters, row, strict=True)])
         rows = converted
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
@@ -100,9 +122,8 @@ def update_rows(model: type[models.Model], names: Sequence[str],
         return 0
     converters = _converters(model, names)
     if any(converters):
-        rows = [[row[0], *(value if field is None or value is None
-                           else field.get_db_prep_save(value, connection=connection)
-                           for field, value in zip(converters, row[1:], strict=True))]
+        rows = [[row[0], *(value if convert is None or value is None else convert(value)
+                           for convert, value in zip(converters, row[1:], strict=True))]
                 for row in rows]
     qn = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]

@@ -31,7 +31,7 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.accounts.models import User
+from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
 from kehu.core.audit import PendingEntry, audit_record_many, diff
 from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
@@ -74,6 +74,11 @@ _SENSITIVE = {"mobile": "customer.mobile", "email": "customer.email",
               "wechat": "customer.wechat", "id_number": "customer.id_number",
               "birthday": "customer.birthday", "address": "customer.address"}
 _LOOKUP_BATCH = 900
+_EMPTY = (None, "", [], {})
+_CUSTOMER_ATTNAMES = [f.attname for f in Customer._meta.concrete_fields]
+_ADDRESS_ATTNAMES = [f.attname for f in Address._meta.concrete_fields]
+# A new customer's column defaults (JSON ones are replaced by fresh values per customer).
+_DEFAULTS = {f.attname: f.get_default() for f in Customer._meta.concrete_fields}
 _NEW_ORDER = 1 << 62  # identifiers written in this chunk sort after every stored one
 
 
@@ -152,6 +157,18 @@ class _Skip(Exception):
     """A row-level failure: (field, message) pairs, or a message for the whole row."""
 
 
+class _Bag:
+    """A plain attribute bag standing in for a model row: building model instances costs
+    more than everything else a row needs. Carries the concrete fields by attname."""
+
+    def __init__(self, **values: Any):
+        self.__dict__.update(values)
+
+    @property
+    def pk(self) -> Any:
+        return self.id
+
+
 @dataclass
 class _Ident:
     kind: str
@@ -168,10 +185,10 @@ class _Ident:
 class _Card:
     """A customer as this chunk sees it: its row, live identifiers and primary address."""
 
-    customer: Customer
+    customer: _Bag  # Customer's columns by attname, plus owner and team objects
     new: bool
     idents: list[_Ident] = field(default_factory=list)
-    address: Address | None = None
+    address: _Bag | None = None
     new_idents: list[_Ident] = field(default_factory=list)
     dropped_idents: list[int] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
@@ -203,6 +220,7 @@ class CustomersImport:
                    if d.required and d.applies_to in ("both", kind)]
             for kind, _label in Customer.KINDS}
         self._pool: ProcessPoolExecutor | None = None
+        self._people: dict[tuple[str, Any], Any] = {}
 
     def close(self) -> None:
         self.table.close()
@@ -263,6 +281,16 @@ class CustomersImport:
             header = str(CUSTOMER_FIELDS[name][0]) if name in CUSTOMER_FIELDS else name
         value = masked(cells[index]) if 0 <= index < len(cells) else ""
         return RowError(row=number, column=header, value=value, reason=reason)
+
+    def people(self, user_ids: set[int], team_ids: set[int]) -> dict[tuple[str, Any], Any]:
+        """Owners and teams by id (("user", id) / ("team", id)), cached for the job."""
+        missing = [pk for pk in user_ids if ("user", pk) not in self._people]
+        for user in User.objects.filter(pk__in=missing).select_related("team"):
+            self._people[("user", user.pk)] = user
+        missing = [pk for pk in team_ids if ("team", pk) not in self._people]
+        for team in Team.objects.filter(pk__in=missing):
+            self._people[("team", team.pk)] = team
+        return self._people
 
     def owner(self, name: str) -> User:
         if name not in self.users:
@@ -332,8 +360,12 @@ class _ChunkWriter:
         ids = sorted(active)
         for start in range(0, len(ids), _LOOKUP_BATCH):
             part = ids[start:start + _LOOKUP_BATCH]
-            for customer in Customer.objects.filter(pk__in=part).select_related("owner",
-                                                                                "team"):
+            rows = list(Customer.objects.filter(pk__in=part).values(*_CUSTOMER_ATTNAMES))
+            people = self.imp.people({r["owner_id"] for r in rows} - {None},
+                                     {r["team_id"] for r in rows} - {None})
+            for row in rows:
+                customer = _Bag(**row, owner=people.get(("user", row["owner_id"])),
+                                team=people.get(("team", row["team_id"])))
                 self.cards[customer.pk] = _Card(customer=customer, new=False)
             for ident in Identifier.objects.filter(customer_id__in=part, is_live=True).order_by(
                     "-is_primary", "id").values_list("customer_id", "pk", "kind", "system",
@@ -343,9 +375,9 @@ class _ChunkWriter:
                 if card is not None:
                     card.idents.append(_Ident(kind, system, value, primary, pk, last4, pk))
                     self.owner_of[(kind, system, value)] = customer_id
-            for address in Address.objects.filter(customer_id__in=part,
-                                                  is_primary=True).order_by("-id"):
-                self.cards[address.customer_id].address = address  # the lowest id wins
+            for address in Address.objects.filter(customer_id__in=part, is_primary=True).order_by(
+                    "-id").values(*_ADDRESS_ATTNAMES):
+                self.cards[address["customer_id"]].address = _Bag(**address)  # lowest id wins
 
     # One row ------------------------------------------------------------------------------
 
@@ -446,17 +478,17 @@ class _ChunkWriter:
                 errors[f"custom.{key}"] = [_("%s is required.") % label]
 
     @staticmethod
-    def _id_agrees(errors: dict[str, list[str]], columns: dict[str, Any], customer: Customer,
+    def _id_agrees(errors: dict[str, list[str]], columns: dict[str, Any], customer: _Bag | None,
                    parsed: tuple[str, str, str, date, str]) -> None:
         """The birth date and gender in an ID number fill empty fields, must match filled."""
         _index, _enc, _masked, birthday_of_id, gender_of_id = parsed
-        birthday = columns.get("birthday", customer.birthday)
+        birthday = columns.get("birthday", customer.birthday if customer else None)
         if birthday and birthday != birthday_of_id:
             errors.setdefault("id_number", []).append(
                 _("The birth date in the ID number does not match the birthday."))
         elif not birthday:
             columns["birthday"] = birthday_of_id
-        gender = columns.get("gender", customer.gender)
+        gender = columns.get("gender", customer.gender if customer else "")
         if gender in ("", "unknown"):
             columns["gender"] = gender_of_id
         elif gender != gender_of_id:
@@ -499,7 +531,7 @@ class _ChunkWriter:
             if kind != Customer.KIND_PERSON:
                 errors.setdefault("id_number", []).append(_("Only persons have this field."))
             else:
-                self._id_agrees(errors, columns, Customer(), parsed)
+                self._id_agrees(errors, columns, None, parsed)
         if errors:
             raise ValidationFailed(details=errors)
         if columns.get("uscc"):
@@ -518,12 +550,14 @@ class _ChunkWriter:
         for name, ident in idents:
             self._duplicate((ident.kind, ident.system, ident.value), None, name)
         # Valid: from here on nothing can fail.
-        customer = Customer(pk=self._new_id(), kind=kind, owner=owner, team=team,
-                            created_by=actor.user, name=values["name"], custom=custom,
-                            created_at=self.now, updated_at=self.now)
-        customer.name_pinyin, customer.name_initials = item.name_keys
-        for name, value in columns.items():
-            setattr(customer, name, value)
+        customer = _Bag.__new__(_Bag)
+        customer.__dict__ = dict(_DEFAULTS)
+        customer.__dict__.update(
+            id=self._new_id(), kind=kind, owner=owner, owner_id=owner.pk if owner else None,
+            team=team, team_id=team.pk if team else None, name=values["name"], custom=custom,
+            created_by_id=actor.user.pk if actor.user is not None else None,
+            product_interests=[], created_at=self.now, updated_at=self.now,
+            name_pinyin=item.name_keys[0], name_initials=item.name_keys[1], **columns)
         if parsed is not None:
             (customer.id_number_index, customer.id_number_encrypted,
              customer.id_number_masked) = parsed[0], parsed[1], parsed[2]
@@ -534,12 +568,14 @@ class _ChunkWriter:
             self._add_ident(card, ident, source=EXTERNAL_SYSTEM if name == "external_id"
                             else actor.via)
         if item.address is not None and values.get("address"):
-            card.address = Address(customer=customer, label="home", postal_code="",
-                                   is_primary=True, **item.address)
+            card.address = _Bag(id=None, customer_id=customer.pk, label="home", postal_code="",
+                                is_primary=True, **item.address)
             card.address_dirty = True
         self._refresh(card)
-        changes = {**diff({}, snapshot(customer)),
-                   "version": {"before": None, "after": customer.version}}
+        # Only the values it was created with: an empty field is as absent as before.
+        changes = {name: change for name, change in diff({}, snapshot(customer)).items()
+                   if change["after"] not in _EMPTY}
+        changes["version"] = {"before": None, "after": customer.version}
         self.audit.append((card, "customer.create", changes))
         return "created"
 
@@ -657,7 +693,7 @@ class _ChunkWriter:
             customer.name_pinyin, customer.name_initials = item.name_keys
             card.dirty.update(("name_pinyin", "name_initials"))
         if "owner" in changes:
-            customer.owner = owner
+            customer.owner, customer.owner_id = owner, owner.pk
             card.dirty.add("owner_id")
         if "id_number" in changes:
             (customer.id_number_index, customer.id_number_encrypted,
@@ -687,8 +723,8 @@ class _ChunkWriter:
                              else f"{ident.kind}:{ident.value}")
         if new_address is not None:
             if card.address is None:
-                card.address = Address(customer=customer, label="home", postal_code="",
-                                       is_primary=True, **new_address)
+                card.address = _Bag(id=None, customer_id=customer.pk, label="home",
+                                    postal_code="", is_primary=True, **new_address)
             else:
                 for key, value in new_address.items():
                     setattr(card.address, key, value)
@@ -729,9 +765,9 @@ class _ChunkWriter:
         new = [c for c in self.cards.values() if c.new]
         changed = [c for c in self.cards.values() if not c.new and c.dirty]
         if new:
-            fields = [f for f in Customer._meta.concrete_fields]
-            insert_rows(Customer, [f.attname for f in fields],
-                        ([getattr(c.customer, f.attname) for f in fields] for c in new))
+            insert_rows(Customer, _CUSTOMER_ATTNAMES,
+                        ([getattr(c.customer, name) for name in _CUSTOMER_ATTNAMES]
+                         for c in new))
         groups: dict[tuple[str, ...], list[_Card]] = {}
         for card in changed:
             groups.setdefault(tuple(sorted(card.dirty)), []).append(card)
