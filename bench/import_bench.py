@@ -60,7 +60,7 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 def _id_number(area: str, year: int, month: int, day: int, seq: int) -> str:
     body = f"{area}{year:04d}{month:02d}{day:02d}{seq:03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _WEIGHTS)) % 11]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body[:17], _WEIGHTS, strict=True)) % 11]
 
 
 def _phone(rng: random.Random, mobile: str) -> str:
