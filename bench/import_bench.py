@@ -101,7 +101,7 @@ def generate(path: Path, rows: int, seed: int) -> dict[str, int]:
             year, month, day = rng.randint(1955, 2004), rng.randint(1, 12), rng.randint(1, 28)
             male = rng.random() < 0.5
             area, street = rng.choice(AREAS)
-            seq = rng.randrange(0, 999, 2) + (1 if male else 0)
+            seq = (i % 499) * 2 + (1 if male else 0)
             id_number = _id_number(area, year, month, day, seq) if rng.random() < 0.6 else ""
             birthday = rng.choice((f"{year}-{month:02d}-{day:02d}", f"{year}/{month}/{day}",
                                    f"{year}{month:02d}{day:02d}", f"{year}年{month}月{day}日"))
@@ -109,7 +109,7 @@ def generate(path: Path, rows: int, seed: int) -> dict[str, int]:
                 ("女", "F", "female", "女士"))
             email = f"user{i}@{rng.choice(DOMAINS)}" if rng.random() < 0.7 else ""
             phone = _phone(rng, mobile) if rng.random() < 0.97 else (
-                f"0{rng.choice(('10', '21', '571', '755'))}-{rng.randint(2000000, 8999999)}")
+                f"0{rng.choice(('10', '21', '571', '755'))}-{rng.randint(20000000, 89999999)}")
             row = [name, phone, email, gender, birthday if rng.random() < 0.8 else "",
                    id_number, f"{street}{rng.randint(1, 999)}号" if rng.random() < 0.8 else "",
                    rng.choice(COMPANIES), rng.choice(SOURCES),
