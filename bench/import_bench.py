@@ -257,13 +257,13 @@ def main() -> None:
         from kehu.customers.selectors import CustomerFilters
         from kehu.interchange.export import customers_export
 
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _cpu()
         result = customers_export(actor=actor, filters=CustomerFilters(), columns=[],
                                   fmt="csv")
         size = sum(len(piece) for piece in result.content)
         export_seconds = time.perf_counter() - started
         print(f"export csv: {result.rows:,} rows, {size / 1e6:.0f} MB in {export_seconds:.1f} s"
-              f" = {result.rows / export_seconds:,.0f} rows/s")
+              f" = {result.rows / export_seconds:,.0f} rows/s (CPU {_cpu() - cpu_before:.1f} s)")
     load = os.getloadavg()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared machine)")
