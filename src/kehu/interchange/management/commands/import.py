@@ -1,8 +1,10 @@
-"""`kehu import FILE`: import customers from an xlsx/xls/csv/tsv file, in-process, resumable.
+"""`kehu import FILE`: import customers, orders, interactions or events from an
+xlsx/xls/csv/tsv file, in-process, resumable.
 
     kehu import FILE [--kind customers|orders|interactions|events] [--sheet NAME]
                      [--map COL=field …] [--dry-run] [--skip-invalid-fields]
                      [--report PATH.xlsx|.csv] [--json] [--as USERNAME] [--resume JOB_ID]
+                     [--create-products]
 
 Exit 0 when the import ran (even with rejected rows), 1 with a message when it could not.
 With --json the last line of stdout is {"rows", "created", "updated", "unchanged",
@@ -28,9 +30,10 @@ from kehu.interchange.services import KINDS, import_job_create, import_job_run
 
 
 class Command(BaseCommand):
-    help = ("Import customers from an xlsx, xls, csv or tsv file (any encoding), matching "
-            "existing customers by mobile, email, ID number or external id. "
-            "Example: kehu import 客户.xlsx --map 联系电话=mobile --report errors.xlsx")
+    help = ("Import customers, orders, interactions or events from an xlsx, xls, csv or tsv "
+            "file (any encoding), finding customers by mobile, email, ID number or external "
+            "id. Example: kehu import 客户.xlsx --map 联系电话=mobile --report errors.xlsx; "
+            "kehu import 订单.xlsx --kind orders --sheet 订单明细 --create-products")
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE", nargs="?", help="the file to import")
