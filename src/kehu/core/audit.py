@@ -40,9 +40,12 @@ def _canonical_fast(value: Any) -> Any:
     if kind in _PLAIN:
         return value
     if kind is dict:
-        if all(type(k) is str for k in value):
-            return {k: _canonical_fast(v) for k, v in value.items()}
-        return _canonical(value)
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return _canonical(value)
+            out[key] = item if type(item) in _PLAIN else _canonical_fast(item)
+        return out
     if kind is list or kind is tuple:
         return [_canonical_fast(v) for v in value]
     if kind in (date, datetime):

@@ -49,26 +49,31 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
 
 
 class _Converter:
-    """A field's get_db_prep_save, remembering results for repeated hashable values (one
-    timestamp per chunk, birthdays, empty JSON) so each is converted once."""
+    """A field's get_db_prep_save, remembering results for repeated values (one timestamp
+    per chunk, birthdays, empty JSON) so each is converted once."""
 
     def __init__(self, field: models.Field):
         self.field, self.seen = field, {}
+        self.json = field.get_internal_type() == "JSONField"  # 1 and True differ there
+        self.empty = {}
 
     def __call__(self, value: Any) -> Any:
+        if self.json:
+            if value == {} or value == []:
+                kind = type(value)
+                if kind not in self.empty:
+                    self.empty[kind] = self.field.get_db_prep_save(value, connection=connection)
+                return self.empty[kind]
+            return self.field.get_db_prep_save(value, connection=connection)
         try:
-            key = (type(value), value) if not isinstance(value, dict | list) else (
-                type(value), None) if not value else None
-        except TypeError:
-            key = None
-        if key is not None:
-            found = self.seen.get(key, self)
-            if found is not self:
-                return found
-        converted = self.field.get_db_prep_save(value, connection=connection)
-        if key is not None and len(self.seen) < 100_000:
-            self.seen[key] = converted
-        return converted
+            return self.seen[value]
+        except KeyError:
+            converted = self.field.get_db_prep_save(value, connection=connection)
+            if len(self.seen) < 100_000:
+                self.seen[value] = converted
+            return converted
+        except TypeError:  # unhashable
+            return self.field.get_db_prep_save(value, connection=connection)
 
 
 def _converters(model: type[models.Model], names: Sequence[str]) -> list[Any]:
