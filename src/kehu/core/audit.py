@@ -86,7 +86,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
         if type(old) in _PLAIN and type(new) in _PLAIN:
             if old != new:
                 changed[field] = {"before": old, "after": new}
-        elif _canonical(old) != _canonical(new):
+        elif _canonical_fast(old) != _canonical_fast(new):
             changed[field] = {"before": old, "after": new}
     return changed
 
