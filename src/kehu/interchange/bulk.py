@@ -347,22 +347,26 @@ class _ChunkWriter:
     # Loading ------------------------------------------------------------------------------
 
     def _load(self, prepared: list[Prepared]) -> None:
-        values: set[str] = set()
+        # Looked up by (kind, value): the index leads with the kind.
+        wanted: dict[tuple[str, ...], set[str]] = {}
         for item in prepared:
             if item.rejected:
                 continue
             v = item.values
             for name in ("mobile", "email", "wechat", "external_id"):
                 if v.get(name):
-                    values.add(str(v[name]))
-            if item.id_number:
-                values.add(item.id_number[0])
+                    kinds = tuple(sorted({k for k, _s, _v in _keys_of(name, "")}))
+                    wanted.setdefault(kinds, set()).add(str(v[name]))
+            if item.id_number and v.get("id_number"):
+                wanted.setdefault((Identifier.ID_NUMBER,), set()).add(item.id_number[0])
         found: list[tuple[int, str, str, str, str]] = []
-        values_list = sorted(values)
-        for start in range(0, len(values_list), _LOOKUP_BATCH):
-            found.extend(Identifier.objects.filter(
-                is_live=True, value__in=values_list[start:start + _LOOKUP_BATCH]).values_list(
-                "customer_id", "kind", "system", "value", "customer__status"))
+        for kinds, values in wanted.items():
+            values_list = sorted(values)
+            for start in range(0, len(values_list), _LOOKUP_BATCH):
+                found.extend(Identifier.objects.filter(
+                    is_live=True, kind__in=kinds,
+                    value__in=values_list[start:start + _LOOKUP_BATCH]).values_list(
+                    "customer_id", "kind", "system", "value", "customer__status"))
         active: set[int] = set()
         for customer_id, kind, system, value, status in found:
             self.owner_of[(kind, system, value)] = customer_id
