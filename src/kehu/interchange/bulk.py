@@ -125,12 +125,14 @@ def prepare(cleaner: RowCleaner, chunk: list[tuple[int, list[str]]]) -> list[Pre
     return out
 
 
-# A forked worker cleans chunks with the parent's cleaner (inherited at fork).
+# A forked worker cleans chunks with its parent's cleaner (handed over at fork).
 _WORKER_CLEANER: RowCleaner | None = None
 _INHERITED: list[Any] = []
 
 
-def _worker_init() -> None:
+def _worker_init(cleaner: RowCleaner) -> None:
+    global _WORKER_CLEANER
+    _WORKER_CLEANER = cleaner  # inherited at fork, not pickled
     # Never use (nor close: that would end the parent's session) the inherited connections.
     for conn in connections.all(initialized_only=True):
         _INHERITED.append(conn.connection)
@@ -260,10 +262,8 @@ class CustomersImport:
             for chunk in chunks:
                 yield prepare(self.cleaner, chunk)
             return
-        global _WORKER_CLEANER
-        _WORKER_CLEANER = self.cleaner
         self._pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=get_context("fork"),
-                                         initializer=_worker_init)
+                                         initializer=_worker_init, initargs=(self.cleaner,))
         pending: list[Future] = []
         for chunk in chunks:
             pending.append(self._pool.submit(_worker_prepare, chunk))
