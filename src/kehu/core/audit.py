@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -20,11 +20,37 @@ from kehu.core.actor import Actor
 from kehu.core.models import AuditChainHead, AuditEntry
 
 GENESIS_HASH = "0" * 64
+# Values JSON gives back exactly as they are: compared and hashed without the round trip
+# (bulk imports diff and append millions).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _canonical(value: Any) -> Any:
     """Round-trip through JSON so what we hash is exactly what the database returns."""
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+_ENCODER = DjangoJSONEncoder()
+
+
+def _canonical_fast(value: Any) -> Any:
+    """_canonical without the round trip for what bulk changes hold (dicts with string keys,
+    lists, plain values, dates); anything else takes the round trip."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return _canonical(value)
+            out[key] = item if type(item) in _PLAIN else _canonical_fast(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_canonical_fast(v) for v in value]
+    if kind in (date, datetime):
+        return _ENCODER.default(value)
+    return _canonical(value)
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -44,6 +70,10 @@ def entry_hash(entry: AuditEntry) -> str:
         "user_agent": entry.user_agent,
         "prev_hash": entry.prev_hash,
     }
+    return _digest(content)
+
+
+def _digest(content: dict[str, Any]) -> str:
     payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -53,7 +83,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     changed = {}
     for field in sorted(set(before) | set(after)):
         old, new = before.get(field), after.get(field)
-        if _canonical(old) != _canonical(new):
+        if type(old) in _PLAIN and type(new) in _PLAIN:
+            if old != new:
+                changed[field] = {"before": old, "after": new}
+        elif _canonical_fast(old) != _canonical_fast(new):
             changed[field] = {"before": old, "after": new}
     return changed
 
@@ -71,10 +104,7 @@ def audit_record(
     with transaction.atomic():
         # Lock the head row (created by a migration): on PostgreSQL concurrent appends queue
         # here; SQLite already serialises writers. Transactional tests flush it: recreate.
-        head = AuditChainHead.objects.select_for_update().filter(id=1).first()
-        if head is None:
-            AuditChainHead.objects.get_or_create(id=1)
-            head = AuditChainHead.objects.select_for_update().get(id=1)
+        head = _lock_head()
         user = actor.user
         entry = AuditEntry(
             seq=head.last_seq + 1,
@@ -98,6 +128,76 @@ def audit_record(
         head.last_hash = entry.hash
         head.save(update_fields=["last_seq", "last_hash"])
     return entry
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """One entry for `audit_record_many`: what `audit_record` takes besides the actor."""
+
+    action: str
+    object_type: str = ""
+    object_id: Any = ""
+    object_repr: str = ""
+    changes: dict[str, Any] | None = None
+
+
+def _lock_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        AuditChainHead.objects.get_or_create(id=1)
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    return head
+
+
+_BULK_COLUMNS = ("seq", "at", "actor_user_id", "actor_label", "api_key_prefix", "via", "action",
+                 "object_type", "object_id", "object_repr", "changes", "ip", "user_agent",
+                 "prev_hash", "hash")
+
+
+def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
+    """Append many entries under ONE lock of the chain head, for bulk paths (imports).
+
+    The chain is computed in Python (each entry's prev_hash is the previous one's hash,
+    exactly as `audit_record` would have linked them one by one) and the rows are written
+    with one set-based insert. Must run inside the caller's transaction; returns the count.
+    """
+    if not entries:
+        return 0
+    from kehu.core.bulkdb import insert_rows
+
+    with transaction.atomic():
+        head = _lock_head()
+        user = actor.user
+        at = timezone.now()
+        common = {
+            "actor_user_id": user.pk if user is not None else None,
+            "actor_label": actor.label[:200],
+            "api_key_prefix": actor.api_key_prefix,
+            "via": actor.via,
+            "ip": actor.ip,
+            "user_agent": actor.user_agent[:400],
+        }
+        at_text = at.astimezone(UTC).isoformat()  # as entry_hash writes it
+        seq, prev_hash = head.last_seq, head.last_hash
+        rows = []
+        for pending in entries:
+            seq += 1
+            content = {
+                "seq": seq, "at": at_text, **common, "action": pending.action,
+                "object_type": pending.object_type,
+                "object_id": str(pending.object_id) if pending.object_id not in (None, "")
+                else "",
+                "object_repr": str(pending.object_repr)[:200],
+                "changes": _canonical_fast(pending.changes or {}), "prev_hash": prev_hash,
+            }
+            content["hash"] = _digest(content)
+            prev_hash = content["hash"]
+            content["at"] = at
+            rows.append([content[column] for column in _BULK_COLUMNS])
+        insert_rows(AuditEntry, _BULK_COLUMNS, rows)
+        head.last_seq, head.last_hash = seq, prev_hash
+        head.save(update_fields=["last_seq", "last_hash"])
+    return len(rows)
 
 
 @dataclass(frozen=True)

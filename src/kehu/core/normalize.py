@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from django.utils.translation import gettext_lazy as _
@@ -81,6 +81,14 @@ def normalize_phone(raw: str, region: str = "CN") -> Phone:
     if len(text) == 11 and region == "CN" and text.isdigit() and text[0] == "1":
         if _cn_mobile_pattern().fullmatch(text):
             return Phone(e164="+86" + text, kind="mobile", last4=text[-4:])
+    elif (len(text) == 14 and text.startswith("+861") and region == "CN"
+          and text[1:].isdigit() and _cn_mobile_pattern().fullmatch(text[3:])):
+        return Phone(e164=text, kind="mobile", last4=text[-4:])
+    return _phone_full(text, region)
+
+
+def _phone_full(text: str, region: str) -> Phone:
+    """The full phonenumbers parse (the slow path; the fast paths above must agree with it)."""
     if not text or len(text) > 24:
         raise NormalizationError(MSG_PHONE, code="phone")
     import phonenumbers
@@ -107,9 +115,26 @@ def normalize_phone(raw: str, region: str = "CN") -> Phone:
 
 def normalize_email(raw: str) -> str:
     """Trimmed, lower-cased and syntactically valid (no DNS lookups)."""
+    text = _text(raw).lower()
+    if len(text) <= 100 and "--" not in text:
+        match = _PLAIN_EMAIL.fullmatch(text)
+        if match and len(match.group(1)) <= 64 and match.group(2) not in _SPECIAL_TLDS:
+            return text
+    return _email_full(text)
+
+
+# Plain ASCII addresses (nearly every real one) that email-validator would accept unchanged:
+# dot-atoms of letters, digits, _ + - ; domain labels of letters, digits and inner hyphens;
+# a top-level domain of 2+ letters. Anything else takes the full validator.
+_PLAIN_EMAIL = re.compile(r"([a-z0-9_+\-]+(?:\.[a-z0-9_+\-]+)*)@"
+                          r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{2,63})")
+_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
+def _email_full(text: str) -> str:
+    """email-validator's full check (the slow path; the fast path above must agree with it)."""
     from email_validator import EmailNotValidError, validate_email
 
-    text = _text(raw).lower()
     if not text:
         raise NormalizationError(MSG_EMAIL, code="email")
     try:
@@ -135,8 +160,45 @@ class IdNumber:
 _ID_JUNK = re.compile(r"[\s\-]")
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+@cache
+def _area_exists(code: str) -> bool:
+    from stdnum import numdb
+
+    return any(props for _part, props in numdb.get("cn/loc").info(code))
+
+
 def normalize_id_number(raw: str) -> IdNumber:
-    """Validate a mainland resident ID (GB 11643): length, area code, birth date, MOD 11-2."""
+    """Validate a mainland resident ID (GB 11643): length, area code, birth date, MOD 11-2.
+
+    The check digit and birth date are computed inline and area codes looked up once each
+    (bulk imports); `_id_number_full` is the python-stdnum path it must agree with.
+    """
+    text = _ID_JUNK.sub("", _text(raw)).upper()
+    if len(text) != 18 or not text[:17].isdigit() or text[17] not in "0123456789X":
+        raise NormalizationError(MSG_ID_NUMBER, code="id_number")
+    total = 0
+    for weight, digit in zip(_ID_WEIGHTS, text, strict=False):
+        total += weight * (ord(digit) - 48)
+    if text[17] != _ID_CHECK[total % 11]:
+        raise NormalizationError(MSG_ID_CHECKSUM, code="id_number_checksum")
+    try:
+        birthday = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        raise NormalizationError(MSG_ID_BIRTH, code="id_number_birth") from None
+    if birthday > date.today() or birthday.year < 1880:  # noqa: DTZ011 - a calendar date
+        raise NormalizationError(MSG_ID_BIRTH, code="id_number_birth")
+    if not _area_exists(text[:6]):
+        raise NormalizationError(MSG_ID_PLACE, code="id_number_place")
+    return IdNumber(value=text, birthday=birthday,
+                    gender="male" if int(text[16]) % 2 else "female")
+
+
+def _id_number_full(raw: str) -> IdNumber:
+    """The python-stdnum validation (the slow path normalize_id_number must agree with)."""
     from stdnum import exceptions
     from stdnum.cn import ric
 
@@ -206,8 +268,14 @@ def normalize_name(raw: str) -> str:
 def name_search_keys(name: str) -> tuple[str, str]:
     """(full pinyin, initials) for search: 张伟 -> ("zhangwei", "zw"); Latin letters kept.
 
-    Person names read the surname the way surnames are read (曾 zeng, 单 shan).
+    Person names read the surname the way surnames are read (曾 zeng, 单 shan). Names repeat
+    a lot in imports (张伟 …), so results are remembered.
     """
+    return _name_search_keys(name)
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_search_keys(name: str) -> tuple[str, str]:
     from pypinyin import lazy_pinyin
 
     syllables, text = _surname_reading(normalize_name(name))

@@ -8,8 +8,12 @@ custom fields' labels and keys. The user corrects the suggestion (the wizard, or
 `--map COLUMN=field`) and may save it as a template keyed by header text, so the same
 template fits next month's file even if its columns moved.
 
-A mapping is `{column index: field key or None}`; field keys are the customer fields
-below and `custom.<key>` for custom fields.
+A mapping is `{column index: field key or None}`; field keys are the fields of the
+import's kind below (customers, orders, interactions, events) and, for customers,
+`custom.<key>` for custom fields. Every function takes `kind` (default "customers").
+For events, "property" may be given to several columns: each becomes a property of the
+event named by its header, and headers the events fields do not know are suggested as
+properties.
 """
 
 from __future__ import annotations
@@ -72,6 +76,114 @@ CUSTOMER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 REQUIRED_FIELDS = ("name",)
 
+# The customer of an order, interaction or event: by the same identifiers, in the same
+# precedence, as a customer import matches customers.
+_CUSTOMER_KEYS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "mobile": (_("Customer mobile"), (
+        "客户手机", "客户手机号", "客户电话", "买家手机", "买家手机号", "会员手机", "会员手机号",
+        "手机", "手机号", "手机号码", "联系电话", "电话", "mobile", "phone", "customer mobile",
+        "customer phone")),
+    "email": (_("Customer email"), (
+        "客户邮箱", "买家邮箱", "会员邮箱", "邮箱", "电子邮箱", "email", "e-mail",
+        "customer email")),
+    "id_number": (_("Customer ID number"), (
+        "客户身份证", "客户身份证号", "身份证", "身份证号", "证件号码", "id number",
+        "customer id number")),
+    "external_id": (_("Customer external id"), (
+        "客户编号", "客户外部编号", "会员编号", "会员号", "会员id", "买家id", "外部编号",
+        "external id", "customer external id", "customer id", "customer no",
+        "member id")),
+}
+
+ORDER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "order_no": (_("Order number"), (
+        "订单号", "订单编号", "订单号码", "单号", "单据号", "单据编号", "订单id", "order no", "order number",
+        "order id", "order")),
+    **_CUSTOMER_KEYS,
+    "sku": (_("SKU"), (
+        "商品编码", "商品编号", "商品sku", "产品编码", "产品编号", "货号", "物料编码", "sku",
+        "product code", "item code", "sku code")),
+    "product_name": (_("Product name"), (
+        "商品名称", "商品", "产品名称", "产品", "品名", "宝贝名称", "product name", "product",
+        "item name", "item")),
+    "quantity": (_("Quantity"), (
+        "数量", "购买数量", "商品数量", "件数", "qty", "quantity", "count")),
+    "unit_price": (_("Unit price"), (
+        "单价", "商品单价", "价格", "售价", "unit price", "price")),
+    "discount": (_("Discount"), (
+        "优惠", "优惠金额", "折扣金额", "折扣", "discount", "discount amount")),
+    "amount": (_("Amount"), (
+        "金额", "实付金额", "实付", "实收金额", "小计", "成交金额", "支付金额", "订单金额",
+        "amount", "paid amount", "line amount", "line total", "total", "subtotal")),
+    "ordered_at": (_("Order date"), (
+        "下单时间", "订单日期", "下单日期", "订单时间", "成交时间", "付款时间", "创建时间", "日期",
+        "时间", "order date", "ordered at", "order time", "date")),
+    "status": (_("Order status"), (
+        "订单状态", "状态", "交易状态", "status", "order status")),
+    "payment_method": (_("Payment method"), (
+        "支付方式", "付款方式", "payment", "payment method")),
+    "sales_channel": (_("Sales channel"), (
+        "销售渠道", "渠道", "平台", "店铺", "channel", "sales channel")),
+    "notes": (_("Notes"), ("备注", "订单备注", "买家留言", "notes", "note", "remark", "remarks")),
+}
+
+INTERACTION_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    **_CUSTOMER_KEYS,
+    "kind": (_("Interaction type"), (
+        "互动类型", "互动方式", "跟进方式", "联系方式类型", "类型", "方式", "type",
+        "interaction type", "kind")),
+    "channel": (_("Channel"), ("渠道", "沟通渠道", "channel")),
+    "direction": (_("Direction"), ("方向", "呼入呼出", "direction")),
+    "occurred_at": (_("Time"), (
+        "时间", "互动时间", "跟进时间", "联系时间", "发生时间", "日期", "time", "date",
+        "occurred at")),
+    "summary": (_("Content"), (
+        "内容", "互动内容", "跟进内容", "沟通内容", "记录", "摘要", "备注", "content", "summary",
+        "notes", "note")),
+    "outcome": (_("Outcome"), ("结果", "跟进结果", "outcome", "result")),
+}
+
+EVENT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    **_CUSTOMER_KEYS,
+    "event_type": (_("Event name"), (
+        "事件名称", "事件", "事件类型", "行为", "行为类型", "event", "event name", "event type")),
+    "occurred_at": (_("Time"), (
+        "发生时间", "事件时间", "时间", "日期", "time", "occurred at", "timestamp", "date")),
+    "source": (_("Source"), ("来源", "数据来源", "source")),
+    "property": (_("Property (named by the column)"), ()),
+}
+
+KIND_FIELDS: dict[str, dict[str, tuple[Any, tuple[str, ...]]]] = {
+    "customers": CUSTOMER_FIELDS, "orders": ORDER_FIELDS, "interactions": INTERACTION_FIELDS,
+    "events": EVENT_FIELDS,
+}
+CUSTOMER_KEYS = tuple(_CUSTOMER_KEYS)
+# Each group must have at least one column mapped to one of its fields.
+REQUIRED_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "customers": tuple((field,) for field in REQUIRED_FIELDS),
+    "orders": (("order_no",), CUSTOMER_KEYS, ("ordered_at",),
+               ("sku", "product_name")),
+    "interactions": (CUSTOMER_KEYS, ("occurred_at",), ("summary",)),
+    "events": (CUSTOMER_KEYS, ("event_type",), ("occurred_at",)),
+}
+# Fields several columns may be mapped to.
+MULTI_FIELDS = frozenset({"property"})
+
+
+def kind_fields(kind: str) -> dict[str, tuple[Any, tuple[str, ...]]]:
+    """The fields of an import kind; MappingError for an unknown kind."""
+    try:
+        return KIND_FIELDS[kind]
+    except KeyError:
+        raise MappingError(gettext("There is no import kind “%(kind)s”; use one of: %(kinds)s.")
+                           % {"kind": kind, "kinds": ", ".join(KIND_FIELDS)},
+                           code="unknown_kind") from None
+
+
+def _customs(custom_fields: Iterable[Any], kind: str) -> list[Any]:
+    """Custom fields belong to customers only."""
+    return list(custom_fields) if kind == "customers" else []
+
 _IGNORED = re.compile(r"[\s_\-*:：.·]+")
 _REMARK = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]$")
 
@@ -92,30 +204,32 @@ def _without_remark(folded: str) -> str:
     return _REMARK.sub("", folded)
 
 
-def _field_table(custom_fields: Iterable[Any]) -> dict[str, str]:
+def _field_table(custom_fields: Iterable[Any], kind: str = "customers") -> dict[str, str]:
     """folded spelling -> field key; built-in synonyms first, then custom labels and keys."""
     table: dict[str, str] = {}
-    for key, (_label, synonyms) in CUSTOMER_FIELDS.items():
+    for key, (_label, synonyms) in kind_fields(kind).items():
         for spelling in (key, *synonyms):
             table.setdefault(fold_header(spelling), key)
-    for definition in custom_fields:
+    for definition in _customs(custom_fields, kind):
         field = CUSTOM_PREFIX + definition.key
         for spelling in (definition.label, definition.key, field):
             table.setdefault(fold_header(spelling), field)
     return table
 
 
-def field_choices(custom_fields: Iterable[Any] = ()) -> list[tuple[str, str]]:
+def field_choices(custom_fields: Iterable[Any] = (), kind: str = "customers"
+                  ) -> list[tuple[str, str]]:
     """(field key, label in the active language) for the wizard's column drop-downs."""
-    choices = [(key, str(label)) for key, (label, _synonyms) in CUSTOMER_FIELDS.items()]
-    choices += [(CUSTOM_PREFIX + d.key, d.label) for d in custom_fields]
+    choices = [(key, str(label)) for key, (label, _synonyms) in kind_fields(kind).items()]
+    choices += [(CUSTOM_PREFIX + d.key, d.label) for d in _customs(custom_fields, kind)]
     return choices
 
 
-def field_label(field: str, custom_fields: Iterable[Any] = ()) -> str:
-    if field in CUSTOMER_FIELDS:
-        return str(CUSTOMER_FIELDS[field][0])
-    for definition in custom_fields:
+def field_label(field: str, custom_fields: Iterable[Any] = (), kind: str = "customers") -> str:
+    fields = kind_fields(kind)
+    if field in fields:
+        return str(fields[field][0])
+    for definition in _customs(custom_fields, kind):
         if CUSTOM_PREFIX + definition.key == field:
             return definition.label
     return field
@@ -130,47 +244,52 @@ def _lookup(text: str, table: Mapping[str, str]) -> str | None:
     return table.get(_without_remark(folded))
 
 
-def _table_with_labels(custom_fields: Sequence[Any]) -> dict[str, str]:
+def _table_with_labels(custom_fields: Sequence[Any], kind: str = "customers") -> dict[str, str]:
     """The synonyms plus each field's label in the active language (so "手机" or "Mobile")."""
-    table = _field_table(custom_fields)
-    for key, (label, _synonyms) in CUSTOMER_FIELDS.items():
+    table = _field_table(custom_fields, kind)
+    for key, (label, _synonyms) in kind_fields(kind).items():
         table.setdefault(fold_header(str(label)), key)
     return table
 
 
-def suggest_mapping(headers: Sequence[str], *, custom_fields: Iterable[Any] = ()
-                    ) -> dict[int, str | None]:
+def suggest_mapping(headers: Sequence[str], *, custom_fields: Iterable[Any] = (),
+                    kind: str = "customers") -> dict[int, str | None]:
     """Recognise each header; a field goes to the first column that names it, so a second
-    "电话" beside "手机" stays unmapped for the user to decide."""
-    table = _table_with_labels(list(custom_fields))
+    "电话" beside "手机" stays unmapped for the user to decide. For events, a named column
+    that no field recognises is suggested as a property."""
+    table = _table_with_labels(list(custom_fields), kind)
     mapping: dict[int, str | None] = {}
     taken: set[str] = set()
     for index, header in enumerate(headers):
         field = _lookup(header, table)
+        if field is None and kind == "events" and fold_header(header):
+            field = "property"
         if field in taken:
             field = None
         mapping[index] = field
-        if field:
+        if field and field not in MULTI_FIELDS:
             taken.add(field)
     return mapping
 
 
-def resolve_field(name: str, *, custom_fields: Iterable[Any] = ()) -> str:
+def resolve_field(name: str, *, custom_fields: Iterable[Any] = (), kind: str = "customers"
+                  ) -> str:
     """A field as a person writes it in `--map` (mobile, 手机, custom.vip, vip, VIP等级) ->
     its key; MappingError naming it when there is no such field."""
-    custom_fields = list(custom_fields)
+    custom_fields = _customs(custom_fields, kind)
+    fields = kind_fields(kind)
     text = name.strip()
-    if text in CUSTOMER_FIELDS:
+    if text in fields:
         return text
     keys = {CUSTOM_PREFIX + d.key for d in custom_fields}
     if text in keys:
         return text
     if CUSTOM_PREFIX + text in keys:
         return CUSTOM_PREFIX + text
-    field = _lookup(text, _table_with_labels(custom_fields))
+    field = _lookup(text, _table_with_labels(custom_fields, kind))
     if field is None:
         raise MappingError(gettext("There is no field “%(field)s”; use one of: %(fields)s.") % {
-            "field": text, "fields": ", ".join([*CUSTOMER_FIELDS, *sorted(keys)])},
+            "field": text, "fields": ", ".join([*fields, *sorted(keys)])},
             code="unknown_field")
     return field
 
@@ -193,8 +312,8 @@ def _column_index(column: str, headers: Sequence[str]) -> int:
 
 
 def apply_overrides(mapping: Mapping[int, str | None], overrides: Iterable[str],
-                    headers: Sequence[str], *, custom_fields: Iterable[Any] = ()
-                    ) -> dict[int, str | None]:
+                    headers: Sequence[str], *, custom_fields: Iterable[Any] = (),
+                    kind: str = "customers") -> dict[int, str | None]:
     """Apply `COLUMN=field` corrections (`COLUMN=` or `COLUMN=-` ignores the column).
 
     A field given to a column is taken from whichever column had it by suggestion; two
@@ -212,7 +331,10 @@ def apply_overrides(mapping: Mapping[int, str | None], overrides: Iterable[str],
         if name.strip() in ("", "-"):
             result[index] = None
             continue
-        field = resolve_field(name, custom_fields=custom_fields)
+        field = resolve_field(name, custom_fields=custom_fields, kind=kind)
+        if field in MULTI_FIELDS:
+            result[index] = field
+            continue
         if field in assigned and assigned[field] != headers[index]:
             raise MappingError(gettext("Both “%(first)s” and “%(second)s” are mapped to "
                                        "“%(field)s”; map one of them only.")
@@ -226,10 +348,18 @@ def apply_overrides(mapping: Mapping[int, str | None], overrides: Iterable[str],
     return result
 
 
-def missing_required(mapping: Mapping[int, str | None]) -> list[str]:
-    """Required fields no column is mapped to (every row would be rejected)."""
+def missing_required(mapping: Mapping[int, str | None], kind: str = "customers") -> list[str]:
+    """Required fields no column is mapped to (every row would be rejected); for a group
+    of alternatives (the customer's identifiers) its first field stands for the group."""
     mapped = set(mapping.values())
-    return [field for field in REQUIRED_FIELDS if field not in mapped]
+    return [group[0] for group in REQUIRED_GROUPS[kind] if not mapped.intersection(group)]
+
+
+def missing_required_text(mapping: Mapping[int, str | None], kind: str = "customers") -> str:
+    """The missing required fields as a person reads them: "订单号；客户手机 / 客户邮箱 …"."""
+    mapped = set(mapping.values())
+    return "; ".join(" / ".join(field_label(field, kind=kind) for field in group)
+                     for group in REQUIRED_GROUPS[kind] if not mapped.intersection(group))
 
 
 def mapping_to_json(mapping: Mapping[int, str | None], headers: Sequence[str]) -> str:
@@ -239,8 +369,8 @@ def mapping_to_json(mapping: Mapping[int, str | None], headers: Sequence[str]) -
     return json.dumps({"version": TEMPLATE_VERSION, "columns": columns}, ensure_ascii=False)
 
 
-def mapping_from_json(text: str, headers: Sequence[str], *, custom_fields: Iterable[Any] = ()
-                      ) -> dict[int, str | None]:
+def mapping_from_json(text: str, headers: Sequence[str], *, custom_fields: Iterable[Any] = (),
+                      kind: str = "customers") -> dict[int, str | None]:
     """Apply a saved template to a file's headers (matched exactly, then folded); columns the
     template does not know stay unmapped. A field that no longer exists is a MappingError."""
     custom_fields = list(custom_fields)
@@ -258,10 +388,10 @@ def mapping_from_json(text: str, headers: Sequence[str], *, custom_fields: Itera
     for index, header in enumerate(headers):
         field = columns.get(header, folded.get(fold_header(header)))
         if field:
-            field = resolve_field(str(field), custom_fields=custom_fields)
+            field = resolve_field(str(field), custom_fields=custom_fields, kind=kind)
             if field in taken:
                 field = None
-            else:
+            elif field not in MULTI_FIELDS:
                 taken.add(field)
         mapping[index] = field or None
     return mapping

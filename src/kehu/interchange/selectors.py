@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class ImportPreview:
     mapping: dict[int, str | None]
     rows: list[list[str]]
     choices: list[tuple[str, str]]
+    sheets: list[str] = field(default_factory=list)
 
 
 def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> ImportPreview:
@@ -83,7 +84,7 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
     try:
         with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
                         sheet=job.sheet or None) as table:
-            headers = list(table.headers)
+            headers, sheets = list(table.headers), list(table.sheets)
             preview = []
             for _number, cells in table.rows():
                 preview.append(cells)
@@ -95,4 +96,4 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
     mapping = mapping_from_json(job.mapping)
     return ImportPreview(headers=headers, rows=preview,
                          mapping={i: mapping.get(i) for i in range(len(headers))},
-                         choices=field_choices(custom_fields))
+                         choices=field_choices(custom_fields, kind=job.kind), sheets=sheets)

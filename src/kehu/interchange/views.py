@@ -36,6 +36,12 @@ from kehu.interchange.selectors import (
     import_row_errors,
 )
 from kehu.interchange.services import import_job_configure, import_job_create, import_job_run
+from kehu.interchange.setup import (
+    import_job_choose_sheet,
+    import_template_mapping,
+    import_template_save,
+    import_templates,
+)
 from kehu.interchange.tasks import import_job_task
 
 SYNC_ROWS = 5000
@@ -114,8 +120,12 @@ def imports(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
+            # Orders, interactions and events may be uploaded before their columns are all
+            # recognised: the mapping step (sheet, template, drop-downs) completes them.
             job = import_job_create(actor=actor, file=upload, filename=upload.name,
-                                    sheet=form.cleaned_data["sheet"] or None)
+                                    sheet=form.cleaned_data["sheet"] or None,
+                                    kind=form.cleaned_data["kind"] or "customers",
+                                    options={"map_later": True})
         except DomainError as exc:
             show_errors(form, exc)
         else:
@@ -124,27 +134,64 @@ def imports(request):
                   {"form": form, "jobs": import_jobs_recent(user=request.user)})
 
 
+def _mapping_context(request, job: ImportJob, *, data=None, mapping=None,
+                     template_name: str = "") -> dict:
+    """The mapping step: sheet picker, saved templates, one drop-down per column, preview.
+    `mapping` (a template applied) overrides the job's stored mapping."""
+    preview = import_job_preview(user=request.user, job_id=job.pk)
+    form = ImportMappingForm(data, headers=preview.headers,
+                             mapping=mapping if mapping is not None else preview.mapping,
+                             choices=preview.choices, kind=job.kind,
+                             initial={"skip_invalid_fields":
+                                      job.options.get("skip_invalid_fields", False),
+                                      "create_products": job.options.get("create_products", False),
+                                      "template_name": template_name})
+    return {"job": job, "form": form, "preview_rows": preview.rows, "headers": preview.headers,
+            "sheets": preview.sheets,
+            "templates": import_templates(user=request.user, kind=job.kind)}
+
+
 @requires("customer.import")
 @require_http_methods(["GET", "POST"])
 def import_mapping(request, job_id: int):
-    """Each column with its field, the first rows; "Dry run" or "Import" runs the job."""
+    """Each column with its field, the first rows; "Dry run" or "Import" runs the job, "Save
+    as template" keeps the mapping under a name; `?template=<id>` applies a saved one."""
     actor = Actor.from_request(request)
     job = _job_or_404(request, job_id)
+    mapping, template_name = None, ""
     try:
-        preview = import_job_preview(user=request.user, job_id=job.pk)
+        if request.method == "GET" and request.GET.get("template", "").isdigit():
+            preview = import_job_preview(user=request.user, job_id=job.pk)
+            template_id = int(request.GET["template"])
+            mapping = import_template_mapping(user=request.user, template_id=template_id,
+                                              kind=job.kind, headers=preview.headers)
+            template_name = next((t.name for t in import_templates(user=request.user,
+                                                                   kind=job.kind)
+                                  if t.pk == template_id), "")
+        context = _mapping_context(request, job, data=request.POST or None, mapping=mapping,
+                                   template_name=template_name)
+    except NotFound:
+        raise Http404 from None
     except DomainError as exc:
         messages.error(request, str(exc.message))
         return redirect("interchange:imports")
-    form = ImportMappingForm(request.POST or None, headers=preview.headers,
-                             mapping=preview.mapping, choices=preview.choices,
-                             initial={"skip_invalid_fields":
-                                      job.options.get("skip_invalid_fields", False)})
+    form = context["form"]
     if request.method == "POST" and form.is_valid():
+        action = request.POST.get("action")
         try:
+            if action == "save_template":
+                template = import_template_save(
+                    actor=actor, name=form.cleaned_data["template_name"], kind=job.kind,
+                    headers=context["headers"], mapping=form.chosen_mapping())
+                messages.success(request, _("The mapping was saved as the template “%s”.")
+                                 % template.name)
+                return redirect(f"{reverse('interchange:import_mapping', args=[job.pk])}"
+                                f"?template={template.pk}")
             job = import_job_configure(
                 actor=actor, job_id=job.pk, mapping=form.chosen_mapping(),
-                dry_run=request.POST.get("action") != "import",
-                skip_invalid_fields=form.cleaned_data["skip_invalid_fields"])
+                dry_run=action != "import",
+                skip_invalid_fields=form.cleaned_data.get("skip_invalid_fields", False),
+                create_products=form.cleaned_data.get("create_products", False))
             if job.total_rows <= SYNC_ROWS:
                 import_job_run(job_id=job.pk, actor=actor)
             else:
@@ -153,9 +200,26 @@ def import_mapping(request, job_id: int):
             show_errors(form, exc)
         else:
             return redirect("interchange:import_job", job_id=job.pk)
-    return render(request, "interchange/mapping.html",
-                  {"job": job, "form": form, "preview_rows": preview.rows,
-                   "headers": preview.headers})
+    return render(request, "interchange/mapping.html", context)
+
+
+@requires("customer.import")
+@require_http_methods(["POST"])
+def import_sheet(request, job_id: int):
+    """Switch the job to another sheet of its workbook; htmx gets the re-read mapping step."""
+    job = _job_or_404(request, job_id)
+    error = ""
+    try:
+        job = import_job_choose_sheet(actor=Actor.from_request(request), job_id=job.pk,
+                                      sheet=request.POST.get("sheet", ""))
+    except DomainError as exc:
+        error = str(exc.message)
+    if request.htmx:
+        return render(request, "interchange/_mapping.html",
+                      {**_mapping_context(request, job), "sheet_error": error})
+    if error:
+        messages.error(request, error)
+    return redirect("interchange:import_mapping", job_id=job.pk)
 
 
 def _progress(job: ImportJob) -> dict:

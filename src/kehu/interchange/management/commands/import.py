@@ -1,8 +1,10 @@
-"""`kehu import FILE`: import customers from an xlsx/xls/csv/tsv file, in-process, resumable.
+"""`kehu import FILE`: import customers, orders, interactions or events from an
+xlsx/xls/csv/tsv file, in-process, resumable.
 
     kehu import FILE [--kind customers|orders|interactions|events] [--sheet NAME]
                      [--map COL=field …] [--dry-run] [--skip-invalid-fields]
                      [--report PATH.xlsx|.csv] [--json] [--as USERNAME] [--resume JOB_ID]
+                     [--create-products]
 
 Exit 0 when the import ran (even with rejected rows), 1 with a message when it could not.
 With --json the last line of stdout is {"rows", "created", "updated", "unchanged",
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -27,13 +30,19 @@ from kehu.interchange.services import KINDS, import_job_create, import_job_run
 
 
 class Command(BaseCommand):
-    help = ("Import customers from an xlsx, xls, csv or tsv file (any encoding), matching "
-            "existing customers by mobile, email, ID number or external id. "
-            "Example: kehu import 客户.xlsx --map 联系电话=mobile --report errors.xlsx")
+    help = ("Import customers, orders, interactions or events from an xlsx, xls, csv or tsv "
+            "file (any encoding), finding customers by mobile, email, ID number or external "
+            "id. Example: kehu import 客户.xlsx --map 联系电话=mobile --report errors.xlsx; "
+            "kehu import 订单.xlsx --kind orders --sheet 订单明细 --create-products")
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE", nargs="?", help="the file to import")
-        parser.add_argument("--kind", choices=KINDS, default="customers")
+        parser.add_argument("--kind", choices=KINDS, default="customers",
+                            help="what each row is: a customer, an order line, an interaction "
+                                 "or an event (default: customers)")
+        parser.add_argument("--create-products", action="store_true",
+                            help="orders: add products with unknown SKUs to the catalogue "
+                                 "instead of rejecting their rows")
         parser.add_argument("--sheet", default=None, metavar="NAME", help="workbook sheet")
         parser.add_argument("--map", action="append", default=[], metavar="COL=field",
                             help="map a column to a field (COL= ignores it); repeat for more")
@@ -52,10 +61,6 @@ class Command(BaseCommand):
                             help="resume an interrupted import job")
 
     def handle(self, *args, **options):
-        if options["kind"] != "customers":
-            raise CommandError(_("Importing %(kind)s is not available yet; only customers can "
-                                 "be imported.")
-                               % {"kind": dict(ImportJob.KINDS)[options["kind"]]})
         user = _user(options["username"])
         actor = Actor(user=user, via="cli")
         if options["resume"] is not None:
@@ -68,7 +73,7 @@ class Command(BaseCommand):
             self.stderr.write(_("Import job %(id)d: %(file)s") % {
                 "id": job.pk, "file": job.original_filename})
         try:
-            job = _run_with_progress(job, actor)
+            job = _run_with_progress(job, actor, quiet=options["json"])
         except DomainError as exc:
             raise CommandError(str(exc.message)) from None
         if job.status == ImportJob.FAILED:
@@ -100,15 +105,28 @@ class Command(BaseCommand):
                 report = str(Path(report).resolve())
             return import_job_create(
                 actor=actor, file=path, filename=Path(path).name, sheet=options["sheet"],
-                overrides=options["map"],
+                overrides=options["map"], kind=options["kind"],
                 options={"dry_run": options["dry_run"], "report": report,
-                         "skip_invalid_fields": options["skip_invalid_fields"]})
+                         "skip_invalid_fields": options["skip_invalid_fields"],
+                         "create_products": options["create_products"]})
         except DomainError as exc:
             raise CommandError(str(exc.message)) from None
 
 
-def _run_with_progress(job: ImportJob, actor: Actor) -> ImportJob:
-    """Run the job in this process with a progress bar (rows, rate, time left) on stderr."""
+def progress_line(done: int, total: int, rate: float | None) -> str:
+    """"1,200 of 5,000 rows · 850 rows/s · about 4 s left" for logs and pipes."""
+    total = max(total, done)
+    parts = [_("%(done)s of %(total)s rows") % {"done": f"{done:,}", "total": f"{total:,}"}]
+    if rate:
+        parts.append(_("%d rows/s") % rate)
+        if total > done:
+            parts.append(_("about %d s left") % ((total - done) / rate))
+    return " · ".join(parts)
+
+
+def _run_with_progress(job: ImportJob, actor: Actor, *, quiet: bool = False) -> ImportJob:
+    """Run the job in this process with a progress bar (rows, rate, time left) on stderr; when
+    stderr is not a terminal, one progress line per chunk instead (none with --json)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -126,7 +144,16 @@ def _run_with_progress(job: ImportJob, actor: Actor) -> ImportJob:
         task = bar.add_task(_("Importing"), total=job.total_rows or None,
                             completed=job.rows_done, rate="")
 
+        started, first_done = time.monotonic(), job.rows_done
+
         def progress(current: ImportJob) -> None:
+            if not console.is_terminal:
+                if not quiet:
+                    elapsed = time.monotonic() - started  # the rate of this run alone
+                    rate = (current.rows_done - first_done) / elapsed if elapsed > 0 else None
+                    print(progress_line(current.rows_done, current.total_rows, rate),
+                          file=sys.stderr, flush=True)
+                return
             speed = bar.tasks[0].speed
             rate = _("%d rows/s") % speed if speed else ""
             bar.update(task, completed=current.rows_done,

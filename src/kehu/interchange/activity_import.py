@@ -1,0 +1,249 @@
+"""`--kind interactions` and `--kind events`: a customer's calls, visits, notes … and events.
+
+Interactions go through `interaction_log` (append-only, audited, moving the customer's last
+activity forward); events through `event_ingest` (one audit entry per chunk). Re-importing
+a file adds nothing twice: a row is "unchanged" when its natural key is already recorded,
+for an interaction (customer, type, time, content) and for an event (customer, event,
+time, source, properties). Two identical rows of one file are one record; the second is
+"unchanged".
+
+Events: the event column takes the codes (page_view, app_login, …, or any lower-case
+name such as coupon_used) or their labels in Chinese or English (浏览页面 …); every column
+mapped to "property" becomes a property named by its header, its text as the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kehu.core.errors import DomainError, ValidationFailed
+from kehu.customers.models import Customer
+from kehu.interactions.models import Event, Interaction
+from kehu.interactions.services import EVENT_BATCH_MAX, event_ingest, interaction_log
+from kehu.interchange.kinds import (
+    CellInvalid,
+    KindImporter,
+    RowOutcome,
+    choice_table,
+    limited,
+    parse_moment,
+    pick_choice,
+)
+from kehu.interchange.mapping import fold_header
+from kehu.interchange.rows import RowError
+
+KIND_WORDS = {
+    "call": ("电话", "通话", "致电", "来电", "去电", "电话沟通", "打电话", "phone", "phone call"),
+    "visit": ("拜访", "上门", "上门拜访", "面访", "走访", "到访", "来访"),
+    "meeting": ("会议", "开会", "会面", "面谈", "视频会议", "meet"),
+    "email": ("邮件", "电子邮件", "e-mail", "mail"),
+    "sms": ("短信", "短消息", "text", "text message"),
+    "wechat": ("微信", "微信沟通", "企业微信", "weixin"),
+    "note": ("备注", "记录", "笔记", "其他", "other"),
+    "inquiry": ("咨询", "询价", "询问", "enquiry", "question"),
+}
+DIRECTION_WORDS = {
+    "inbound": ("呼入", "来电", "入", "客户来电", "客户主动", "in", "incoming"),
+    "outbound": ("呼出", "去电", "出", "主动联系", "out", "outgoing"),
+}
+EVENT_WORDS = {
+    "page_view": ("浏览页面", "页面浏览", "访问页面", "浏览", "pv", "view page"),
+    "app_login": ("登录", "登录app", "app登录", "login"),
+    "email_open": ("打开邮件", "邮件打开", "open email"),
+    "email_click": ("点击邮件", "邮件点击", "click email"),
+    "campaign_join": ("参加活动", "参与活动", "报名活动", "join campaign"),
+    "form_submit": ("提交表单", "表单提交", "submit form"),
+    "product_view": ("浏览商品", "查看商品", "商品浏览", "view product"),
+    "cart_add": ("加入购物车", "加购", "add to cart"),
+    "search": ("搜索", "search"),
+}
+
+
+def _key_time(moment) -> float:
+    """The same instant compares equal whatever zone it was read or stored in."""
+    return moment.timestamp()
+
+
+class _ActivityImporter(KindImporter):
+    """Rows with a customer and a time; `process` finds customers for the chunk at once."""
+
+    def _customers(self, rows) -> tuple[list[tuple[int, list[str], dict, list[RowError]]], dict]:
+        cleaned = []
+        for number, cells in rows:
+            errors: list[RowError] = []
+            keys = self.customer_keys(number, cells, errors)
+            cleaned.append((number, cells, keys, errors))
+        return cleaned, self.finder.find(keys for _n, _c, keys, _e in cleaned)
+
+    def _time(self, number: int, cells: Sequence[str], errors: list[RowError]):
+        text = self.text(cells, "occurred_at")
+        if not text:
+            errors.append(self.error(number, cells, "occurred_at", _("Give the time.")))
+            return None
+        try:
+            return parse_moment(text)
+        except CellInvalid as exc:
+            errors.append(self.error(number, cells, "occurred_at", exc.reason))
+            return None
+
+    def _customer_of(self, number, cells, keys, errors) -> int | None:
+        if errors:
+            return None
+        customer_id = self.finder.pick(keys, self._found)
+        if customer_id is None:
+            errors.append(self.no_customer(number, cells, keys))
+        return customer_id
+
+
+class InteractionImporter(_ActivityImporter):
+    kind = "interactions"
+
+    def __init__(self, job, actor):
+        super().__init__(job, actor)
+        self.kinds = choice_table(Interaction.KINDS, KIND_WORDS)
+        self.directions = choice_table(Interaction.DIRECTIONS, DIRECTION_WORDS)
+
+    def _clean(self, number, cells, keys, errors) -> dict[str, Any] | None:
+        values: dict[str, Any] = {"occurred_at": self._time(number, cells, errors)}
+        for name, table, default in (("kind", self.kinds, "note"),
+                                     ("direction", self.directions, "outbound")):
+            text = self.text(cells, name)
+            try:
+                values[name] = pick_choice(table, text) if text else default
+            except CellInvalid as exc:
+                errors.append(self.error(number, cells, name, exc.reason))
+        values["summary"] = self.text(cells, "summary")
+        if not values["summary"]:
+            errors.append(self.error(number, cells, "summary", _("Write what happened.")))
+        for name, model_field in (("channel", "channel"), ("outcome", "outcome")):
+            text = self.text(cells, name)
+            try:
+                values[name] = limited(text, Interaction._meta.get_field(model_field).max_length)
+            except CellInvalid as exc:
+                errors.append(self.error(number, cells, name, exc.reason))
+        values["customer_id"] = self._customer_of(number, cells, keys, errors)
+        return None if errors else values
+
+    def process(self, rows):
+        cleaned, self._found = self._customers(rows)
+        checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
+                   for number, cells, keys, errors in cleaned]
+        valid = [values for _n, _c, values, _e in checked if values]
+        known: set[tuple] = set()
+        if valid:
+            for row in Interaction.objects.filter(
+                    customer_id__in={v["customer_id"] for v in valid},
+                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
+                    "customer_id", "kind", "occurred_at", "summary"):
+                known.add((row[0], row[1], _key_time(row[2]), row[3]))
+        customers = {c.pk: c for c in Customer.objects.filter(
+            pk__in={v["customer_id"] for v in valid})} if valid else {}
+        outcomes = []
+        for number, cells, values, errors in checked:
+            if values is None:
+                outcomes.append(RowOutcome("rejected", errors))
+                continue
+            key = (values["customer_id"], values["kind"], _key_time(values["occurred_at"]),
+                   values["summary"].strip())
+            if key in known:
+                outcomes.append(RowOutcome("unchanged"))
+                continue
+            try:
+                interaction_log(actor=self.actor, customer=customers[values["customer_id"]],
+                                kind=values["kind"], summary=values["summary"],
+                                occurred_at=values["occurred_at"],
+                                direction=values["direction"], channel=values["channel"],
+                                outcome=values["outcome"])
+            except ValidationFailed as exc:
+                outcomes.append(RowOutcome("rejected", self.errors_of(
+                    exc, number, cells, {"occurred_at": "occurred_at", "summary": "summary"})))
+                continue
+            except DomainError as exc:
+                outcomes.append(RowOutcome("rejected", [RowError(
+                    row=number, column="", value="", reason=str(exc.message))]))
+                continue
+            known.add(key)
+            outcomes.append(RowOutcome("created"))
+        return outcomes
+
+
+class EventImporter(_ActivityImporter):
+    kind = "events"
+
+    def __init__(self, job, actor):
+        super().__init__(job, actor)
+        self.types = choice_table(Event.TYPES, EVENT_WORDS)
+        self.source_length = Event._meta.get_field("source").max_length
+
+    def _clean(self, number, cells, keys, errors) -> dict[str, Any] | None:
+        values: dict[str, Any] = {"occurred_at": self._time(number, cells, errors)}
+        text = self.text(cells, "event_type")
+        if not text:
+            errors.append(self.error(number, cells, "event_type", _("Give the event name.")))
+        else:
+            # A known label or code becomes its code; any other name is lower-cased and
+            # checked by event_ingest's own rule.
+            values["event_type"] = self.types.get(fold_header(text)) or text.strip().lower()
+        try:
+            values["source"] = limited(self.text(cells, "source"), self.source_length)
+        except CellInvalid as exc:
+            errors.append(self.error(number, cells, "source", exc.reason))
+        values["properties"] = {header: cells[index].strip() for index, header in self.properties
+                                if index < len(cells) and cells[index].strip()}
+        values["customer_id"] = self._customer_of(number, cells, keys, errors)
+        return None if errors else values
+
+    @staticmethod
+    def _key(customer_id, event_type, occurred_at, source, properties) -> tuple:
+        return (customer_id, event_type, _key_time(occurred_at), source,
+                json.dumps(properties, ensure_ascii=False, sort_keys=True))
+
+    def process(self, rows):
+        cleaned, self._found = self._customers(rows)
+        checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
+                   for number, cells, keys, errors in cleaned]
+        valid = [values for _n, _c, values, _e in checked if values]
+        known: set[tuple] = set()
+        if valid:
+            for row in Event.objects.filter(
+                    customer_id__in={v["customer_id"] for v in valid},
+                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
+                    "customer_id", "event_type", "occurred_at", "source", "properties"):
+                known.add(self._key(*row))
+        outcomes: list[RowOutcome | None] = []
+        batch: list[tuple[int, int, list[str], dict[str, Any]]] = []  # (outcome index, …)
+        for number, cells, values, errors in checked:
+            if values is None:
+                outcomes.append(RowOutcome("rejected", errors))
+                continue
+            key = self._key(values["customer_id"], values["event_type"], values["occurred_at"],
+                            values["source"], values["properties"])
+            if key in known:
+                outcomes.append(RowOutcome("unchanged"))
+                continue
+            known.add(key)
+            outcomes.append(None)
+            batch.append((len(outcomes) - 1, number, cells, values))
+        for start in range(0, len(batch), EVENT_BATCH_MAX):
+            self._ingest(batch[start:start + EVENT_BATCH_MAX], outcomes)
+        return outcomes
+
+    def _ingest(self, batch, outcomes) -> None:
+        items = [{"customer_id": v["customer_id"], "event_type": v["event_type"],
+                  "occurred_at": v["occurred_at"], "properties": v["properties"],
+                  "source": v["source"]} for _i, _n, _c, v in batch]
+        if not items:
+            return
+        result = event_ingest(actor=self.actor, events=items, skip_invalid=True)
+        refused = {r["index"]: r["errors"] for r in result.rejected}
+        for position, (index, number, cells, _values) in enumerate(batch):
+            if position in refused:
+                outcomes[index] = RowOutcome("rejected", self.errors_of(
+                    ValidationFailed(details=refused[position]), number, cells,
+                    {"customer_id": "mobile"}))
+            else:
+                outcomes[index] = RowOutcome("created")

@@ -1,0 +1,192 @@
+"""The set-based customers import (interchange.bulk): history, chunk boundaries, the worker,
+ID numbers, field permissions and record scope, exactly as the card's services decide."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+from kehu.accounts.models import Role
+from kehu.core.actor import Actor
+from kehu.core.audit import audit_verify
+from kehu.core.models import AuditEntry
+from kehu.customers.models import Address, Customer, Identifier
+from kehu.customers.services.identity import id_number_index
+from kehu.interchange import bulk
+from kehu.interchange.models import ImportJob
+from kehu.interchange.selectors import import_row_errors
+from kehu.interchange.services import import_job_create, import_job_run
+from tests.factories import create_customer
+
+HEADER = ["客户名称", "手机", "邮箱", "性别", "生日", "身份证号", "地址", "备注"]
+ID_NUMBER = "11010519491231002X"  # GB 11643's own example: born 1949-12-31, female
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def actor(admin_user):
+    return Actor(user=admin_user, via="web")
+
+
+def write_csv(path: Path, rows, header=HEADER) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def run(actor, path: Path, **options) -> ImportJob:
+    job = import_job_create(actor=actor, file=path, filename=path.name, options=options)
+    return import_job_run(job_id=job.pk, actor=actor)
+
+
+def counts(job: ImportJob) -> tuple[int, int, int, int, int]:
+    return job.rows_done, job.created, job.updated, job.unchanged, job.rejected
+
+
+def row(name, mobile="", email="", gender="", birthday="", id_number="", address="", notes=""):
+    return [name, mobile, email, gender, birthday, id_number, address, notes]
+
+
+def test_every_changed_row_keeps_its_own_history_and_the_chain_verifies(actor, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [row("张三", "13812345678", notes="第一次"),
+                                          row("张三", "13812345678", notes="第二次"),
+                                          row("张三", "13812345678", notes="第三次")])
+    job = run(actor, path)
+    assert counts(job) == (3, 1, 2, 0, 0)
+    customer = Customer.objects.get()
+    assert (customer.notes, customer.version) == ("第三次", 3)
+    entries = list(AuditEntry.objects.filter(object_type="customer",
+                                             object_id=str(customer.pk)).order_by("seq"))
+    assert [e.action for e in entries] == ["customer.create", "customer.update",
+                                           "customer.update"]
+    assert entries[0].changes["notes"] == {"before": None, "after": "第一次"}
+    assert entries[0].changes["mobile"] == {"before": None, "after": "+8613812345678"}
+    assert entries[1].changes == {"notes": {"before": "第一次", "after": "第二次"},
+                                  "version": {"before": 1, "after": 2}}
+    assert entries[2].changes == {"notes": {"before": "第二次", "after": "第三次"},
+                                  "version": {"before": 2, "after": 3}}
+    report = audit_verify()
+    assert report.ok and report.checked == AuditEntry.objects.count()
+
+
+def _book(actor, tmp_path, name: str) -> list[tuple]:
+    rows = []
+    for i in range(23):
+        rows.append(row(f"客户{i}", f"138{i:08d}", f"c{i}@example.com", "男" if i % 2 else "女"))
+        if i % 4 == 1:  # the same customer again, later in the file, with more data
+            rows.append(row(f"客户{i}", f"+86 138{i:08d}",
+                            f"second{i}@example.com", notes=f"again {i}"))
+        if i % 7 == 3:
+            rows.append(row(f"坏{i}", "12345"))
+    job = run(actor, write_csv(tmp_path / name, rows))
+    state = sorted(Customer.objects.values_list(
+        "name", "primary_mobile", "primary_email", "gender", "notes", "version"))
+    identifiers = sorted(Identifier.objects.values_list("kind", "value", "is_primary"))
+    return [counts(job), state, identifiers]
+
+
+def test_chunk_boundaries_and_the_worker_give_the_same_result(actor, tmp_path, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 1000)
+    monkeypatch.setattr(bulk, "WORKERS", 0)
+    whole = _book(actor, tmp_path, "whole.csv")
+    assert whole[0] == (32, 23, 6, 0, 3)
+    for chunk, workers in ((2, 0), (5, 1)):
+        Identifier.objects.all().delete()
+        Address.objects.all().delete()
+        Customer.objects.all().delete()
+        monkeypatch.setattr(bulk, "CHUNK_ROWS", chunk)
+        monkeypatch.setattr(bulk, "WORKERS", workers)
+        assert _book(actor, tmp_path, f"part{chunk}.csv") == whole, (chunk, workers)
+    assert audit_verify().ok
+
+
+def test_id_number_fills_birthday_and_gender_and_is_stored_blind(actor, tmp_path):
+    job = run(actor, write_csv(tmp_path / "a.csv", [
+        row("王芳", "13812345678", id_number=ID_NUMBER, address="浙江省杭州市西湖区文三路1号")]))
+    assert counts(job) == (1, 1, 0, 0, 0)
+    customer = Customer.objects.get()
+    assert (str(customer.birthday), customer.gender, customer.id_number_masked) == (
+        "1949-12-31", "female", "110***********002X")
+    assert customer.id_number_index == id_number_index(ID_NUMBER)
+    assert ID_NUMBER not in customer.id_number_encrypted
+    assert Identifier.objects.get(kind=Identifier.ID_NUMBER).value == id_number_index(ID_NUMBER)
+    assert (customer.province, customer.city, customer.region) == ("浙江省", "杭州市", "华东")
+    assert Address.objects.get().raw == "浙江省杭州市西湖区文三路1号"
+    assert not AuditEntry.objects.filter(changes__icontains=ID_NUMBER).exists()
+    # Matched by the ID number alone; a birthday that disagrees with the stored one rejects.
+    again = run(actor, write_csv(tmp_path / "b.csv", [
+        row("王芳", id_number=ID_NUMBER.lower(), address="浙江省杭州市西湖区文三路1号"),
+        row("王芳", email="wf@example.com", id_number=ID_NUMBER)]))
+    assert counts(again) == (2, 0, 1, 1, 0)
+    assert Customer.objects.get().primary_email == "wf@example.com"
+
+
+def test_a_landline_then_a_mobile_makes_the_mobile_primary(actor, tmp_path):
+    job = run(actor, write_csv(tmp_path / "a.csv", [row("赵六", "010-62345678"),
+                                                    row("赵六", "010-62345678",
+                                                        email="z@example.com"),
+                                                    row("赵六", "13912345678",
+                                                        email="z@example.com")]))
+    # The third row has no identifier of the first two but its email: it matches by email.
+    assert counts(job) == (3, 1, 2, 0, 0)
+    customer = Customer.objects.get()
+    assert customer.primary_mobile == "+8613912345678"
+    assert sorted(customer.identifiers.values_list("kind", "value", "is_primary")) == [
+        ("email", "z@example.com", True), ("landline", "+861062345678", True),
+        ("mobile", "+8613912345678", True)]
+
+
+def test_field_permissions_of_the_role_apply(make_user, tmp_path):
+    steward = Actor(user=make_user("data_steward"), via="web")  # ID numbers: masked, no edit
+    with translation.override("en"):
+        job = run(steward, write_csv(tmp_path / "a.csv", [
+            row("王芳", "13812345678", id_number=ID_NUMBER), row("李四", "13912345678")]))
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(e.row, e.column, e.value, e.reason) for e in import_row_errors(job)] == [
+        (2, "身份证号", "110***********002X", "Your role may not change this field.")]
+    assert list(Customer.objects.values_list("name", flat=True)) == ["李四"]
+
+
+def test_customers_outside_the_scope_are_not_touched(make_user, tmp_path):
+    Role.objects.filter(code="data_steward").update(record_scope="own")
+    importer = make_user("data_steward")
+    other = create_customer(owner=make_user("sales_rep"), name="别人的客户",
+                            mobile="13812345678")
+    actor = Actor(user=importer, via="web")
+    with translation.override("en"):
+        job = run(actor, write_csv(tmp_path / "a.csv", [row("改名", "13812345678", notes="x"),
+                                                        row("新客户", "13912345678")]))
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(e.row, e.column, e.reason) for e in import_row_errors(job)] == [
+        (2, "手机", "Already recorded for another customer.")]
+    other.refresh_from_db()
+    assert (other.name, other.notes, other.version) == ("别人的客户", "", 1)
+    assert Customer.objects.get(name="新客户").owner == importer
+
+
+def test_unknown_owner_rejects_or_is_skipped(actor, tmp_path, make_user):
+    make_user("sales_rep", username="xiaoli")
+    header = ["客户名称", "手机", "负责人"]
+    rows = [["甲", "13812345678", "xiaoli"], ["乙", "13912345678", "nobody"]]
+    with translation.override("en"):
+        job = run(actor, write_csv(tmp_path / "a.csv", rows, header=header))
+        skipped = run(actor, write_csv(tmp_path / "b.csv", rows, header=header),
+                      skip_invalid_fields=True)
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(e.row, e.column, e.reason) for e in import_row_errors(job)] == [
+        (3, "负责人", "No active user “nobody”.")]
+    assert counts(skipped) == (2, 1, 0, 1, 0)
+    assert [(e.row, e.column) for e in import_row_errors(skipped)] == [(3, "负责人")]
+    assert dict(Customer.objects.values_list("name", "owner__username")) == {
+        "甲": "xiaoli", "乙": "root"}
