@@ -246,12 +246,13 @@ def no_contact_since(days: int, now: datetime | None = None) -> Q:
 def _quality_score(customer: Customer) -> int | None:
     """The stored quality score when the row was joined (select_related "quality"); never a
     query of its own, so lists and exports without the join stay N+1-free."""
-    if not Customer.quality.is_cached(customer):
+    if isinstance(customer, Customer) and not Customer.quality.is_cached(customer):
         return customer.quality_score
     try:
-        return customer.quality.score
+        quality = customer.quality
     except ObjectDoesNotExist:
         return None
+    return quality.score if quality is not None else None
 
 
 def _encode_cursor(sort: str, customer: Customer) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import IO, Any
 
 from django.db import transaction
@@ -190,6 +191,10 @@ class _Link:
 
 
 _LISTED = [f.attname for f in Customer._meta.concrete_fields]
+# The one-to-one rows of later layers that the list presents (quality, value), joined by lookup.
+_JOINED = {"quality": ("score",),
+           "value": ("value_tier", "rfm_segment", "r_score", "f_score", "m_score", "monetary")}
+_JOINED_LOOKUPS = [f"{name}__{field}" for name, fields in _JOINED.items() for field in fields]
 
 
 def _listed(queryset, *, tags: bool) -> Iterator[_Row]:
@@ -199,9 +204,10 @@ def _listed(queryset, *, tags: bool) -> Iterator[_Row]:
     users: dict[int, Any] = {}
     teams: dict[int, Team] = {}
     tag_rows: dict[int, Tag] = {}
-    rows = queryset.values_list(*_LISTED).iterator(chunk_size=CHUNK_SIZE)
+    columns = _LISTED + _JOINED_LOOKUPS
+    rows = queryset.values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
     while True:
-        chunk = [dict(zip(_LISTED, values, strict=True))
+        chunk = [dict(zip(columns, values, strict=True))
                  for values in itertools.islice(rows, CHUNK_SIZE)]
         if not chunk:
             return
@@ -222,6 +228,10 @@ def _listed(queryset, *, tags: bool) -> Iterator[_Row]:
             row.owner = users.get(values["owner_id"])
             row.team = teams.get(values["team_id"])
             row.tag_links = links.get(values["id"]) or _Links()
+            for name, fields in _JOINED.items():
+                joined = {field: values[f"{name}__{field}"] for field in fields}
+                # The first field is never null on a stored row: null means no row.
+                setattr(row, name, SimpleNamespace(**joined) if joined[fields[0]] is not None else None)
             yield row
 
 
