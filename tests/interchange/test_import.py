@@ -344,3 +344,31 @@ def test_killed_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_path):
     assert killed_state["job"][1:] == plain_state["job"][1:]
     for key in ("customers", "identifiers", "errors"):
         assert killed_state[key] == plain_state[key], key
+
+
+def test_finished_import_queues_likely_duplicates_for_review(actor, tmp_path,
+                                                             django_capture_on_commit_callbacks):
+    """Imported rows that match no identifier but look like an existing customer are queued
+    for the identity review queue; a dry run queues nothing."""
+    from kehu.identity.models import DuplicateCandidate
+    from kehu.interchange.services import import_job_check_duplicates
+
+    header = ["客户名称", "手机", "性别", "生日", "地址"]
+    run(actor, write_csv(tmp_path / "base.csv", [
+        ["张伟", "13812345678", "男", "1990-03-07", "上海市浦东新区世纪大道100号"]], header=header))
+    existing = Identifier.objects.get(value="+8613812345678").customer
+    path = write_csv(tmp_path / "dup.csv", [
+        ["章伟", "+86 138 1234 5670", "男", "1990/3/7", "浦东新区世纪大道100号"],
+        ["王芳", "13900002222", "女", "1985-06-01", "北京市朝阳区建国路1号"]], header=header)
+    with django_capture_on_commit_callbacks(execute=False) as dry_callbacks:
+        run(actor, path, dry_run=True)
+    assert dry_callbacks == [] and not DuplicateCandidate.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        job = run(actor, path)
+    assert (job.created, job.status) == (2, ImportJob.DONE)
+    candidate = DuplicateCandidate.objects.get()
+    new = Identifier.objects.get(value="+8613812345670").customer_id
+    assert (candidate.found_by, sorted(candidate.member_ids)) == ("import", sorted([existing.pk, new]))
+    # Checking the same job again finds the same pair: nothing new is queued.
+    import_job_check_duplicates(job_id=job.pk)
+    assert DuplicateCandidate.objects.count() == 1

@@ -32,6 +32,9 @@ from django.utils.translation import gettext as _
 from kehu.core.actor import Actor
 from kehu.core.bulkdb import insert_rows
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
+from kehu.customers.models import Customer
+from kehu.identity.models import DuplicateCandidate
+from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
 from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport, Prepared
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
@@ -192,7 +195,35 @@ def import_job_run(*, job_id: int, actor: Actor,
             job.total_rows = job.rows_done
             job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
                                     "updated_at"])
+            if job.kind == "customers" and not job.options.get("dry_run") and (
+                    job.created or job.updated):
+                from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
+
+                transaction.on_commit(lambda: import_duplicates_task(job.pk))
     return job
+
+
+# Up to this many imported customers are checked one by one against the base; a bigger import
+# is followed by a whole-base scan, which batches the matching instead.
+DUPLICATE_CHECK_ONE_BY_ONE = 2000
+
+
+def import_job_check_duplicates(*, job_id: int) -> int:
+    """Queue the likely duplicates of the customers a finished import created or updated for
+    review (the identity review queue). A system job: it writes candidates, never merges
+    unless the auto-merge threshold is set. Returns how many customers were checked."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportJob.DONE or job.started_at is None:
+        return 0
+    system = Actor.system(via="system")
+    touched = list(Customer.objects.filter(status=Customer.STATUS_ACTIVE,
+                                           updated_at__gte=job.started_at)
+                   .values_list("pk", flat=True)[:DUPLICATE_CHECK_ONE_BY_ONE + 1])
+    if len(touched) > DUPLICATE_CHECK_ONE_BY_ONE:
+        scan = dedup_scan_create(actor=system)
+        return dedup_scan_run(actor=system, scan_id=scan.pk).total
+    duplicates_record_for(actor=system, customer_ids=touched, found_by=DuplicateCandidate.IMPORT)
+    return len(touched)
 
 
 def _fail(job: ImportJob, message: str) -> None:
