@@ -12,7 +12,7 @@ SYSTEM = Actor.system(via="system")
 def test_value_of_a_customer(book, rep, api_client_for):
     services.rfm_score(actor=SYSTEM, full=True)
     response = api_client_for(rep, scopes=("read",)).get(
-        f"/api/v1/customers/{book['A'].pk}/value")
+        f"/api/v1/customers/{book['A'].pk}/value", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in ("recency_days", "frequency", "monetary", "rfm_code",
