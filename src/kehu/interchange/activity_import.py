@@ -28,13 +28,12 @@ from kehu.interchange.kinds import (
     CellInvalid,
     KindImporter,
     RowOutcome,
-    choice_table,
     limited,
     parse_moment,
     pick_choice,
 )
 from kehu.interchange.mapping import fold_header
-from kehu.interchange.rows import RowError
+from kehu.interchange.rows import RowError, choice_table
 
 KIND_WORDS = {
     "call": ("电话", "通话", "致电", "来电", "去电", "电话沟通", "打电话", "phone", "phone call"),

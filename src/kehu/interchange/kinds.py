@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -127,21 +127,6 @@ def parse_number(text: str) -> Decimal:
     if not number.is_finite():
         raise CellInvalid(MSG_NUMBER)
     return -number if negative else number
-
-
-def choice_table(choices: Iterable[tuple[str, Any]],
-                 extra: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
-    """folded spelling -> choice key: the key, its label in English and Chinese, extra words."""
-    table: dict[str, str] = {}
-    for key, label in choices:
-        table.setdefault(fold_header(key), key)
-        for language in ("en", "zh-hans"):
-            with translation.override(language):
-                table.setdefault(fold_header(str(label)), key)
-    for key, words in (extra or {}).items():
-        for word in words:
-            table.setdefault(fold_header(word), key)
-    return table
 
 
 def pick_choice(table: Mapping[str, str], text: str) -> str:

@@ -35,13 +35,12 @@ from kehu.interchange.kinds import (
     CellInvalid,
     KindImporter,
     RowOutcome,
-    choice_table,
     limited,
     parse_moment,
     parse_number,
     pick_choice,
 )
-from kehu.interchange.rows import RowError
+from kehu.interchange.rows import RowError, choice_table
 from kehu.transactions.models import Order, Product
 from kehu.transactions.services import order_create, order_update_status, product_create
 

@@ -99,7 +99,7 @@ class _Invalid(Exception):
         self.reason = str(reason)
 
 
-def _choice_table(choices: Iterable[tuple[str, Any]],
+def choice_table(choices: Iterable[tuple[str, Any]],
                   extra: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
     """folded spelling -> choice key: the key, its label in English and Chinese, extra words."""
     table: dict[str, str] = {}
@@ -139,8 +139,8 @@ class RowCleaner:
         self.skip_invalid_fields = skip_invalid_fields
         self.default_kind = default_kind
         self.today = today or timezone.localdate()
-        self._kinds = _choice_table(Customer.KINDS, _KIND_WORDS)
-        self._stages = _choice_table(Customer.LIFECYCLE_STAGES, _STAGE_WORDS)
+        self._kinds = choice_table(Customer.KINDS, _KIND_WORDS)
+        self._stages = choice_table(Customer.LIFECYCLE_STAGES, _STAGE_WORDS)
         self._name_column = next((h for _i, k, h in self.columns if k == "name"), None)
 
     # One field ------------------------------------------------------------------------------

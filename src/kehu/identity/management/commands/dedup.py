@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
+from kehu.core.commands import acting_user
 from kehu.core.errors import DomainError
 from kehu.identity.scan import DEFAULT_THRESHOLD, dedup_scan_create, dedup_scan_run
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         scan.add_argument("--json", action="store_true", help="end with one JSON line")
 
     def handle(self, *args, **options):
-        user = _user(options["username"])
+        user = acting_user(options["username"], option=None)
         actor = Actor(user=user, via="cli")
         filters = {}
         for item in options["filter"]:
@@ -71,12 +71,3 @@ class Command(BaseCommand):
               "groups to review, %(auto_merged)d merged automatically (%(seconds)s s).")
             % summary))
 
-
-def _user(username: str | None):
-    users = get_user_model().objects.filter(is_active=True)
-    if username:
-        user = users.filter(username=username).first()
-        if user is None:
-            raise CommandError(_("No active user “%s”.") % username)
-        return user
-    return users.filter(is_superuser=True).order_by("pk").first()

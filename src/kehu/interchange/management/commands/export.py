@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from kehu.core.actor import Actor
+from kehu.core.commands import acting_user
 from kehu.core.errors import DomainError
 from kehu.customers.api import ListQuery, filters_from
 from kehu.interchange.export import FORMATS, customers_export
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             fmt = options["format"] or Path(out).suffix.lower().lstrip(".")
             if fmt not in FORMATS:
                 raise CommandError(_("Give --format csv or xlsx (or name OUT .csv or .xlsx)."))
-            user = _user(options["username"])
+            user = acting_user(options["username"], option="--as")
             filters = _filters(options["filter"])
             try:
                 result = customers_export(
@@ -64,18 +64,6 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 _("%(rows)d rows written to %(path)s") % {"rows": result.rows, "path": out}))
 
-
-def _user(username: str | None):
-    users = get_user_model().objects.filter(is_active=True)
-    if username:
-        user = users.filter(username=username).first()
-        if user is None:
-            raise CommandError(_("No active user “%s”.") % username)
-        return user
-    user = users.filter(is_superuser=True).order_by("pk").first()
-    if user is None:
-        raise CommandError(_("No superuser to act as; name a user with --as."))
-    return user
 
 
 def _filters(items: list[str]):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
+from kehu.core.commands import acting_user
 from kehu.core.errors import DomainError
 from kehu.segments.models import Segment
 from kehu.segments.selectors import segment_queryset
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             raise CommandError(_("%(path)s is not JSON: line %(line)d, column %(col)d: %(msg)s")
                                % {"path": source, "line": exc.lineno, "col": exc.colno,
                                   "msg": exc.msg}) from None
-        user = _user(options["user"])
+        user = acting_user(options["user"], option="--user")
         count = segment_queryset(user=user, definition=definition).count()
         self.stdout.write(json.dumps({"count": count}))
 
@@ -75,15 +75,3 @@ class Command(BaseCommand):
             segment = segment_refresh(actor=actor, segment=segment)
             self.stdout.write(json.dumps({"id": segment.pk, "size": segment.size}))
 
-
-def _user(username: str | None):
-    users = get_user_model().objects.filter(is_active=True)
-    if username:
-        user = users.filter(username=username).first()
-        if user is None:
-            raise CommandError(_("No active user “%s”.") % username)
-        return user
-    user = users.filter(is_superuser=True).order_by("pk").first()
-    if user is None:
-        raise CommandError(_("No superuser to count as; name a user with --user."))
-    return user
