@@ -48,6 +48,15 @@ def test_demo_loads_a_coherent_book_once(capsys):
     first = _table_counts()
     assert first["Customer"] == 60 and first["Product"] == len(
         [i for _c, items in dc.CATALOGUE for i in items])
+    # The nightly jobs have run once: every customer has a quality score and a value row,
+    # recent buyers have RFM scores.
+    from kehu.quality.models import CustomerQuality, QualitySnapshot
+    from kehu.scoring.models import CustomerValue
+
+    assert CustomerQuality.objects.count() == 60 and QualitySnapshot.objects.count() == 1
+    assert CustomerValue.objects.count() == 60
+    assert 0 < CustomerValue.objects.exclude(r_score=None).count() <= Customer.objects.filter(
+        orders__isnull=False).distinct().count()
 
     call_command("demo", "--customers", "60", "--seed", "1")
     capsys.readouterr()

@@ -20,7 +20,10 @@ from kehu.accounts.models import User
 from kehu.cli.demo import demo_org_build
 from kehu.cli.demo_customers import demo_customers_load
 from kehu.cli.setup import initialise, login_file, remembered_login
+from kehu.core.actor import Actor
 from kehu.customers.models import Customer
+from kehu.quality.services import quality_recompute, quality_snapshot_take
+from kehu.scoring.services import rfm_score
 
 COUNT_LABELS = {
     "customers": _lazy("Customers"), "persons": _lazy("Persons"),
@@ -98,3 +101,11 @@ class Command(BaseCommand):
         for name, count in loaded.counts.items():
             table.add_row(str(COUNT_LABELS.get(name, name)), f"{count:,}")
         console.print(table)
+        # What the nightly jobs would have computed, so value tiers, RFM grid and quality
+        # scores show at once instead of the morning after.
+        system = Actor.system(via="cli")
+        scored = rfm_score(actor=system, full=True)
+        quality = quality_recompute(actor=system)
+        quality_snapshot_take(actor=system)
+        self.stdout.write(_("Scored %(rfm)d customers by RFM and %(quality)d by data quality.")
+                          % {"rfm": scored.scored, "quality": quality.customers})
