@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.customers.api import CustomerRowOut
@@ -90,7 +90,7 @@ def create_segment(request, payload: SegmentIn):
     segment = services.segment_create(
         actor=actor_of(request), name=payload.name, description=payload.description,
         definition=payload.definition, dynamic=payload.dynamic, tag_name=payload.tag)
-    return 201, _out(selectors.segment_get(user=request.user, segment_id=segment.pk))
+    return Status(201, _out(selectors.segment_get(user=request.user, segment_id=segment.pk)))
 
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **ERROR_RESPONSES},
@@ -114,7 +114,7 @@ def update_segment(request, segment_id: int, payload: SegmentIn):
 def delete_segment(request, segment_id: int):
     segment = selectors.segment_get(user=request.user, segment_id=segment_id)
     services.segment_delete(actor=actor_of(request), segment=segment)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/segments/{segment_id}/refresh", response={200: SegmentOut, **ERROR_RESPONSES},
