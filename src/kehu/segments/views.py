@@ -16,23 +16,20 @@ from kehu.core.errors import DomainError, ValidationFailed
 from kehu.core.pages import requires
 from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, cell_value, choice_labels
 from kehu.customers.selectors import customer_present
+from kehu.interactions.models import Event, Interaction
 from kehu.segments import selectors, services
 from kehu.segments.builder import NODE_TYPES, apply_edit, parse, view_tree
 from kehu.segments.definition import Catalogue
 from kehu.segments.library import TEMPLATES
+from kehu.transactions.models import Ticket
+from kehu.transactions.selectors import product_categories, product_list
 
 
 def _card_url(customer_id: int) -> str:
-    from django.urls import NoReverseMatch
-
-    try:
-        return reverse("cards:card", args=[customer_id])
-    except NoReverseMatch:
-        return f"/customers/{customer_id}/"
+    return reverse("cards:card", args=[customer_id])
 
 
 def _pickers(request):
-    from django.apps import apps
 
     catalogue = Catalogue.load()
     groups: dict[str, list] = {}
@@ -40,18 +37,13 @@ def _pickers(request):
         if spec.sensitive and request.user.access.is_hidden(spec.sensitive):
             continue
         groups.setdefault(str(spec.group), []).append((spec.key, spec.label))
-    event_model = apps.get_model("interactions", "Event")
-    interaction_model = apps.get_model("interactions", "Interaction")
-    ticket_model = apps.get_model("transactions", "Ticket")
-    product_model = apps.get_model("transactions", "Product")
     return catalogue, {
         "field_groups": list(groups.items()), "node_types": NODE_TYPES,
-        "event_types": event_model.TYPES, "interaction_kinds": interaction_model.KINDS,
-        "ticket_kinds": ticket_model.KINDS,
-        "products": list(product_model.objects.filter(is_active=True).order_by("sku")
+        "event_types": Event.TYPES, "interaction_kinds": Interaction.KINDS,
+        "ticket_kinds": Ticket.KINDS,
+        "products": list(product_list(request.user, active_only=True)
                          .values_list("sku", "name")[:300]),
-        "categories": list(product_model.objects.exclude(category="").order_by("category")
-                           .values_list("category", flat=True).distinct()[:100]),
+        "categories": product_categories(request.user)[:100],
         "count_ops": [("gte", "≥"), ("gt", ">"), ("lte", "≤"), ("lt", "<"), ("eq", "=")],
         "prop_ops": [("contains", _("contains")), ("eq", _("is")), ("ne", _("is not")),
                      ("starts_with", _("starts with")), ("gt", ">"), ("gte", "≥"), ("lt", "<"),

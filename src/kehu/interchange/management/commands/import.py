@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
+from kehu.core.commands import acting_user
 from kehu.core.errors import DomainError
 from kehu.interchange.models import ImportJob
 from kehu.interchange.report import report_format
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                             help="resume an interrupted import job")
 
     def handle(self, *args, **options):
-        user = _user(options["username"])
+        user = acting_user(options["username"], option=None)
         actor = Actor(user=user, via="cli")
         if options["resume"] is not None:
             job = ImportJob.objects.filter(pk=options["resume"]).first()
@@ -161,12 +161,3 @@ def _run_with_progress(job: ImportJob, actor: Actor, *, quiet: bool = False) -> 
 
         return import_job_run(job_id=job.pk, actor=actor, progress=progress)
 
-
-def _user(username: str | None):
-    users = get_user_model().objects.filter(is_active=True)
-    if username:
-        user = users.filter(username=username).first()
-        if user is None:
-            raise CommandError(_("No active user “%s”.") % username)
-        return user
-    return users.filter(is_superuser=True).order_by("pk").first()
