@@ -94,3 +94,27 @@ def test_phone_examples(text, expected):
 
 def test_published_id_number_passes_both_paths():
     assert normalize_id_number("11010519491231002X") == _id_number_full("11010519491231002X")
+
+
+_HANZI = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+_NAME_CHARS = "王李张曾单伟芳娜秀英敏静丽强磊长行重乐朝和都一不了欣怡子涵浩然宇轩"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(_HANZI, min_size=1, max_size=5),
+                 st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=4)))
+def test_run_pinyin_reads_exactly_as_pypinyin(run):
+    from pypinyin import lazy_pinyin
+
+    from kehu.core.normalize import _run_pinyin
+
+    assert _run_pinyin(run) == lazy_pinyin(run)
+
+
+@pytest.mark.parametrize("run", ["长城", "银行", "重庆", "音乐", "朝阳", "欣怡", "长"])
+def test_run_pinyin_takes_phrases_as_pypinyin_does(run):
+    from pypinyin import lazy_pinyin
+
+    from kehu.core.normalize import _run_pinyin
+
+    assert _run_pinyin(run) == lazy_pinyin(run)

@@ -190,3 +190,23 @@ def test_unknown_owner_rejects_or_is_skipped(actor, tmp_path, make_user):
     assert [(e.row, e.column) for e in import_row_errors(skipped)] == [(3, "负责人")]
     assert dict(Customer.objects.values_list("name", "owner__username")) == {
         "甲": "xiaoli", "乙": "root"}
+
+
+def test_a_created_row_is_audited_with_exactly_what_the_card_snapshot_holds(actor, tmp_path):
+    """The bulk create entry is built directly in JSON form: it must equal the generic
+    diff of an empty state against the customer's audited snapshot (dates as text)."""
+    from kehu.core.audit import canonical, diff
+    from kehu.customers.services._common import snapshot
+
+    path = write_csv(tmp_path / "a.csv", [row("王五", "13812345678", "wu@example.com", "女",
+                                              "1949-12-31", ID_NUMBER, "北京市朝阳区建国路1号",
+                                              "老客户")])
+    run(actor, path)
+    customer = Customer.objects.select_related("owner", "team").get()
+    entry = AuditEntry.objects.get(action="customer.create", object_id=str(customer.pk))
+    expected = {name: change for name, change in canonical(
+        diff({}, snapshot(customer))).items() if change["after"] not in (None, "", [], {})}
+    expected["version"] = {"before": None, "after": 1}
+    assert entry.changes == expected
+    assert entry.changes["birthday"] == {"before": None, "after": "1949-12-31"}
+    assert entry.changes["id_number"]["after"] == customer.id_number_masked

@@ -22,7 +22,7 @@ from kehu.core.models import AuditChainHead, AuditEntry
 GENESIS_HASH = "0" * 64
 # Values JSON gives back exactly as they are: compared and hashed without the round trip
 # (bulk imports diff and append millions).
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_TYPES = _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _canonical(value: Any) -> Any:
@@ -33,7 +33,7 @@ def _canonical(value: Any) -> Any:
 _ENCODER = DjangoJSONEncoder()
 
 
-def _canonical_fast(value: Any) -> Any:
+def canonical(value: Any) -> Any:
     """_canonical without the round trip for what bulk changes hold (dicts with string keys,
     lists, plain values, dates); anything else takes the round trip."""
     kind = type(value)
@@ -44,10 +44,10 @@ def _canonical_fast(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 return _canonical(value)
-            out[key] = item if type(item) in _PLAIN else _canonical_fast(item)
+            out[key] = item if type(item) in _PLAIN else canonical(item)
         return out
     if kind is list or kind is tuple:
-        return [_canonical_fast(v) for v in value]
+        return [canonical(v) for v in value]
     if kind in (date, datetime):
         return _ENCODER.default(value)
     return _canonical(value)
@@ -86,7 +86,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
         if type(old) in _PLAIN and type(new) in _PLAIN:
             if old != new:
                 changed[field] = {"before": old, "after": new}
-        elif _canonical_fast(old) != _canonical_fast(new):
+        elif canonical(old) != canonical(new):
             changed[field] = {"before": old, "after": new}
     return changed
 
@@ -139,6 +139,9 @@ class PendingEntry:
     object_id: Any = ""
     object_repr: str = ""
     changes: dict[str, Any] | None = None
+    # True when `changes` is already in its JSON form (what `canonical` gives): not walked
+    # again (bulk imports build millions of create entries that way).
+    canonical: bool = False
 
 
 def _lock_head() -> AuditChainHead:
@@ -154,46 +157,57 @@ _BULK_COLUMNS = ("seq", "at", "actor_user_id", "actor_label", "api_key_prefix", 
                  "prev_hash", "hash")
 
 
+def _compact(value: Any) -> str:
+    """JSON as _digest writes it (sorted keys, no spaces, UTF-8 text)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
     """Append many entries under ONE lock of the chain head, for bulk paths (imports).
 
     The chain is computed in Python (each entry's prev_hash is the previous one's hash,
     exactly as `audit_record` would have linked them one by one) and the rows are written
     with one set-based insert. Must run inside the caller's transaction; returns the count.
+
+    Each entry is serialised once: the payload `entry_hash` would hash is assembled around
+    the entry's changes (its keys in `_digest`'s sorted order), and the same changes text
+    is what the row stores.
     """
     if not entries:
         return 0
-    from kehu.core.bulkdb import insert_rows
+    from kehu.core.bulkdb import JSONText, insert_rows
 
     with transaction.atomic():
         head = _lock_head()
         user = actor.user
         at = timezone.now()
-        common = {
-            "actor_user_id": user.pk if user is not None else None,
-            "actor_label": actor.label[:200],
-            "api_key_prefix": actor.api_key_prefix,
-            "via": actor.via,
-            "ip": actor.ip,
-            "user_agent": actor.user_agent[:400],
-        }
-        at_text = at.astimezone(UTC).isoformat()  # as entry_hash writes it
+        actor_user_id = user.pk if user is not None else None
+        actor_label, user_agent = actor.label[:200], actor.user_agent[:400]
+        # The keys of entry_hash's content around "changes" and the per-entry ones, sorted.
+        before_at = (f'"actor_label":{_compact(actor_label)},'
+                     f'"actor_user_id":{_compact(actor_user_id)},'
+                     f'"api_key_prefix":{_compact(actor.api_key_prefix)},'
+                     f'"at":{_compact(at.astimezone(UTC).isoformat())},"changes":')
+        after_ip = f',"ip":{_compact(actor.ip)},"object_id":'
+        tail = f',"user_agent":{_compact(user_agent)},"via":{_compact(actor.via)}}}'
         seq, prev_hash = head.last_seq, head.last_hash
         rows = []
         for pending in entries:
             seq += 1
-            content = {
-                "seq": seq, "at": at_text, **common, "action": pending.action,
-                "object_type": pending.object_type,
-                "object_id": str(pending.object_id) if pending.object_id not in (None, "")
-                else "",
-                "object_repr": str(pending.object_repr)[:200],
-                "changes": _canonical_fast(pending.changes or {}), "prev_hash": prev_hash,
-            }
-            content["hash"] = _digest(content)
-            prev_hash = content["hash"]
-            content["at"] = at
-            rows.append([content[column] for column in _BULK_COLUMNS])
+            object_id = (str(pending.object_id) if pending.object_id not in (None, "")
+                         else "")
+            object_repr = str(pending.object_repr)[:200]
+            changes = _compact(pending.changes if pending.canonical and pending.changes
+                               else canonical(pending.changes or {}))
+            payload = (f'{{"action":{_compact(pending.action)},{before_at}{changes}{after_ip}'
+                       f'{_compact(object_id)},"object_repr":{_compact(object_repr)},'
+                       f'"object_type":{_compact(pending.object_type)},'
+                       f'"prev_hash":"{prev_hash}","seq":{seq}{tail}')
+            entry_hash_ = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+            rows.append((seq, at, actor_user_id, actor_label, actor.api_key_prefix, actor.via,
+                         pending.action, pending.object_type, object_id, object_repr,
+                         JSONText(changes), actor.ip, user_agent, prev_hash, entry_hash_))
+            prev_hash = entry_hash_
         insert_rows(AuditEntry, _BULK_COLUMNS, rows)
         head.last_seq, head.last_hash = seq, prev_hash
         head.save(update_fields=["last_seq", "last_hash"])

@@ -20,6 +20,11 @@ _CONVERTED = {"JSONField", "DateTimeField", "DateField", "DecimalField",
               "GenericIPAddressField", "TimeField", "UUIDField"}
 
 
+class JSONText(str):
+    """Already-serialised JSON for a JSONField column: inserted as it is, not serialised
+    again (the audit chain serialises each entry's changes once, for its hash)."""
+
+
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     """`count` fresh primary keys for `model`, reserved for the caller's transaction.
 
@@ -59,6 +64,8 @@ class _Converter:
 
     def __call__(self, value: Any) -> Any:
         if self.json:
+            if type(value) is JSONText:
+                return str(value)
             if value == {} or value == []:
                 kind = type(value)
                 if kind not in self.empty:
@@ -87,6 +94,26 @@ def _converters(model: type[models.Model], names: Sequence[str]) -> list[Any]:
     return converters
 
 
+def _converted(rows: list[Sequence[Any]], converters: list[Any], *,
+               offset: int) -> list[Sequence[Any]]:
+    """The rows with the columns that need it converted (only those: a wide row has a
+    handful of dates and JSON among dozens of plain values). Column i of `converters` is
+    column i + offset of a row."""
+    todo = [(index + offset, convert) for index, convert in enumerate(converters)
+            if convert is not None]
+    if not todo:
+        return rows
+    out = []
+    for row in rows:
+        row = list(row)
+        for index, convert in todo:
+            value = row[index]
+            if value is not None:
+                row[index] = convert(value)
+        out.append(row)
+    return out
+
+
 def insert_rows(model: type[models.Model], names: Sequence[str],
                 rows: Iterable[Sequence[Any]]) -> int:
     """Insert rows of values for the columns `names` (field names or attnames such as
@@ -96,13 +123,7 @@ def insert_rows(model: type[models.Model], names: Sequence[str],
     if not rows:
         return 0
     fields = [model._meta.get_field(name) for name in names]
-    converters = _converters(model, names)
-    if any(converters):
-        converted = []
-        for row in rows:
-            converted.append([value if convert is None or value is None else convert(value)
-                              for convert, value in zip(converters, row, strict=True)])
-        rows = converted
+    rows = _converted(rows, _converters(model, names), offset=0)
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = ", ".join(qn(field.column) for field in fields)
@@ -125,11 +146,7 @@ def update_rows(model: type[models.Model], names: Sequence[str],
     rows = list(rows)
     if not rows:
         return 0
-    converters = _converters(model, names)
-    if any(converters):
-        rows = [[row[0], *(value if convert is None or value is None else convert(value)
-                           for convert, value in zip(converters, row[1:], strict=True))]
-                for row in rows]
+    rows = _converted(rows, _converters(model, names), offset=1)
     qn = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
     assignments = ", ".join(f"{qn(field.column)} = %s" for field in fields)

@@ -276,17 +276,34 @@ def name_search_keys(name: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=1 << 16)
 def _name_search_keys(name: str) -> tuple[str, str]:
-    from pypinyin import lazy_pinyin
-
     syllables, text = _surname_reading(normalize_name(name))
     for run in _RUNS.findall(text):
         if _IS_CJK.match(run):
-            syllables.extend(lazy_pinyin(run))
+            syllables.extend(_run_pinyin(run))
         else:
             syllables.append(run.lower())
     full = "".join(syllables)
     initials = "".join(s[0] for s in syllables if s)
     return full[:400], initials[:100]
+
+
+def _run_pinyin(run: str) -> list[str]:
+    """lazy_pinyin(run), without its per-call cost where the answer is known: pypinyin
+    reads a run phrase by phrase, so a run in which no two neighbours start a phrase reads
+    character by character (each character's own first reading, remembered)."""
+    from pypinyin import lazy_pinyin
+    from pypinyin.seg.mmseg import p_set
+
+    if len(run) > 1 and any(run[i:i + 2] in p_set for i in range(len(run) - 1)):
+        return lazy_pinyin(run)
+    return [_char_pinyin(char) for char in run]
+
+
+@lru_cache(maxsize=1 << 15)
+def _char_pinyin(char: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(char)[0]
 
 
 # Dates and gender -----------------------------------------------------------

@@ -33,7 +33,8 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
-from kehu.core.audit import PendingEntry, audit_record_many, diff
+from kehu.core.audit import PLAIN_TYPES as _PLAIN
+from kehu.core.audit import PendingEntry, audit_record_many, canonical, diff
 from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
 from kehu.core.crypto import encrypt
 from kehu.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -590,8 +591,10 @@ class _ChunkWriter:
             card.address_dirty = True
         self._refresh(card)
         # Only the values it was created with: an empty field is as absent as before.
-        changes = {name: change for name, change in diff({}, snapshot(customer)).items()
-                   if change["after"] not in _EMPTY}
+        # (what diff({}, snapshot(customer)) gives, built directly in its JSON form)
+        changes = {name: {"before": None, "after": value if type(value) in _PLAIN
+                          else canonical(value)}
+                   for name, value in snapshot(customer).items() if value not in _EMPTY}
         changes["version"] = {"before": None, "after": customer.version}
         self.audit.append((card, "customer.create", changes))
         return "created"
@@ -812,7 +815,8 @@ class _ChunkWriter:
                      if c.address is not None and c.address_dirty and c.address.pk is not None))
         audit_record_many(actor=self.actor, entries=[
             PendingEntry(action=action, object_type="customer", object_id=card.customer.pk,
-                         object_repr=card.customer.name, changes=changes)
+                         object_repr=card.customer.name, changes=changes,
+                         canonical=action == "customer.create")
             for card, action, changes in self.audit])
 
 
