@@ -10,7 +10,9 @@
    `kehu import FILE` (chunked jobs, bulk writes, audit chain), timed end to end.
 3. In the same process, times a bare `sqlite3` executemany of the same already-normalised
    rows (read back from the imported customers) into an equivalent flat table with the
-   same PRAGMAs and lookup indexes: the floor any import could reach.
+   same PRAGMAs and lookup indexes (the issue's baseline), and on SQLite the schema floor:
+   a bare executemany of exactly the rows the import stored (customers, identifiers,
+   addresses, then also the audit entries) into a fresh copy of kehu's real schema.
 4. With --export, times the CSV export of every customer (customers_export, as a superuser,
    fully consumed) and prints its rows/s.
 
@@ -163,6 +165,46 @@ def bare_insert(chunks, directory: Path) -> tuple[int, float]:
     return count, elapsed
 
 
+STORED_TABLES = ("customers_customer", "customers_identifier", "customers_address",
+                 "core_auditentry")
+
+
+def schema_floor(source: Path, directory: Path, *, with_audit: bool) -> tuple[int, float]:
+    """(customers, seconds) of a bare sqlite3 executemany of exactly the rows the import
+    stored (customers, identifiers, addresses and, with_audit, audit entries), read back
+    from its database and written into a fresh copy of kehu's real schema (every index
+    and constraint, same PRAGMAs, one transaction per 50,000 rows of a table): the floor
+    under any import that keeps this data model, whatever its Python does."""
+    path = directory / "floor.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA cache_size=-262144;")
+    for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"
+                              " AND name NOT LIKE 'sqlite_%' ORDER BY type DESC"):
+        db.execute(sql)  # tables first ('table' > 'index'), then their indexes
+    tables = STORED_TABLES if with_audit else STORED_TABLES[:3]
+    elapsed = 0.0
+    for table in tables:
+        width = len(src.execute(f"SELECT * FROM {table} LIMIT 0").description)  # noqa: S608
+        insert = f"INSERT INTO {table} VALUES ({', '.join('?' * width)})"  # noqa: S608
+        rows = src.execute(f"SELECT * FROM {table} ORDER BY rowid")  # noqa: S608
+        while batch := rows.fetchmany(50_000):
+            started = time.perf_counter()
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(insert, batch)
+            db.execute("COMMIT")
+            elapsed += time.perf_counter() - started
+    customers = db.execute("SELECT count(*) FROM customers_customer").fetchone()[0]
+    src.close()
+    db.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return customers, elapsed
+
+
 def _cpu() -> float:
     """CPU seconds used by this process and its finished children (the cleaning worker)."""
     import resource
@@ -252,12 +294,23 @@ def main() -> None:
     bare_rows, bare = bare_insert(normalised_chunks(), home)
     bare_rate = bare_rows / bare
     check = audit_verify()
+    floors = []
+    if connection.vendor == "sqlite":
+        from django.conf import settings
+
+        stored = Path(settings.DATABASES["default"]["NAME"])
+        for label, with_audit in (("real schema, bare (no audit)", False),
+                                  ("real schema, bare (+ audit)", True)):
+            floors.append((label, *schema_floor(stored, home, with_audit=with_audit)))
 
     print()
     print(f"{'':34}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
     print(f"{'kehu import (real path)':34}{job.rows_done:>12,}{seconds:>10.1f}{rate:>12,.0f}")
     print(f"{'bare sqlite3 executemany':34}{bare_rows:>12,}{bare:>10.2f}"
           f"{bare_rate:>12,.0f}")
+    for label, customers, floor in floors:
+        print(f"{label:34}{customers:>12,}{floor:>10.2f}"
+              f"{customers / floor:>12,.0f}")
     ratio = (seconds / job.rows_done) / (bare / bare_rows)
     per_million = seconds / job.rows_done * 1_000_000
     print(f"import CPU time: {cpu:.1f} s (this process and its cleaning worker) for "
@@ -267,6 +320,9 @@ def main() -> None:
     print(f"1M rows would take ~{per_million:.0f} s at this rate (goal <= "
           f"{GOAL_SECONDS_PER_MILLION:.0f} s: "
           f"{'met' if per_million <= GOAL_SECONDS_PER_MILLION else 'missed'})")
+    for label, customers, floor in floors:
+        print(f"floor of the {label}: {floor / customers * 1_000_000:.0f} s per 1M "
+              f"customers, before any reading, cleaning or matching")
     print(f"audit chain: {'ok' if check.ok else 'BROKEN'}, {check.checked:,} entries")
 
     if args.export:

@@ -25,6 +25,9 @@ class JSONText(str):
     again (the audit chain serialises each entry's changes once, for its hash)."""
 
 
+_UNSET = object()
+
+
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     """`count` fresh primary keys for `model`, reserved for the caller's transaction.
 
@@ -97,21 +100,25 @@ def _converters(model: type[models.Model], names: Sequence[str]) -> list[Any]:
 def _converted(rows: list[Sequence[Any]], converters: list[Any], *,
                offset: int) -> list[Sequence[Any]]:
     """The rows with the columns that need it converted (only those: a wide row has a
-    handful of dates and JSON among dozens of plain values). Column i of `converters` is
-    column i + offset of a row."""
+    handful of dates and JSON among dozens of plain values), column by column. Column i of
+    `converters` is column i + offset of a row."""
     todo = [(index + offset, convert) for index, convert in enumerate(converters)
             if convert is not None]
     if not todo:
         return rows
-    out = []
-    for row in rows:
-        row = list(row)
-        for index, convert in todo:
-            value = row[index]
-            if value is not None:
-                row[index] = convert(value)
-        out.append(row)
-    return out
+    columns = list(zip(*rows, strict=True))
+    for index, convert in todo:
+        out, last, last_out = [], _UNSET, None
+        for value in columns[index]:
+            if value is None:
+                out.append(None)
+            elif value is last:  # one timestamp per chunk, the same empty JSON …
+                out.append(last_out)
+            else:
+                last, last_out = value, convert(value)
+                out.append(last_out)
+        columns[index] = out
+    return list(zip(*columns, strict=True))
 
 
 def insert_rows(model: type[models.Model], names: Sequence[str],
