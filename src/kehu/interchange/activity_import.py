@@ -1,7 +1,8 @@
 """`--kind interactions` and `--kind events`: a customer's calls, visits, notes … and events.
 
-Interactions go through `interaction_log` (append-only, audited, moving the customer's last
-activity forward); events through `event_ingest` (one audit entry per chunk). Re-importing
+Interactions are checked by `interaction_log`'s own rules (`interaction_prepare`) and
+written a chunk at a time by `interactions_log_many` (append-only, one audit entry each,
+the customers' last activity moved forward); events through `event_ingest` (one audit entry per chunk). Re-importing
 a file adds nothing twice: a row is "unchanged" when its natural key is already recorded,
 for an interaction (customer, type, time, content) and for an event (customer, event,
 time, source, properties). Two identical rows of one file are one record; the second is
@@ -20,10 +21,15 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from kehu.core.errors import DomainError, ValidationFailed
-from kehu.customers.models import Customer
+from kehu.core.errors import DomainError, NotFound, ValidationFailed
+from kehu.customers.services import customers_lock_for_write
 from kehu.interactions.models import Event, Interaction
-from kehu.interactions.services import EVENT_BATCH_MAX, event_ingest, interaction_log
+from kehu.interactions.services import (
+    EVENT_BATCH_MAX,
+    event_ingest,
+    interaction_prepare,
+    interactions_log_many,
+)
 from kehu.interchange.kinds import (
     CellInvalid,
     KindImporter,
@@ -139,8 +145,10 @@ class InteractionImporter(_ActivityImporter):
                     occurred_at__in={v["occurred_at"] for v in valid}).values_list(
                     "customer_id", "kind", "occurred_at", "summary"):
                 known.add((row[0], row[1], _key_time(row[2]), row[3]))
-        customers = {c.pk: c for c in Customer.objects.filter(
-            pk__in={v["customer_id"] for v in valid})} if valid else {}
+        customers = customers_lock_for_write(
+            actor=self.actor, ids={v["customer_id"] for v in valid})
+        user = self.actor.user
+        new: list[Interaction] = []
         outcomes = []
         for number, cells, values, errors in checked:
             if values is None:
@@ -151,12 +159,14 @@ class InteractionImporter(_ActivityImporter):
             if key in known:
                 outcomes.append(RowOutcome("unchanged"))
                 continue
-            try:
-                interaction_log(actor=self.actor, customer=customers[values["customer_id"]],
-                                kind=values["kind"], summary=values["summary"],
-                                occurred_at=values["occurred_at"],
-                                direction=values["direction"], channel=values["channel"],
-                                outcome=values["outcome"])
+            try:  # interaction_log's checks, in its order; the row is written with the chunk
+                interaction = interaction_prepare(
+                    customer_id=values["customer_id"], kind=values["kind"],
+                    summary=values["summary"], occurred_at=values["occurred_at"],
+                    direction=values["direction"], channel=values["channel"],
+                    outcome=values["outcome"], next_follow_up=None, user=user)
+                if values["customer_id"] not in customers:
+                    raise NotFound()
             except ValidationFailed as exc:
                 outcomes.append(RowOutcome("rejected", self.errors_of(
                     exc, number, cells, {"occurred_at": "occurred_at", "summary": "summary"})))
@@ -165,8 +175,10 @@ class InteractionImporter(_ActivityImporter):
                 outcomes.append(RowOutcome("rejected", [RowError(
                     row=number, column="", value="", reason=str(exc.message))]))
                 continue
+            new.append(interaction)
             known.add(key)
             outcomes.append(RowOutcome("created"))
+        interactions_log_many(actor=self.actor, customers=customers, interactions=new)
         return outcomes
 
 
