@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from kehu.core.errors import DomainError, NotFound, ValidationFailed
 from kehu.customers.services import customers_lock_for_write
 from kehu.interactions.models import Event, Interaction
+from kehu.interactions.selectors import events_recorded_at, interactions_recorded_at
 from kehu.interactions.services import (
     EVENT_BATCH_MAX,
     event_ingest,
@@ -71,6 +72,11 @@ EVENT_WORDS = {
 def _key_time(moment) -> float:
     """The same instant compares equal whatever zone it was read or stored in."""
     return moment.timestamp()
+
+
+def _moments(valid: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """The distinct (customer, time) pairs of a chunk's valid rows: where to look for them."""
+    return list(dict.fromkeys((v["customer_id"], v["occurred_at"]) for v in valid))
 
 
 class _ActivityImporter(KindImporter):
@@ -138,13 +144,9 @@ class InteractionImporter(_ActivityImporter):
         checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
                    for number, cells, keys, errors in cleaned]
         valid = [values for _n, _c, values, _e in checked if values]
-        known: set[tuple] = set()
-        if valid:
-            for row in Interaction.objects.filter(
-                    customer_id__in={v["customer_id"] for v in valid},
-                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
-                    "customer_id", "kind", "occurred_at", "summary"):
-                known.add((row[0], row[1], _key_time(row[2]), row[3]))
+        known = {(customer_id, kind, _key_time(at), summary)
+                 for customer_id, at, kind, summary in interactions_recorded_at(
+                     moments=_moments(valid))}
         customers = customers_lock_for_write(
             actor=self.actor, ids={v["customer_id"] for v in valid})
         user = self.actor.user
@@ -218,13 +220,9 @@ class EventImporter(_ActivityImporter):
         checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
                    for number, cells, keys, errors in cleaned]
         valid = [values for _n, _c, values, _e in checked if values]
-        known: set[tuple] = set()
-        if valid:
-            for row in Event.objects.filter(
-                    customer_id__in={v["customer_id"] for v in valid},
-                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
-                    "customer_id", "event_type", "occurred_at", "source", "properties"):
-                known.add(self._key(*row))
+        known = {self._key(customer_id, event_type, at, source, properties)
+                 for customer_id, at, event_type, source, properties in events_recorded_at(
+                     moments=_moments(valid))}
         outcomes: list[RowOutcome | None] = []
         batch: list[tuple[int, int, list[str], dict[str, Any]]] = []  # (outcome index, …)
         for number, cells, values, errors in checked:
