@@ -2,11 +2,12 @@
 
 Interactions are checked by `interaction_log`'s own rules (`interaction_prepare`) and
 written a chunk at a time by `interactions_log_many` (append-only, one audit entry each,
-the customers' last activity moved forward); events through `event_ingest` (one audit entry per chunk). Re-importing
-a file adds nothing twice: a row is "unchanged" when its natural key is already recorded,
-for an interaction (customer, type, time, content) and for an event (customer, event,
-time, source, properties). Two identical rows of one file are one record; the second is
-"unchanged".
+the customers' last activity moved forward); events through `event_ingest` in batches of
+EVENT_BATCH_MAX (set-based inserts, one audit entry per batch). Re-importing a file adds
+nothing twice: a row is "unchanged" when its natural key is already recorded, for an
+interaction (customer, type, time, content) and for an event (customer, event, time,
+source, properties), looked up once per chunk by (customer, time). Two identical rows of
+one file are one record; the second is "unchanged".
 
 Events: the event column takes the codes (page_view, app_login, …, or any lower-case
 name such as coupon_used) or their labels in Chinese or English (浏览页面 …); every column
