@@ -10,10 +10,10 @@ touch and audit entry of the chunk written at once by `orders_record_many`.
 
 Idempotent upsert by order number + line position: an order already recorded with the
 same customer, lines, date, payment, channel and notes is "unchanged"; one whose status
-differs moves to the file's status (the transition rules of `order_update_status`
-apply, as `order_status_refusal` words them; a refused move is reported) and is
-"updated"; any other difference is reported,
-since recorded order lines are never rewritten by an import. Counts are of rows (lines).
+differs moves to the file's status (the transition rules of `order_update_status` apply,
+as `order_status_refusal` words them; a refused move is reported) and is "updated"; any
+other difference is reported, since recorded order lines are never rewritten by an
+import. Counts are of rows (lines).
 
 Refunds and returns: a negative quantity or amount marks a returned line; such an order
 is stored with positive lines and the status "refunded" (or the file's returned/refunded
