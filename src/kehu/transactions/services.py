@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -380,7 +380,7 @@ class OrderNew:
     """An order from `order_build` with its lines from `order_check`, to insert."""
 
     order: Order
-    lines: list[OrderLine] = field(default_factory=list)
+    lines: list[OrderLine]
 
 
 _ORDER_COLUMNS = ("id", "customer_id", "number", "status", "ordered_at", "total_amount",
