@@ -105,16 +105,25 @@ def test_empty_and_oversized_batches(admin, customer, actor_for):
                               events=[_event(customer.pk)] * (services.EVENT_BATCH_MAX + 1))
 
 
-def test_chunks_are_bulk_inserted(admin, customer, actor_for):
+def test_chunks_are_bulk_inserted(admin, customer, actor_for, monkeypatch):
     events = [_event(customer.pk, properties={"n": n}) for n in range(25)]
+    batches = []
+
+    def insert_rows(model, names, rows):  # one executemany (SQLite) or COPY (PostgreSQL) each
+        batches.append(len(rows))
+        return real_insert_rows(model, names, rows)
+
+    real_insert_rows = services.insert_rows
+    monkeypatch.setattr(services, "insert_rows", insert_rows)
     with CaptureQueriesContext(connection) as queries:
         result = services.event_ingest(actor=actor_for(admin), events=events, chunk_size=10)
-    inserts = [q for q in queries.captured_queries
-               if q["sql"].startswith('INSERT INTO "interactions_event"')]
-    assert len(inserts) == 3  # 10 + 10 + 5, never one per event
+    assert batches == [10, 10, 5]  # never one per event
+    assert not any('INSERT INTO "interactions_event"' in q["sql"] and " times: " not in q["sql"]
+                   for q in queries.captured_queries)
     assert sum(q["sql"].startswith('SELECT "customers_customer"')
                for q in queries.captured_queries) == 1
     assert result.accepted == 25 and Event.objects.count() == 25
+    assert sorted(e.properties["n"] for e in Event.objects.all()) == list(range(25))
 
 
 def test_scope_applies_to_ingestion(rep, customer, others_customer, actor_for):

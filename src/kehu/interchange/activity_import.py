@@ -1,11 +1,13 @@
 """`--kind interactions` and `--kind events`: a customer's calls, visits, notes … and events.
 
-Interactions go through `interaction_log` (append-only, audited, moving the customer's last
-activity forward); events through `event_ingest` (one audit entry per chunk). Re-importing
-a file adds nothing twice: a row is "unchanged" when its natural key is already recorded,
-for an interaction (customer, type, time, content) and for an event (customer, event,
-time, source, properties). Two identical rows of one file are one record; the second is
-"unchanged".
+Interactions are checked by `interaction_log`'s own rules (`interaction_prepare`) and
+written a chunk at a time by `interactions_log_many` (append-only, one audit entry each,
+the customers' last activity moved forward); events through `event_ingest` in batches of
+EVENT_BATCH_MAX (set-based inserts, one audit entry per batch). Re-importing a file adds
+nothing twice: a row is "unchanged" when its natural key is already recorded, for an
+interaction (customer, type, time, content) and for an event (customer, event, time,
+source, properties), looked up once per chunk by (customer, time). Two identical rows of
+one file are one record; the second is "unchanged".
 
 Events: the event column takes the codes (page_view, app_login, …, or any lower-case
 name such as coupon_used) or their labels in Chinese or English (浏览页面 …); every column
@@ -20,10 +22,16 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from kehu.core.errors import DomainError, ValidationFailed
-from kehu.customers.models import Customer
+from kehu.core.errors import DomainError, NotFound, ValidationFailed
+from kehu.customers.services import customers_lock_for_write
 from kehu.interactions.models import Event, Interaction
-from kehu.interactions.services import EVENT_BATCH_MAX, event_ingest, interaction_log
+from kehu.interactions.selectors import events_recorded_at, interactions_recorded_at
+from kehu.interactions.services import (
+    EVENT_BATCH_MAX,
+    event_ingest,
+    interaction_prepare,
+    interactions_log_many,
+)
 from kehu.interchange.kinds import (
     CellInvalid,
     KindImporter,
@@ -65,6 +73,11 @@ EVENT_WORDS = {
 def _key_time(moment) -> float:
     """The same instant compares equal whatever zone it was read or stored in."""
     return moment.timestamp()
+
+
+def _moments(valid: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """The distinct (customer, time) pairs of a chunk's valid rows: where to look for them."""
+    return list(dict.fromkeys((v["customer_id"], v["occurred_at"]) for v in valid))
 
 
 class _ActivityImporter(KindImporter):
@@ -132,15 +145,13 @@ class InteractionImporter(_ActivityImporter):
         checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
                    for number, cells, keys, errors in cleaned]
         valid = [values for _n, _c, values, _e in checked if values]
-        known: set[tuple] = set()
-        if valid:
-            for row in Interaction.objects.filter(
-                    customer_id__in={v["customer_id"] for v in valid},
-                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
-                    "customer_id", "kind", "occurred_at", "summary"):
-                known.add((row[0], row[1], _key_time(row[2]), row[3]))
-        customers = {c.pk: c for c in Customer.objects.filter(
-            pk__in={v["customer_id"] for v in valid})} if valid else {}
+        known = {(customer_id, kind, _key_time(at), summary)
+                 for customer_id, at, kind, summary in interactions_recorded_at(
+                     moments=_moments(valid))}
+        customers = customers_lock_for_write(
+            actor=self.actor, ids={v["customer_id"] for v in valid})
+        user = self.actor.user
+        new: list[Interaction] = []
         outcomes = []
         for number, cells, values, errors in checked:
             if values is None:
@@ -151,12 +162,14 @@ class InteractionImporter(_ActivityImporter):
             if key in known:
                 outcomes.append(RowOutcome("unchanged"))
                 continue
-            try:
-                interaction_log(actor=self.actor, customer=customers[values["customer_id"]],
-                                kind=values["kind"], summary=values["summary"],
-                                occurred_at=values["occurred_at"],
-                                direction=values["direction"], channel=values["channel"],
-                                outcome=values["outcome"])
+            try:  # interaction_log's checks, in its order; the row is written with the chunk
+                interaction = interaction_prepare(
+                    customer_id=values["customer_id"], kind=values["kind"],
+                    summary=values["summary"], occurred_at=values["occurred_at"],
+                    direction=values["direction"], channel=values["channel"],
+                    outcome=values["outcome"], next_follow_up=None, user=user)
+                if values["customer_id"] not in customers:
+                    raise NotFound()
             except ValidationFailed as exc:
                 outcomes.append(RowOutcome("rejected", self.errors_of(
                     exc, number, cells, {"occurred_at": "occurred_at", "summary": "summary"})))
@@ -165,8 +178,10 @@ class InteractionImporter(_ActivityImporter):
                 outcomes.append(RowOutcome("rejected", [RowError(
                     row=number, column="", value="", reason=str(exc.message))]))
                 continue
+            new.append(interaction)
             known.add(key)
             outcomes.append(RowOutcome("created"))
+        interactions_log_many(actor=self.actor, customers=customers, interactions=new)
         return outcomes
 
 
@@ -206,13 +221,9 @@ class EventImporter(_ActivityImporter):
         checked = [(number, cells, self._clean(number, cells, keys, errors), errors)
                    for number, cells, keys, errors in cleaned]
         valid = [values for _n, _c, values, _e in checked if values]
-        known: set[tuple] = set()
-        if valid:
-            for row in Event.objects.filter(
-                    customer_id__in={v["customer_id"] for v in valid},
-                    occurred_at__in={v["occurred_at"] for v in valid}).values_list(
-                    "customer_id", "event_type", "occurred_at", "source", "properties"):
-                known.add(self._key(*row))
+        known = {self._key(customer_id, event_type, at, source, properties)
+                 for customer_id, at, event_type, source, properties in events_recorded_at(
+                     moments=_moments(valid))}
         outcomes: list[RowOutcome | None] = []
         batch: list[tuple[int, int, list[str], dict[str, Any]]] = []  # (outcome index, …)
         for number, cells, values, errors in checked:

@@ -1,12 +1,14 @@
 """Importing orders, interactions and events: what the three kinds share.
 
-A kind's importer cleans the rows of one chunk, finds their customers and writes them
-through the owning app's services (order_create, interaction_log, event_ingest), so the
-rules are the card's. `run_kind` drives it exactly as the customers import runs: each
-chunk in ONE transaction that also stores the chunk's row errors and advances the job's
-counters and `next_row`, so a process killed at any moment resumes after the last
-committed chunk and ends with the counts of an uninterrupted run. A dry run sends every
-row through the same writes in one transaction that is rolled back.
+A kind's importer cleans the rows of one chunk, finds their customers and checks each
+record by the owning app's own rules (order_check / order_build, interaction_prepare,
+event_ingest), then writes the chunk set-based through that app's bulk services
+(orders_record_many, interactions_log_many, event_ingest), so the rules are the card's.
+`run_kind` drives it exactly as the customers import runs: each chunk in ONE transaction
+that also stores the chunk's row errors and advances the job's counters and `next_row`, so
+a process killed at any moment resumes after the last committed chunk and ends with the
+counts of an uninterrupted run. A dry run sends every row through the same writes in one
+transaction that is rolled back.
 
 Rows name their customer by mobile, email, ID number or external id, tried in the job's
 precedence (as the customers import matches); only live customers inside the importing

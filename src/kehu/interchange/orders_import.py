@@ -1,15 +1,19 @@
 """`--kind orders`: each row is one order line; rows with the same order number form an order.
 
 The lines of an order are the adjacent rows that share its number (a chunk never splits
-them, so an order is written whole or not at all). The order is created by
-transactions' `order_create`, so its rules hold: products must be sold, quantities above
-zero, times not in the future, and the total is computed from the lines.
+them, so an order is written whole or not at all). Each chunk is decided in memory and
+written set-based: one lookup each of the chunk's customers, products and recorded orders,
+each order checked by the rules `order_create` itself applies (`order_check`,
+`order_build`: products must be sold, quantities above zero, times not in the future, the
+total computed from the lines), then every new order, line, status move, last-activity
+touch and audit entry of the chunk written at once by `orders_record_many`.
 
 Idempotent upsert by order number + line position: an order already recorded with the
 same customer, lines, date, payment, channel and notes is "unchanged"; one whose status
-differs moves to the file's status through `order_update_status` (its transition rules
-apply; a refused move is reported) and is "updated"; any other difference is reported,
-since recorded order lines are never rewritten by an import. Counts are of rows (lines).
+differs moves to the file's status (the transition rules of `order_update_status` apply,
+as `order_status_refusal` words them; a refused move is reported) and is "updated"; any
+other difference is reported, since recorded order lines are never rewritten by an
+import. Counts are of rows (lines).
 
 Refunds and returns: a negative quantity or amount marks a returned line; such an order
 is stored with positive lines and the status "refunded" (or the file's returned/refunded
@@ -29,8 +33,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from kehu.core.errors import DomainError, ValidationFailed
-from kehu.customers.models import Customer
+from kehu.core.errors import DomainError, NotFound, ValidationFailed
+from kehu.customers.services import customers_lock_for_write
 from kehu.interchange.kinds import (
     CellInvalid,
     KindImporter,
@@ -42,7 +46,16 @@ from kehu.interchange.kinds import (
 )
 from kehu.interchange.rows import RowError, choice_table
 from kehu.transactions.models import Order, Product
-from kehu.transactions.services import order_create, order_update_status, product_create
+from kehu.transactions.services import (
+    OrderNew,
+    OrderStatusMove,
+    order_build,
+    order_check,
+    order_status_refusal,
+    orders_lock_by_number,
+    orders_record_many,
+    product_create,
+)
 
 CENT = Decimal("0.01")
 DEFAULT_STATUS = "completed"
@@ -125,9 +138,10 @@ class OrderImporter(KindImporter):
         lines = [self._clean(number, cells) for number, cells in rows]
         found = self.finder.find(line.keys for line in lines)
         self._products(lines)
-        numbers = {self.text(line.cells, "order_no") for line in lines} - {""}
-        existing = {o.number: o for o in Order.objects.filter(number__in=numbers)
-                    .prefetch_related("lines")}
+        existing = orders_lock_by_number(
+            numbers={self.text(line.cells, "order_no") for line in lines} - {""})
+        self.customers = customers_lock_for_write(actor=self.actor, ids=found.values())
+        self.writes: list[OrderNew | OrderStatusMove] = []
         outcomes: list[RowOutcome] = []
         group: list[_Line] = []
         for line in lines:
@@ -138,6 +152,7 @@ class OrderImporter(KindImporter):
             group.append(line)
         if group:
             outcomes += self._order(group, found, existing)
+        orders_record_many(actor=self.actor, customers=self.customers, writes=self.writes)
         return outcomes
 
     # One row ----------------------------------------------------------------------------
@@ -341,15 +356,27 @@ class OrderImporter(KindImporter):
         return self._rejected(group)
 
     def _create(self, group, number, customer_id, lines, status, header) -> list[RowOutcome]:
-        customer = Customer.objects.get(pk=customer_id)
+        """order_create's checks, in its order; the write is queued for the chunk."""
+        errors: dict[str, list[str]] = {}
+        priced = order_check(errors, lines=lines, ordered_at=header["ordered_at"], status=status,
+                             payment_method=header.get("payment_method") or "",
+                             sales_channel=header.get("sales_channel") or "")
+        if errors:
+            return self._fail(group, ValidationFailed(details=errors))
+        if customer_id not in self.customers:
+            return self._fail(group, NotFound())
+        user = self.actor.user
         try:
-            order_create(actor=self.actor, customer=customer, lines=lines, number=number,
-                         ordered_at=header.get("ordered_at"), status=status,
-                         payment_method=header.get("payment_method") or "",
-                         sales_channel=header.get("sales_channel") or "",
-                         notes=header.get("notes") or "", salesperson=None)
+            order = order_build(customer_id=customer_id, number=number, status=status,
+                                ordered_at=header["ordered_at"],
+                                payment_method=header.get("payment_method") or "",
+                                sales_channel=header.get("sales_channel") or "",
+                                notes=header.get("notes") or "",
+                                salesperson_id=user.pk if user is not None else None,
+                                lines=priced)
         except DomainError as exc:
             return self._fail(group, exc)
+        self.writes.append(OrderNew(order=order, lines=priced))
         return [RowOutcome("created") for _line in group]
 
     def _compare(self, group, order: Order, customer_id, lines, status, header
@@ -359,11 +386,10 @@ class OrderImporter(KindImporter):
             first.errors.append(self.error(first.number, first.cells, "order_no", _(
                 "Order “%s” is already recorded for another customer.") % order.number))
             return self._rejected(group)
-        stored = [(line.product_id, line.quantity, line.unit_price) for line in order.lines.all()]
         given = [(line["product"].pk, _cents(line["quantity"]),
                   line["unit_price"] if line["unit_price"] is not None
                   else line["product"].unit_price) for line in lines]
-        if stored != given:
+        if order.stored_lines != given:
             first.errors.append(self.error(first.number, first.cells, "order_no", _(
                 "Order “%s” is already recorded with other lines; an import does not rewrite "
                 "recorded order lines.") % order.number))
@@ -380,9 +406,11 @@ class OrderImporter(KindImporter):
                 status == "refunded" and header.get("status") is None
                 and order.status in RETURN_STATUSES):
             return [RowOutcome("unchanged") for _line in group]
-        try:
-            order_update_status(actor=self.actor, order=order, status=status)
-        except DomainError as exc:
-            return self._fail(group, exc)
-        order.status = status
+        # order_update_status's checks, in its order; the move is queued for the chunk.
+        if order.customer_id not in self.customers:
+            return self._fail(group, NotFound())
+        refusal = order_status_refusal(order.status, status)
+        if refusal is not None:
+            return self._fail(group, ValidationFailed(details={"status": [refusal]}))
+        self.writes.append(OrderStatusMove(order=order, status=status))
         return [RowOutcome("updated") for _line in group]

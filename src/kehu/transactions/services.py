@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -17,11 +19,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import PendingEntry, audit_record, audit_record_many, diff
+from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer
-from kehu.customers.services import customer_lock_for_write, customer_touch_activity
+from kehu.customers.services import (
+    customer_lock_for_write,
+    customer_touch_activity,
+    customers_touch_activity,
+)
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
 CENT = Decimal("0.01")
@@ -213,6 +220,58 @@ def _order_lines(errors: dict, lines: Any) -> list[OrderLine]:
     return result
 
 
+def order_check(
+    errors: dict[str, list[str]],
+    *,
+    lines: Any,
+    ordered_at: dt.datetime,
+    status: str,
+    payment_method: str,
+    sales_channel: str,
+    number_taken: bool = False,
+) -> list[OrderLine]:
+    """The rules every new order obeys (order_create and bulk imports): its time, status,
+    payment and channel, then its lines, validated and priced. Adds to `errors` (keyed as
+    order_create reports them) and returns the priced lines; no query when the lines name
+    Product instances. `number_taken`: the caller found the number already recorded."""
+    check_not_future(errors, "ordered_at", ordered_at)
+    _choice(errors, "status", status, Order.STATUSES)
+    _choice(errors, "payment_method", payment_method, Order.PAYMENT_METHODS, blank=True)
+    _choice(errors, "sales_channel", sales_channel, Order.SALES_CHANNELS, blank=True)
+    if number_taken:
+        errors["number"] = [_("Another order already has this number.")]
+    return _order_lines(errors, lines)
+
+
+def order_build(*, customer_id: int, number: str, status: str, ordered_at: dt.datetime,
+                payment_method: str, sales_channel: str, notes: str, salesperson_id: int | None,
+                lines: list[OrderLine]) -> Order:
+    """The unsaved order of checked lines, its total computed, each field checked
+    (full_clean; ValidationFailed). Built without a primary key, so no query runs."""
+    order = Order(
+        customer_id=customer_id, number=number, status=status, ordered_at=ordered_at,
+        payment_method=payment_method, sales_channel=sales_channel,
+        notes=(notes or "").strip(), salesperson_id=salesperson_id,
+        total_amount=money(sum((line.amount for line in lines), Decimal(0))),
+    )
+    full_clean(order, exclude=["customer", "salesperson", "number"])
+    return order
+
+
+def order_activity_at(order: Order) -> dt.datetime | None:
+    """When the order moves its customer's last activity: its time, unless it was cancelled."""
+    return None if order.status == "cancelled" else order.ordered_at
+
+
+def order_status_refusal(current: str, status: str) -> str | None:
+    """Why an order may not move from `current` to `status` (ORDER_TRANSITIONS), or None."""
+    if status in ORDER_TRANSITIONS[current]:
+        return None
+    labels = dict(Order.STATUSES)
+    return _("An order cannot go from “%(from)s” to “%(to)s”.") % {
+        "from": labels[current], "to": labels[status]}
+
+
 def order_create(
     *,
     actor: Actor,
@@ -234,26 +293,22 @@ def order_create(
     actor.require("order.manage")
     errors: dict[str, list[str]] = {}
     ordered_at = ordered_at or timezone.now()
-    check_not_future(errors, "ordered_at", ordered_at)
-    _choice(errors, "status", status, Order.STATUSES)
-    _choice(errors, "payment_method", payment_method, Order.PAYMENT_METHODS, blank=True)
-    _choice(errors, "sales_channel", sales_channel, Order.SALES_CHANNELS, blank=True)
     number = (number or "").strip()
-    if number and Order.objects.filter(number=number).exists():
-        errors["number"] = [_("Another order already has this number.")]
-    priced = _order_lines(errors, lines)
+    priced = order_check(errors, lines=lines, ordered_at=ordered_at, status=status,
+                         payment_method=payment_method, sales_channel=sales_channel,
+                         number_taken=bool(number)
+                         and Order.objects.filter(number=number).exists())
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
         customer = customer_lock_for_write(actor=actor, customer=customer)
-        order = Order(
-            customer=customer, number=number or _numbered("SO", ordered_at),
+        salesperson = salesperson if salesperson is not None else actor.user
+        order = order_build(
+            customer_id=customer.pk, number=number or _numbered("SO", ordered_at),
             status=status, ordered_at=ordered_at, payment_method=payment_method,
-            sales_channel=sales_channel, notes=(notes or "").strip(),
-            salesperson=salesperson if salesperson is not None else actor.user,
-            total_amount=money(sum((line.amount for line in priced), Decimal(0))),
-        )
-        full_clean(order, exclude=["customer", "salesperson", "number"])
+            sales_channel=sales_channel, notes=notes,
+            salesperson_id=salesperson.pk if salesperson is not None else None, lines=priced)
+        order.customer, order.salesperson = customer, salesperson
         try:
             with transaction.atomic():
                 order.save()
@@ -266,8 +321,9 @@ def order_create(
         for line in priced:
             line.order = order
         OrderLine.objects.bulk_create(priced)
-        if status != "cancelled":
-            customer_touch_activity(customer=customer, at=ordered_at)
+        activity_at = order_activity_at(order)
+        if activity_at is not None:
+            customer_touch_activity(customer=customer, at=activity_at)
         audit_record(actor=actor, action="order.create", object_type="order",
                      object_id=order.pk, object_repr=order.number,
                      changes=diff({}, _order_snapshot(order, priced)))
@@ -291,11 +347,9 @@ def order_update_status(*, actor: Actor, order: Order, status: str, notes: str |
         if current is None:
             raise NotFound()
         customer_lock_for_write(actor=actor, customer=current.customer)
-        if status not in ORDER_TRANSITIONS[current.status]:
-            raise ValidationFailed(details={"status": [
-                _("An order cannot go from “%(from)s” to “%(to)s”.")
-                % {"from": current.get_status_display(),
-                   "to": dict(Order.STATUSES)[status]}]})
+        refusal = order_status_refusal(current.status, status)
+        if refusal is not None:
+            raise ValidationFailed(details={"status": [refusal]})
         before = _order_snapshot(current)
         current.status = status
         fields = ["status"]
@@ -307,6 +361,102 @@ def order_update_status(*, actor: Actor, order: Order, status: str, notes: str |
                      object_id=current.pk, object_repr=current.number,
                      changes=diff(before, _order_snapshot(current)))
     return current
+
+
+# Orders in bulk (imports) ------------------------------------------------------------
+
+
+@dataclass
+class OrderStatusMove:
+    """A recorded order (locked by `orders_lock_by_number`) moving to `status`, already
+    allowed by `order_status_refusal`."""
+
+    order: Order
+    status: str
+
+
+@dataclass
+class OrderNew:
+    """An order from `order_build` with its lines from `order_check`, to insert."""
+
+    order: Order
+    lines: list[OrderLine]
+
+
+_ORDER_COLUMNS = ("id", "customer_id", "number", "status", "ordered_at", "total_amount",
+                  "payment_method", "sales_channel", "salesperson_id", "notes", "created_at")
+_LINE_COLUMNS = ("id", "order_id", "product_id", "quantity", "unit_price", "amount")
+
+
+def orders_lock_by_number(*, numbers: Iterable[str]) -> dict[str, Order]:
+    """The recorded orders with these numbers, locked for this transaction (as
+    order_update_status locks one), each with `stored_lines`: its lines as (product id,
+    quantity, unit price) in line order. Two queries."""
+    numbers = sorted(set(numbers))
+    if not numbers:
+        return {}
+    orders = {order.pk: order for order in Order.objects.select_for_update()
+              .filter(number__in=numbers).order_by("pk")}
+    for order in orders.values():
+        order.stored_lines = []
+    for order_id, product_id, quantity, unit_price in OrderLine.objects.filter(
+            order_id__in=list(orders)).order_by("id").values_list(
+            "order_id", "product_id", "quantity", "unit_price"):
+        orders[order_id].stored_lines.append((product_id, quantity, unit_price))
+    return {order.number: order for order in orders.values()}
+
+
+def orders_record_many(*, actor: Actor, customers: dict[int, Customer],
+                       writes: list[OrderNew | OrderStatusMove]) -> None:
+    """What order_create and order_update_status write, for many orders at once (imports):
+    new orders and their lines inserted set-based, status moves in one `executemany`, the
+    customers' last activity moved forward, and one audit entry per order, in the order of
+    `writes`, with the actions and changes the single services record.
+
+    The caller checked everything first (order_check, order_build, order_status_refusal)
+    and holds the locks (`customers_lock_for_write` for `customers`, which must hold every
+    order's customer; `orders_lock_by_number`), all in its own transaction.
+    """
+    actor.require("order.manage")
+    if not writes:
+        return
+    new = [write for write in writes if isinstance(write, OrderNew)]
+    order_ids = allocate_ids(Order, len(new))
+    line_ids = allocate_ids(OrderLine, sum(len(write.lines) for write in new))
+    now = timezone.now()
+    order_rows, line_rows, moments = [], [], {}
+    next_line_id = iter(line_ids)
+    for write, order_id in zip(new, order_ids, strict=True):
+        order = write.order
+        order.pk, order.created_at = order_id, now
+        order_rows.append([getattr(order, name) for name in _ORDER_COLUMNS])
+        for line in write.lines:
+            line.pk, line.order = next(next_line_id), order
+            line_rows.append([line.pk, order_id, line.product.pk, line.quantity,
+                              line.unit_price, line.amount])
+        activity_at = order_activity_at(order)
+        if activity_at is not None and (order.customer_id not in moments
+                                        or moments[order.customer_id] < activity_at):
+            moments[order.customer_id] = activity_at
+    insert_rows(Order, _ORDER_COLUMNS, order_rows)
+    insert_rows(OrderLine, _LINE_COLUMNS, line_rows)
+    entries, moves = [], []
+    for write in writes:
+        order = write.order
+        if isinstance(write, OrderNew):
+            entries.append(PendingEntry(action="order.create", object_type="order",
+                                        object_id=order.pk, object_repr=order.number,
+                                        changes=diff({}, _order_snapshot(order, write.lines))))
+            continue
+        before = _order_snapshot(order)
+        order.status = write.status
+        moves.append((order.pk, write.status))
+        entries.append(PendingEntry(action="order.status", object_type="order",
+                                    object_id=order.pk, object_repr=order.number,
+                                    changes=diff(before, _order_snapshot(order))))
+    update_rows(Order, ["status"], moves)
+    customers_touch_activity(customers=customers, moments=moments)
+    audit_record_many(actor=actor, entries=entries)
 
 
 # Tickets ---------------------------------------------------------------------------

@@ -1,7 +1,12 @@
 """Every write to customers and the rows of their card. Import from here:
 `from kehu.customers import services; services.customer_create(actor=…, …)`."""
 
-from kehu.customers.services.activity import customer_lock_for_write, customer_touch_activity
+from kehu.customers.services.activity import (
+    customer_lock_for_write,
+    customer_touch_activity,
+    customers_lock_for_write,
+    customers_touch_activity,
+)
 from kehu.customers.services.cards import (
     address_remove,
     address_set,
@@ -35,7 +40,8 @@ from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save,
 __all__ = [
     "address_remove", "address_set", "contact_link_remove", "contact_link_save",
     "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
-    "customer_lock_for_write", "customer_touch_activity",
+    "customer_lock_for_write", "customer_touch_activity", "customers_lock_for_write",
+    "customers_touch_activity",
     "customer_delete", "customer_reveal_id_number", "customer_update", "customers_add_tag",
     "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
     "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
