@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -48,7 +49,7 @@ def canonical(value: Any) -> Any:
         return out
     if kind is list or kind is tuple:
         return [canonical(v) for v in value]
-    if kind in (date, datetime):
+    if kind in (date, datetime, Decimal):  # as DjangoJSONEncoder writes them (text)
         return _ENCODER.default(value)
     return _canonical(value)
 
