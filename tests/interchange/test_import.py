@@ -288,14 +288,17 @@ def _state(home: Path) -> dict:
         }
 
 
-def _until_rows_commit(home: Path, process: subprocess.Popen, rng: random.Random) -> None:
+def _until_rows_commit(home: Path, process: subprocess.Popen, rng: random.Random,
+                       state=None) -> None:
     """Wait until the running import has committed another chunk (or ended), then a random
-    moment more: the kill lands mid-import however fast the machine is."""
-    job = _state(home)["job"]
+    moment more: the kill lands mid-import however fast the machine is. `state(home)["job"]`
+    is (id, status, rows_done, …) of the job to watch."""
+    state = state or _state
+    job = state(home)["job"]
     before = job[2] if job else 0
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
-        job = _state(home)["job"]
+        job = state(home)["job"]
         if job and job[2] > before:
             break
         time.sleep(0.01)

@@ -9,13 +9,12 @@ import os
 import random
 import signal
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.interchange.test_import import _kehu, write_csv
+from tests.interchange.test_import import _kehu, _until_rows_commit, write_csv
 
 CUSTOMERS = 60
 ORDERS = 260
@@ -74,7 +73,7 @@ def test_killed_orders_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_
         job = _state(killed)["job"]
         process = _kehu(killed, "import", *(["--resume", str(job[0]), "--json"] if job
                                             else [str(orders), *args]))
-        time.sleep(rng.uniform(1.5, 3.0))
+        _until_rows_commit(killed, process, rng, state=_state)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
