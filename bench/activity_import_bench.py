@@ -32,11 +32,10 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _kehu_home import fresh_home
 
 STATUSES = ("已完成", "已完成", "已完成", "交易成功", "已付款", "已发货", "待付款", "已取消")
 PAYMENTS = ("微信支付", "支付宝", "银行卡", "现金", "")
@@ -132,15 +131,7 @@ def main() -> None:
                         help="an EMPTY PostgreSQL database to import into (default: SQLite)")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="kehu-activity-bench-"))
-    os.environ["KEHU_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    if args.chunk is not None:
-        os.environ["KEHU_IMPORT_CHUNK_ROWS"] = str(args.chunk)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kehu.settings"
-    sys.path.insert(0, str(ROOT / "src"))
+    home = fresh_home("kehu-activity-bench-", database_url=args.database_url, chunk=args.chunk)
 
     rng = random.Random(args.seed)
     files = {

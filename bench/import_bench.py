@@ -33,11 +33,11 @@ import platform
 import random
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _kehu_home import fresh_home
+
 GOAL_SECONDS_PER_MILLION = 30.0
 GOAL_RATIO = 3.0
 
@@ -226,17 +226,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=None, help="KEHU_IMPORT_CHUNK_ROWS")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="kehu-import-bench-"))
-    os.environ["KEHU_HOME"] = str(home)
-    os.environ.pop("DATABASE_URL", None)
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    if args.workers is not None:
-        os.environ["KEHU_IMPORT_WORKERS"] = str(args.workers)
-    if args.chunk is not None:
-        os.environ["KEHU_IMPORT_CHUNK_ROWS"] = str(args.chunk)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kehu.settings"
-    sys.path.insert(0, str(ROOT / "src"))
+    home = fresh_home("kehu-import-bench-", database_url=args.database_url, chunk=args.chunk,
+                      workers=args.workers)
 
     source = home / "customers.csv"
     started = time.perf_counter()

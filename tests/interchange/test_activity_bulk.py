@@ -12,7 +12,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from kehu.core.actor import Actor
 from kehu.core.audit import audit_verify
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer
@@ -29,16 +28,6 @@ from tests.interchange.test_activity_import import write_csv as write_activity_c
 from tests.interchange.test_orders_import import counts, errors, run, write_csv
 
 TZ = timezone.get_fixed_timezone(8 * 60)
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def actor(admin_user):
-    return Actor(user=admin_user, via="web")
 
 
 @pytest.fixture

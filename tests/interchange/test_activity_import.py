@@ -27,16 +27,6 @@ from tests.factories import create_customer
 TZ = timezone.get_fixed_timezone(8 * 60)
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def actor(admin_user):
-    return Actor(user=admin_user, via="web")
-
-
 @pytest.fixture
 def wang(db):
     return create_customer(name="王芳", mobile="13812345678", email="wang@example.com")

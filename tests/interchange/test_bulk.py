@@ -26,16 +26,6 @@ HEADER = ["客户名称", "手机", "邮箱", "性别", "生日", "身份证号"
 ID_NUMBER = "11010519491231002X"  # GB 11643's own example: born 1949-12-31, female
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def actor(admin_user):
-    return Actor(user=admin_user, via="web")
-
-
 def write_csv(path: Path, rows, header=HEADER) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -33,16 +33,6 @@ from kehu.interchange.tasks import import_job_task
 HEADER = ["客户名称", "手机", "邮箱", "性别", "备注"]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def actor(admin_user):
-    return Actor(user=admin_user, via="web")
-
-
 def write_csv(path: Path, rows, *, header=HEADER, encoding="utf-8") -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

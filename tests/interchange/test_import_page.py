@@ -19,11 +19,6 @@ ROWS = [["张三", "13812345678", "zhang@example.com", "x"],
         ["坏行", "12345", "", "z"]]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def gbk_csv(rows=ROWS, header=HEADER) -> SimpleUploadedFile:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

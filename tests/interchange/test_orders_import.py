@@ -29,16 +29,6 @@ HEADER = ["订单号", "客户手机", "商品编码", "商品名称", "数量",
           "订单状态", "支付方式"]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def actor(admin_user):
-    return Actor(user=admin_user, via="web")
-
-
 @pytest.fixture
 def shop(db):
     wang = create_customer(name="王芳", mobile="13812345678")

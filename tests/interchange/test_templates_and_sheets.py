@@ -31,11 +31,6 @@ from tests.factories import ProductFactory, create_customer
 ORDERS = ["单据号", "客户手机", "商品编码", "数量", "下单时间"]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def manager(client, make_user):
     user = make_user("admin", username="boss")
