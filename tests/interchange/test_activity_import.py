@@ -194,3 +194,35 @@ def test_cli_events_json(admin_user, wang, tmp_path, capsys):
     assert {k: summary[k] for k in ("rows", "created", "unchanged", "rejected")} == {
         "rows": 1, "created": 1, "unchanged": 0, "rejected": 0}
     assert Event.objects.get().properties == {"城市": "杭州"}
+
+
+def test_interactions_skip_invalid_fields_imports_rows_without_their_bad_cells(
+        actor, wang, tmp_path):
+    """With --skip-invalid-fields a bad kind, direction, channel or outcome is reported and
+    left out (the empty cell's default applies); a bad time or summary still rejects."""
+    path = write_csv(tmp_path / "i.csv", INTERACTIONS, [
+        ["13812345678", "飞鸽", "侧向", "4" * 200, "2024-03-05 14:30", "询问保修", "已解答"],
+        ["13812345678", "电话", "", "", "2024-02-30", "x", ""],
+    ])
+    with translation.override("en"):
+        plain = run(actor, path, "interactions", dry_run=True)
+        assert counts(plain) == (2, 0, 0, 0, 2)
+        job = run(actor, path, "interactions", skip_invalid_fields=True)
+        assert counts(job) == (2, 1, 0, 0, 1)
+        assert [(row, column) for row, column, _value, _reason in errors(job)] == [
+            (2, "互动类型"), (2, "方向"), (2, "渠道"), (3, "时间")]
+    assert list(Interaction.objects.values_list("kind", "direction", "channel", "summary",
+                                                "outcome")) == [
+        ("note", "outbound", "", "询问保修", "已解答")]
+
+
+def test_events_skip_invalid_fields_leaves_out_a_too_long_source(actor, wang, tmp_path):
+    path = write_csv(tmp_path / "e.csv", EVENTS, [
+        ["wang@example.com", "page_view", "2024-03-05 14:30", "s" * 500, "/home", ""],
+        ["wang@example.com", "坏 事件!", "2024-03-05 14:33", "", "", ""]])
+    assert counts(run(actor, path, "events", dry_run=True)) == (2, 0, 0, 0, 2)
+    job = run(actor, path, "events", skip_invalid_fields=True)
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(row, column) for row, column, _v, _r in errors(job)] == [(2, "来源"), (3, "事件名称")]
+    assert list(Event.objects.values_list("event_type", "source", "properties")) == [
+        ("page_view", "", {"页面": "/home"})]

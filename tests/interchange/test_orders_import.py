@@ -250,3 +250,21 @@ def test_cli_orders_json_and_map(admin_user, shop, tmp_path, capsys):
     assert (summary["created"], summary["unchanged"]) == (0, 1)
     with pytest.raises(CommandError, match="order_no"):
         call_command("import", str(path), "--kind", "orders", "--map", "单据=nothing")
+
+
+def test_skip_invalid_fields_leaves_out_payment_channel_and_notes_only(actor, shop, tmp_path):
+    """A bad payment method is reported and left out; a bad status, time or amount still
+    rejects the whole order (an order without them would be another order)."""
+    rows = [["SO-1", "13812345678", "CUP-1", "", "2", "99", "", "2024/3/5 14:30", "已完成",
+             "贝壳"],
+            ["SO-2", "13812345678", "TEA-2", "", "1", "268", "", "2024/3/6", "飞走了", "微信"]]
+    path = write_csv(tmp_path / "orders.csv", rows)
+    assert counts(run(actor, path, dry_run=True)) == (2, 0, 0, 0, 2)
+    job = run(actor, path, skip_invalid_fields=True)
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [(row, column) for row, column, _v, _r in errors(job)] == [(2, "支付方式"),
+                                                                       (3, "订单状态")]
+    order = Order.objects.get()
+    assert (order.number, order.payment_method, order.status) == ("SO-1", "", "completed")
+    again = run(actor, path, skip_invalid_fields=True)
+    assert counts(again) == (2, 0, 0, 1, 1)

@@ -212,3 +212,13 @@ def test_choosing_a_sheet_after_the_import_ran_is_refused(admin_user, tmp_path):
     import_job_run(job_id=job.pk, actor=actor)
     with pytest.raises(Conflict):
         import_job_choose_sheet(actor=actor, job_id=job.pk, sheet="明细")
+
+
+def test_orders_mapping_step_offers_skipping_invalid_cells(client, manager):
+    job = upload(client, data=data_with_orders_first())
+    url = reverse("interchange:import_mapping", args=[job.pk])
+    assert 'name="skip_invalid_fields"' in client.get(url).content.decode()
+    client.post(url, {"col_0": "order_no", "col_1": "mobile", "col_2": "sku", "col_3": "",
+                      "col_4": "ordered_at", "skip_invalid_fields": "on", "action": "dry_run"})
+    job.refresh_from_db()
+    assert job.options["skip_invalid_fields"] is True

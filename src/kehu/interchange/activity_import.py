@@ -113,6 +113,7 @@ class _ActivityImporter(KindImporter):
 
 class InteractionImporter(_ActivityImporter):
     kind = "interactions"
+    skippable = frozenset({"kind", "direction", "channel", "outcome"})
 
     def __init__(self, job, actor):
         super().__init__(job, actor)
@@ -127,7 +128,8 @@ class InteractionImporter(_ActivityImporter):
             try:
                 values[name] = pick_choice(table, text) if text else default
             except CellInvalid as exc:
-                errors.append(self.error(number, cells, name, exc.reason))
+                self.invalid(errors, number, cells, name, exc.reason)
+                values[name] = default
         values["summary"] = self.text(cells, "summary")
         if not values["summary"]:
             errors.append(self.error(number, cells, "summary", _("Write what happened.")))
@@ -136,7 +138,8 @@ class InteractionImporter(_ActivityImporter):
             try:
                 values[name] = limited(text, Interaction._meta.get_field(model_field).max_length)
             except CellInvalid as exc:
-                errors.append(self.error(number, cells, name, exc.reason))
+                self.invalid(errors, number, cells, name, exc.reason)
+                values[name] = ""
         values["customer_id"] = self._customer_of(number, cells, keys, errors)
         return None if errors else values
 
@@ -187,6 +190,7 @@ class InteractionImporter(_ActivityImporter):
 
 class EventImporter(_ActivityImporter):
     kind = "events"
+    skippable = frozenset({"source"})
 
     def __init__(self, job, actor):
         super().__init__(job, actor)
@@ -205,7 +209,8 @@ class EventImporter(_ActivityImporter):
         try:
             values["source"] = limited(self.text(cells, "source"), self.source_length)
         except CellInvalid as exc:
-            errors.append(self.error(number, cells, "source", exc.reason))
+            self.invalid(errors, number, cells, "source", exc.reason)
+            values["source"] = ""
         values["properties"] = {header: cells[index].strip() for index, header in self.properties
                                 if index < len(cells) and cells[index].strip()}
         values["customer_id"] = self._customer_of(number, cells, keys, errors)

@@ -34,8 +34,6 @@ class ImportMappingForm(forms.Form):
                  choices: list[tuple[str, str]], kind: str = "customers", **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        if kind != "customers":
-            del self.fields["skip_invalid_fields"]
         if kind != "orders":
             del self.fields["create_products"]
         options = [(IGNORE, _("— ignore —")), *choices]

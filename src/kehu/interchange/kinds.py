@@ -225,9 +225,14 @@ class KindImporter:
     `process` (and `group_key` when adjacent rows must stay in one chunk)."""
 
     kind = ""
+    # Fields a row may go in without when the job skips invalid fields: such a cell is only
+    # reported, and the row takes what an empty cell gives.
+    skippable: frozenset[str] = frozenset()
 
     def __init__(self, job: ImportJob, actor: Actor):
         self.job, self.actor = job, actor
+        self.skip_invalid = bool(job.options.get("skip_invalid_fields"))
+        self.skipped: list[RowError] = []  # this chunk's cells left out (skip_invalid)
         self.table = open_table(Path(settings.MEDIA_ROOT) / job.file,
                                 filename=job.original_filename, sheet=job.sheet or None)
         self.headers = list(self.table.headers)
@@ -262,6 +267,13 @@ class KindImporter:
         index = self.columns.get(name, (-1, ""))[0]
         value = masked(cells[index]) if 0 <= index < len(cells) else ""
         return RowError(row=number, column=self.header(name), value=value, reason=str(reason))
+
+    def invalid(self, errors: list[RowError], number: int, cells: Sequence[str], name: str,
+                reason: Any) -> None:
+        """An invalid cell: an error that rejects its row, or, when the job skips invalid
+        fields and this one may be left out, only reported (the caller then leaves it out)."""
+        error = self.error(number, cells, name, reason)
+        (self.skipped if self.skip_invalid and name in self.skippable else errors).append(error)
 
     def customer_keys(self, number: int, cells: Sequence[str], errors: list[RowError]
                       ) -> dict[str, str]:
@@ -336,10 +348,18 @@ class _DryRunRollback(Exception):
     pass
 
 
-def _tally(job: ImportJob, outcomes: list[RowOutcome], errors: list[RowError]) -> None:
-    for outcome in outcomes:
+def _process(job: ImportJob, importer: KindImporter, chunk: list[tuple[int, list[str]]],
+             errors: list[RowError]) -> None:
+    """One chunk through the importer: its outcomes counted on the job, its report lines
+    (rejections and cells left out) added to `errors` in row order."""
+    found: list[RowError] = []
+    for outcome in importer.process(chunk):
         setattr(job, outcome.result, getattr(job, outcome.result) + 1)
-        errors.extend(outcome.errors)
+        found.extend(outcome.errors)
+    found.extend(importer.skipped)
+    importer.skipped = []
+    found.sort(key=lambda error: error.row)  # stable: a row's own lines keep their order
+    errors.extend(found)
 
 
 def _error_rows(job: ImportJob, errors: list[RowError]) -> list[ImportRowError]:
@@ -372,7 +392,7 @@ def run_kind(job: ImportJob, actor: Actor, progress: Callable[[ImportJob], None]
                 if current.status != ImportJob.RUNNING or current.next_row > chunk[0][0]:
                     return False
                 errors: list[RowError] = []
-                _tally(current, importer.process(chunk), errors)
+                _process(current, importer, chunk, errors)
                 current.rows_done += len(chunk)
                 current.next_row = chunk[-1][0] + 1
                 current.total_rows = max(current.total_rows, current.rows_done)
@@ -392,7 +412,7 @@ def _run_dry(job: ImportJob, importer: KindImporter, progress, chunk_rows: int) 
     try:
         with transaction.atomic():
             for chunk in importer.chunks(job.next_row, chunk_rows):
-                _tally(job, importer.process(chunk), errors)
+                _process(job, importer, chunk, errors)
                 job.rows_done += len(chunk)
                 job.next_row = chunk[-1][0] + 1
                 job.total_rows = max(job.total_rows, job.rows_done)

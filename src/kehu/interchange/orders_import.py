@@ -114,6 +114,8 @@ class _Line:
 
 class OrderImporter(KindImporter):
     kind = "orders"
+    # Not the status, time, quantities or money: an order without them would be another.
+    skippable = frozenset({"payment_method", "sales_channel", "notes"})
 
     def __init__(self, job, actor):
         super().__init__(job, actor)
@@ -164,7 +166,7 @@ class OrderImporter(KindImporter):
         try:
             return parse(text)
         except CellInvalid as exc:
-            line.errors.append(self.error(line.number, line.cells, name, exc.reason))
+            self.invalid(line.errors, line.number, line.cells, name, exc.reason)
             return None
 
     def _clean(self, number: int, cells: list[str]) -> _Line:
