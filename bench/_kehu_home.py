@@ -1,9 +1,10 @@
-"""Set-up shared by the import benches: a fresh KEHU_HOME, the database to use and the
-import's tuning variables, in the environment before Django starts."""
+"""Shared by the import benches: a fresh KEHU_HOME, the database to use and the import's
+tuning variables, in the environment before Django starts; the closing machine line."""
 
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -28,3 +29,11 @@ def fresh_home(prefix: str, *, database_url: str = "", chunk: int | None = None,
     os.environ["DJANGO_SETTINGS_MODULE"] = "kehu.settings"
     sys.path.insert(0, str(ROOT / "src"))
     return home
+
+
+def print_machine(home: Path) -> None:
+    """The closing lines of a bench: the machine, its load (the cores are shared), the home."""
+    load = os.getloadavg()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared machine)")
+    print(f"KEHU_HOME: {home} (delete it when done)")

@@ -28,14 +28,12 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import os
-import platform
 import random
 import sys
 import time
 from pathlib import Path
 
-from _kehu_home import fresh_home
+from _kehu_home import fresh_home, print_machine
 
 STATUSES = ("已完成", "已完成", "已完成", "交易成功", "已付款", "已发货", "待付款", "已取消")
 PAYMENTS = ("微信支付", "支付宝", "银行卡", "现金", "")
@@ -231,10 +229,7 @@ def main() -> None:
               f"   (services only, sample; rolled back)")
     print(f"orders: {Order.objects.count():,} recorded; audit chain: "
           f"{'ok' if check.ok else 'BROKEN'}, {check.checked:,} entries")
-    load = os.getloadavg()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared machine)")
-    print(f"KEHU_HOME: {home} (delete it when done)")
+    print_machine(home)
 
 
 if __name__ == "__main__":

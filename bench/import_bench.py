@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import random
 import sqlite3
 import sys
 import time
 from pathlib import Path
 
-from _kehu_home import fresh_home
+from _kehu_home import fresh_home, print_machine
 
 GOAL_SECONDS_PER_MILLION = 30.0
 GOAL_RATIO = 3.0
@@ -327,10 +325,7 @@ def main() -> None:
         export_seconds = time.perf_counter() - started
         print(f"export csv: {result.rows:,} rows, {size / 1e6:.0f} MB in {export_seconds:.1f} s"
               f" = {result.rows / export_seconds:,.0f} rows/s (CPU {_cpu() - cpu_before:.1f} s)")
-    load = os.getloadavg()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared machine)")
-    print(f"KEHU_HOME: {home} (delete it when done)")
+    print_machine(home)
 
 
 if __name__ == "__main__":
