@@ -3,7 +3,7 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,13 +26,13 @@ from kehu.quality.services import quality_recompute, quality_snapshot_take
 from kehu.scoring.services import rfm_score
 
 COUNT_LABELS = {
-    "customers": _lazy("Customers"), "persons": _lazy("Persons"),
-    "organisations": _lazy("Organisations"), "contacts": _lazy("Contacts"),
-    "identifiers": _lazy("Identifiers"), "id_numbers": _lazy("ID numbers"),
-    "addresses": _lazy("Addresses"), "tags": _lazy("Tags"), "interactions": _lazy("Interactions"),
-    "events": _lazy("Events"), "follow_ups": _lazy("Follow-ups"), "orders": _lazy("Orders"),
-    "order_lines": _lazy("Order lines"), "tickets": _lazy("Tickets"),
-    "products": _lazy("Products"),
+    "customers": gettext_lazy("Customers"), "persons": gettext_lazy("Persons"),
+    "organisations": gettext_lazy("Organisations"), "contacts": gettext_lazy("Contacts"),
+    "identifiers": gettext_lazy("Identifiers"), "id_numbers": gettext_lazy("ID numbers"),
+    "addresses": gettext_lazy("Addresses"), "tags": gettext_lazy("Tags"), "interactions": gettext_lazy("Interactions"),
+    "events": gettext_lazy("Events"), "follow_ups": gettext_lazy("Follow-ups"), "orders": gettext_lazy("Orders"),
+    "order_lines": gettext_lazy("Order lines"), "tickets": gettext_lazy("Tickets"),
+    "products": gettext_lazy("Products"),
 }
 
 
