@@ -268,3 +268,32 @@ def test_skip_invalid_fields_leaves_out_payment_channel_and_notes_only(actor, sh
     assert (order.number, order.payment_method, order.status) == ("SO-1", "", "completed")
     again = run(actor, path, skip_invalid_fields=True)
     assert counts(again) == (2, 0, 0, 1, 1)
+
+
+def test_an_orders_chunk_meeting_a_concurrent_order_number_runs_again(actor, shop, tmp_path,
+                                                                       monkeypatch):
+    """Another writer's order number committed between a chunk's lookups and its inserts
+    fails the chunk on the unique constraint (PostgreSQL); the chunk is rolled back and run
+    again. Simulated: the first write of the chunk raises; the result is an undisturbed
+    run's, with the products it created and its skipped cells reported once."""
+    from django.db import IntegrityError
+
+    from kehu.interchange import orders_import
+
+    real, calls = orders_import.orders_record_many, []
+
+    def record(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(**kwargs)
+
+    monkeypatch.setattr(orders_import, "orders_record_many", record)
+    rows = [["SO-1", "13812345678", "NEW-1", "新品", "2", "99", "", "2024/3/5 14:30", "已完成",
+             "贝壳"]]
+    job = run(actor, write_csv(tmp_path / "orders.csv", rows), create_products=True,
+              skip_invalid_fields=True)
+    assert counts(job) == (1, 1, 0, 0, 0) and len(calls) == 2
+    assert [(row, column) for row, column, _v, _r in errors(job)] == [(2, "支付方式")]
+    assert Product.objects.filter(sku="NEW-1").count() == 1
+    assert (Order.objects.get().number, OrderLine.objects.count()) == ("SO-1", 1)

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.core.actor import Actor
+from kehu.core.bulkdb import atomic_retrying_conflicts
 from kehu.core.errors import ValidationFailed
 from kehu.core.normalize import (
     NormalizationError,
@@ -353,11 +355,11 @@ def _process(job: ImportJob, importer: KindImporter, chunk: list[tuple[int, list
     """One chunk through the importer: its outcomes counted on the job, its report lines
     (rejections and cells left out) added to `errors` in row order."""
     found: list[RowError] = []
+    importer.skipped = []  # a chunk run again after a conflict starts afresh
     for outcome in importer.process(chunk):
         setattr(job, outcome.result, getattr(job, outcome.result) + 1)
         found.extend(outcome.errors)
     found.extend(importer.skipped)
-    importer.skipped = []
     found.sort(key=lambda error: error.row)  # stable: a row's own lines keep their order
     errors.extend(found)
 
@@ -387,23 +389,32 @@ def run_kind(job: ImportJob, actor: Actor, progress: Callable[[ImportJob], None]
         if dry_run:
             return _run_dry(job, importer, progress, chunk_rows)
         for chunk in importer.chunks(job.next_row, chunk_rows):
-            with transaction.atomic():
-                current = ImportJob.objects.select_for_update().get(pk=job.pk)
-                if current.status != ImportJob.RUNNING or current.next_row > chunk[0][0]:
-                    return False
-                errors: list[RowError] = []
-                _process(current, importer, chunk, errors)
-                current.rows_done += len(chunk)
-                current.next_row = chunk[-1][0] + 1
-                current.total_rows = max(current.total_rows, current.rows_done)
-                ImportRowError.objects.bulk_create(_error_rows(current, errors), batch_size=500)
-                current.save(update_fields=_COUNTERS)
+            current = atomic_retrying_conflicts(partial(_write_chunk, job.pk, importer, chunk))
+            if current is None:
+                return False
             job = current
             if progress:
                 progress(job)
     finally:
         importer.close()
     return True
+
+
+def _write_chunk(job_id: int, importer: KindImporter, chunk: list[tuple[int, list[str]]]
+                 ) -> ImportJob | None:
+    """One chunk with the job's counters and report lines, inside the caller's transaction;
+    None when the job was cancelled or another runner got ahead."""
+    current = ImportJob.objects.select_for_update().get(pk=job_id)
+    if current.status != ImportJob.RUNNING or current.next_row > chunk[0][0]:
+        return None
+    errors: list[RowError] = []
+    _process(current, importer, chunk, errors)
+    current.rows_done += len(chunk)
+    current.next_row = chunk[-1][0] + 1
+    current.total_rows = max(current.total_rows, current.rows_done)
+    ImportRowError.objects.bulk_create(_error_rows(current, errors), batch_size=500)
+    current.save(update_fields=_COUNTERS)
+    return current
 
 
 def _run_dry(job: ImportJob, importer: KindImporter, progress, chunk_rows: int) -> bool:

@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +31,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.bulkdb import insert_rows
+from kehu.core.bulkdb import atomic_retrying_conflicts, insert_rows
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
@@ -256,21 +257,30 @@ def _run(job: ImportJob, actor: Actor, progress) -> bool:
     importer = CustomersImport(job, actor)
     try:
         for chunk in importer.prepared_chunks(job.next_row):
-            with transaction.atomic():
-                current = ImportJob.objects.select_for_update().get(pk=job.pk)
-                if current.status != ImportJob.RUNNING or current.next_row > chunk[0].number:
-                    return False  # cancelled, or another runner got ahead of us
-                counts = dict.fromkeys(_RESULTS, 0)
-                errors = importer.apply(chunk, counts)
-                _add(current, counts, chunk)
-                _store_errors(current, errors)
-                current.save(update_fields=[*_COUNTERS, "total_rows", "updated_at"])
+            current = atomic_retrying_conflicts(partial(_write_chunk, job.pk, importer, chunk))
+            if current is None:
+                return False  # cancelled, or another runner got ahead of us
             job = current
             if progress:
                 progress(job)
     finally:
         importer.close()
     return True
+
+
+def _write_chunk(job_id: int, importer: CustomersImport, chunk: list[Prepared]
+                 ) -> ImportJob | None:
+    """One chunk with the job's counters and report lines, inside the caller's transaction;
+    None when the job was cancelled or another runner got ahead."""
+    current = ImportJob.objects.select_for_update().get(pk=job_id)
+    if current.status != ImportJob.RUNNING or current.next_row > chunk[0].number:
+        return None
+    counts = dict.fromkeys(_RESULTS, 0)
+    errors = importer.apply(chunk, counts)
+    _add(current, counts, chunk)
+    _store_errors(current, errors)
+    current.save(update_fields=[*_COUNTERS, "total_rows", "updated_at"])
+    return current
 
 
 def _run_dry(job: ImportJob, actor: Actor, progress) -> bool:
