@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,50 @@ def test_a_chunk_still_conflicting_after_its_attempts_fails_the_job(actor, tmp_p
     job = ImportJob.objects.get()
     assert (job.status, job.rows_done, Customer.objects.count()) == (ImportJob.FAILED, 0, 0)
     assert len(attempts) == bulkdb.CONFLICT_ATTEMPTS == 3
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"),
+                    reason="SQLite lets one writer at a time: a concurrent card save waits "
+                           "for the chunk, so the conflict cannot arise there")
+@pytest.mark.django_db(transaction=True)
+def test_a_mobile_saved_on_a_card_during_a_chunk_is_updated_not_duplicated(
+        admin_user, tmp_path, monkeypatch):
+    """PostgreSQL, for real: while a chunk is between its lookups and its inserts, another
+    connection commits a customer with one of the chunk's mobiles. The chunk's insert fails
+    on the live-identifier constraint, the chunk runs again, and that row now updates the
+    card's customer instead of creating a second one."""
+    import threading
+
+    from django.db import connections
+
+    actor = Actor(user=admin_user, via="web")
+    path = write_csv(tmp_path / "a.csv", [row(f"客户{i}", f"139{i:08d}", notes="导入")
+                                          for i in range(3)])
+    monkeypatch.setattr(bulk, "WORKERS", 0)
+    real_load, loads = bulk._ChunkWriter._load, []
+
+    def load(self, prepared):
+        real_load(self, prepared)
+        loads.append(len(self.cards))
+        if len(loads) == 1:
+            def save_card():
+                try:
+                    create_customer(name="前台登记", mobile="13900000001")
+                finally:
+                    connections.close_all()
+
+            other = threading.Thread(target=save_card)
+            other.start()
+            other.join()
+
+    monkeypatch.setattr(bulk._ChunkWriter, "_load", load)
+    job = run(actor, path)
+    assert counts(job) == (3, 2, 1, 0, 0)
+    assert loads == [0, 1]  # the chunk ran again and then found the card's customer
+    customer = Customer.objects.get(primary_mobile="+8613900000001")
+    # The card's customer, updated by the row (a filled cell wins, as in any upsert).
+    assert (customer.name, customer.notes, customer.version) == ("客户1", "导入", 2)
+    assert list(AuditEntry.objects.filter(object_id=str(customer.pk)).order_by("seq")
+                .values_list("action", flat=True)) == ["customer.create", "customer.update"]
+    assert Customer.objects.count() == 3
+    assert audit_verify().ok

@@ -155,7 +155,9 @@ def insert_rows(model: type[models.Model], names: Sequence[str],
     columns = ", ".join(qn(field.column) for field in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # The driver's own cursor: its errors are mapped to django.db's as the ORM's are.
+            with connection.wrap_database_errors, cursor.cursor.copy(
+                    f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
