@@ -426,7 +426,7 @@ class _Table:
             return
         if self.use_copy:
             # PostgreSQL: COPY is several times faster than a pipelined executemany.
-            with cursor.cursor.copy(self.copy_sql) as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
                 for row in self.rows:
                     copy.write_row(row)
         else:
