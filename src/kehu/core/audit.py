@@ -23,7 +23,7 @@ from kehu.core.models import AuditChainHead, AuditEntry
 GENESIS_HASH = "0" * 64
 # Values JSON gives back exactly as they are: compared and hashed without the round trip
 # (bulk imports diff and append millions).
-PLAIN_TYPES = _PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _canonical(value: Any) -> Any:
@@ -38,14 +38,14 @@ def canonical(value: Any) -> Any:
     """_canonical without the round trip for what bulk changes hold (dicts with string keys,
     lists, plain values, dates); anything else takes the round trip."""
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in PLAIN_TYPES:
         return value
     if kind is dict:
         out = {}
         for key, item in value.items():
             if type(key) is not str:
                 return _canonical(value)
-            out[key] = item if type(item) in _PLAIN else canonical(item)
+            out[key] = item if type(item) in PLAIN_TYPES else canonical(item)
         return out
     if kind is list or kind is tuple:
         return [canonical(v) for v in value]
@@ -84,7 +84,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     changed = {}
     for field in sorted(set(before) | set(after)):
         old, new = before.get(field), after.get(field)
-        if type(old) in _PLAIN and type(new) in _PLAIN:
+        if type(old) in PLAIN_TYPES and type(new) in PLAIN_TYPES:
             if old != new:
                 changed[field] = {"before": old, "after": new}
         elif canonical(old) != canonical(new):
@@ -185,11 +185,11 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
         actor_user_id = user.pk if user is not None else None
         actor_label, user_agent = actor.label[:200], actor.user_agent[:400]
         # The keys of entry_hash's content around "changes" and the per-entry ones, sorted.
-        before_at = (f'"actor_label":{_compact(actor_label)},'
+        actor_and_time = (f'"actor_label":{_compact(actor_label)},'
                      f'"actor_user_id":{_compact(actor_user_id)},'
                      f'"api_key_prefix":{_compact(actor.api_key_prefix)},'
                      f'"at":{_compact(at.astimezone(UTC).isoformat())},"changes":')
-        after_ip = f',"ip":{_compact(actor.ip)},"object_id":'
+        after_changes = f',"ip":{_compact(actor.ip)},"object_id":'
         tail = f',"user_agent":{_compact(user_agent)},"via":{_compact(actor.via)}}}'
         seq, prev_hash = head.last_seq, head.last_hash
         rows = []
@@ -200,15 +200,16 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
             object_repr = str(pending.object_repr)[:200]
             changes = _compact(pending.changes if pending.canonical and pending.changes
                                else canonical(pending.changes or {}))
-            payload = (f'{{"action":{_compact(pending.action)},{before_at}{changes}{after_ip}'
-                       f'{_compact(object_id)},"object_repr":{_compact(object_repr)},'
+            payload = (f'{{"action":{_compact(pending.action)},{actor_and_time}{changes}'
+                       f'{after_changes}{_compact(object_id)},'
+                       f'"object_repr":{_compact(object_repr)},'
                        f'"object_type":{_compact(pending.object_type)},'
                        f'"prev_hash":"{prev_hash}","seq":{seq}{tail}')
-            entry_hash_ = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+            digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
             rows.append((seq, at, actor_user_id, actor_label, actor.api_key_prefix, actor.via,
                          pending.action, pending.object_type, object_id, object_repr,
-                         JSONText(changes), actor.ip, user_agent, prev_hash, entry_hash_))
-            prev_hash = entry_hash_
+                         JSONText(changes), actor.ip, user_agent, prev_hash, digest))
+            prev_hash = digest
         insert_rows(AuditEntry, _BULK_COLUMNS, rows)
         head.last_seq, head.last_hash = seq, prev_hash
         head.save(update_fields=["last_seq", "last_hash"])

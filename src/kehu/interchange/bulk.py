@@ -33,8 +33,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
-from kehu.core.audit import PLAIN_TYPES as _PLAIN
-from kehu.core.audit import PendingEntry, audit_record_many, canonical, diff
+from kehu.core.audit import PLAIN_TYPES, PendingEntry, audit_record_many, canonical, diff
 from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
 from kehu.core.crypto import encrypt
 from kehu.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -592,7 +591,7 @@ class _ChunkWriter:
         self._refresh(card)
         # Only the values it was created with: an empty field is as absent as before.
         # (what diff({}, snapshot(customer)) gives, built directly in its JSON form)
-        changes = {name: {"before": None, "after": value if type(value) in _PLAIN
+        changes = {name: {"before": None, "after": value if type(value) in PLAIN_TYPES
                           else canonical(value)}
                    for name, value in snapshot(customer).items() if value not in _EMPTY}
         changes["version"] = {"before": None, "after": customer.version}
