@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -297,3 +298,55 @@ def test_an_orders_chunk_meeting_a_concurrent_order_number_runs_again(actor, sho
     assert [(row, column) for row, column, _v, _r in errors(job)] == [(2, "支付方式")]
     assert Product.objects.filter(sku="NEW-1").count() == 1
     assert (Order.objects.get().number, OrderLine.objects.count()) == ("SO-1", 1)
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"),
+                    reason="SQLite lets one writer at a time: a concurrent order waits for "
+                           "the chunk, so the conflict cannot arise there")
+@pytest.mark.django_db(transaction=True)
+def test_an_order_number_taken_elsewhere_during_a_chunk_is_reported_not_duplicated(
+        admin_user, tmp_path, monkeypatch):
+    """PostgreSQL, for real: between a chunk's lookups and its inserts another connection
+    records order SO-1 for another customer (the chunk's own customers are locked, so an
+    order for them waits for the chunk instead). The chunk's insert fails on the order
+    number, the chunk runs again, and SO-1 is then found and reported as different."""
+    import threading
+
+    from django.db import connections
+
+    from kehu.interchange import orders_import
+    from kehu.transactions.services import order_create
+
+    create_customer(name="王芳", mobile="13812345678")
+    li = create_customer(name="李雷", mobile="13912345678")
+    cup = ProductFactory(sku="CUP-1", name="保温杯", unit_price=Decimal("99.00"))
+    actor = Actor(user=admin_user, via="web")
+    when = timezone.make_aware(dt.datetime(2024, 3, 5, 14, 30))
+    real, calls = orders_import.orders_record_many, []
+
+    def record(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            def elsewhere():
+                try:
+                    order_create(actor=Actor(user=admin_user, via="web"), customer=li,
+                                 lines=[{"product": cup, "quantity": 2,
+                                         "unit_price": Decimal("99.00")}],
+                                 number="SO-1", ordered_at=when, status="completed")
+                finally:
+                    connections.close_all()
+
+            other = threading.Thread(target=elsewhere)
+            other.start()
+            other.join()
+        return real(**kwargs)
+
+    monkeypatch.setattr(orders_import, "orders_record_many", record)
+    rows = [["SO-1", "13812345678", "CUP-1", "", "2", "99", "", "2024/3/5 14:30", "已完成", ""],
+            ["SO-2", "13812345678", "CUP-1", "", "1", "99", "", "2024/3/6 10:00", "已完成", ""]]
+    job = run(actor, write_csv(tmp_path / "orders.csv", rows))
+    assert len(calls) == 2
+    assert counts(job) == (2, 1, 0, 0, 1)
+    assert [row for row, *_rest in errors(job)] == [2]
+    assert sorted(Order.objects.values_list("number", "customer__name")) == [
+        ("SO-1", "李雷"), ("SO-2", "王芳")]
