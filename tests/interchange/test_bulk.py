@@ -22,6 +22,7 @@ from kehu.interchange.models import ImportJob
 from kehu.interchange.selectors import import_row_errors
 from kehu.interchange.services import import_job_create, import_job_run
 from tests.factories import create_customer
+from tests.interchange.conftest import committed_elsewhere
 
 HEADER = ["客户名称", "手机", "邮箱", "性别", "生日", "身份证号", "地址", "备注"]
 ID_NUMBER = "11010519491231002X"  # GB 11643's own example: born 1949-12-31, female
@@ -311,10 +312,6 @@ def test_a_mobile_saved_on_a_card_during_a_chunk_is_updated_not_duplicated(
     connection commits a customer with one of the chunk's mobiles. The chunk's insert fails
     on the live-identifier constraint, the chunk runs again, and that row now updates the
     card's customer instead of creating a second one."""
-    import threading
-
-    from django.db import connections
-
     actor = Actor(user=admin_user, via="web")
     path = write_csv(tmp_path / "a.csv", [row(f"客户{i}", f"139{i:08d}", notes="导入")
                                           for i in range(3)])
@@ -325,15 +322,7 @@ def test_a_mobile_saved_on_a_card_during_a_chunk_is_updated_not_duplicated(
         real_load(self, prepared)
         loads.append(len(self.cards))
         if len(loads) == 1:
-            def save_card():
-                try:
-                    create_customer(name="前台登记", mobile="13900000001")
-                finally:
-                    connections.close_all()
-
-            other = threading.Thread(target=save_card)
-            other.start()
-            other.join()
+            committed_elsewhere(lambda: create_customer(name="前台登记", mobile="13900000001"))
 
     monkeypatch.setattr(bulk._ChunkWriter, "_load", load)
     job = run(actor, path)

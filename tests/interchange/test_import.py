@@ -295,6 +295,32 @@ def _until_rows_commit(home: Path, process: subprocess.Popen, rng: random.Random
     time.sleep(rng.uniform(0.0, 0.3))
 
 
+def kill_and_resume(home: Path, start: list[str], state=None) -> tuple[dict, int]:
+    """Start `kehu import *start` in `home`, kill -9 it three times after a committed chunk
+    (resuming the job each time), then resume it to the end: (its last --json line, how
+    many kills landed mid-import). `state(home)["job"]` is the job to watch."""
+    state = state or _state
+    rng = random.Random()
+    kills = 0
+
+    def command() -> list[str]:
+        job = state(home)["job"]
+        return ["import", "--resume", str(job[0]), "--json"] if job else ["import", *start]
+
+    for _attempt in range(3):
+        process = _kehu(home, *command())
+        _until_rows_commit(home, process, rng, state=state)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.communicate(timeout=30)
+    for _attempt in range(5):
+        out, _err = _kehu(home, *command()).communicate(timeout=180)
+        if state(home)["job"][1] == "done":
+            break
+    return json.loads(out.strip().splitlines()[-1]), kills
+
+
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                     reason="runs real kehu processes on their own SQLite KEHU_HOME; "
                            "nothing of it depends on PostgreSQL")
@@ -306,25 +332,7 @@ def test_killed_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_path):
     assert inits == [None, None]
     path = _kill_file(tmp_path / "customers.csv")
     uninterrupted = _kehu(plain, "import", str(path), "--json")
-    rng = random.Random()
-    kills = 0
-    for _attempt in range(3):
-        state = _state(killed)
-        job = state["job"]
-        args = ["--resume", str(job[0])] if job else [str(path)]
-        process = _kehu(killed, "import", *args, "--json")
-        _until_rows_commit(killed, process, rng)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
-        process.communicate(timeout=30)
-    for _attempt in range(5):
-        job = _state(killed)["job"]
-        args = ["--resume", str(job[0])] if job else [str(path)]
-        out, err = _kehu(killed, "import", *args, "--json").communicate(timeout=120)
-        if _state(killed)["job"][1] == "done":
-            break
-    resumed = json.loads(out.strip().splitlines()[-1])
+    resumed, kills = kill_and_resume(killed, [str(path), "--json"])
     out, err = uninterrupted.communicate(timeout=120)
     assert uninterrupted.returncode == 0, err
     expected = json.loads(out.strip().splitlines()[-1])

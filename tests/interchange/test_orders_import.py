@@ -25,6 +25,7 @@ from kehu.interchange.selectors import import_row_errors
 from kehu.interchange.services import import_job_create, import_job_run
 from kehu.transactions.models import Order, OrderLine, Product
 from tests.factories import ProductFactory, create_customer
+from tests.interchange.conftest import committed_elsewhere
 
 HEADER = ["订单号", "客户手机", "商品编码", "商品名称", "数量", "单价", "实付金额", "下单时间",
           "订单状态", "支付方式"]
@@ -310,10 +311,6 @@ def test_an_order_number_taken_elsewhere_during_a_chunk_is_reported_not_duplicat
     records order SO-1 for another customer (the chunk's own customers are locked, so an
     order for them waits for the chunk instead). The chunk's insert fails on the order
     number, the chunk runs again, and SO-1 is then found and reported as different."""
-    import threading
-
-    from django.db import connections
-
     from kehu.interchange import orders_import
     from kehu.transactions.services import order_create
 
@@ -327,18 +324,10 @@ def test_an_order_number_taken_elsewhere_during_a_chunk_is_reported_not_duplicat
     def record(**kwargs):
         calls.append(1)
         if len(calls) == 1:
-            def elsewhere():
-                try:
-                    order_create(actor=Actor(user=admin_user, via="web"), customer=li,
-                                 lines=[{"product": cup, "quantity": 2,
-                                         "unit_price": Decimal("99.00")}],
-                                 number="SO-1", ordered_at=when, status="completed")
-                finally:
-                    connections.close_all()
-
-            other = threading.Thread(target=elsewhere)
-            other.start()
-            other.join()
+            committed_elsewhere(lambda: order_create(
+                actor=Actor(user=admin_user, via="web"), customer=li,
+                lines=[{"product": cup, "quantity": 2, "unit_price": Decimal("99.00")}],
+                number="SO-1", ordered_at=when, status="completed"))
         return real(**kwargs)
 
     monkeypatch.setattr(orders_import, "orders_record_many", record)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.interchange.test_import import _kehu, _until_rows_commit, write_csv
+from tests.interchange.test_import import _kehu, kill_and_resume, write_csv
 
 CUSTOMERS = 60
 ORDERS = 260
@@ -67,24 +65,7 @@ def test_killed_orders_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_
         list(pool.map(prepare, [plain, killed]))
     args = ["--kind", "orders", "--create-products", "--json"]
     uninterrupted = _kehu(plain, "import", str(orders), *args)
-    rng = random.Random()
-    kills = 0
-    for _attempt in range(3):
-        job = _state(killed)["job"]
-        process = _kehu(killed, "import", *(["--resume", str(job[0]), "--json"] if job
-                                            else [str(orders), *args]))
-        _until_rows_commit(killed, process, rng, state=_state)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
-        process.communicate(timeout=30)
-    for _attempt in range(5):
-        job = _state(killed)["job"]
-        out, err = _kehu(killed, "import", *(["--resume", str(job[0]), "--json"] if job
-                                             else [str(orders), *args])).communicate(timeout=180)
-        if _state(killed)["job"][1] == "done":
-            break
-    resumed = json.loads(out.strip().splitlines()[-1])
+    resumed, kills = kill_and_resume(killed, [str(orders), *args], state=_state)
     out, err = uninterrupted.communicate(timeout=180)
     assert uninterrupted.returncode == 0, err
     expected = json.loads(out.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ Cleaning the next chunk can run in a forked worker process while this one writes
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,6 +54,7 @@ from kehu.customers.services.identity import (
     duplicate_message,
     id_number_index,
 )
+from kehu.interchange.jobs import Chunk, Written
 from kehu.interchange.mapping import CUSTOMER_FIELDS
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowCleaner, RowError, masked
@@ -274,17 +275,23 @@ class CustomersImport:
 
     # Writing one chunk ----------------------------------------------------------------------
 
-    def apply(self, prepared: list[Prepared], counts: dict[str, int]) -> list[RowError]:
+    def job_chunks(self, start: int) -> Iterator[Chunk]:
+        """The cleaned chunks from row `start`, as jobs.run_chunks takes them."""
+        for prepared in self.prepared_chunks(start):
+            yield Chunk(first=prepared[0].number, last=prepared[-1].number,
+                        size=len(prepared), rows=prepared)
+
+    def write(self, prepared: list[Prepared]) -> Written:
         """Apply the chunk's rows in order and write them; must run inside the chunk's
-        transaction. Adds each row's outcome to `counts`; returns the report lines."""
+        transaction. Returns each row's outcome counted and the report lines."""
         writer = _ChunkWriter(self, prepared)
-        errors: list[RowError] = []
+        written = Written()
         for item in prepared:
             result, row_errors = writer.row(item)
-            counts[result] += 1
-            errors.extend(row_errors)
+            written.counts[result] += 1
+            written.errors.extend(row_errors)
         writer.flush()
-        return errors
+        return written
 
     # Helpers shared with the chunk writer ---------------------------------------------------
 
@@ -818,11 +825,3 @@ class _ChunkWriter:
                          canonical=action == "customer.create")
             for card, action, changes in self.audit])
 
-
-def run_chunks(importer: CustomersImport, start: int,
-               step: Callable[[list[Prepared]], bool]) -> bool:
-    """Feed the prepared chunks to `step` until it returns False (False then)."""
-    for prepared in importer.prepared_chunks(start):
-        if not step(prepared):
-            return False
-    return True

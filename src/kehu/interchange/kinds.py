@@ -4,11 +4,10 @@ A kind's importer cleans the rows of one chunk, finds their customers and checks
 record by the owning app's own rules (order_check / order_build, interaction_prepare,
 event_ingest), then writes the chunk set-based through that app's bulk services
 (orders_record_many, interactions_log_many, event_ingest), so the rules are the card's.
-`run_kind` drives it exactly as the customers import runs: each chunk in ONE transaction
-that also stores the chunk's row errors and advances the job's counters and `next_row`, so
-a process killed at any moment resumes after the last committed chunk and ends with the
-counts of an uninterrupted run. A dry run sends every row through the same writes in one
-transaction that is rolled back.
+`run_kind` drives it through the chunk loop the customers import runs too
+(`jobs.run_chunks`): each chunk in ONE transaction with its report lines and the job's
+counters, resumable after a kill with the counts of an uninterrupted run; a dry run sends
+every row through the same writes in one transaction that is rolled back.
 
 Rows name their customer by mobile, email, ID number or external id, tried in the job's
 precedence (as the customers import matches); only live customers inside the importing
@@ -28,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.core.actor import Actor
-from kehu.core.bulkdb import atomic_retrying_conflicts
 from kehu.core.errors import ValidationFailed
 from kehu.core.normalize import (
     NormalizationError,
@@ -45,8 +42,9 @@ from kehu.core.normalize import (
 )
 from kehu.customers.models import Customer, Identifier
 from kehu.customers.services.identity import PHONE_KINDS, id_number_index
+from kehu.interchange.jobs import Chunk, Written, run_chunks, run_chunks_dry
 from kehu.interchange.mapping import CUSTOMER_KEYS, fold_header, kind_fields
-from kehu.interchange.models import ImportJob, ImportRowError
+from kehu.interchange.models import ImportJob
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowError, masked
 
@@ -342,31 +340,18 @@ class KindImporter:
 
 # Running -------------------------------------------------------------------------------------
 
-_COUNTERS = ["rows_done", "created", "updated", "unchanged", "rejected", "next_row",
-             "total_rows", "updated_at"]
 
-
-class _DryRunRollback(Exception):
-    pass
-
-
-def _process(job: ImportJob, importer: KindImporter, chunk: list[tuple[int, list[str]]],
-             errors: list[RowError]) -> None:
-    """One chunk through the importer: its outcomes counted on the job, its report lines
-    (rejections and cells left out) added to `errors` in row order."""
-    found: list[RowError] = []
+def _write(importer: KindImporter, rows: list[tuple[int, list[str]]]) -> Written:
+    """One chunk through the importer: each row's outcome counted, and its report lines
+    (rejections and cells left out) in row order."""
+    written = Written()
     importer.skipped = []  # a chunk run again after a conflict starts afresh
-    for outcome in importer.process(chunk):
-        setattr(job, outcome.result, getattr(job, outcome.result) + 1)
-        found.extend(outcome.errors)
-    found.extend(importer.skipped)
-    found.sort(key=lambda error: error.row)  # stable: a row's own lines keep their order
-    errors.extend(found)
-
-
-def _error_rows(job: ImportJob, errors: list[RowError]) -> list[ImportRowError]:
-    return [ImportRowError(job=job, row=e.row, column=e.column[:255], value=e.value,
-                           reason=e.reason) for e in errors]
+    for outcome in importer.process(rows):
+        written.counts[outcome.result] += 1
+        written.errors.extend(outcome.errors)
+    written.errors.extend(importer.skipped)
+    written.errors.sort(key=lambda error: error.row)  # stable: a row's lines keep their order
+    return written
 
 
 def importer_for(job: ImportJob, actor: Actor) -> KindImporter:
@@ -381,59 +366,14 @@ def importer_for(job: ImportJob, actor: Actor) -> KindImporter:
 
 def run_kind(job: ImportJob, actor: Actor, progress: Callable[[ImportJob], None] | None, *,
              dry_run: bool, chunk_rows: int) -> bool:
-    """Run (or resume) a non-customer job; True when its last row is done, False when it was
-    cancelled or another runner got ahead."""
+    """Run (or resume) a non-customer job through the jobs' chunk loop; True when its last
+    row is done, False when it was cancelled or another runner got ahead."""
     kind_require(actor, job.kind)
     importer = importer_for(job, actor)
     try:
-        if dry_run:
-            return _run_dry(job, importer, progress, chunk_rows)
-        for chunk in importer.chunks(job.next_row, chunk_rows):
-            current = atomic_retrying_conflicts(partial(_write_chunk, job.pk, importer, chunk))
-            if current is None:
-                return False
-            job = current
-            if progress:
-                progress(job)
+        chunks = (Chunk(first=rows[0][0], last=rows[-1][0], size=len(rows), rows=rows)
+                  for rows in importer.chunks(job.next_row, chunk_rows))
+        run = run_chunks_dry if dry_run else run_chunks
+        return run(job, chunks, partial(_write, importer), progress)
     finally:
         importer.close()
-    return True
-
-
-def _write_chunk(job_id: int, importer: KindImporter, chunk: list[tuple[int, list[str]]]
-                 ) -> ImportJob | None:
-    """One chunk with the job's counters and report lines, inside the caller's transaction;
-    None when the job was cancelled or another runner got ahead."""
-    current = ImportJob.objects.select_for_update().get(pk=job_id)
-    if current.status != ImportJob.RUNNING or current.next_row > chunk[0][0]:
-        return None
-    errors: list[RowError] = []
-    _process(current, importer, chunk, errors)
-    current.rows_done += len(chunk)
-    current.next_row = chunk[-1][0] + 1
-    current.total_rows = max(current.total_rows, current.rows_done)
-    ImportRowError.objects.bulk_create(_error_rows(current, errors), batch_size=500)
-    current.save(update_fields=_COUNTERS)
-    return current
-
-
-def _run_dry(job: ImportJob, importer: KindImporter, progress, chunk_rows: int) -> bool:
-    errors: list[RowError] = []
-    job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
-    try:
-        with transaction.atomic():
-            for chunk in importer.chunks(job.next_row, chunk_rows):
-                _process(job, importer, chunk, errors)
-                job.rows_done += len(chunk)
-                job.next_row = chunk[-1][0] + 1
-                job.total_rows = max(job.total_rows, job.rows_done)
-                if progress:
-                    progress(job)
-            raise _DryRunRollback
-    except _DryRunRollback:
-        pass
-    with transaction.atomic():
-        ImportRowError.objects.filter(job=job).delete()
-        ImportRowError.objects.bulk_create(_error_rows(job, errors), batch_size=500)
-        job.save(update_fields=_COUNTERS)
-    return True

@@ -21,7 +21,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,12 +30,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.bulkdb import atomic_retrying_conflicts, insert_rows
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
-from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport, Prepared
+from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport
+from kehu.interchange.jobs import run_chunks, run_chunks_dry
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
     MULTI_FIELDS,
@@ -159,10 +158,6 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
 # Running -------------------------------------------------------------------------------------
 
 
-class _DryRunRollback(Exception):
-    pass
-
-
 def import_job_run(*, job_id: int, actor: Actor,
                    progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
     """Run (or resume) a job to the end; a done or cancelled job is returned at once.
@@ -179,10 +174,8 @@ def import_job_run(*, job_id: int, actor: Actor,
             if job.kind != "customers":
                 finished = run_kind(job, actor, progress, dry_run=bool(job.options.get("dry_run")),
                                     chunk_rows=CHUNK_ROWS)
-            elif job.options.get("dry_run"):
-                finished = _run_dry(job, actor, progress)
             else:
-                finished = _run(job, actor, progress)
+                finished = _run(job, actor, progress, dry_run=bool(job.options.get("dry_run")))
         except (ReaderError, DomainError) as exc:
             _fail(job, str(exc.message))
             return job
@@ -234,79 +227,15 @@ def _fail(job: ImportJob, message: str) -> None:
     job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
 
 
-_COUNTERS = ["rows_done", "created", "updated", "unchanged", "rejected", "next_row"]
-_RESULTS = ("created", "updated", "unchanged", "rejected")
-
-
-def _add(job: ImportJob, counts: dict[str, int], chunk: list[Prepared]) -> None:
-    for result in _RESULTS:
-        setattr(job, result, getattr(job, result) + counts[result])
-    job.rows_done += len(chunk)
-    job.next_row = chunk[-1].number + 1
-    job.total_rows = max(job.total_rows, job.rows_done)
-
-
-def _store_errors(job: ImportJob, errors: list[RowError]) -> None:
-    insert_rows(ImportRowError, ["job_id", "row", "column", "value", "reason"],
-                ([job.pk, e.row, e.column[:255], e.value, e.reason] for e in errors))
-
-
-def _run(job: ImportJob, actor: Actor, progress) -> bool:
-    """Each chunk in ONE transaction with the job's counters and row errors (bulk.py writes
-    the customers). True when the last row was committed; False when cancelled or overtaken."""
+def _run(job: ImportJob, actor: Actor, progress, *, dry_run: bool) -> bool:
+    """The customers import through the jobs' chunk loop (bulk.py writes the customers).
+    True when the last row was committed; False when cancelled or overtaken."""
     importer = CustomersImport(job, actor)
     try:
-        for chunk in importer.prepared_chunks(job.next_row):
-            current = atomic_retrying_conflicts(partial(_write_chunk, job.pk, importer, chunk))
-            if current is None:
-                return False  # cancelled, or another runner got ahead of us
-            job = current
-            if progress:
-                progress(job)
+        run = run_chunks_dry if dry_run else run_chunks
+        return run(job, importer.job_chunks(job.next_row), importer.write, progress)
     finally:
         importer.close()
-    return True
-
-
-def _write_chunk(job_id: int, importer: CustomersImport, chunk: list[Prepared]
-                 ) -> ImportJob | None:
-    """One chunk with the job's counters and report lines, inside the caller's transaction;
-    None when the job was cancelled or another runner got ahead."""
-    current = ImportJob.objects.select_for_update().get(pk=job_id)
-    if current.status != ImportJob.RUNNING or current.next_row > chunk[0].number:
-        return None
-    counts = dict.fromkeys(_RESULTS, 0)
-    errors = importer.apply(chunk, counts)
-    _add(current, counts, chunk)
-    _store_errors(current, errors)
-    current.save(update_fields=[*_COUNTERS, "total_rows", "updated_at"])
-    return current
-
-
-def _run_dry(job: ImportJob, actor: Actor, progress) -> bool:
-    """Every row through the real path in one transaction that is rolled back at the end,
-    so identifier conflicts and same-file matches count exactly as in the real run."""
-    importer = CustomersImport(job, actor)
-    errors: list[RowError] = []
-    job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
-    try:
-        with transaction.atomic():
-            for chunk in importer.prepared_chunks(job.next_row):
-                counts = dict.fromkeys(_RESULTS, 0)
-                errors.extend(importer.apply(chunk, counts))
-                _add(job, counts, chunk)
-                if progress:
-                    progress(job)
-            raise _DryRunRollback
-    except _DryRunRollback:
-        pass
-    finally:
-        importer.close()
-    with transaction.atomic():
-        ImportRowError.objects.filter(job=job).delete()
-        _store_errors(job, errors)
-        job.save(update_fields=[*_COUNTERS, "total_rows", "updated_at"])
-    return True
 
 
 def _write_report(job: ImportJob) -> None:
