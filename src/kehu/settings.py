@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kehu.core.middleware.ServerTimingMiddleware",
+    "kehu.core.middleware.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,10 +136,18 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+# Under the ASGI server (kehu/asgi.py) each request's views run in a thread of their own, so a
+# connection kept per thread would leak: PostgreSQL takes connections from a pool instead,
+# SQLite opens one per request (cheap, a file).
+SERVED_BY_ASGI = _env_bool("KEHU_ASGI")
+CONN_MAX_AGE = 0 if SERVED_BY_ASGI else 600
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE,
+                                         conn_health_checks=not SERVED_BY_ASGI)
     }
+    if SERVED_BY_ASGI:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 20}
 else:
     DATABASES = {
         "default": {
@@ -157,7 +166,7 @@ else:
                 "timeout": 20,
             },
             # Reuse connections: opening one (and its PRAGMAs) costs more than a lookup.
-            "CONN_MAX_AGE": 600,
+            "CONN_MAX_AGE": CONN_MAX_AGE,
             "CONN_HEALTH_CHECKS": True,
         }
     }

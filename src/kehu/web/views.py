@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from kehu.accounts import selectors as accounts
+from kehu.core.health import readiness
 from kehu.core.selectors import audit_entries_visible_to
 from kehu.interactions.selectors import follow_up_agenda
 
@@ -29,6 +30,15 @@ def home(request):
 
 @require_GET
 def healthz(request):
+    """Liveness: the process answers and reaches its database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request):
+    """Readiness: database, queue and a live background worker; 503 naming what is not ready."""
+    result = readiness()
+    return JsonResponse({"status": "ok" if result.ok else "unavailable", "checks": result.checks},
+                        status=200 if result.ok else 503)
