@@ -36,7 +36,7 @@ def _wait_up(base: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).read()
+            urllib.request.urlopen(base + "/healthz", timeout=2).read()  # noqa: S310 - our own http URL
             return
         except OSError:
             time.sleep(0.3)
@@ -54,7 +54,7 @@ def _time_requests(base: str, count: int, budget: float = 60.0) -> tuple[list[fl
         url = base + ("/login/" if i % 2 else "/healthz")
         started = time.perf_counter()
         try:
-            urllib.request.urlopen(url, timeout=5).read()
+            urllib.request.urlopen(url, timeout=5).read()  # noqa: S310 - our own http URL
             latencies.append((time.perf_counter() - started) * 1000)
         except OSError:
             failures += 1
@@ -125,10 +125,10 @@ def main() -> None:
     home = fresh_home("kehu-slow-")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     kehu = [sys.executable, "-m", "kehu"]
-    subprocess.run([*kehu, "init"], env=env, check=True, capture_output=True)
+    subprocess.run([*kehu, "init"], env=env, check=True, capture_output=True)  # noqa: S603
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*kehu, "serve", "--port", str(port), "--workers", str(args.workers),
+    server = subprocess.Popen([*kehu,  # noqa: S603 "serve", "--port", str(port), "--workers", str(args.workers),
                                "--worker-class", args.worker_class, "--no-worker"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:

@@ -44,7 +44,8 @@ class WorkerSupervisor:
     def _spawn(self) -> subprocess.Popen:
         # The child gets its own process group, so a Ctrl-C in the terminal reaches the
         # server, which then stops the worker in order (finishing the task it holds).
-        return subprocess.Popen(self.command, env=os.environ.copy(), start_new_session=True)
+        return subprocess.Popen(self.command, env=os.environ.copy(),  # noqa: S603 - our own command
+                                start_new_session=True)
 
     def _run(self) -> None:
         backoff = 1.0

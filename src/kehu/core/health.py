@@ -7,6 +7,7 @@ Redis), so it needs no table and is visible to every web process that shares the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from huey.contrib.djhuey import HUEY
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "kehu:worker-heartbeat"
 HEARTBEAT_SECONDS = 10.0
@@ -58,8 +61,8 @@ class Heartbeat:
         while True:
             try:
                 worker_beat(started_at=self.started_at)
-            except Exception:  # noqa: BLE001 - a storage hiccup must not end the beating
-                pass
+            except Exception:  # a storage hiccup must not end the beating
+                logger.warning("worker heartbeat not recorded", exc_info=True)
             if self._stop.wait(HEARTBEAT_SECONDS):
                 return
 

@@ -59,8 +59,8 @@ class Command(BaseCommand):
             raise CommandError(_("--connections must be between 1 and 100000"))
         supervisor = None if no_worker else WorkerSupervisor(threads=background_workers)
         worker_note = _("no background worker") if no_worker else _("with the background worker")
-        self.stdout.write(f"kehu serving on http://{host}:{port}/ "
-                          f"({workers} × {worker_class}, {worker_note}; data in {settings.KEHU_HOME})")
+        self.stdout.write(f"kehu serving on http://{host}:{port}/ ({workers} × {worker_class}, "
+                          f"{worker_note}; data in {settings.KEHU_HOME})")
         asgi = worker_class == "asgi"
         options = {
             "bind": f"{host}:{port}",
@@ -76,8 +76,8 @@ class Command(BaseCommand):
             "limit_request_field_size": 8190,
             "accesslog": "-" if settings.DEBUG else None,
             "preload_app": True,
-            "control_socket_disable": True,
-            "asgi_lifespan": "off",  # Django's ASGI handler has no lifespan events  # two servers on one machine would share its path
+            "control_socket_disable": True,  # two servers on one machine would share its path
+            "asgi_lifespan": "off",  # Django's ASGI handler has no lifespan events
         }
         if supervisor:
             options["when_ready"] = lambda server: supervisor.start()

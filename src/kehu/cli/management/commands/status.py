@@ -38,9 +38,11 @@ def _lines(checks: dict) -> list[str]:
         lines.append(f"{_('queue')}: {bad} ({queue.get('error')})")
     age = worker.get("last_beat_seconds_ago")
     if age is None:
-        lines.append(f"{_('background worker')}: {bad} ({_('never seen; start `kehu serve` or `kehu worker`')})")
+        hint = _("never seen; start `kehu serve` or `kehu worker`")
+        lines.append(f"{_('background worker')}: {bad} ({hint})")
     else:
         state = ok if worker["ok"] else bad
-        lines.append(f"{_('background worker')}: {state} "
-                     f"({_('last heartbeat %(s)s s ago, pid %(pid)s on %(host)s') % {'s': age, 'pid': worker.get('pid'), 'host': worker.get('host')}})")
+        seen = _("last heartbeat %(s)s s ago, pid %(pid)s on %(host)s") % {
+            "s": age, "pid": worker.get("pid"), "host": worker.get("host")}
+        lines.append(f"{_('background worker')}: {state} ({seen})")
     return lines
