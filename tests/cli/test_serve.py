@@ -16,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
-import kehu
-
-SRC = str(Path(kehu.__file__).resolve().parent.parent)
+from tests.cli.conftest import kehu_env
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(KEHU_HOME=str(home), PYTHONPATH=SRC, DJANGO_SETTINGS_MODULE="kehu.settings")
-    return env
+    return kehu_env(home)
 
 
 def _free_port() -> int:
@@ -76,12 +72,9 @@ class Server:
             self.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("serve-home")
-    subprocess.run([sys.executable, "-m", "kehu", "init"], env=_env(home), check=True,
-                   capture_output=True, timeout=180)
-    return home
+@pytest.fixture
+def home(initialized_home):
+    return initialized_home
 
 
 def test_serve_runs_the_background_worker_and_restarts_it_when_killed(home):
@@ -105,14 +98,8 @@ def test_serve_runs_the_background_worker_and_restarts_it_when_killed(home):
     assert server.proc.returncode is not None
 
 
-def test_serve_no_worker_is_not_ready_and_survives_slow_clients(home, tmp_path):
-    # A fresh queue (its own home) so no heartbeat of the previous test is seen.
-    lonely = tmp_path / "home"
-    lonely.mkdir()
-    for item in home.iterdir():
-        if item.name.startswith("kehu.sqlite3") or item.name in ("secret_key", "encryption_key"):
-            (lonely / item.name).write_bytes(item.read_bytes())
-    server = Server(lonely, "--no-worker")
+def test_serve_no_worker_is_not_ready_and_survives_slow_clients(home):
+    server = Server(home, "--no-worker")
     slow = []
     try:
         _wait_for(lambda: _get(server.base + "/healthz")[0] == 200, 60, "/healthz")
