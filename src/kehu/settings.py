@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kehu.core.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -271,9 +272,11 @@ if REDIS_URL:
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(KEHU_HOME / "huey.sqlite3")})
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KEHU_LOG_LEVEL", "WARNING")},
-}
+# JSON lines (kehu.core.logs) to stderr and KEHU_HOME/logs/kehu-<role>.log, 10 MB x 5 rotated.
+LOG_DIR = KEHU_HOME / "logs"
+LOG_DIR.mkdir(mode=0o700, exist_ok=True)
+LOGGING_CONFIG = "logging.config.dictConfig"
+from kehu.core.logs import logging_config  # noqa: E402 - needs only the standard library
+
+LOGGING = logging_config(log_dir=LOG_DIR, role=os.environ.get("KEHU_PROCESS_ROLE", "web"),
+                         level=os.environ.get("KEHU_LOG_LEVEL", "WARNING").upper())

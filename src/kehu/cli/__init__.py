@@ -11,4 +11,7 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     args = list(sys.argv[1:] if argv is None else argv)
+    # Which log file this process writes (KEHU_HOME/logs/kehu-<role>.log).
+    role = {"serve": "web", "runserver": "web", "worker": "worker", "run_huey": "worker"}
+    os.environ.setdefault("KEHU_PROCESS_ROLE", role.get(args[0] if args else "", "cli"))
     execute_from_command_line(["kehu", *args])

@@ -44,7 +44,7 @@ class WorkerSupervisor:
     def _spawn(self) -> subprocess.Popen:
         # The child gets its own process group, so a Ctrl-C in the terminal reaches the
         # server, which then stops the worker in order (finishing the task it holds).
-        return subprocess.Popen(self.command, env=os.environ.copy(),  # noqa: S603 - our own command
+        return subprocess.Popen(self.command, env=dict(os.environ, KEHU_PROCESS_ROLE="worker"),  # noqa: S603 - our own command
                                 start_new_session=True)
 
     def _run(self) -> None:

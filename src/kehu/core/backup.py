@@ -73,9 +73,11 @@ def _run(command: list[str], env: dict[str, str] | None = None) -> None:
     try:
         subprocess.run(command, env=env, check=True, capture_output=True, text=True)  # noqa: S603
     except FileNotFoundError as exc:
-        raise ValidationFailed(_("%(tool)s is not installed; it is needed for PostgreSQL backups") % {"tool": command[0]}) from exc
+        message = _("%(tool)s is not installed; it is needed for PostgreSQL backups")
+        raise ValidationFailed(message % {"tool": command[0]}) from exc
     except subprocess.CalledProcessError as exc:
-        raise ValidationFailed(_("%(tool)s failed: %(error)s") % {"tool": command[0], "error": exc.stderr.strip()[:500]}) from exc
+        message = _("%(tool)s failed: %(error)s")
+        raise ValidationFailed(message % {"tool": command[0], "error": exc.stderr.strip()[:500]}) from exc
 
 
 def backup_create(out: Path) -> BackupResult:
