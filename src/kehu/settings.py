@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kehu.core.metrics.MetricsMiddleware",
     "kehu.core.middleware.ServerTimingMiddleware",
     "kehu.core.middleware.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -259,6 +260,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
 # Duplicate scans merge groups at or above this match probability (e.g. 0.995) without
 # review, each merge undoable; unset (the default) means never.
+# /metrics answers a scraper presenting this bearer token, or a signed-in admin (user.manage).
+KEHU_METRICS_TOKEN = os.environ.get("KEHU_METRICS_TOKEN", "").strip()
 KEHU_DEDUP_AUTO_MERGE = os.environ.get("KEHU_DEDUP_AUTO_MERGE") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
