@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.cli.conftest import kehu_env as _env
-from tests.cli.conftest import run_kehu as _kehu
+from tests.processes import kehu_env as _env
+from tests.processes import run_kehu as _kehu
 
 PG = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
