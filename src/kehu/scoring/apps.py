@@ -7,3 +7,11 @@ class ScoringConfig(AppConfig):
     label = "scoring"
     verbose_name = _("Customer value")
 
+    def ready(self):
+        from django.urls import reverse
+
+        from kehu.core.jobs import JobKind, register_job_kind
+
+        register_job_kind(JobKind(key="scoring_run", label=_("RFM scoring"), permission="scoring.view",
+                                  detail_url=lambda job: reverse("scoring:rfm")))
+

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET
 from kehu.accounts import selectors as accounts
 from kehu.core.health import readiness
 from kehu.core.metrics import render as render_metrics
-from kehu.core.selectors import audit_entries_visible_to
+from kehu.core.models import Job
+from kehu.core.selectors import audit_entries_visible_to, job_list
 from kehu.interactions.selectors import follow_up_agenda
 
 
@@ -31,6 +32,19 @@ def home(request):
         "agenda": follow_up_agenda(user, mine=True) if user.access.can("customer.view") else None,
     }
     return render(request, "web/home.html", context)
+
+
+@login_required
+@require_GET
+def jobs(request):
+    """Every long job the user may see (imports, scans, scoring …) with its progress."""
+    status = request.GET.get("status") or None
+    if status not in dict(Job.STATUSES):
+        status = None
+    _total, rows = job_list(user=request.user, status=status, limit=100)
+    context = {"jobs": rows, "status": status, "statuses": Job.STATUSES,
+               "running": any(row["status"] in (Job.QUEUED, Job.RUNNING) for row in rows)}
+    return render(request, "web/jobs.html", context)
 
 
 @require_GET
