@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
@@ -23,8 +24,9 @@ from kehu.customers.forms import CustomerForm, custom_field_name, customer_form_
 from kehu.customers.models import Customer
 from kehu.identity import selectors as identity_selectors
 
-TIMELINE_FILTERS = [("interaction", _("Interactions")), ("event", _("Events")),
-                    ("order", _("Orders")), ("ticket", _("Tickets"))]
+# Lazy: built at import, read in the language of each request.
+TIMELINE_FILTERS = [("interaction", gettext_lazy("Interactions")), ("event", gettext_lazy("Events")),
+                    ("order", gettext_lazy("Orders")), ("ticket", gettext_lazy("Tickets"))]
 
 
 def _kinds(request) -> set[str]:
@@ -50,6 +52,16 @@ def card(request, customer_id: int):
         "can_ticket": request.user.access.can("ticket.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })
+
+
+@requires("customer.view")
+def card_follow_ups(request, customer_id: int):
+    """The follow-up tab, reloaded when a change elsewhere on the card (logging an
+    interaction with a next follow-up) announces `followUpsChanged`."""
+    customer = selectors.card_customer(user=request.user, customer_id=customer_id)
+    return render(request, "cards/_follow_ups.html", {
+        "follow_ups": selectors.card_follow_ups(user=request.user, customer=customer),
+        "oob_count": True})
 
 
 @requires("customer.view")

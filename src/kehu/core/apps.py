@@ -6,3 +6,10 @@ class CoreConfig(AppConfig):
     name = "kehu.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from kehu.core import labels
+        from kehu.core.models import AuditEntry, FieldRule
+
+        labels.register_model("fieldrule", FieldRule)
+        labels.register_model("audit", AuditEntry)

@@ -6,3 +6,11 @@ class QualityConfig(AppConfig):
     name = "kehu.quality"
     label = "quality"
     verbose_name = _("Data quality")
+
+    def ready(self):
+        from kehu.core import labels
+        from kehu.quality.models import QualitySettings, QualitySnapshot
+
+        labels.register_object("quality", self.verbose_name)
+        labels.register_model("qualitysettings", QualitySettings)
+        labels.register_model("qualitysnapshot", QualitySnapshot)

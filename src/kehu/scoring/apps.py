@@ -7,3 +7,10 @@ class ScoringConfig(AppConfig):
     label = "scoring"
     verbose_name = _("Customer value")
 
+    def ready(self):
+        from kehu.core import labels
+        from kehu.scoring.models import ScoringRun, ScoringSettings
+
+        labels.register_object("scoring", self.verbose_name)
+        labels.register_model("scoring_run", ScoringRun)
+        labels.register_model("scoring_settings", ScoringSettings)

@@ -1,0 +1,169 @@
+"""Readable labels for the codes kept in data: one presenter for choice values, field names
+and audit actions, so no page shows `wechat`, `wechat_mp`, `lifecycle_stage` or `lead`.
+
+Core knows no customer: each app registers its own vocabulary in its AppConfig.ready()
+(`register_choices`, `register_object`), and pages read it through the `kehu_labels`
+template filters. Unknown codes come back as they are, never as an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kehu.core.permissions import FIELD_MODES, SCOPES, SENSITIVE_FIELDS
+
+# domain -> {code: lazy label}
+_CHOICES: dict[str, dict[str, Any]] = {}
+# object type -> its label, its fields' labels, and which choice domain each field's values use
+_OBJECTS: dict[str, Any] = {}
+_FIELDS: dict[str, dict[str, Any]] = {}
+_FIELD_VALUES: dict[str, dict[str, str]] = {}
+
+# The verbs of audit actions ("customer.update" reads 修改客户).
+_VERBS = {
+    "create": gettext_lazy("Create"), "update": gettext_lazy("Update"),
+    "delete": gettext_lazy("Delete"), "merge": gettext_lazy("Merge"),
+    "unmerge": gettext_lazy("Undo merge"), "assign": gettext_lazy("Reassign"),
+    "reveal": gettext_lazy("Reveal ID number of"), "export": gettext_lazy("Export"),
+    "import": gettext_lazy("Import"), "tag_add": gettext_lazy("Tag"),
+    "tag_remove": gettext_lazy("Untag"), "identifier_add": gettext_lazy("Add identifier to"),
+    "identifier_remove": gettext_lazy("Remove identifier from"),
+    "identifier_primary": gettext_lazy("Set primary identifier of"),
+    "address_set": gettext_lazy("Set address of"),
+    "address_remove": gettext_lazy("Remove address from"),
+    "contact_save": gettext_lazy("Save contact of"),
+    "contact_remove": gettext_lazy("Remove contact from"),
+    "complete": gettext_lazy("Complete"), "cancel": gettext_lazy("Cancel"),
+    "reschedule": gettext_lazy("Reschedule"), "status": gettext_lazy("Change status of"),
+    "open": gettext_lazy("Open"), "rate": gettext_lazy("Rate"), "refresh": gettext_lazy("Refresh"),
+    "run": gettext_lazy("Run"), "scan": gettext_lazy("Scan"), "dismiss": gettext_lazy("Dismiss"),
+    "ingest": gettext_lazy("Ingest"), "save": gettext_lazy("Save"),
+    "password": gettext_lazy("Change password of"), "unlock": gettext_lazy("Unlock"),
+    "revoke": gettext_lazy("Revoke"), "settings": gettext_lazy("Change settings of"),
+    "snapshot": gettext_lazy("Snapshot"), "recompute": gettext_lazy("Recompute"),
+    "remind": gettext_lazy("Remind about"), "rule_sync": gettext_lazy("Apply rule of"),
+    "load": gettext_lazy("Load"),
+}
+
+
+def register_choices(domain: str, choices: Iterable[tuple[str, Any]] | Mapping[str, Any]) -> None:
+    """Add (code, label) pairs to a vocabulary, e.g. "identifier.kind"."""
+    pairs = choices.items() if isinstance(choices, Mapping) else choices
+    _CHOICES.setdefault(domain, {}).update({str(code): label for code, label in pairs})
+
+
+def register_object(object_type: str, label: Any, *, fields: Mapping[str, Any] | None = None,
+                    values: Mapping[str, str] | None = None) -> None:
+    """An audited object type: its label, its fields' labels and, for fields holding codes,
+    the choice domain their values are read in."""
+    _OBJECTS[object_type] = label
+    _FIELDS.setdefault(object_type, {}).update(fields or {})
+    _FIELD_VALUES.setdefault(object_type, {}).update(values or {})
+
+
+def register_model(object_type: str, model, *, fields: Mapping[str, Any] | None = None,
+                   values: Mapping[str, str] | None = None) -> None:
+    """register_object from a model: its verbose name, each field's verbose name, and its
+    fields' choices as the domains "<object_type>.<field>" (foreign keys by their name)."""
+    labels: dict[str, Any] = {}
+    domains: dict[str, str] = {}
+    for model_field in model._meta.concrete_fields:
+        labels[model_field.name] = model_field.verbose_name
+        if model_field.choices:
+            domain = f"{object_type}.{model_field.name}"
+            register_choices(domain, model_field.flatchoices)
+            domains[model_field.name] = domain
+    register_object(object_type, model._meta.verbose_name, fields={**labels, **(fields or {})},
+                    values={**domains, **(values or {})})
+
+
+def choice_label(domain: str, code: Any) -> str:
+    """The label of `code` in `domain`; the code itself when unknown; "" for empty."""
+    if code is None or code == "":
+        return ""
+    label = _CHOICES.get(domain, {}).get(str(code))
+    return str(label) if label is not None else str(code)
+
+
+def object_label(object_type: str) -> str:
+    label = _OBJECTS.get(object_type)
+    return str(label) if label is not None else object_type
+
+
+def field_label(object_type: str, field: str, custom: Mapping[str, str] | None = None) -> str:
+    """A field of an object type as people read it; custom fields ("custom.<key>") by the
+    labels in `custom`, else by their key."""
+    label = _FIELDS.get(object_type, {}).get(field)
+    if label is not None:
+        return str(label)
+    if field.startswith("custom."):
+        key = field.removeprefix("custom.")
+        return str((custom or {}).get(key) or key)
+    return field
+
+
+def field_value(object_type: str, field: str, value: Any) -> Any:
+    """A recorded value as people read it: codes as labels, lists joined, the rest as is."""
+    domain = _FIELD_VALUES.get(object_type, {}).get(field)
+    if isinstance(value, list | tuple):
+        return "、".join(str(field_value(object_type, field, item)) for item in value)
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if domain == "identifier.described" and isinstance(value, str):
+        return identifier_label(value)
+    if domain and isinstance(value, str):
+        return choice_label(domain, value)
+    return value
+
+
+def identifier_label(described: str) -> str:
+    """"wechat:wx_1" / "external:tmall:T88" (how identifiers are audited) as 微信 wx_1 /
+    天猫 T88."""
+    kind, _sep, rest = described.partition(":")
+    if kind == "external" and ":" in rest:
+        system, _sep, value = rest.partition(":")
+        return f"{choice_label('identifier.system', system)} {value}"
+    return f"{choice_label('identifier.kind', kind)} {rest}" if rest else choice_label(
+        "identifier.kind", kind)
+
+
+def action_label(action: str) -> str:
+    """"customer.update" as 修改客户 (Update customer)."""
+    known = _CHOICES.get("audit.action", {}).get(action)
+    if known is not None:
+        return str(known)
+    object_type, _sep, verb = action.partition(".")
+    if verb in _VERBS and object_type in _OBJECTS:
+        return _("%(verb)s %(object)s") % {"verb": _VERBS[verb], "object": object_label(object_type)}
+    return action
+
+
+def present_changes(object_type: str, changes: Mapping[str, Any] | None,
+                    custom: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """An audit entry's changes as rows of (field label, before, after) or (label, value),
+    values read through `field_value`. Masking is the caller's (it happened before)."""
+    rows = []
+    for field, change in (changes or {}).items():
+        if field == "version":
+            continue
+        label = field_label(object_type, field, custom)
+        if isinstance(change, dict) and set(change) == {"before", "after"}:
+            rows.append({"field": field, "label": label, "is_change": True,
+                         "before": field_value(object_type, field, change["before"]),
+                         "after": field_value(object_type, field, change["after"])})
+        else:
+            rows.append({"field": field, "label": label, "is_change": False,
+                         "value": field_value(object_type, field, change)})
+    return rows
+
+
+register_choices("audit.via", {"web": gettext_lazy("Web"), "api": gettext_lazy("API"),
+                               "cli": gettext_lazy("Command line"),
+                               "system": gettext_lazy("System")})
+register_choices("access.scope", SCOPES)
+register_choices("access.field_mode", FIELD_MODES)
+register_choices("access.field", SENSITIVE_FIELDS)
