@@ -20,7 +20,7 @@ from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors as customer_selectors
 from kehu.customers import services as customer_services
 from kehu.customers.duplicates import form_duplicate_check
-from kehu.customers.forms import CustomerForm, custom_field_name, customer_form_initial
+from kehu.customers.forms import CustomerForm, conflict_rows, customer_form_initial
 from kehu.customers.models import Customer
 from kehu.identity import selectors as identity_selectors
 
@@ -233,7 +233,7 @@ def identity_edit(request, customer_id: int):
                 actor=Actor.from_request(request), customer=customer,
                 expected_version=form.cleaned_data.get("version"), changes=changes)
         except Conflict as exc:
-            conflict = _conflict_rows(exc.details, form)
+            conflict = conflict_rows(exc.details, form)
             data = request.POST.copy()
             data["version"] = exc.details.get("version")
             form = _identity_form(request, customer, data)
@@ -247,19 +247,3 @@ def identity_edit(request, customer_id: int):
         "conflict": conflict, "id_number_masked": customer.id_number_masked,
         "duplicates": duplicates, "existing_id": customer.pk,
         "can_merge": request.user.access.can("customer.merge")})
-
-
-def _conflict_rows(details: dict, form: CustomerForm) -> list[dict]:
-    """For each field someone else changed: its label, their value, and what you typed."""
-    current = details.get("current", {}) or {}
-    rows = []
-    for field in details.get("fields", []):
-        name = field.split(".", 1)[1] if field.startswith("custom.") else field
-        form_name = custom_field_name(name) if field.startswith("custom.") else field
-        label = form.fields[form_name].label if form_name in form.fields else field
-        theirs = current.get(field, (current.get("custom") or {}).get(name))
-        if isinstance(theirs, dict):
-            theirs = theirs.get("name") or theirs.get("username") or theirs
-        rows.append({"field": field, "label": label, "theirs": theirs,
-                     "yours": form.data.get(form_name, "")})
-    return rows
