@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from kehu.core.permissions import FIELD_MODES, SCOPES, SENSITIVE_FIELDS
 
@@ -23,30 +23,47 @@ _OBJECTS: dict[str, Any] = {}
 _FIELDS: dict[str, dict[str, Any]] = {}
 _FIELD_VALUES: dict[str, dict[str, str]] = {}
 
-# The verbs of audit actions ("customer.update" reads 修改客户).
+# The verbs of audit actions ("customer.update" reads "Update customer", 客户：修改).
 _VERBS = {
-    "create": gettext_lazy("Create"), "update": gettext_lazy("Update"),
-    "delete": gettext_lazy("Delete"), "merge": gettext_lazy("Merge"),
-    "unmerge": gettext_lazy("Undo merge"), "assign": gettext_lazy("Reassign"),
-    "reveal": gettext_lazy("Reveal ID number of"), "export": gettext_lazy("Export"),
-    "import": gettext_lazy("Import"), "tag_add": gettext_lazy("Tag"),
-    "tag_remove": gettext_lazy("Untag"), "identifier_add": gettext_lazy("Add identifier to"),
-    "identifier_remove": gettext_lazy("Remove identifier from"),
-    "identifier_primary": gettext_lazy("Set primary identifier of"),
-    "address_set": gettext_lazy("Set address of"),
-    "address_remove": gettext_lazy("Remove address from"),
-    "contact_save": gettext_lazy("Save contact of"),
-    "contact_remove": gettext_lazy("Remove contact from"),
-    "complete": gettext_lazy("Complete"), "cancel": gettext_lazy("Cancel"),
-    "reschedule": gettext_lazy("Reschedule"), "status": gettext_lazy("Change status of"),
-    "open": gettext_lazy("Open"), "rate": gettext_lazy("Rate"), "refresh": gettext_lazy("Refresh"),
-    "run": gettext_lazy("Run"), "scan": gettext_lazy("Scan"), "dismiss": gettext_lazy("Dismiss"),
-    "ingest": gettext_lazy("Ingest"), "save": gettext_lazy("Save"),
-    "password": gettext_lazy("Change password of"), "unlock": gettext_lazy("Unlock"),
-    "revoke": gettext_lazy("Revoke"), "settings": gettext_lazy("Change settings of"),
-    "snapshot": gettext_lazy("Snapshot"), "recompute": gettext_lazy("Recompute"),
-    "remind": gettext_lazy("Remind about"), "rule_sync": gettext_lazy("Apply rule of"),
-    "load": gettext_lazy("Load"),
+    "create": pgettext_lazy("audit verb", "Create"),
+    "update": pgettext_lazy("audit verb", "Update"),
+    "delete": pgettext_lazy("audit verb", "Delete"),
+    "merge": pgettext_lazy("audit verb", "Merge"),
+    "unmerge": pgettext_lazy("audit verb", "Undo merge"),
+    "assign": pgettext_lazy("audit verb", "Reassign"),
+    "reveal": pgettext_lazy("audit verb", "Reveal ID number of"),
+    "export": pgettext_lazy("audit verb", "Export"),
+    "import": pgettext_lazy("audit verb", "Import"),
+    "tag_add": pgettext_lazy("audit verb", "Tag"),
+    "tag_remove": pgettext_lazy("audit verb", "Untag"),
+    "identifier_add": pgettext_lazy("audit verb", "Add identifier to"),
+    "identifier_remove": pgettext_lazy("audit verb", "Remove identifier from"),
+    "identifier_primary": pgettext_lazy("audit verb", "Set primary identifier of"),
+    "address_set": pgettext_lazy("audit verb", "Set address of"),
+    "address_remove": pgettext_lazy("audit verb", "Remove address from"),
+    "contact_save": pgettext_lazy("audit verb", "Save contact of"),
+    "contact_remove": pgettext_lazy("audit verb", "Remove contact from"),
+    "complete": pgettext_lazy("audit verb", "Complete"),
+    "cancel": pgettext_lazy("audit verb", "Cancel"),
+    "reschedule": pgettext_lazy("audit verb", "Reschedule"),
+    "status": pgettext_lazy("audit verb", "Change status of"),
+    "open": pgettext_lazy("audit verb", "Open"),
+    "rate": pgettext_lazy("audit verb", "Rate"),
+    "refresh": pgettext_lazy("audit verb", "Refresh"),
+    "run": pgettext_lazy("audit verb", "Run"),
+    "scan": pgettext_lazy("audit verb", "Scan"),
+    "dismiss": pgettext_lazy("audit verb", "Dismiss"),
+    "ingest": pgettext_lazy("audit verb", "Ingest"),
+    "save": pgettext_lazy("audit verb", "Save"),
+    "password": pgettext_lazy("audit verb", "Change password of"),
+    "unlock": pgettext_lazy("audit verb", "Unlock"),
+    "revoke": pgettext_lazy("audit verb", "Revoke"),
+    "settings": pgettext_lazy("audit verb", "Change settings of"),
+    "snapshot": pgettext_lazy("audit verb", "Snapshot"),
+    "recompute": pgettext_lazy("audit verb", "Recompute"),
+    "remind": pgettext_lazy("audit verb", "Remind about"),
+    "rule_sync": pgettext_lazy("audit verb", "Apply rule of"),
+    "load": pgettext_lazy("audit verb", "Load"),
 }
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy
 
+from kehu.customers.labels import SOURCE_CHANNELS
 from kehu.customers.models import Customer
 from kehu.customers.selectors import CustomerFilters
-from kehu.customers.labels import SOURCE_CHANNELS
 from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 
 # column key -> header; custom fields add "custom.<key>" columns
