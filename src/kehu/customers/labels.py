@@ -45,6 +45,8 @@ def register() -> None:
         "address": _("Address"), "contact": _("Contact"), "tag": _("Tag"), "tags": _("Tags"),
         "field": _("Field"), "product_interests": _("Product interests"),
         "merged_into": _("Merged into"), "merged": _("Merged customers"),
+        # demo.load
+        "counts": _("Counts"), "seed": _("Seed"), "events_per_customer": _("Events per customer"),
     }, values={"identifier": "identifier.described", "source": "source",
                "channel": "source"})
     labels.register_model("identifier", Identifier, values={"system": "identifier.system"})
@@ -53,3 +55,4 @@ def register() -> None:
     labels.register_model("tag", Tag)
     labels.register_model("tag_group", TagGroup, fields={"tags": _("Tags")})
     labels.register_model("customfield", CustomFieldDefinition)
+    labels.register_choices("audit.action", {"demo.load": _("Load demo customers")})

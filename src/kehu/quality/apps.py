@@ -11,6 +11,8 @@ class QualityConfig(AppConfig):
         from kehu.core import labels
         from kehu.quality.models import QualitySettings, QualitySnapshot
 
-        labels.register_object("quality", self.verbose_name)
+        labels.register_object("quality", self.verbose_name, fields={
+            "customers": _("Customers"), "removed": _("Removed"),
+            "only_dirty": _("Only customers changed since")})
         labels.register_model("qualitysettings", QualitySettings)
         labels.register_model("qualitysnapshot", QualitySnapshot)

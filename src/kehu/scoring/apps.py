@@ -12,5 +12,7 @@ class ScoringConfig(AppConfig):
         from kehu.scoring.models import ScoringRun, ScoringSettings
 
         labels.register_object("scoring", self.verbose_name)
-        labels.register_model("scoring_run", ScoringRun)
+        labels.register_model("scoring_run", ScoringRun, fields={
+            "customers": _("Customers"), "rows_changed": _("Rows changed"),
+            "lifecycle_changes": _("Lifecycle changes")})
         labels.register_model("scoring_settings", ScoringSettings)
