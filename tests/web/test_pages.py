@@ -41,11 +41,17 @@ def test_login_then_home_is_the_reps_start_page(client, make_user):
 def test_home_figures_follow_the_role(client, make_user):
     team = TeamFactory(name="华东销售组")
     manager = make_user("sales_manager", team=team, display_name="伍婷婷")
-    make_user("sales_rep", team=team, display_name="王强")
+    rep = make_user("sales_rep", team=team, display_name="王强")
+    customer = create_customer(owner=rep, name="张伟")
+    FollowUpTask.objects.create(customer=customer, assignee=rep, title="回访",
+                                due_date=timezone.localdate() - dt.timedelta(days=2))
     client.force_login(manager)
     home = client.get(reverse("web:home")).context["home"]
-    keys = [f.key for f in home.figures]
-    assert "in_scope" in keys and "duplicates" in keys and "open_tickets" not in keys
+    figures = {f.key: f.value for f in home.figures}
+    assert "duplicates" in figures and "open_tickets" not in figures
+    # The manager's own book is empty; the team's is not, and its overdue task shows.
+    assert (figures["my_customers"], figures["in_scope"], figures["overdue"],
+            figures["overdue_all"]) == (0, 1, 0, 1)
     assert {str(m) for m in home.team_members} >= {"伍婷婷", "王强"}
 
     client.force_login(make_user("service_agent"))

@@ -20,7 +20,7 @@ from kehu.accounts import selectors as accounts
 from kehu.core.permissions import SCOPE_OWN
 from kehu.customers import selectors as customers
 from kehu.identity import selectors as identity
-from kehu.interactions.selectors import FollowUpAgenda, follow_up_agenda
+from kehu.interactions.selectors import FollowUpAgenda, follow_up_agenda, follow_up_list
 from kehu.segments import selectors as segments
 from kehu.transactions import selectors as transactions
 
@@ -84,6 +84,12 @@ def home_page(*, user) -> HomePage:
             in_scope = customers.customer_filtered_queryset(user=user, sort="-updated_at")
             figures.append(Figure("in_scope", str(_("Customers I can see")), in_scope.count(),
                                   reverse("customers:list")))
+            # Managers watch everyone's follow-ups, not only their own.
+            overdue_all = follow_up_list(user, status="open",
+                                         due_before=timezone.localdate()).count()
+            figures.append(Figure("overdue_all", str(_("Overdue follow-ups, everyone")),
+                                  overdue_all, _url("interactions:follow_ups", show="all"),
+                                  alert=bool(overdue_all)))
             new = customers.customer_filtered_queryset(
                 user=user, filters=customers.CustomerFilters(created_from=since))
             figures.append(Figure("new", str(_("New this week")), new.count(),
