@@ -87,3 +87,15 @@ def test_presenter_falls_back_to_the_code_and_reads_identifiers():
     with translation.override("en"):
         assert labels.action_label("customer.identifier_add") == "Add identifier to customer"
         assert labels.field_value("customer", "lifecycle_stage", "lead") == "Lead"
+
+
+def test_duplicate_review_shows_coded_values_as_labels(world):
+    from kehu.identity.selectors import comparison
+
+    other = customers.customer_create(actor=Actor(user=world["admin"]), name="张伟",
+                                      preferred_channel="email", owner=world["admin"])
+    with translation.override("zh-hans"):
+        cmp = comparison(user=world["admin"], customer_ids=[world["customer"].pk, other.pk])
+    shown = {row.field: [v["display"] for v in row.values] for row in cmp.rows}
+    assert sorted(shown["preferred_channel"]) == sorted(["短信", "邮箱"])
+    assert sorted(shown["lifecycle_stage"]) == sorted(["意向", "潜在"])
