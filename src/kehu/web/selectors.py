@@ -108,9 +108,7 @@ def home_page(*, user) -> HomePage:
     if access.can("segment.view"):
         figures.append(Figure("segments", str(_("Segments")),
                               segments.segment_list(user=user).count(), reverse("segments:list")))
-    team_members = []
-    if user.team_id and access.scope != SCOPE_OWN:
-        team_members = accounts.team_members(user=user, team=user.team)
+    team_members = accounts.team_members(user=user, team=user.team) if user.team_id else []
     return HomePage(figures=figures, agenda=agenda, recent_customers=recent,
                     recent_title=str(recent_title), recent_url=recent_url,
                     links=_quick_links(access), team_members=team_members)
