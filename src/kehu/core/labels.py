@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -127,7 +128,8 @@ def field_value(object_type: str, field: str, value: Any) -> Any:
     """A recorded value as people read it: codes as labels, lists joined, the rest as is."""
     domain = _FIELD_VALUES.get(object_type, {}).get(field)
     if isinstance(value, list | tuple):
-        return "、".join(str(field_value(object_type, field, item)) for item in value)
+        separator = "、" if (get_language() or "").startswith("zh") else ", "
+        return separator.join(str(field_value(object_type, field, item)) for item in value)
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if domain == "identifier.described" and isinstance(value, str):
