@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_job'),
-        ('scoring', '0002_scoring_permissions'),
+        ('scoring', '0003_value_tier_no_purchases'),
     ]
 
     operations = [
