@@ -12,6 +12,7 @@ from ninja.throttling import AuthRateThrottle
 from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.cards.api import router as cards_router
+from kehu.core.api import router as jobs_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
@@ -93,3 +94,4 @@ api.add_router("/", customers_router)
 api.add_router("/", cards_router)
 api.add_router("/", segments_router)
 api.add_router("/", scoring_router)
+api.add_router("/", jobs_router)
