@@ -98,6 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kehu.core.middleware.ServerTimingMiddleware",
+    # Outside the rest: every /api/v1/ answer, Django's own error pages too, is JSON.
+    "kehu.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
