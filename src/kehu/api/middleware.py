@@ -67,6 +67,9 @@ class ApiErrorMiddleware:
 
     @staticmethod
     def _declared_too_large(request) -> bool:
+        # Multipart bodies may carry files past the limit (Django counts only their fields).
+        if request.content_type == "multipart/form-data":
+            return False
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
