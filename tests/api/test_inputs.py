@@ -310,3 +310,14 @@ def test_a_team_with_a_huge_parent_id_is_refused(admin):
     _refused(_send(admin, "post", "/api/v1/teams", {"name": "x", "parent_id": int(HUGE)}),
              "parent_id")
     assert list(Team.objects.all()) == [parent]
+
+
+def test_a_user_patch_of_nulls_keeps_the_text_fields(admin, make_user):
+    """Found by the probe: `{"email": null}` reached the service as None (a 500)."""
+    user = make_user("sales_rep", display_name="小王")
+    response = _send(admin, "patch", f"/api/v1/users/{user.pk}",
+                     {"display_name": None, "email": None, "is_active": None})
+    assert response.status_code == 200, response.content[:300]
+    user.refresh_from_db()
+    assert (user.display_name, user.email, user.is_active) == ("小王", f"{user.username}@example.com",
+                                                               True)

@@ -136,13 +136,17 @@ def create_user(request, payload: UserIn):
 def update_user(request, user_id: Id, payload: UserPatch):
     target = selectors.user_get(user=request.user, user_id=user_id)
     fields = payload.dict(exclude_unset=True)
+
+    def given(name, current):  # null leaves a text or yes/no field as it is
+        return current if fields.get(name) is None else fields[name]
+
     return services.user_update(
         actor=actor_of(request), user=target,
-        display_name=fields.get("display_name", target.display_name),
-        email=fields.get("email", target.email),
+        display_name=given("display_name", target.display_name),
+        email=given("email", target.email),
         role=_role(fields["role"]) if "role" in fields else target.role,
         team=_team(fields["team_id"]) if "team_id" in fields else target.team,
-        is_active=fields.get("is_active", target.is_active),
+        is_active=given("is_active", target.is_active),
     )
 
 
