@@ -72,14 +72,6 @@ def test_too_many_query_fields_is_a_json_400(admin_user, api_client_for, setting
     _shape(response, 400, "bad_request")
 
 
-def test_a_body_that_is_not_json_is_a_json_error(admin_user, api_client_for):
-    response = api_client_for(admin_user).post("/api/v1/teams", data="{not json",
-                                               content_type="application/json")
-    assert response.status_code in (400, 422)
-    assert set(response.json()) == {"code", "message", "details"}
-    assert not Team.objects.exists()
-
-
 @pytest.mark.parametrize("authorization", [None, "Bearer kh_nonsense", "Bearer ", "Basic eDp5"])
 def test_writes_without_a_session_or_a_valid_key_are_401_not_a_csrf_failure(authorization):
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}

@@ -321,3 +321,29 @@ def test_a_user_patch_of_nulls_keeps_the_text_fields(admin, make_user):
     user.refresh_from_db()
     assert (user.display_name, user.email, user.is_active) == ("小王", f"{user.username}@example.com",
                                                                True)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_text_no_database_can_store_is_422_in_bodies(text, admin, customer):
+    before = (Customer.objects.count(), Team.objects.count(), AuditEntry.objects.count())
+    body = json.dumps({"name": "张三", "notes": text, "custom": {"k": [text]}})
+    response = admin.post("/api/v1/customers", data=body, content_type="application/json")
+    assert response.status_code == 422 and "notes" in json.dumps(response.json()["details"])
+    team = json.dumps({"name": text})
+    assert admin.post("/api/v1/teams", data=team,
+                      content_type="application/json").status_code == 422
+    assert before == (Customer.objects.count(), Team.objects.count(), AuditEntry.objects.count())
+
+
+@pytest.mark.parametrize("path", ["/customers?q=a%00b", "/products?search=%00", "/users?search=x%00",
+                                  "/customers/lookup?email=a%00@b.cn"])
+def test_a_nul_in_a_query_string_is_422_not_a_database_error(path, admin):
+    response = admin.get(f"/api/v1{path}")
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+def test_a_body_that_is_not_json_is_400_bad_request(admin):
+    response = admin.post("/api/v1/teams", data="{nope", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    assert not Team.objects.exists()

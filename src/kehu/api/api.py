@@ -16,6 +16,7 @@ from ninja.throttling import AuthRateThrottle
 from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.api.middleware import too_large
+from kehu.api.parser import KehuParser
 from kehu.cards.api import router as cards_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
@@ -43,6 +44,7 @@ api = NinjaAPI(
         "as documented on each field."
     ),
     urls_namespace="api",
+    parser=KehuParser(),
     auth=[BearerKeyAuth(), SessionUserAuth()],
     # Per key or user and per worker process; a call centre's integration shares one key.
     throttle=[AuthRateThrottle(settings.KEHU_API_RATE_LIMIT)],
@@ -109,6 +111,9 @@ def on_http_error(request, exc: HttpError):
                       _("The CSRF token is missing or wrong; reload the page and try again."))
     if exc.status_code == 429:
         return _error(request, 429, "throttled", _("Too many requests; slow down."))
+    if exc.status_code == 400:  # ninja's "Cannot parse request body"
+        return _error(request, 400, "bad_request",
+                      _("The request body could not be read as JSON."))
     return _error(request, exc.status_code, "http_error", str(exc))
 
 

@@ -111,6 +111,36 @@ Day = Annotated[dt.date, BeforeValidator(_date)]
 Moment = Annotated[dt.datetime, BeforeValidator(_datetime)]
 """A date and time, ISO 8601, in 1900 .. 2999."""
 
+# Text -------------------------------------------------------------------------------------
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(value: Any, path: str = "") -> str | None:
+    """The path of the first string in `value` (nested lists and objects too) that no database
+    can store: a NUL character (PostgreSQL refuses it) or a lone surrogate (not UTF-8)."""
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and _UNSTORABLE.search(key):
+            return f"{path}.{key!r}".lstrip(".")
+        found = unstorable_text(item, f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
+def unstorable_message(path: str) -> str:
+    return str(_("%(field)s holds a character that cannot be stored (NUL or a lone "
+                 "surrogate).") % {"field": path or _("The body")})
+
+
 # Bodies and pages -----------------------------------------------------------------------
 
 
@@ -126,6 +156,8 @@ class Input(Schema):
         # object and a PATCH would answer 200 having changed nothing.
         if not isinstance(data, dict | Schema):
             raise ValueError(str(_("A JSON object is expected.")))
+        if isinstance(data, dict) and (bad := unstorable_text(data)) is not None:
+            raise ValueError(unstorable_message(bad))
         return handler(data)
 
 
