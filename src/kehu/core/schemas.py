@@ -116,23 +116,28 @@ Moment = Annotated[dt.datetime, BeforeValidator(_datetime)]
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def unstorable_text(value: Any, path: str = "") -> str | None:
+def unstorable_text(value: Any) -> str | None:
     """The path of the first string in `value` (nested lists and objects too) that no database
-    can store: a NUL character (PostgreSQL refuses it) or a lone surrogate (not UTF-8)."""
-    if isinstance(value, str):
-        return path if _UNSTORABLE.search(value) else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and _UNSTORABLE.search(key):
-            return f"{path}.{key!r}".lstrip(".")
-        found = unstorable_text(item, f"{path}.{key}".lstrip("."))
-        if found is not None:
-            return found
+    can store: a NUL character (PostgreSQL refuses it) or a lone surrogate (not UTF-8).
+    Iterative, so that a deeply nested body cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return path
+            continue
+        if isinstance(item, dict):
+            children = list(item.items())
+        elif isinstance(item, list):
+            children = list(enumerate(item))
+        else:
+            continue
+        for key, child in reversed(children):
+            where = f"{path}.{key}".lstrip(".")
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return where
+            stack.append((where, child))
     return None
 
 
