@@ -347,3 +347,14 @@ def test_a_body_that_is_not_json_is_400_bad_request(admin):
     response = admin.post("/api/v1/teams", data="{nope", content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "bad_request"
     assert not Team.objects.exists()
+
+
+def test_refusals_from_kehus_own_rules_are_in_the_callers_language(admin):
+    chinese = admin.post("/api/v1/products", data=json.dumps(
+        {"sku": "A", "name": "A", "unit_price": True}), content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans").json()["details"]
+    assert chinese == {"unit_price": ["这里需要数字，不能是 true 或 false。"]}
+    english = admin.post("/api/v1/products", data=json.dumps(
+        {"sku": "A", "name": "A", "unit_price": True}), content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en").json()["details"]
+    assert english == {"unit_price": ["A number is expected, not true or false."]}

@@ -70,7 +70,9 @@ def on_request_invalid(request, exc: ValidationError):
         loc = list(error.get("loc", []))
         path = loc[2:] if loc[:1] == ["body"] else loc[1:]
         field = ".".join(str(part) for part in path) or "__all__"
-        details.setdefault(field, []).append(error.get("msg", ""))
+        # Our own validators' messages are translated; drop pydantic's "Value error, " prefix.
+        own = error.get("ctx", {}).get("error") if error.get("type") == "value_error" else None
+        details.setdefault(field, []).append(str(own) if own else error.get("msg", ""))
     return _error(request, 422, "invalid_request", _("The request is not valid."), details)
 
 
