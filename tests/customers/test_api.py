@@ -323,8 +323,10 @@ def test_caller_match_is_scoped_and_masked(make_user, api_client_for):
     assert body["owner"]["id"] == rep.pk
     # Same phone, another rep's book: indistinguishable from "nobody has this number".
     assert api_client_for(other_rep).get(api, {"phone": "13812345678"}).status_code == 404
+    # Mobile masked for the marketer: a lookup by it would reveal the masked digits.
     marketer = api_client_for(make_user("marketer")).get(api, {"phone": "13812345678"})
-    assert marketer.json()["mobile"] == "138****5678"
+    assert (marketer.status_code, marketer.json()["code"], marketer.json()["details"]) == (
+        403, "permission_denied", {"field": "customer.mobile"})
 
 
 def test_caller_match_ignores_merged_or_deleted_customers(make_user, api_client_for):
