@@ -14,11 +14,11 @@ from django.db.models import Q, QuerySet
 from kehu.core.errors import PermissionDenied, ValidationFailed
 from kehu.core.masking import mask_value
 from kehu.core.permissions import (
+    DERIVED_FIELDS,
     FIELD_EDIT,
     FIELD_HIDDEN,
     FIELD_MASKED,
     FIELD_VIEW,
-    DERIVED_FIELDS,
     PERMISSIONS,
     SCOPE_ALL,
     SCOPE_OWN,
