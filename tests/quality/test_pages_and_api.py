@@ -127,3 +127,23 @@ def test_settings_page_saves_weights(steward, client):
         "weight_duplicates": 0, "fresh_days": 14, "expired_days": 200, "stale_days": 90})
     assert bad.status_code == 200
     assert QualitySettings.objects.get().stale_days == 90
+
+
+def test_no_drill_down_into_a_field_masked_for_the_steward(steward, system, make_user, client):
+    """Issue 19: the ID number is masked for a data steward, so "invalid ID numbers" is a
+    figure without a link, and the list refuses that filter; an admin gets the link."""
+    person = create_customer(name="身份证错", id_number="11010519491231002X")
+    Customer.objects.filter(pk=person.pk).update(birthday=dt.date(2000, 1, 1))
+    services.quality_recompute(actor=system)
+    client.force_login(steward)
+    html = client.get("/quality/").content.decode()
+    assert "quality_invalid=id_number" not in html
+    assert 'data-testid="invalid-id_number"' not in html
+    refused = client.get("/customers/?quality_invalid=id_number")
+    assert refused.context["page"] is None
+    assert list(refused.context["error"].details) == ["quality_invalid"]
+    client.force_login(make_user("admin"))
+    assert 'href="/customers/?quality_invalid=id_number"' in client.get("/quality/"
+                                                                          ).content.decode()
+    listed = client.get("/customers/?quality_invalid=id_number")
+    assert [c.pk for c in listed.context["page"].items] == [person.pk]

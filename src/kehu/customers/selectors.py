@@ -202,6 +202,13 @@ def _custom_filter(definition: CustomFieldDefinition, expression: str) -> Q:
     return condition
 
 
+def may_filter_on(user, key: str, *, presence: bool = False) -> bool:
+    """Whether the list may be filtered or sorted by this key for the user (pages use it to
+    offer only drill-downs that work)."""
+    return key not in SENSITIVE_KEYS or user.access.may_condition_on(SENSITIVE_KEYS[key],
+                                                                     presence=presence)
+
+
 def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
     """Refuse a sort or quality drill-down on a field masked or hidden for the caller (the
     access policy's one rule; a drill-down into "missing" only asks whether it is set)."""
