@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kehu.interactions.models import FollowUpTask, Interaction
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,10 @@ def test_someone_elses_task_is_404(client, make_user, customer, rep):
     task = FollowUpTask.objects.create(customer=customer, assignee=rep, title="x",
                                        due_date=timezone.localdate())
     client.force_login(make_user("sales_rep"))
+    before = db_snapshot()
     response = client.post(reverse("interactions:follow_up_complete", args=[task.pk]))
     assert response.status_code == 404
+    assert db_snapshot() == before
     assert FollowUpTask.objects.get(pk=task.pk).status == "open"
 
 

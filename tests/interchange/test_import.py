@@ -326,10 +326,15 @@ def kill_and_resume(home: Path, start: list[str], state=None) -> tuple[dict, int
                            "nothing of it depends on PostgreSQL")
 def test_killed_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_path):
     plain, killed = tmp_path / "plain", tmp_path / "killed"
+    def init(home: Path) -> tuple[int, str]:
+        process = _kehu(home, "init")
+        _out, err = process.communicate(timeout=60)
+        return process.returncode, err
+
     with ThreadPoolExecutor(2) as pool:
-        inits = list(pool.map(lambda home: _kehu(home, "init").communicate(timeout=60)
-                              and None, [plain, killed]))
-    assert inits == [None, None]
+        inits = list(pool.map(init, [plain, killed]))
+    assert [code for code, _err in inits] == [0, 0], inits
+    assert (plain / "kehu.sqlite3").exists() and (killed / "kehu.sqlite3").exists()
     path = _kill_file(tmp_path / "customers.csv")
     uninterrupted = _kehu(plain, "import", str(path), "--json")
     resumed, kills = kill_and_resume(killed, [str(path), "--json"])

@@ -27,6 +27,7 @@ from kehu.interchange.setup import (
 )
 from kehu.transactions.models import Order
 from tests.factories import ProductFactory, create_customer
+from tests.unchanged import db_snapshot
 
 ORDERS = ["单据号", "客户手机", "商品编码", "数量", "下单时间"]
 
@@ -81,11 +82,13 @@ def test_upload_of_an_orders_workbook_picks_the_second_sheet_over_htmx(client, m
     assert job.mapping == {"0": "order_no", "1": "mobile", "2": "sku", "3": "quantity",
                            "4": "ordered_at"}
     # A mapping without an order number is refused, naming what is missing.
+    before = db_snapshot()
     response = client.post(url, {"col_0": "", "col_1": "mobile", "col_2": "sku",
                                  "col_3": "quantity", "col_4": "ordered_at", "action": "import"},
                            HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert "Map a column to Order number." in response.content.decode()
+    assert db_snapshot() == before
     response = client.post(url, {"col_0": "order_no", "col_1": "mobile", "col_2": "sku",
                                  "col_3": "quantity", "col_4": "ordered_at",
                                  "action": "import"})
@@ -210,8 +213,10 @@ def test_choosing_a_sheet_after_the_import_ran_is_refused(admin_user, tmp_path):
     actor = Actor(user=admin_user)
     job = import_job_create(actor=actor, file=path, filename="o.xlsx", kind="orders")
     import_job_run(job_id=job.pk, actor=actor)
+    before = db_snapshot()
     with pytest.raises(Conflict):
         import_job_choose_sheet(actor=actor, job_id=job.pk, sheet="明细")
+    assert db_snapshot() == before
 
 
 def test_orders_mapping_step_offers_skipping_invalid_cells(client, manager):

@@ -61,7 +61,8 @@ def test_rules_follow_the_kind_of_customer():
     _rule(field="birthday", rule="required", applies_to="both")
     _rule(field="industry", rule="required", applies_to="organisation")
     org = create_customer(name="北京某某科技有限公司", kind="organisation", industry="软件")
-    assert org.pk
+    saved = type(org).objects.get(pk=org.pk)
+    assert (saved.kind, saved.industry, saved.birthday) == ("organisation", "软件", None)
     with pytest.raises(ValidationFailed) as exc:
         create_customer(name="丁")
     assert exc.value.details == {"birthday": ["Birthday is required."]}
