@@ -60,11 +60,13 @@ def test_create_team_matrix(role, make_user, api_client_for):
 
 def test_read_scope_key_cannot_write(make_user, api_client_for):
     admin = make_user("admin")
-    response = api_client_for(admin, scopes=("read",)).post(
+    client = api_client_for(admin, scopes=("read",))
+    before = db_snapshot()
+    response = client.post(
         "/api/v1/teams", data=json.dumps({"name": "x"}), content_type="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
-    assert not Team.objects.filter(name="x").exists()
+    assert db_snapshot() == before
 
 
 def test_write_only_key_cannot_read(make_user, api_client_for):
@@ -98,11 +100,12 @@ def test_session_auth_requires_csrf_on_writes(make_user):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(admin)
     assert browser.get("/api/v1/me").status_code == 200
+    before = db_snapshot()
     response = browser.post("/api/v1/teams", data=json.dumps({"name": "csrf"}),
                             content_type="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
-    assert not Team.objects.filter(name="csrf").exists()
+    assert db_snapshot() == before
 
 
 def test_invalid_payload_is_422_naming_the_field(make_user, api_client_for):

@@ -230,10 +230,11 @@ def test_read_only_role_cannot_edit_rows(world, client, make_user):
     from kehu.customers.models import Identifier
 
     client.force_login(make_user("read_only"))
-    before = Identifier.objects.count()
+    before, identifiers = db_snapshot(), Identifier.objects.count()
     response = client.post(f"/customers/{world['customer'].pk}/identifiers/add/",
                            {"kind": "email", "value": "x@example.com"})
-    assert response.status_code == 403 and Identifier.objects.count() == before
+    assert response.status_code == 403 and Identifier.objects.count() == identifiers
+    assert db_snapshot() == before
 
 
 def test_contacts_are_linked_by_name_or_phone(world, client):

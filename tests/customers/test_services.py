@@ -217,6 +217,7 @@ def test_identifier_add_refuses_duplicates_and_garbage(make_user):
     admin = make_user("admin")
     a = create_customer(name="甲", email="a@example.com")
     b = create_customer(name="乙")
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as info:
         services.identifier_add(actor=act(admin), customer=b, kind="email", value="A@Example.com")
     assert f"#{a.pk}" in info.value.details["value"][0]
@@ -224,6 +225,7 @@ def test_identifier_add_refuses_duplicates_and_garbage(make_user):
         services.identifier_add(actor=act(admin), customer=b, kind="phone", value="12")
     with pytest.raises(ValidationFailed):
         services.identifier_add(actor=act(admin), customer=b, kind="external", value="x")
+    assert db_snapshot() == before
     ext = services.identifier_add(actor=act(admin), customer=b, kind="external", value="U-1",
                                   system="shop")
     assert (ext.system, ext.value) == ("shop", "U-1")
@@ -278,8 +280,10 @@ def test_uscc_unique_and_for_organisations_only(make_user):
 def test_tags_need_segment_manage(make_user):
     rep, marketer = make_user("sales_rep"), make_user("marketer")
     customer = create_customer(owner=rep)
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.tag_add(actor=act(rep), customer=customer, name="VIP")
+    assert db_snapshot() == before  # no tag created either
     tag = services.tag_add(actor=act(marketer), customer=customer, name=" VIP ")
     assert tag.name == "VIP" and CustomerTag.objects.count() == 1
     services.tag_add(actor=act(marketer), customer=customer, name="vip")  # same tag
@@ -305,10 +309,12 @@ def test_bulk_refuses_when_any_customer_is_out_of_scope(make_user):
     manager = make_user("sales_manager", team=team)
     mine = create_customer(owner=manager)
     theirs = create_customer(owner=make_user("sales_rep", team=TeamFactory()))
+    before = db_snapshot()
     with pytest.raises(NotFound):
         services.customers_add_tag(actor=act(manager), customer_ids=[mine.pk, theirs.pk],
                                    name="x")
     assert CustomerTag.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_custom_fields_define_and_validate(make_user):

@@ -164,9 +164,11 @@ def test_event_batch_all_or_nothing_and_skip(make_user, api_client_for, world):
 
 def test_read_scope_key_cannot_ingest(make_user, api_client_for, world):
     client = api_client_for(make_user("admin"), scopes=("read",))
+    before = db_snapshot()
     response = _post(client, "/api/v1/events/batch", {"events": [_event(world["customer"].pk)]})
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
     assert not Event.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_event_pages_follow_the_cursor(make_user, api_client_for, world):

@@ -138,9 +138,12 @@ def test_scope_applies_to_ingestion(rep, customer, others_customer, actor_for):
 
 
 def test_needs_interaction_add(make_user, customer, actor_for):
+    marketer = actor_for(make_user("marketer"))
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
-        services.event_ingest(actor=actor_for(make_user("marketer")), events=[_event(customer.pk)])
+        services.event_ingest(actor=marketer, events=[_event(customer.pk)])
     assert not Event.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_identifier_values_are_normalised_before_matching(admin, actor_for):

@@ -100,6 +100,7 @@ def test_log_post_with_errors_retargets_the_form(browser, customer):
 
 def test_log_permission_and_scope(client, make_user, customer, others_customer, rep):
     client.force_login(make_user("read_only"))
+    before = db_snapshot()
     url = reverse("interactions:log", args=[customer.pk])
     assert client.post(url, {"kind": "call", "summary": "x"}, **HTMX).status_code == 403
     client.force_login(rep)
@@ -107,6 +108,7 @@ def test_log_permission_and_scope(client, make_user, customer, others_customer, 
     assert client.post(url, {"kind": "call", "direction": "outbound", "summary": "x"},
                        **HTMX).status_code == 404
     assert not Interaction.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_partials_render_for_the_card(rf, rep, customer):
