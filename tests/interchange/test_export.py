@@ -20,6 +20,7 @@ from kehu.core.models import AuditEntry
 from kehu.customers.selectors import CustomerFilters, customer_list
 from kehu.interchange.export import customers_export
 from tests.factories import CustomFieldFactory, TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -254,9 +255,11 @@ def test_cli_refuses_clearly(args, message, make_user, tmp_path):
     make_user("admin", username="root", is_superuser=True)
     make_user("read_only", username="reader")
     out = tmp_path / "out.csv"
+    before = db_snapshot()
     with translation.override("en"), pytest.raises(CommandError, match=message):
         call_command("export", str(out), *args, "--language", "en", stdout=io.StringIO())
     assert not out.exists()
+    assert db_snapshot() == before
 
 
 def test_queries_do_not_grow_with_rows(make_user, book):

@@ -29,6 +29,7 @@ from kehu.interchange.models import ImportJob
 from kehu.interchange.selectors import import_row_errors
 from kehu.interchange.services import import_job_cancel, import_job_create, import_job_run
 from kehu.interchange.tasks import import_job_task
+from tests.unchanged import db_snapshot
 
 HEADER = ["客户名称", "手机", "邮箱", "性别", "备注"]
 
@@ -171,6 +172,7 @@ def test_create_checks_permission_file_and_name_column(make_user, actor, tmp_pat
     reader = Actor(user=make_user("read_only"), via="web")
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         import_job_create(actor=reader, file=path, filename=path.name)
     no_name = write_csv(tmp_path / "b.csv", [["13812345678"]], header=["手机"])
@@ -182,6 +184,7 @@ def test_create_checks_permission_file_and_name_column(make_user, actor, tmp_pat
     with pytest.raises(ValidationFailed):
         import_job_create(actor=actor, file=broken, filename=broken.name)
     assert ImportJob.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_cancel_and_task_are_idempotent(actor, tmp_path):
@@ -234,9 +237,11 @@ def test_cli_map_override_and_unknown_column(admin_user, tmp_path, capsys):
 @pytest.mark.parametrize("args", [["--kind", "orders"], ["--sheet", "Sheet9"]])
 def test_cli_refuses_what_it_cannot_do(admin_user, tmp_path, args):
     path = write_csv(tmp_path / "a.csv", [["张三", "13812345678", "", "", ""]])
+    before = db_snapshot()
     with pytest.raises(CommandError):
         call_command("import", str(path), *args, stdout=io.StringIO(), stderr=io.StringIO())
     assert Customer.objects.count() == 0
+    assert db_snapshot() == before
 
 
 # Kill and resume -------------------------------------------------------------------------------

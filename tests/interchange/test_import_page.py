@@ -148,6 +148,7 @@ def test_read_only_gets_403_and_nothing_is_created(client, make_user, steward):
     job = upload(client)
     reader = make_user("read_only", username="reader")
     client.force_login(reader)
+    before = db_snapshot()
     assert client.get(reverse("interchange:imports")).status_code == 403
     response = client.post(reverse("interchange:imports"), {"file": gbk_csv()})
     assert response.status_code == 403
@@ -158,6 +159,7 @@ def test_read_only_gets_403_and_nothing_is_created(client, make_user, steward):
     job.refresh_from_db()
     assert job.status == ImportJob.QUEUED
     assert Customer.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_other_users_jobs_are_not_found(client, make_user, steward):

@@ -182,6 +182,7 @@ def test_template_visibility_kind_and_deletion(make_user):
     assert import_templates(user=rep, kind="customers") == []
     assert import_template_mapping(user=importer, template_id=saved.pk, kind="customers",
                                    headers=["手机", "客户名称"]) == {0: "mobile", 1: "name"}
+    before = db_snapshot()
     with pytest.raises(NotFound):
         import_template_mapping(user=rep, template_id=saved.pk, kind="customers",
                                 headers=headers)
@@ -191,18 +192,21 @@ def test_template_visibility_kind_and_deletion(make_user):
     with pytest.raises(NotFound):
         import_template_delete(actor=Actor(user=importer), template_id=saved.pk)
     assert ImportMapTemplate.objects.count() == 1
+    assert db_snapshot() == before
     import_template_delete(actor=Actor(user=owner), template_id=saved.pk)
     assert ImportMapTemplate.objects.count() == 0
     assert AuditEntry.objects.filter(action="import_template.delete").count() == 1
     # Saving an orders template needs the right to manage orders as well.
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         import_template_save(actor=Actor(user=owner), name="订单", kind="orders",
                              headers=["订单号"], mapping={0: "order_no"})
     with pytest.raises(ValidationFailed):
         import_template_save(actor=Actor(user=owner), name="x" * 101, kind="customers",
                              headers=headers, mapping={0: "name"})
+    assert db_snapshot() == before
 
 
 def test_choosing_a_sheet_after_the_import_ran_is_refused(admin_user, tmp_path):
