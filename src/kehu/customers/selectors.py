@@ -344,8 +344,8 @@ def customer_filtered_queryset(
     qs = _filtered(customer_queryset(user=user), filters, user)
     lookup = _search(filters.q, user.access)[1] if filters.q else None
     if lookup is not None:
-        # A search by a whole ID number, phone or email is a sensitive lookup: allowance,
-        # audit entry with the number of customers found (customers.services.lookups).
+        # A search by a whole ID number, phone or email is a sensitive lookup (for an ID
+        # number: allowance, audit entry with the number found; customers.services.lookups).
         from kehu.core.actor import Actor
         from kehu.customers.services import customer_sensitive_lookup
 
