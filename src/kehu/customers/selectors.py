@@ -338,10 +338,11 @@ def customer_filtered_queryset(
     `actor` (the request's) is who a sensitive lookup's audit entry names.
     """
     filters = filters or CustomerFilters()
+    visible = customer_queryset(user=user)  # customer.view first: denied before refused
     _check_conditions(filters, sort, user.access)
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
-    qs = _filtered(customer_queryset(user=user), filters, user)
+    qs = _filtered(visible, filters, user)
     lookup = _search(filters.q, user.access)[1] if filters.q else None
     if lookup is not None:
         # A search by a whole ID number, phone or email is a sensitive lookup (for an ID
