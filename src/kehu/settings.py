@@ -260,6 +260,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
 # Per second, not per minute: the throttle keeps one timestamp per request in its window.
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
+# Lookups by ID number per user and hour before HTTP 429 `rate_limited`; an alert (audit
+# action `security.lookup_limit`) is raised once an hour when a user passes
+# KEHU_SENSITIVE_LOOKUP_ALERT (default: the limit). docs/permissions.md.
+KEHU_SENSITIVE_LOOKUP_LIMIT = max(1, int(os.environ.get("KEHU_SENSITIVE_LOOKUP_LIMIT", "60")))
+KEHU_SENSITIVE_LOOKUP_ALERT = max(1, int(os.environ.get("KEHU_SENSITIVE_LOOKUP_ALERT")
+                                         or KEHU_SENSITIVE_LOOKUP_LIMIT))
 # Duplicate scans merge groups at or above this match probability (e.g. 0.995) without
 # review, each merge undoable; unset (the default) means never.
 # /metrics answers a scraper presenting this bearer token, or a signed-in admin (user.manage).

@@ -294,7 +294,9 @@ class SavedViewIn(Input):
 
 class ListQuery(Schema):
     q: str = Field("", description="Name, pinyin or initials, phone (any format or last 4), "
-                                   "email, company, ID number")
+                                   "email, company, ID number (identifiers only when the "
+                                   "caller sees them in clear; a whole one is an audited, "
+                                   "rate-limited lookup)")
     owner: str | None = Field(None, description="A user id or `me`")
     team: Id | None = None
     region: str = ""
@@ -311,7 +313,8 @@ class ListQuery(Schema):
     quality_invalid: str = Field("", description="A field the quality score found invalid")
     stale_days: Days | None = Field(None, description="No interaction for this many days")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
-                                                  "lifecycle_stage, region; `-` for descending")
+                                                  "lifecycle_stage, region; `-` for descending "
+                                                  "(a masked or hidden field: 422)")
     cursor: str | None = None
     limit: Limit = 50
     count: Flag = False
@@ -398,7 +401,7 @@ def list_customers(request, query: Query[ListQuery]):
     any depth)."""
     page = selectors.customer_list(user=request.user, filters=filters_from(query),
                                    sort=query.sort, cursor=query.cursor, limit=query.limit,
-                                   with_count=query.count)
+                                   with_count=query.count, actor=actor_of(request))
     return {"items": [selectors.customer_present(request.user, c, detail=False)
                       for c in page.items],
             "next_cursor": page.next_cursor, "count": page.count}
@@ -431,13 +434,23 @@ def lookup_customer(request, phone: str = "", email: str = "", id_number: str = 
     """Caller lookup: any phone format works (+86 …, 0086…, spaces, dashes); 404 if nobody
     in the caller's scope holds it. By phone it answers with a short caller match built for
     call-centre speed; by email or ID number with the customer's list row. GET
-    /customers/{id}/card has everything."""
+    /customers/{id}/card has everything.
+
+    A lookup needs the field in clear for the caller (403 otherwise), counts against the
+    caller's hourly allowance of sensitive lookups (429 `rate_limited` beyond it) and is
+    audited with the number of customers found."""
+    actor = actor_of(request)
     if phone:
-        match = selectors.customer_caller_match(user=request.user, phone=phone)
+        match = services.customer_sensitive_lookup(
+            actor=actor, by="phone",
+            find=lambda: selectors.customer_caller_match(user=request.user, phone=phone))
         if match is None:
             raise NotFound()
         return match
-    found = selectors.customer_lookup(user=request.user, email=email, id_number=id_number)
+    found = services.customer_sensitive_lookup(
+        actor=actor, by="email" if email else "id_number",
+        find=lambda: selectors.customer_lookup(user=request.user, email=email,
+                                               id_number=id_number))
     if found is None:
         raise NotFound()
     return selectors.customer_present(request.user, found, detail=False)
