@@ -16,7 +16,7 @@ from kehu.customers.models import CustomFieldDefinition
 from kehu.interchange.mapping import field_choices
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.readers import ReaderError, open_table
-from kehu.interchange.rows import RowError
+from kehu.interchange.rows import RowError, shown
 
 PREVIEW_ROWS = 5
 
@@ -87,7 +87,7 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
             headers, sheets = list(table.headers), list(table.sheets)
             preview = []
             for _number, cells in table.rows():
-                preview.append(cells)
+                preview.append([shown(cell) for cell in cells])
                 if len(preview) >= rows:
                     break
     except ReaderError as exc:
