@@ -9,9 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.errors import Conflict, NotFound, ValidationFailed
 from kehu.customers.models import CustomFieldDefinition
 from kehu.interchange.mapping import field_choices
 from kehu.interchange.models import ImportJob, ImportRowError
@@ -80,6 +81,9 @@ class ImportPreview:
 def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> ImportPreview:
     """The job's columns, their current mapping, the first data rows and the field choices."""
     job = import_job_get(user=user, job_id=job_id)
+    if not job.file:  # deleted when the job ended (services.upload_discard)
+        raise Conflict(_("This import has already run; upload the file again."),
+                       code="job_finished")
     custom_fields = active_custom_fields()
     try:
         with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
