@@ -352,12 +352,11 @@ def _binary(source, filename: str, closers: list) -> tuple[IO[bytes], str | None
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z]{0,3})(\d{0,7})'
                         rb'(?::([A-Z]{1,3})(\d{1,7}))?"')
-_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})(\d{1,7})"')
+_FAST_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_FAST_ROW = re.compile(rb'<row r="(\d{1,9})"')
 _CELL = re.compile(rb'<(?:\w+:)?c[\s>/]')
-_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d{1,9})"')
-_ROW = re.compile(rb'<(?:\w+:)?row[\s>/]')
 _TOKEN = re.compile(rb'<(?:\w+:)?(row|c)(?=[\s>/])[^>]*')
-_REF_ATTR = re.compile(rb'\sr="([A-Z]{0,3})(\d{1,9})"')
+_REF_ATTR = re.compile(rb'\sr="([A-Z]{0,3})(\d+)"')
 _SHARED_STRING = re.compile(rb'<(?:\w+:)?si[\s>/]')
 _WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
 
@@ -477,19 +476,24 @@ def _scan_sheet(archive, info, filename: str, limits: Limits, shape: _Shape) -> 
                     letters, digits = found.group(3) or found.group(1), found.group(4) or found.group(2)
                     _refuse_shape(filename, int(digits or 0), _column_number(letters or b""),
                                   limits, declared=True)
-            refs = _CELL_REF.findall(chunk)
-            count = len(_CELL.findall(chunk))
+            # Fast path: every writer in use puts `r` first (<c r="B7" …>, <row r="7" …>).
+            # Where the counts disagree (no `r`, `r` later, a namespace prefix) every tag is
+            # walked instead.
+            refs = _FAST_CELL.findall(chunk)
+            row_refs = _FAST_ROW.findall(chunk)
+            count = chunk.count(b"<c ") + chunk.count(b"<c>") + chunk.count(b"<c/>")
             cells += count
-            if count != len(refs) or len(_ROW.findall(chunk)) != len(_ROW_REF.findall(chunk)):
+            if count != len(refs) or b":c " in chunk or b":row " in chunk or \
+                    chunk.count(b"<row ") + chunk.count(b"<row>") != len(row_refs):
+                cells += len(_CELL.findall(chunk)) - count if b":c " in chunk else 0
                 rows, columns = _walk_cells(chunk, rows, columns)
             else:
                 if refs:
-                    columns = max(columns, max(_column_number(letters) for letters in
-                                               {letters for letters, _row in refs}))
-                    rows = max(rows, max(int(row) for _letters, row in refs))
-                row_refs = _ROW_REF.findall(chunk)
+                    columns = max(columns, max(map(_column_number,
+                                                   {letters for letters, _row in refs})))
+                    rows = max(rows, max(map(int, [row for _letters, row in refs])))
                 if row_refs:
-                    rows = max(rows, max(int(row) for row in row_refs))
+                    rows = max(rows, max(map(int, row_refs)))
             _refuse_shape(filename, rows, columns, limits, declared=False)
     shape.rows, shape.columns = max(shape.rows, rows), max(shape.columns, columns)
     shape.cells += cells
