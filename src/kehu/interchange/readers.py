@@ -31,11 +31,16 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 import os
 import re
+import resource
+import select
 import shutil
+import signal
 import struct
 import tempfile
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -863,8 +868,6 @@ def _address_space() -> int:
 
 def _read_all(path, filename: str, sheet: str | None, limits: Limits) -> dict[str, Any]:
     """The child's work: every row of the file, under its memory limit."""
-    import resource
-
     ceiling = _address_space() + limits.max_memory_mb * _MB
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
@@ -894,12 +897,8 @@ def check_file(path: str | os.PathLike, *, filename: str, sheet: str | None = No
     Uploads are read this way before a web request or the worker opens them, so a file that
     defeats a parser (a bomb the checks above miss, a parser bug that aborts) ends the child,
     never the server. Raises ReaderError with the child's message (in the active language) or,
-    when the child ran out of memory or time, a message saying so."""
-    import json
-    import select
-    import signal
-    import time
-
+    when the child ran out of memory or time, a message saying so. Everything the child runs
+    is imported before the fork (a lock another thread held then would never be released)."""
     limits = limits or Limits.from_settings()
     read_end, write_end = os.pipe()
     pid = os.fork()
