@@ -100,9 +100,9 @@ def test_dry_run_then_import_shows_counts_and_report(client, steward):
     assert report["Content-Disposition"].startswith("attachment")
     assert b"".join(report.streaming_content)[:2] == b"PK"
 
-    # A finished import is not run twice.
-    again = client.post(url, {**mapping_post(), "action": "import"})
-    assert again.status_code == 200
+    # A finished import is not run twice: its file is gone, the page says so.
+    again = client.post(url, {**mapping_post(), "action": "import"}, follow=True)
+    assert "此导入已执行过；请重新上传文件。" in again.content.decode()
     assert Customer.objects.count() == 2
 
     listing = client.get(reverse("interchange:imports"))

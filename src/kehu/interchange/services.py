@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -50,7 +51,7 @@ from kehu.interchange.mapping import (
     suggest_mapping,
 )
 from kehu.interchange.models import ImportJob, ImportRowError
-from kehu.interchange.readers import ReaderError, open_table
+from kehu.interchange.readers import ReaderError, check_file, open_table
 from kehu.interchange.report import ReportWriter, report_format
 from kehu.interchange.rows import CleanRow, RowError
 from kehu.interchange.selectors import (
@@ -63,8 +64,60 @@ KINDS = ("customers", "orders", "interactions", "events")
 
 def _imports_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def _store_upload(file: str | os.PathLike | IO[bytes], stored: Path, filename: str) -> None:
+    """Copy the upload to `stored`, readable by kehu's user only (600)."""
+    try:
+        source = open(file, "rb") if isinstance(file, (str, os.PathLike)) else None  # noqa: SIM115
+    except OSError:
+        raise ValidationFailed(_("“%(file)s” cannot be opened.") % {"file": filename},
+                               details={"file": [_("The file cannot be opened.")]},
+                               code="unreadable") from None
+    try:
+        descriptor = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            shutil.copyfileobj(source or file, handle)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def upload_discard(job: ImportJob) -> None:
+    """Delete the job's uploaded file (it holds personal data in clear) and forget its path.
+    Called when a job ends and can no longer run; a job left resumable keeps its file until
+    `import_uploads_cleanup` removes it."""
+    if not job.file:
+        return
+    (Path(settings.MEDIA_ROOT) / job.file).unlink(missing_ok=True)
+    job.file = ""
+    ImportJob.objects.filter(pk=job.pk).update(file="")
+
+
+def import_uploads_cleanup(*, now=None) -> int:
+    """Delete uploads that wait too long: those of jobs unchanged for KEHU_IMPORT_UPLOAD_HOURS
+    (failed, abandoned before running, dry runs never followed) and files under imports/ no
+    job refers to (an upload whose request died) older than an hour. Returns files deleted."""
+    now = now or timezone.now()
+    stale = now - timedelta(hours=settings.KEHU_IMPORT_UPLOAD_HOURS)
+    deleted = 0
+    for job in ImportJob.objects.exclude(file="").exclude(status=ImportJob.RUNNING).filter(
+            updated_at__lt=stale).only("pk", "file"):
+        if (Path(settings.MEDIA_ROOT) / job.file).exists():
+            deleted += 1
+        upload_discard(job)
+    directory = _imports_dir()
+    known = {Path(name).name for name in ImportJob.objects.exclude(file="")
+             .values_list("file", flat=True)}
+    orphaned = (now - timedelta(hours=1)).timestamp()
+    for path in directory.iterdir():
+        if path.is_file() and path.name not in known and not path.name.startswith("job-") \
+                and path.stat().st_mtime < orphaned:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
 
 
 
@@ -92,24 +145,18 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
             _("Match customers by %(fields)s only.") % {"fields": ", ".join(PRECEDENCE)}]})
     stored = _imports_dir() / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     try:
-        if isinstance(file, (str, os.PathLike)):
-            try:
-                shutil.copyfile(file, stored)
-            except OSError:
-                raise ValidationFailed(_("“%(file)s” cannot be opened.") % {"file": filename},
-                                       details={"file": [_("The file cannot be opened.")]},
-                                       code="unreadable") from None
-        else:
-            with open(stored, "wb") as handle:
-                shutil.copyfileobj(file, handle)
+        _store_upload(file, stored, filename)
         custom_fields = active_custom_fields()
         try:
+            # Read the whole file in a memory-limited child first: a hostile file is refused
+            # (or kills the child) before this process parses it.
+            rows = check_file(stored, filename=filename, sheet=sheet)
             with open_table(stored, filename=filename, sheet=sheet) as table:
                 mapping = apply_overrides(suggest_mapping(table.headers,
                                                           custom_fields=custom_fields, kind=kind),
                                           list(overrides), table.headers,
                                           custom_fields=custom_fields, kind=kind)
-                headers, total, sheet_name = table.headers, table.row_count_estimate, table.sheet
+                headers, total, sheet_name = table.headers, rows, table.sheet
                 first_row = table.header_row + 1
         except (ReaderError, MappingError) as exc:
             raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
@@ -154,6 +201,8 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
             job.finished_at = timezone.now()
             job.save(update_fields=["status", "finished_at", "updated_at"])
             import_job_sync(job)
+        if job.status == ImportJob.CANCELLED:
+            upload_discard(job)  # a cancelled job never runs again
     return job
 
 
@@ -181,7 +230,11 @@ def import_job_run(*, job_id: int, actor: Actor,
                                     chunk_rows=CHUNK_ROWS)
             else:
                 finished = _run(job, actor, progress, dry_run=bool(job.options.get("dry_run")))
-        except (ReaderError, DomainError) as exc:
+        except ReaderError as exc:
+            _fail(job, str(exc.message))
+            upload_discard(job)  # the file itself is refused: running again cannot help
+            return job
+        except DomainError as exc:
             _fail(job, str(exc.message))
             return job
         except Exception as exc:
@@ -195,6 +248,8 @@ def import_job_run(*, job_id: int, actor: Actor,
             job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
                                     "updated_at"])
             import_job_sync(job)
+            if not job.options.get("dry_run"):
+                upload_discard(job)  # a dry run keeps it for the import that follows
             if job.kind == "customers" and not job.options.get("dry_run") and (
                     job.created or job.updated):
                 from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
@@ -351,4 +406,4 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
 
 __all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "PRECEDENCE", "CleanRow",
            "import_job_cancel", "import_job_configure", "import_job_create",
-           "import_job_run"]
+           "import_job_run", "import_uploads_cleanup", "upload_discard"]
