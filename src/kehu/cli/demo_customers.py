@@ -37,15 +37,7 @@ from kehu.core.normalize import (
     normalize_phone,
     region_for_province,
 )
-from kehu.customers.models import (
-    Address,
-    ContactLink,
-    Customer,
-    CustomerTag,
-    Identifier,
-    Tag,
-    TagGroup,
-)
+from kehu.customers.models import Address, ContactLink, Customer, CustomerTag, Identifier, Tag, TagGroup
 from kehu.customers.services.identity import id_number_columns
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
