@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "kehu.core.metrics.MetricsMiddleware",
     "kehu.core.middleware.ServerTimingMiddleware",
     "kehu.core.middleware.AsyncStreamingMiddleware",
+    # Outside the rest: every /api/v1/ answer, Django's own error pages too, is JSON.
+    "kehu.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -327,7 +327,7 @@ def kill_and_resume(home: Path, start: list[str], state=None) -> tuple[dict, int
 def test_killed_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_path):
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     with ThreadPoolExecutor(2) as pool:
-        inits = list(pool.map(lambda home: _kehu(home, "init").communicate(timeout=60)
+        inits = list(pool.map(lambda home: _kehu(home, "init").communicate(timeout=240)
                               and None, [plain, killed]))
     assert inits == [None, None]
     path = _kill_file(tmp_path / "customers.csv")

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from kehu.core.crypto import blind_index
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
+from kehu.core.schemas import MAX_ID
 from kehu.customers.models import (
     Address,
     ContactLink,
@@ -200,7 +201,8 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
         qs = qs.filter(kind=filters.kind)
     if filters.tag not in (None, ""):
         tag = filters.tag
-        tags = (Tag.objects.filter(pk=int(tag)) if str(tag).isdigit()
+        as_id = str(tag).isascii() and str(tag).isdigit() and int(tag) <= MAX_ID
+        tags = (Tag.objects.filter(pk=int(tag)) if as_id
                 else Tag.objects.filter(name=tag))
         qs = qs.filter(pk__in=CustomerTag.objects.filter(tag__in=tags).values("customer_id"))
     tz = timezone.get_current_timezone()

@@ -31,12 +31,13 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
-from kehu.core.jobs import runner_id, runner_is_worker
+from kehu.core.jobs import job_open, job_report, runner_is_worker
+from kehu.core.models import Job
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
 from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport
-from kehu.interchange.jobs import run_chunks, run_chunks_dry
+from kehu.interchange.jobs import import_job_sync, run_chunks, run_chunks_dry
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
     MULTI_FIELDS,
@@ -132,6 +133,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         stored.unlink(missing_ok=True)
         raise
     return ImportJob.objects.create(
+        job=job_open(kind="import", label=filename, user=actor.user, total=total),
         created_by=actor.user, file=str(stored.relative_to(settings.MEDIA_ROOT)),
         original_filename=filename[:255], sheet=sheet_name or "", kind=kind,
         mapping={str(i): f for i, f in mapping.items()},
@@ -151,6 +153,7 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
             job.status = ImportJob.CANCELLED
             job.finished_at = timezone.now()
             job.save(update_fields=["status", "finished_at", "updated_at"])
+            import_job_sync(job)
     return job
 
 
@@ -168,9 +171,10 @@ def import_job_run(*, job_id: int, actor: Actor,
     if job.status in (ImportJob.DONE, ImportJob.CANCELLED):
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):
-        job.status, job.error_message, job.runner = ImportJob.RUNNING, "", runner_id()
+        job.status, job.error_message = ImportJob.RUNNING, ""
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "error_message", "started_at", "runner", "updated_at"])
+        job.save(update_fields=["status", "error_message", "started_at", "updated_at"])
+        import_job_sync(job)
         try:
             if job.kind != "customers":
                 finished = run_kind(job, actor, progress, dry_run=bool(job.options.get("dry_run")),
@@ -190,6 +194,7 @@ def import_job_run(*, job_id: int, actor: Actor,
             job.total_rows = job.rows_done
             job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
                                     "updated_at"])
+            import_job_sync(job)
             if job.kind == "customers" and not job.options.get("dry_run") and (
                     job.created or job.updated):
                 from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
@@ -198,20 +203,26 @@ def import_job_run(*, job_id: int, actor: Actor,
     return job
 
 
-def import_job_interrupted(job: ImportJob) -> None:
-    """The process running `job` is gone (killed, rebooted). A worker's job is queued again and
-    resumes from its next row; a job run by `kehu import` in a terminal is marked failed with
-    how to resume it, since whoever stopped it may have meant to."""
-    resume = runner_is_worker(job.runner)
+def import_job_interrupted(entry: Job) -> None:
+    """The process running an import is gone (killed, rebooted). A worker's job is queued again
+    and resumes from its next row; a job run by `kehu import` in a terminal is marked failed
+    with how to resume it, since whoever stopped it may have meant to."""
+    job = ImportJob.objects.filter(job=entry).first()
+    if job is None:
+        job_report(entry, status=Job.FAILED)
+        return
+    resume = runner_is_worker(entry.runner)
     with translation.override(job.language or settings.LANGUAGE_CODE):
         message = "" if resume else _(
             "Interrupted: the process running this import stopped. Resume it (kehu import "
             "--resume %(id)s, or on the import page) to continue from row %(row)s.") % {
             "id": job.pk, "row": max(job.next_row, 2)}
     with transaction.atomic():
-        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.RUNNING, runner=job.runner).update(
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.RUNNING).update(
             status=ImportJob.QUEUED if resume else ImportJob.FAILED, error_message=message,
             updated_at=timezone.now())
+        job.refresh_from_db()
+        import_job_sync(job)
         if updated and resume:
             from kehu.interchange.tasks import import_job_task  # tasks imports us
 
@@ -246,6 +257,7 @@ def _fail(job: ImportJob, message: str) -> None:
     job.status, job.error_message = ImportJob.FAILED, message
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+    import_job_sync(job)
 
 
 def _run(job: ImportJob, actor: Actor, progress, *, dry_run: bool) -> bool:
@@ -333,6 +345,7 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
                                 "created", "updated", "unchanged", "rejected", "next_row",
                                 "total_rows", "started_at", "finished_at", "report_path",
                                 "updated_at"])
+        import_job_sync(job)
     return job
 
 
