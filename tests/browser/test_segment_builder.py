@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from kehu.customers.models import Customer
 from kehu.interactions.models import Event
-from kehu.transactions.models import Order, OrderLine, Product
+from kehu.transactions.models import Order, OrderLine, Product, Ticket
 from tests.browser.conftest import login
 from tests.factories import PASSWORD
 
@@ -62,3 +62,42 @@ def test_build_the_seeds_example_live_save_and_export(page, make_user):
     text = open(download_info.value.path(), encoding="utf-8-sig").read()
     names = sorted(row[0] for row in list(csv.reader(io.StringIO(text)))[1:])
     assert names == ["李强", "王芳"]
+
+
+def _complaint(name, days_ago):
+    customer = Customer.objects.create(name=name, region="华东")
+    Ticket.objects.create(customer=customer, number=f"T-{name}", kind="complaint",
+                          subject="投诉", opened_at=timezone.now() - timedelta(days=days_ago))
+    return customer
+
+
+def test_a_saved_time_window_reopens_with_the_same_days_and_count(page, make_user):
+    make_user("marketer", username="mkt")
+    _complaint("赵敏", 2)
+    _complaint("周芷若", 6)
+    _complaint("殷离", 20)
+    _complaint("小昭", 100)
+    login(page, "mkt", PASSWORD)
+    page.goto("/segments/builder/")
+    page.get_by_test_id("add-ticket-r").click()
+    count = page.get_by_test_id("segment-count")
+    expect(page.get_by_test_id("days-r.c0")).to_have_value("30")
+    page.locator('select[name="r.c0.name"]').select_option("complaint")
+    expect(count).to_have_text("3")
+    page.get_by_test_id("days-r.c0").fill("10")
+    expect(count).to_have_text("2")
+    page.get_by_test_id("segment-name").fill("近10天有投诉")
+    page.get_by_test_id("segment-save").click()
+    expect(page.get_by_test_id("segment-size")).to_have_text("2")
+    page.get_by_role("link", name="编辑").click()
+    # Reopened: the same days in the box, the same kind, the same count.
+    expect(page.get_by_test_id("days-r.c0")).to_have_value("10")
+    expect(page.locator('select[name="r.c0.name"]')).to_have_value("complaint")
+    expect(count).to_have_text("2")
+    # Saved again unchanged, and recomputed: still the same members.
+    page.get_by_test_id("segment-save").click()
+    expect(page.get_by_test_id("segment-size")).to_have_text("2")
+    page.get_by_test_id("segment-refresh").click()
+    expect(page.get_by_test_id("segment-size")).to_have_text("2")
+    expect(page.locator("table")).to_contain_text("赵敏")
+    expect(page.locator("table")).not_to_contain_text("殷离")

@@ -37,7 +37,7 @@ from kehu.core.normalize import (
     normalize_phone,
     region_for_province,
 )
-from kehu.customers.models import Address, ContactLink, Customer, CustomerTag, Identifier, Tag
+from kehu.customers.models import Address, ContactLink, Customer, CustomerTag, Identifier, Tag, TagGroup
 from kehu.customers.services.identity import id_number_columns
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
@@ -248,6 +248,11 @@ TAGS = [("VIP", "#b45309"), ("重点客户", "#dc2626"), ("高潜力", "#16a34a"
         ("投诉过", "#be123c"), ("经销商", "#4f46e5"), ("政府采购", "#0f766e"),
         ("教育行业", "#2563eb"), ("天猫会员", "#e11d48"), ("展会客户", "#65a30d"),
         ("企业微信好友", "#15803d"), ("耗材复购", "#a16207")]
+# Membership tiers (会员等级), a tag group: every person who has bought holds one, by lifetime
+# spend on purchases (CNY, at least): 白金 20,000, 金卡 8,000, 银卡 3,000, else 普通.
+TIER_GROUP = ("会员等级", "#9333ea")
+TIERS = [("白金会员", Decimal(20000)), ("金卡会员", Decimal(8000)), ("银卡会员", Decimal(3000)),
+         ("普通会员", Decimal(0))]
 
 # Activity -------------------------------------------------------------------------
 
@@ -509,9 +514,20 @@ def products_ensure() -> list[_Product]:
 
 
 def tags_ensure() -> dict[str, int]:
-    existing = {t.name: t.pk for t in Tag.objects.filter(name__in=[n for n, _c in TAGS])}
-    Tag.objects.bulk_create([Tag(name=n, color=c) for n, c in TAGS if n not in existing])
-    return {t.name: t.pk for t in Tag.objects.filter(name__in=[n for n, _c in TAGS])}
+    """The demo's tags, the membership tiers among them (in their tag group)."""
+    group, _created = TagGroup.objects.get_or_create(name=TIER_GROUP[0],
+                                                     defaults={"color": TIER_GROUP[1]})
+    wanted = [(n, c, None) for n, c in TAGS] + [(n, group.color, group) for n, _m in TIERS]
+    names = [n for n, _c, _g in wanted]
+    existing = set(Tag.objects.filter(name__in=names).values_list("name", flat=True))
+    Tag.objects.bulk_create([Tag(name=n, color=c, group=g) for n, c, g in wanted
+                             if n not in existing])
+    return {t.name: t.pk for t in Tag.objects.filter(name__in=names)}
+
+
+def tier_of(spend: Decimal) -> str:
+    """The membership tier a lifetime spend on purchases earns."""
+    return next(name for name, least in TIERS if spend >= least)
 
 
 def _next_id(model) -> int:
@@ -893,6 +909,8 @@ class _Generator:
             tags.append("投诉过")
         if any(p.consumable for p, _ in bought) and rng.random() < 0.5:
             tags.append("耗材复购")
+        if not is_org and c.get("spend") is not None:
+            tags.append(tier_of(c["spend"]))
         if rng.random() < 0.15:
             tags.append(rng.choice(("价格敏感", "需回访", "企业微信好友")))
         for tag in dict.fromkeys(tags):
@@ -992,6 +1010,8 @@ class _Generator:
         t["orders"].add(oid, c["id"], number, status, db.dt(when), total,
                         "" if status == "pending" else payment, channel, salesperson, notes,
                         db.dt(when))
+        if status in Order.PURCHASE_STATUSES:
+            c["spend"] = c.get("spend", Decimal(0)) + total
         if status in ("cancelled", "refunded", "returned"):
             return []
         return [(p, when) for p in chosen]

@@ -38,9 +38,6 @@ from kehu.scoring.models import (
 from kehu.scoring.rfm import TierRules, quintile_scores, rfm_segment_of, value_tier_of
 from kehu.transactions.models import Order
 
-# Orders that count as purchases. Returned and refunded orders are netted out: they count
-# neither as a purchase nor as spend (and not for recency); pending and cancelled never did.
-PURCHASE_STATUSES = ("paid", "shipped", "completed")
 CHUNK = 2000
 WRITE_SLICE = 20000  # value rows per write transaction
 MOVE_SLICE = 10000  # lifecycle moves per write transaction
@@ -234,7 +231,7 @@ def _order_facts(customer_ids: list[int] | None, *, as_of: date, window_days: in
     365 days. One grouped query (per chunk of ids when given)."""
     window_start = _midnight(as_of - timedelta(days=window_days))
     year_start = _midnight(as_of - timedelta(days=365))
-    base = Order.objects.filter(status__in=PURCHASE_STATUSES,
+    base = Order.objects.filter(status__in=Order.PURCHASE_STATUSES,
                                 customer__status=Customer.STATUS_ACTIVE).order_by()
     out: dict[int, _Facts] = {}
     for chunk in _chunks(customer_ids):

@@ -88,7 +88,7 @@ def parse(data, fields: dict, prefix: str = "r") -> dict[str, Any]:
         count_value = _number(data.get(f"{prefix}.count", "1"))
         if data.get(f"{prefix}.did", "yes") == "no":
             node["did"] = False
-        elif not (count_op == "gte" and count_value == 1):
+        if not (count_op == "gte" and count_value == 1):
             node["count"] = {"op": count_op, "value": count_value}
         _parse_window(data, prefix, node)
     if data.get(f"{prefix}.not") == "on" and prefix != "r":
@@ -207,6 +207,9 @@ def view_tree(node: dict[str, Any], fields: dict, prefix: str = "r") -> dict[str
         return out
     count = inner.get("count") or {"op": "gte", "value": 1}
     out["did"] = "no" if inner.get("did") is False else "yes"
+    if count == {"op": "eq", "value": 0}:
+        # A stored "did not" (normalised to "exactly 0 times") reads as the user wrote it.
+        out["did"], count = "no", {"op": "gte", "value": 1}
     out["count_op"], out["count"] = count.get("op", "gte"), count.get("value", 1)
     where = (inner.get("where") or [{}])[0]
     out["prop"], out["prop_op"] = where.get("property", ""), where.get("op", "contains")

@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from kehu.segments.fields import FieldSpec
 
-COUNTED_ORDER_STATUSES = ("pending", "paid", "shipped", "completed")
 # How "has at least one row" is asked: "in" (pk IN (SELECT customer_id …)) or "exists" (a
 # correlated EXISTS per candidate customer). bench/segment_bench.py measures both.
 SEMI_JOIN = "exists"
@@ -260,21 +259,29 @@ class _Compiler:
 
     # Behaviour -------------------------------------------------------------------------------
 
-    def window(self, time_field: str, window) -> Q:
-        if not window:
-            return Q()
-        if "days" in window:
-            return Q(**{f"{time_field}__gte": self.ctx.now - timedelta(days=window["days"]),
+    def window(self, time_field: str, node) -> Q:
+        """`within_days` (the last D×24 hours up to now), `between` (local dates, inclusive)
+        or neither (all time)."""
+        if node.get("within_days"):
+            return Q(**{f"{time_field}__gte": self.ctx.now - timedelta(days=node["within_days"]),
                         f"{time_field}__lte": self.ctx.now})
-        start, end = date.fromisoformat(window["from"]), date.fromisoformat(window["to"])
+        if not node.get("between"):
+            return Q()
+        start, end = (date.fromisoformat(day) for day in node["between"])
         return Q(**{f"{time_field}__gte": _start_of(start),
                     f"{time_field}__lt": _start_of(end + timedelta(days=1))})
+
+    @staticmethod
+    def purchases():
+        """Orders that are purchases, as the transactions app defines them (pending,
+        cancelled, returned and refunded orders are not)."""
+        order = _model("transactions.Order")
+        return order.objects.filter(status__in=order.PURCHASE_STATUSES)
 
     def activity(self, node) -> Q:
         kind = node["type"]
         if kind == "purchase":
-            rows = _model("transactions.Order").objects.filter(
-                status__in=COUNTED_ORDER_STATUSES).filter(self.window("ordered_at", node["window"]))
+            rows = self.purchases().filter(self.window("ordered_at", node))
             if node.get("product"):
                 lines = _model("transactions.OrderLine").objects.filter(
                     product__sku=node["product"])
@@ -285,19 +292,19 @@ class _Compiler:
                 rows = rows.filter(pk__in=lines.values("order_id"))
         elif kind == "event":
             rows = _model("interactions.Event").objects.filter(
-                self.window("occurred_at", node["window"]))
+                self.window("occurred_at", node))
             if node.get("name"):
                 rows = rows.filter(event_type=node["name"])
             for item in node.get("where", []):
                 rows = rows.filter(self.property(item))
         elif kind == "interaction":
             rows = _model("interactions.Interaction").objects.filter(
-                self.window("occurred_at", node["window"]))
+                self.window("occurred_at", node))
             if node.get("name"):
                 rows = rows.filter(kind=node["name"])
         else:
             rows = _model("transactions.Ticket").objects.filter(
-                self.window("opened_at", node["window"]))
+                self.window("opened_at", node))
             if node.get("name"):
                 rows = rows.filter(kind=node["name"])
         count = node["count"]
@@ -333,8 +340,7 @@ class _Compiler:
         return grouped.values("customer_id")
 
     def spend(self, node) -> Q:
-        rows = _model("transactions.Order").objects.filter(
-            status__in=COUNTED_ORDER_STATUSES).filter(self.window("ordered_at", node["window"]))
+        rows = self.purchases().filter(self.window("ordered_at", node))
         return self.aggregate(rows.order_by(), Sum("total_amount"), node["op"],
                               _decimal(node["value"]))
 

@@ -18,6 +18,12 @@ and a node is a group, `{"type": "not", "condition": <node>}`, or a condition:
 
 `docs/segments.md` is the reference. Every error names the path of the bad node, e.g.
 `conditions[2].value`, so a page or an API client can point at it.
+
+The normalised tree is written in this same language (defaults filled in, `did` folded into
+the count, the window kept as `within_days` / `between`), so it is what a segment stores and
+validating it again gives it back unchanged: `validate(validate(d)) == validate(d)`. A key a
+node does not know is an error, never silently ignored (a misspelt `within_day` would
+otherwise count all time).
 """
 
 from __future__ import annotations
@@ -40,6 +46,19 @@ COUNT_OPS = ("gte", "gt", "lte", "lt", "eq")
 PROPERTY_OPS = ("eq", "ne", "contains", "starts_with", "gt", "gte", "lt", "lte", "is_set",
                 "is_not_set")
 NO_VALUE_OPS = ("is_set", "is_not_set")
+WINDOW_KEYS = ("within_days", "between")
+COUNT_KEYS = ("did", "count")
+NODE_KEYS = {
+    "group": ("type", "match", "conditions"),
+    "not": ("type", "condition"),
+    "field": ("type", "field", "op", "value"),
+    "event": ("type", "name", "where", *COUNT_KEYS, *WINDOW_KEYS),
+    # `where` is refused on the others with its own message (events only).
+    "interaction": ("type", "name", "where", *COUNT_KEYS, *WINDOW_KEYS),
+    "ticket": ("type", "name", "where", *COUNT_KEYS, *WINDOW_KEYS),
+    "purchase": ("type", "product", "category", "where", *COUNT_KEYS, *WINDOW_KEYS),
+    "spend": ("type", "op", "value", *WINDOW_KEYS),
+}
 
 
 @dataclass
@@ -121,6 +140,12 @@ def _node(node: Any, path: str, depth: int, errors: _Errors, catalogue: Catalogu
     if kind in ("group", "not") and depth >= MAX_DEPTH:
         errors.add(path, _("Groups nest at most %d deep.") % MAX_DEPTH)
         return None
+    if kind in NODE_KEYS:
+        unknown = [key for key in node if key not in NODE_KEYS[kind]]
+        for key in unknown:
+            errors.add(_join(path, str(key)), _("Unknown key “%(key)s” in a “%(type)s” "
+                                                "condition; use: %(keys)s.")
+                       % {"key": key, "type": kind, "keys": ", ".join(NODE_KEYS[kind])})
     if kind == "group":
         match = node.get("match", "all")
         if match not in ("all", "any"):
@@ -214,27 +239,28 @@ def _list(value, path, errors, one):
     return None if any(v is None for v in out) else out
 
 
-def _window(node, path, errors):
-    """within_days: D, or between: [from, to] (inclusive dates), or neither (all time)."""
+def _window(node, path, errors) -> dict[str, Any]:
+    """within_days: D, or between: [from, to] (inclusive dates), or neither (all time); the
+    same keys come out, so a stored tree keeps its window."""
     if "within_days" in node and "between" in node:
         errors.add(_join(path, "between"), _("Give within_days or between, not both."))
-        return None
+        return {}
     if "within_days" in node:
         days = _number(node["within_days"], _join(path, "within_days"), errors, integer=True,
                        minimum=1, maximum=MAX_DAYS)
-        return {"days": days} if days is not None else None
+        return {"within_days": days} if days is not None else {}
     if "between" in node:
         span = node["between"]
         where = _join(path, "between")
         if not isinstance(span, list) or len(span) != 2:
             errors.add(where, _("Give two dates: [from, to]."))
-            return None
+            return {}
         start, end = _date(span[0], f"{where}[0]", errors), _date(span[1], f"{where}[1]", errors)
         if start and end and start > end:
             errors.add(where, _("The first date must not be after the second."))
-            return None
-        return {"from": start, "to": end} if start and end else None
-    return None
+            return {}
+        return {"between": [start, end]} if start and end else {}
+    return {}
 
 
 def _count(node, path, errors):
@@ -418,11 +444,11 @@ def _activity(kind, node, path, errors):
         errors.add(_join(path, "where"), _("Property conditions apply to events only."))
     elif not isinstance(where, list):
         errors.add(_join(path, "where"), _("A list of property conditions."))
-    else:
+    elif kind == "event":
         out["where"] = [_property(item, _join(path, f"where[{i}]"), errors)
                         for i, item in enumerate(where)]
     out["count"] = _count(node, path, errors)
-    out["window"] = _window(node, path, errors)
+    out.update(_window(node, path, errors))
     return out
 
 
@@ -473,7 +499,7 @@ def _spend(node, path, errors):
         errors.add(_join(path, "op"), _("Use one of: %s.") % ", ".join(COUNT_OPS))
         return None
     value = _number(node.get("value"), _join(path, "value"), errors, minimum=0)
-    return {"type": "spend", "op": op, "value": value, "window": _window(node, path, errors)}
+    return {"type": "spend", "op": op, "value": value, **_window(node, path, errors)}
 
 
 def referenced_tags(tree: dict[str, Any]) -> set[str]:

@@ -117,4 +117,7 @@ def segment_history(*, user, segment: Segment, limit: int = 365) -> list[Segment
 
 
 def segments_due() -> QuerySet[Segment]:
-    return Segment.objects.filter(dynamic=True).select_related("owner").order_by("pk")
+    """Segments the periodic job recomputes: every dynamic one, and any never computed (a
+    static one saved without computing, or repaired by a migration)."""
+    return Segment.objects.filter(Q(dynamic=True) | Q(computed_at__isnull=True)).select_related(
+        "owner").order_by("pk")

@@ -202,8 +202,8 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 
 
 def segments_refresh_due(*, actor: Actor | None = None) -> dict[str, int]:
-    """Recompute every dynamic segment (the periodic job); one failing segment is logged and
-    skipped, never stops the others."""
+    """Recompute every dynamic (or never computed) segment (the periodic job); one failing
+    segment is logged and skipped, never stops the others."""
     from kehu.segments.selectors import segments_due
 
     actor = actor or Actor.system(via="system")

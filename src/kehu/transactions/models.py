@@ -32,6 +32,10 @@ class Order(models.Model):
     STATUSES = [("pending", _("Pending")), ("paid", _("Paid")), ("shipped", _("Shipped")),
                 ("completed", _("Completed")), ("cancelled", _("Cancelled")),
                 ("returned", _("Returned")), ("refunded", _("Refunded"))]
+    # What "a purchase" means everywhere (segments, RFM scoring, the card's spend): an order
+    # that was paid for and not taken back. Pending orders are not purchases yet; cancelled,
+    # returned and refunded ones are netted out. The one definition; read it, never copy it.
+    PURCHASE_STATUSES = ("paid", "shipped", "completed")
     PAYMENT_METHODS = [("wechat_pay", _("WeChat Pay")), ("alipay", _("Alipay")),
                        ("bank_transfer", _("Bank transfer")), ("card", _("Card")),
                        ("cash", _("Cash")), ("credit", _("On account"))]

@@ -25,7 +25,6 @@ from kehu.transactions.models import Order, OrderLine, Product, Ticket
 
 TIMELINE_KINDS = frozenset({"order", "ticket"})
 # Orders that count as money spent: returned and refunded ones are netted out.
-SPEND_STATUSES = ("paid", "shipped", "completed")
 OPEN_TICKET_STATUSES = ("open", "in_progress")
 
 
@@ -121,11 +120,11 @@ class OrderSummary:
 
 
 def customer_order_summary(user, customer: Customer) -> OrderSummary:
-    """Counts and spend in one query; spend counts paid, shipped and completed orders only."""
+    """Counts and spend in one query; spend counts purchases only (`Order.PURCHASE_STATUSES`)."""
     customer_check_visible(user=user, customer=customer)
     row = Order.objects.filter(customer_id=customer.pk).exclude(status="cancelled").aggregate(
         count=Count("id"),
-        spend=Sum("total_amount", filter=Q(status__in=SPEND_STATUSES)),
+        spend=Sum("total_amount", filter=Q(status__in=Order.PURCHASE_STATUSES)),
         last=Max("ordered_at"),
         returned=Count("id", filter=Q(status__in=("returned", "refunded"))),
     )

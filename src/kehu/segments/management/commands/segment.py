@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,6 +19,8 @@ from kehu.segments.services import segment_refresh, segments_refresh_due
 
 
 class Command(BaseCommand):
+    # `call_command(..., stdin=…)` may hand the definition in; a shell run reads sys.stdin.
+    stealth_options = ("stdin",)
     help = ("Segments. `count --definition FILE.json [--user USERNAME]` prints {\"count\": N} "
             "for a definition as that user sees customers (default: the first active "
             "superuser, who sees every record); `refresh [ID ...]` recomputes saved segments.")
@@ -46,17 +49,18 @@ class Command(BaseCommand):
 
     def _count(self, options):
         source = options["definition"]
+        label = _("standard input") if source == "-" else source
         try:
-            text = self.stdin.read() if source == "-" else Path(source).read_text(
-                encoding="utf-8")
+            text = (options.get("stdin") or sys.stdin).read() if source == "-" else Path(
+                source).read_text(encoding="utf-8")
         except OSError as exc:
             raise CommandError(_("Cannot read %(path)s: %(error)s")
-                               % {"path": source, "error": exc.strerror or exc}) from None
+                               % {"path": label, "error": exc.strerror or exc}) from None
         try:
             definition = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CommandError(_("%(path)s is not JSON: line %(line)d, column %(col)d: %(msg)s")
-                               % {"path": source, "line": exc.lineno, "col": exc.colno,
+                               % {"path": label, "line": exc.lineno, "col": exc.colno,
                                   "msg": exc.msg}) from None
         user = acting_user(options["user"], option="--user")
         count = segment_queryset(user=user, definition=definition).count()
