@@ -1,4 +1,7 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -6,3 +9,8 @@ class CoreConfig(AppConfig):
     name = "kehu.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        # Deployments (and the kill test) add subscribers by naming modules that subscribe.
+        for module in settings.KEHU_EVENT_SUBSCRIBERS:
+            import_module(module)

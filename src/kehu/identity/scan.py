@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record
 from kehu.core.errors import DomainError, ValidationFailed
+from kehu.core.events import record_change
 from kehu.customers import duplicates
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
@@ -102,9 +102,10 @@ def dedup_scan_create(*, actor: Actor, threshold: float | None = None,
     with transaction.atomic():
         scan = DedupScan.objects.create(threshold=threshold, filters=dict(filters or {}),
                                         created_by=actor.user)
-        audit_record(actor=actor, action="duplicate.scan", object_type="dedup_scan",
-                     object_id=scan.pk, object_repr=f"scan #{scan.pk}",
-                     changes={"threshold": threshold, "filters": scan.filters})
+        record_change(actor=actor, action="duplicate.scan", event="duplicate.scan_requested",
+                      object_type="dedup_scan",
+                      object_id=scan.pk, object_repr=f"scan #{scan.pk}",
+                      changes={"threshold": threshold, "filters": scan.filters})
     return scan
 
 

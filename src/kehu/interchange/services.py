@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
+from kehu.core.events import record_change
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
@@ -158,6 +159,13 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
 # Running -------------------------------------------------------------------------------------
 
 
+def _finished(job: ImportJob) -> dict[str, Any]:
+    """An import.finished payload: the job's kind and counts."""
+    return {"status": {"before": ImportJob.RUNNING, "after": ImportJob.DONE},
+            "kind": job.kind, "rows": job.rows_done, "created": job.created,
+            "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected}
+
+
 def import_job_run(*, job_id: int, actor: Actor,
                    progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
     """Run (or resume) a job to the end; a done or cancelled job is returned at once.
@@ -185,10 +193,15 @@ def import_job_run(*, job_id: int, actor: Actor,
         job.refresh_from_db()
         if finished and job.status == ImportJob.RUNNING:
             _write_report(job)
-            job.status, job.finished_at = ImportJob.DONE, timezone.now()
-            job.total_rows = job.rows_done
-            job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
-                                    "updated_at"])
+            with transaction.atomic():
+                job.status, job.finished_at = ImportJob.DONE, timezone.now()
+                job.total_rows = job.rows_done
+                job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
+                                        "updated_at"])
+                if not job.options.get("dry_run"):
+                    record_change(actor=actor, action="import.finish", event="import.finished",
+                                  object_type="import_job", object_id=job.pk,
+                                  object_repr=job.original_filename, changes=_finished(job))
             if job.kind == "customers" and not job.options.get("dry_run") and (
                     job.created or job.updated):
                 from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
