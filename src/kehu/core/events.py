@@ -411,6 +411,11 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
                     .values_list(*_FIELDS)[:batch])
         if not rows:
             return 0
+        # Deliveries already recorded (a cursor behind them: a restored backup, a hand edit)
+        # are not made twice.
+        recorded = set(EventDelivery.objects.filter(
+            subscriber=subscriber.name, event_id__gte=rows[0][0], event_id__lte=rows[-1][0])
+            .values_list("event_id", flat=True))
         waiting = set(EventDelivery.objects.filter(
             subscriber=subscriber.name, status__in=(EventDelivery.RETRY, EventDelivery.HELD),
             customer_id__isnull=False).values_list("customer_id", flat=True).distinct())
@@ -418,7 +423,7 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
         deliveries = []
         name = subscriber.name
         for row in rows:
-            if not subscriber.matches(row[1]):
+            if not subscriber.matches(row[1]) or row[0] in recorded:
                 continue
             customer_id = row[5]
             if customer_id is not None and customer_id in waiting:

@@ -26,6 +26,7 @@ ADMIN_NAVIGATION = [
     ("customers:tags", _("Tags"), "segment.manage"),
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
+    ("core:events", _("Event deliveries"), "event.manage"),
 ]
 
 
