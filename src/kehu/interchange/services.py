@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
-from kehu.core.events import record_change
+from kehu.core.events import Related, emit_many
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
@@ -198,10 +198,10 @@ def import_job_run(*, job_id: int, actor: Actor,
                 job.total_rows = job.rows_done
                 job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
                                         "updated_at"])
-                if not job.options.get("dry_run"):
-                    record_change(actor=actor, action="import.finish", event="import.finished",
-                                  object_type="import_job", object_id=job.pk,
-                                  object_repr=job.original_filename, changes=_finished(job))
+                if not job.options.get("dry_run"):  # the job row is its record: no audit
+                    emit_many(actor=actor, events=[Related(
+                        type="import.finished", object_type="import_job", object_id=job.pk,
+                        object_repr=job.original_filename, changes=_finished(job))])
             if job.kind == "customers" and not job.options.get("dry_run") and (
                     job.created or job.updated):
                 from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
