@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, ValidationFailed
-from kehu.core.events import record_change
+from kehu.core.events import Related, emit_many, record_change
 from kehu.customers import duplicates
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
@@ -75,6 +75,11 @@ def candidate_record(*, members: list[int], pairs: list, found_by: str) -> tuple
             key=key, probability=probability, explanation=explanation, found_by=found_by)
         CandidateMember.objects.bulk_create([CandidateMember(candidate=candidate, customer_id=i)
                                              for i in sorted(set(members))])
+        emit_many(actor=Actor.system(via="system"), events=[Related(
+            type="duplicate.found", object_type="duplicate", object_id=candidate.pk,
+            object_repr=key, changes={"customers": {"before": None, "after": sorted(set(members))},
+                                      "probability": float(probability),
+                                      "found_by": found_by})])
     return candidate, True
 
 
