@@ -30,15 +30,19 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from kehu.core.actor import Actor
@@ -291,7 +295,8 @@ class EventActor:
 
 @dataclass(frozen=True)
 class Event:
-    """What a handler receives: plain values, never ORM objects."""
+    """What a handler receives: plain values, never ORM objects. `changes` is decoded on
+    first use (most handlers look only at the type and the customer)."""
 
     id: int
     type: str
@@ -300,19 +305,29 @@ class Event:
     object_repr: str
     customer_id: int | None
     actor: EventActor
-    changes: dict[str, Any]
+    changes_json: str = field(repr=False)
     audit_seq: int | None
     occurred_at: dt.datetime
 
+    @cached_property
+    def changes(self) -> dict[str, Any]:
+        return json.loads(self.changes_json) if self.changes_json else {}
+
 
 _FIELDS = ("id", "type", "object_type", "object_id", "object_repr", "customer_id",
-           "actor_user_id", "actor_label", "via", "changes", "audit_seq", "occurred_at")
+           "actor_user_id", "actor_label", "via", "changes_text", "audit_seq", "occurred_at")
+
+
+def _events(queryset, limit: int | None = None) -> list[tuple]:
+    """The rows of `queryset` as _FIELDS tuples, `changes` as its JSON text (not decoded)."""
+    rows = queryset.annotate(changes_text=Cast("changes", TextField())).values_list(*_FIELDS)
+    return list(rows if limit is None else rows[:limit])
 
 
 def _event(row: tuple) -> Event:
     return Event(id=row[0], type=row[1], object_type=row[2], object_id=row[3],
                  object_repr=row[4], customer_id=row[5],
-                 actor=EventActor(row[6], row[7], row[8]), changes=row[9] or {},
+                 actor=EventActor(row[6], row[7], row[8]), changes_json=row[9] or "",
                  audit_seq=row[10], occurred_at=row[11])
 
 
@@ -400,6 +415,60 @@ _DELIVERY_COLUMNS = ("subscriber", "event_id", "customer_id", "status", "attempt
                      "next_attempt_at", "last_error", "delivered_at", "updated_at")
 
 
+class _Failed(Exception):
+    """A handler failed in a batch run without per-event savepoints: run it again with them."""
+
+
+def _hand_over(subscriber: Subscriber, rows: list[tuple], recorded: set[int],
+               waiting: set[int]) -> list[tuple]:
+    """Run the handler over a batch; returns the delivery rows to record.
+
+    First optimistically, the whole batch in one savepoint (a savepoint per event costs more
+    than a no-op handler); when a handler raises, that savepoint is rolled back (with every
+    handler's database effects in it) and the batch runs again, each event in its own
+    savepoint, so the failing one is isolated and the others' effects kept.
+    """
+    try:
+        with transaction.atomic():
+            return _deliver(subscriber, rows, recorded, set(waiting), careful=False)
+    except _Failed:
+        return _deliver(subscriber, rows, recorded, waiting, careful=True)
+
+
+def _deliver(subscriber: Subscriber, rows: list[tuple], recorded: set[int], waiting: set[int],
+             *, careful: bool) -> list[tuple]:
+    now = timezone.now()
+    deliveries = []
+    name, handler, matches = subscriber.name, subscriber.handler, subscriber.matches
+    for row in rows:
+        if not matches(row[1]) or row[0] in recorded:
+            continue
+        customer_id = row[5]
+        if customer_id is not None and customer_id in waiting:
+            deliveries.append((name, row[0], customer_id, EventDelivery.HELD, 0, None, "",
+                               None, now))
+            continue
+        if careful:
+            error = _handle(subscriber, _event(row))
+        else:
+            try:
+                handler(_event(row))
+            except Exception as exc:
+                raise _Failed() from exc
+            error = None
+        if error is None:
+            deliveries.append((name, row[0], customer_id, EventDelivery.DONE, 1, None, "",
+                               now, now))
+            continue
+        status = EventDelivery.DEAD if subscriber.max_attempts <= 1 else EventDelivery.RETRY
+        deliveries.append((name, row[0], customer_id, status, 1,
+                           now + _backoff(1) if status == EventDelivery.RETRY else None,
+                           error, None, now))
+        if customer_id is not None and status == EventDelivery.RETRY:
+            waiting.add(customer_id)
+    return deliveries
+
+
 def _new_batch(subscriber: Subscriber, batch: int) -> int:
     """Hand the next events after the cursor to the subscriber; returns how many were looked
     at (0: caught up)."""
@@ -407,8 +476,7 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
 
     with transaction.atomic():
         state = _state(subscriber.name)
-        rows = list(DomainEvent.objects.filter(id__gt=state.cursor).order_by("id")
-                    .values_list(*_FIELDS)[:batch])
+        rows = _events(DomainEvent.objects.filter(id__gt=state.cursor).order_by("id"), batch)
         if not rows:
             return 0
         # Deliveries already recorded (a cursor behind them: a restored backup, a hand edit)
@@ -419,29 +487,7 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
         waiting = set(EventDelivery.objects.filter(
             subscriber=subscriber.name, status__in=(EventDelivery.RETRY, EventDelivery.HELD),
             customer_id__isnull=False).values_list("customer_id", flat=True).distinct())
-        now = timezone.now()
-        deliveries = []
-        name = subscriber.name
-        for row in rows:
-            if not subscriber.matches(row[1]) or row[0] in recorded:
-                continue
-            customer_id = row[5]
-            if customer_id is not None and customer_id in waiting:
-                deliveries.append((name, row[0], customer_id, EventDelivery.HELD, 0, None, "",
-                                   None, now))
-                continue
-            error = _handle(subscriber, _event(row))
-            if error is None:
-                deliveries.append((name, row[0], customer_id, EventDelivery.DONE, 1, None, "",
-                                   now, now))
-            else:
-                status = (EventDelivery.DEAD if subscriber.max_attempts <= 1
-                          else EventDelivery.RETRY)
-                deliveries.append((name, row[0], customer_id, status, 1,
-                                   now + _backoff(1) if status == EventDelivery.RETRY
-                                   else None, error, None, now))
-                if customer_id is not None and status == EventDelivery.RETRY:
-                    waiting.add(customer_id)
+        deliveries = _hand_over(subscriber, rows, recorded, waiting)
         insert_rows(EventDelivery, _DELIVERY_COLUMNS, deliveries)
         state.cursor = rows[-1][0]
         state.save(update_fields=["cursor", "updated_at"])
@@ -449,7 +495,7 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
 
 
 def _load(event_id: int) -> Event:
-    return _event(DomainEvent.objects.filter(pk=event_id).values_list(*_FIELDS).get())
+    return _event(_events(DomainEvent.objects.filter(pk=event_id))[0])
 
 
 def _release_held(subscriber: Subscriber, customer_id: int | None, now: dt.datetime) -> None:
