@@ -191,8 +191,22 @@ def _insert(rows: list[tuple]) -> None:
     if len(rows) == 1:
         DomainEvent.objects.create(**dict(zip(_EVENT_COLUMNS, rows[0], strict=True)))
     else:
-        insert_rows(DomainEvent, _EVENT_COLUMNS, rows)
+        # Bulk paths (a million rows an import): the values in their database form here,
+        # JSON serialised once by the C encoder (the changes are plain JSON values already).
+        adapted: dict[dt.datetime, Any] = {}
+        adapt = connection.ops.adapt_datetimefield_value
+        dumps = _DUMPS
+        prepared = []
+        for row in rows:
+            at = row[10]
+            if at not in adapted:
+                adapted[at] = adapt(at)
+            prepared.append((*row[:8], dumps(row[8]), row[9], adapted[at]))
+        insert_rows(DomainEvent, _EVENT_COLUMNS, prepared, prepared=True)
     _dispatch_after_commit()
+
+
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def record_change(
