@@ -7,7 +7,8 @@ fast the dispatcher hands them to a subscriber.
    PostgreSQL database of --database-url, through `import_job_create` + `import_job_run`
    (the code path of `kehu import FILE`), alternately WITHOUT events (the bulk writer's
    `record_changes_many` replaced by the plain `audit_record_many` it wraps) and WITH them,
-   --rounds times each, emptying the tables between runs. Prints each run and the ratio of
+   --rounds times each (without-with, then with-without, so drift cancels), emptying the
+   tables between runs. Prints each run and the ratio of
    the fastest with to the fastest without. Goal: ≤ 1.10.
 2. Registers a no-op subscriber and times `dispatch()` over the events the last import wrote
    (one delivery record each, cursor and all). Goal: ≥ 5,000 events/s on SQLite.
