@@ -11,6 +11,9 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from kehu.core.logs import connect_task_context
+
+        connect_task_context()
         # Deployments (and the kill test) add subscribers by naming modules that subscribe.
         for module in settings.KEHU_EVENT_SUBSCRIBERS:
             import_module(module)
