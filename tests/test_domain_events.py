@@ -43,6 +43,8 @@ EXEMPT = {
     "kehu.interchange.services.import_job_create": "job bookkeeping (the job system's)",
     "kehu.interchange.services.import_job_cancel": "job bookkeeping (the job system's)",
     "kehu.interchange.services.import_job_configure": "job bookkeeping (the job system's)",
+    "kehu.interchange.services.import_job_interrupted": "job bookkeeping (the job system's)",
+    "kehu.identity.scan.dedup_scan_interrupted": "job bookkeeping (the job system's)",
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
 }
 # Audited reads: they change nothing, so they have no event.
