@@ -223,6 +223,8 @@ def record_change(
 ) -> AuditEntry:
     """Audit a change (as `audit_record`) and write its domain event `event` (None when the
     `related` events describe it wholly) in the caller's transaction."""
+    if event is None and not related:
+        raise ValueError(f"{action!r} changes data: give its event type")
     with transaction.atomic():
         entry = audit_record(actor=actor, action=action, object_type=object_type,
                              object_id=object_id, object_repr=object_repr, changes=changes)
