@@ -287,6 +287,18 @@ KEHU_IMPORT_MAX_MEMORY_MB = int(os.environ.get("KEHU_IMPORT_MAX_MEMORY_MB", "204
 # (resumable) or was abandoned is deleted this many hours after its job last changed.
 KEHU_IMPORT_UPLOAD_HOURS = int(os.environ.get("KEHU_IMPORT_UPLOAD_HOURS", "168"))
 
+
+# Domain events (kehu.core.events): tries before a failing delivery becomes a dead letter,
+# the first retry's delay (doubling each time), how long delivered events are kept, and
+# extra modules whose import subscribes handlers (comma-separated dotted paths).
+KEHU_EVENT_MAX_ATTEMPTS = max(1, min(int(os.environ.get("KEHU_EVENT_MAX_ATTEMPTS", "5")), 100))
+KEHU_EVENT_RETRY_SECONDS = max(0, min(int(os.environ.get("KEHU_EVENT_RETRY_SECONDS", "30")),
+                                      86400))
+KEHU_EVENT_RETENTION_DAYS = max(1, min(int(os.environ.get("KEHU_EVENT_RETENTION_DAYS", "30")),
+                                       3650))
+KEHU_EVENT_SUBSCRIBERS = [m.strip() for m in os.environ.get("KEHU_EVENT_SUBSCRIBERS", "").split(",")
+                          if m.strip()]
+
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {
     "name": "kehu",

@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from kehu.accounts.default_roles import DEFAULT_ROLES
 from kehu.accounts.models import ApiKey, Role, Team, User
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.permissions import FIELD_MODES, PERMISSIONS, SCOPES, SENSITIVE_FIELDS
 from kehu.core.validation import full_clean
 
@@ -40,8 +41,9 @@ def roles_ensure_defaults(*, actor: Actor) -> list[Role]:
             role = Role(is_system=True, **spec)
             full_clean(role)
             role.save()
-            audit_record(actor=actor, action="role.create", object_type="role",
-                         object_id=role.pk, object_repr=role.code, changes={"created": spec})
+            record_change(actor=actor, action="role.create", event="role.created",
+                          object_type="role",
+                          object_id=role.pk, object_repr=role.code, changes={"created": spec})
             created.append(role)
     return created
 
@@ -89,9 +91,10 @@ def role_save(
         role.field_permissions = dict(sorted(field_permissions.items()))
         full_clean(role)
         role.save()
-        audit_record(actor=actor, action="role.update" if before else "role.create",
-                     object_type="role", object_id=role.pk, object_repr=role.code,
-                     changes=diff(before, _role_snapshot(role)))
+        record_change(actor=actor, action="role.update" if before else "role.create",
+                      event="role.updated" if before else "role.created",
+                      object_type="role", object_id=role.pk, object_repr=role.code,
+                      changes=diff(before, _role_snapshot(role)))
     return role
 
 
@@ -134,9 +137,10 @@ def team_save(
         full_clean(team)
         team.save()
         team.managers.set(list(managers))
-        audit_record(actor=actor, action="team.update" if before else "team.create",
-                     object_type="team", object_id=team.pk, object_repr=team.name,
-                     changes=diff(before, _team_snapshot(team)))
+        record_change(actor=actor, action="team.update" if before else "team.create",
+                      event="team.updated" if before else "team.created",
+                      object_type="team", object_id=team.pk, object_repr=team.name,
+                      changes=diff(before, _team_snapshot(team)))
     return team
 
 
@@ -175,8 +179,9 @@ def user_create(
     user.set_password(password)
     with transaction.atomic():
         user.save()
-        audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk,
-                     object_repr=user.username, changes=diff({}, _user_snapshot(user)))
+        record_change(actor=actor, action="user.create", event="user.created",
+                      object_type="user", object_id=user.pk,
+                      object_repr=user.username, changes=diff({}, _user_snapshot(user)))
     return user
 
 
@@ -198,8 +203,9 @@ def user_update(
         user.role, user.team, user.is_active = role, team, is_active
         full_clean(user, exclude=["password"])
         user.save(update_fields=["display_name", "email", "role", "team", "is_active"])
-        audit_record(actor=actor, action="user.update", object_type="user", object_id=user.pk,
-                     object_repr=user.username, changes=diff(before, _user_snapshot(user)))
+        record_change(actor=actor, action="user.update", event="user.updated",
+                      object_type="user", object_id=user.pk,
+                      object_repr=user.username, changes=diff(before, _user_snapshot(user)))
     return user
 
 
@@ -213,8 +219,9 @@ def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit_record(actor=actor, action="user.password", object_type="user",
-                     object_id=user.pk, object_repr=user.username)
+        record_change(actor=actor, action="user.password", event="user.password_changed",
+                      object_type="user",
+                      object_id=user.pk, object_repr=user.username)
 
 
 def user_unlock(*, actor: Actor, user: User) -> int:
@@ -224,8 +231,9 @@ def user_unlock(*, actor: Actor, user: User) -> int:
     actor.require("user.manage")
     with transaction.atomic():
         cleared = reset(username=user.get_username())
-        audit_record(actor=actor, action="user.unlock", object_type="user", object_id=user.pk,
-                     object_repr=user.username, changes={"failed_attempts_cleared": cleared})
+        record_change(actor=actor, action="user.unlock", event="user.unlocked",
+                      object_type="user", object_id=user.pk,
+                      object_repr=user.username, changes={"failed_attempts_cleared": cleared})
     return cleared
 
 
@@ -273,9 +281,10 @@ def apikey_create(
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix,
                                     key_hash=_hash_token(token), scopes=scopes,
                                     expires_at=expires_at)
-        audit_record(actor=actor, action="apikey.create", object_type="apikey",
-                     object_id=key.pk, object_repr=f"{prefix} {user.username}",
-                     changes={"scopes": {"before": None, "after": scopes}})
+        record_change(actor=actor, action="apikey.create", event="apikey.created",
+                      object_type="apikey",
+                      object_id=key.pk, object_repr=f"{prefix} {user.username}",
+                      changes={"scopes": {"before": None, "after": scopes}})
     return key, token
 
 
@@ -285,8 +294,9 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
     with transaction.atomic():
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="apikey.revoke", object_type="apikey",
-                     object_id=key.pk, object_repr=key.prefix)
+        record_change(actor=actor, action="apikey.revoke", event="apikey.revoked",
+                      object_type="apikey",
+                      object_id=key.pk, object_repr=key.prefix)
     return key
 
 

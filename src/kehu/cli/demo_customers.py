@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import User
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record
+from kehu.core.events import record_change
 from kehu.core.normalize import (
     NormalizationError,
     name_search_keys,
@@ -1260,8 +1260,9 @@ def demo_customers_load(
         "products": len(products),
     }
     with transaction.atomic():
-        audit_record(actor=Actor.system(via="cli"), action="demo.load", object_type="customer",
-                     object_repr=f"{counts['customers']} demo customers (seed {seed})",
-                     changes={"counts": counts, "seed": seed,
+        record_change(actor=Actor.system(via="cli"), action="demo.load", event="demo.loaded",
+                      object_type="customer",
+                      object_repr=f"{counts['customers']} demo customers (seed {seed})",
+                      changes={"counts": counts, "seed": seed,
                               "events_per_customer": events_per_customer})
     return DemoLoadResult(counts=counts, seconds=time.perf_counter() - started)

@@ -1,4 +1,7 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,7 +10,7 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = _("Core")
 
-    def ready(self):
+    def ready(self) -> None:
         from kehu.core import labels
         from kehu.core.logs import connect_task_context
         from kehu.core.models import AuditEntry, FieldRule
@@ -15,3 +18,6 @@ class CoreConfig(AppConfig):
         connect_task_context()
         labels.register_model("fieldrule", FieldRule)
         labels.register_model("audit", AuditEntry)
+        # Deployments (and the kill test) add subscribers by naming modules that subscribe.
+        for module in settings.KEHU_EVENT_SUBSCRIBERS:
+            import_module(module)

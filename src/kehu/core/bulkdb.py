@@ -141,15 +141,17 @@ def _converted(rows: list[Sequence[Any]], converters: list[Any], *,
 
 
 def insert_rows(model: type[models.Model], names: Sequence[str],
-                rows: Iterable[Sequence[Any]]) -> int:
+                rows: Iterable[Sequence[Any]], *, prepared: bool = False) -> int:
     """Insert rows of values for the columns `names` (field names or attnames such as
     "customer_id"); returns how many. Defaults, auto_now and signals are NOT applied: give
-    every column the caller needs, as the ORM would have set it."""
+    every column the caller needs, as the ORM would have set it. `prepared`: the values are
+    already in their database form (JSON as text, datetimes adapted): no conversion."""
     rows = list(rows)
     if not rows:
         return 0
     fields = [model._meta.get_field(name) for name in names]
-    rows = _converted(rows, _converters(model, names), offset=0)
+    if not prepared:
+        rows = _converted(rows, _converters(model, names), offset=0)
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = ", ".join(qn(field.column) for field in fields)

@@ -162,3 +162,82 @@ class Job(models.Model):
         if self.status != self.RUNNING or not self.rate or not self.total or self.done >= self.total:
             return None
         return (self.total - self.done) / self.rate
+
+
+class DomainEvent(models.Model):
+    """One change, as the outbox of the domain events: written by `kehu.core.events` in the
+    same transaction as the change and its audit entry, handed to subscribers after commit.
+
+    `changes` holds the before/after of the changed fields with sensitive values (ID numbers,
+    phones …) replaced by references; `customer_id` orders delivery per customer.
+    """
+
+    type = models.CharField(_("event type"), max_length=60)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    customer_id = models.BigIntegerField(_("customer"), null=True, blank=True)
+    actor_user_id = models.BigIntegerField(_("actor"), null=True, blank=True)
+    actor_label = models.CharField(_("actor"), max_length=200, blank=True)
+    via = models.CharField(_("channel"), max_length=10, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    audit_seq = models.PositiveBigIntegerField(_("audit entry"), null=True, blank=True)
+    # No secondary index: every insert pays for one, and readers go by id (subscribers'
+    # cursors; retention prunes the ids up to the slowest cursor).
+    occurred_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} {self.object_type}:{self.object_id}"
+
+
+class EventSubscriberState(models.Model):
+    """A subscriber's durable cursor: every event up to `cursor` has been looked at (handed
+    over, held behind a failing one of its customer, or not of its types)."""
+
+    name = models.CharField(_("subscriber"), max_length=100, unique=True)
+    cursor = models.BigIntegerField(_("cursor"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("event subscriber")
+        verbose_name_plural = _("event subscribers")
+
+    def __str__(self) -> str:
+        return f"{self.name} @{self.cursor}"
+
+
+class EventDelivery(models.Model):
+    """One event handed to one subscriber: written in the handler's own transaction, so the
+    handler's effect and this row commit together (exactly once). Failures wait here for
+    their retry, and after the last try stay as dead letters until replayed."""
+
+    DONE, RETRY, HELD, DEAD = "done", "retry", "held", "dead"
+    STATUSES = [(DONE, _("Delivered")), (RETRY, _("Waiting to retry")),
+                (HELD, _("Held behind an earlier failure")), (DEAD, _("Failed"))]
+
+    subscriber = models.CharField(_("subscriber"), max_length=100)
+    event = models.ForeignKey(DomainEvent, on_delete=models.CASCADE, related_name="deliveries",
+                              verbose_name=_("event"))
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(_("status"), max_length=5, choices=STATUSES)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.TextField(_("error"), blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("event delivery")
+        verbose_name_plural = _("event deliveries")
+        constraints = [models.UniqueConstraint(fields=["subscriber", "event"],
+                                               name="core_delivery_once")]
+        indexes = [models.Index(fields=["subscriber", "status", "next_attempt_at"],
+                                name="core_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} #{self.event_id} {self.status}"

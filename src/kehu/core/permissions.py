@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, object] = {
     "privacy.manage": _("Handle consent and data requests"),
     "audit.view": _("Read the whole audit log"),
     "audit.export": _("Export the audit log"),
+    "event.manage": _("See and replay failed event deliveries"),
     "user.manage": _("Manage users"),
     "team.manage": _("Manage teams"),
     "role.manage": _("Manage roles"),

@@ -100,3 +100,61 @@ def job_get(*, user, job_id: int) -> dict:
     if job is None:
         raise NotFound()
     return job_present(job)
+
+
+# Domain events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriberLag:
+    """How far a subscriber is behind: events after its cursor, and its open failures."""
+
+    name: str
+    patterns: tuple[str, ...]
+    cursor: int
+    behind: int
+    retrying: int
+    held: int
+    dead: int
+
+
+def subscriber_lag() -> list[SubscriberLag]:
+    """Every registered subscriber's cursor and backlog (for `kehu events subscribers`, the
+    events page and status checks). Three grouped queries."""
+    from django.db.models import Count
+
+    from kehu.core.events import subscribers
+    from kehu.core.models import DomainEvent, EventDelivery, EventSubscriberState
+
+    registered = subscribers()
+    names = [s.name for s in registered]
+    cursors = dict(EventSubscriberState.objects.filter(name__in=names)
+                   .values_list("name", "cursor"))
+    open_counts: dict[tuple[str, str], int] = {
+        (name, status): count for name, status, count in EventDelivery.objects.filter(
+            subscriber__in=names).exclude(status=EventDelivery.DONE)
+        .values("subscriber", "status").annotate(n=Count("id"))
+        .values_list("subscriber", "status", "n")}
+    out = []
+    for subscriber in registered:
+        cursor = cursors.get(subscriber.name, 0)
+        out.append(SubscriberLag(
+            name=subscriber.name, patterns=subscriber.patterns, cursor=cursor,
+            behind=DomainEvent.objects.filter(id__gt=cursor).count(),
+            retrying=open_counts.get((subscriber.name, EventDelivery.RETRY), 0),
+            held=open_counts.get((subscriber.name, EventDelivery.HELD), 0),
+            dead=open_counts.get((subscriber.name, EventDelivery.DEAD), 0)))
+    return out
+
+
+def dead_letters(*, user=None, subscriber: str = "") -> QuerySet:
+    """The parked deliveries, newest first, with their events. Only event.manage may see
+    them (NotFound-free: an empty list for anyone else); `user=None` is the command line."""
+    from kehu.core.models import EventDelivery
+
+    rows = EventDelivery.objects.filter(status=EventDelivery.DEAD).select_related("event")
+    if user is not None and not user.access.can("event.manage"):
+        return rows.none()
+    if subscriber:
+        rows = rows.filter(subscriber=subscriber)
+    return rows.order_by("-updated_at", "-id")

@@ -1,20 +1,27 @@
-"""The audit log pages: filter, page through, export. Reads go through core.selectors."""
+"""The audit log pages (filter, page through, export) and the domain events' dead letters.
+Reads go through core.selectors."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
+from kehu.core.errors import NotFound
+from kehu.core.events import delivery_replay
 from kehu.core.forms import AuditFilterForm
-from kehu.core.selectors import AuditFilter, audit_entry_list
+from kehu.core.models import EventDelivery
+from kehu.core.pages import requires
+from kehu.core.selectors import AuditFilter, audit_entry_list, dead_letters, subscriber_lag
 from kehu.core.spreadsheet import csv_stream, xlsx_bytes
 
 
@@ -78,3 +85,32 @@ def audit_export(request):
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="kehu-audit-{stamp}.csv"'
     return response
+
+
+# Domain events: the dead letters an administrator sees and replays ------------------------
+
+
+@requires("event.manage")
+def event_deliveries(request):
+    """Every subscriber's backlog and the parked (dead) deliveries, newest first."""
+    page = Paginator(dead_letters(user=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "core/event_deliveries.html",
+                  {"page": page, "deliveries": page.object_list,
+                   "subscribers": subscriber_lag()})
+
+
+@require_POST
+@requires("event.manage")
+def event_replay(request, delivery_id: int):
+    """Run a dead letter's handler again and say how it went."""
+    try:
+        delivery = delivery_replay(actor=Actor.from_request(request), delivery_id=delivery_id)
+    except NotFound:
+        raise Http404() from None
+    if delivery.status == EventDelivery.DONE:
+        messages.success(request, _("Delivered to %(subscriber)s: event #%(event)d.") % {
+            "subscriber": delivery.subscriber, "event": delivery.event_id})
+    else:
+        messages.error(request, _("Event #%(event)d failed again in %(subscriber)s.") % {
+            "subscriber": delivery.subscriber, "event": delivery.event_id})
+    return redirect("core:events")

@@ -2,12 +2,33 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _identifier_field(value) -> str:
+    """The sensitive field of an audited identifier ("mobile:+86…", "email:…") belongs to."""
+    from kehu.customers.services.identity import SENSITIVE_FIELD_OF_KIND
+
+    if not isinstance(value, str):
+        return ""
+    for part in value.split(", "):  # a bulk import lists several
+        field = SENSITIVE_FIELD_OF_KIND.get(part.split(":", 1)[0].strip())
+        if field:
+            return field
+    return ""
+
+
 class CustomersConfig(AppConfig):
     name = "kehu.customers"
     label = "customers"
     verbose_name = _("Customers")
 
-    def ready(self):
+    def ready(self) -> None:
+        from kehu.core import events
         from kehu.customers.labels import register
 
         register()  # field and value labels for kehu.core.labels
+        # Domain events reference these customer values, never copy them.
+        events.register_sensitive("customer", {
+            "mobile": "customer.mobile", "email": "customer.email",
+            "wechat": "customer.wechat", "id_number": "customer.id_number",
+            "birthday": "customer.birthday", "address": "customer.address",
+            "identifier": _identifier_field,
+        })

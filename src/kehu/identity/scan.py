@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record
 from kehu.core.errors import DomainError, ValidationFailed
+from kehu.core.events import Related, emit_many, record_change
 from kehu.core.jobs import job_open, job_report
 from kehu.core.models import Job
 from kehu.customers import duplicates
@@ -77,6 +77,11 @@ def candidate_record(*, members: list[int], pairs: list, found_by: str) -> tuple
             key=key, probability=probability, explanation=explanation, found_by=found_by)
         CandidateMember.objects.bulk_create([CandidateMember(candidate=candidate, customer_id=i)
                                              for i in sorted(set(members))])
+        emit_many(actor=Actor.system(via="system"), events=[Related(
+            type="duplicate.found", object_type="duplicate", object_id=candidate.pk,
+            object_repr=key, changes={"customers": {"before": None, "after": sorted(set(members))},
+                                      "probability": float(probability),
+                                      "found_by": found_by})])
     return candidate, True
 
 
@@ -105,9 +110,10 @@ def dedup_scan_create(*, actor: Actor, threshold: float | None = None,
         scan = DedupScan.objects.create(
             threshold=threshold, filters=dict(filters or {}), created_by=actor.user,
             job=job_open(kind="dedup_scan", label=_("Duplicate scan"), user=actor.user))
-        audit_record(actor=actor, action="duplicate.scan", object_type="dedup_scan",
-                     object_id=scan.pk, object_repr=f"scan #{scan.pk}",
-                     changes={"threshold": threshold, "filters": scan.filters})
+        record_change(actor=actor, action="duplicate.scan", event="duplicate.scan_requested",
+                      object_type="dedup_scan",
+                      object_id=scan.pk, object_repr=f"scan #{scan.pk}",
+                      changes={"threshold": threshold, "filters": scan.filters})
     return scan
 
 

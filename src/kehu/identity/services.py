@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record
 from kehu.core.errors import Conflict, NotFound, ValidationFailed
+from kehu.core.events import record_change
 from kehu.customers.models import Customer
 from kehu.customers.services import identity as customer_identity
 from kehu.customers.services._common import bump, snapshot
@@ -222,14 +222,15 @@ def customer_merge(*, actor: Actor, survivor_id: int, other_ids: Iterable[int],
         _close_candidates(actor, ids, merge, candidate)
         moved_counts = {label: sum(len(v) for v in entry["moved"].values())
                         for label, entry in moved.items()}
-        audit_record(
-            actor=actor, action="customer.merge", object_type="customer", object_id=survivor.pk,
+        record_change(
+            actor=actor, action="customer.merge", event="customer.merged", object_type="customer",
+            object_id=survivor.pk,
             object_repr=survivor.name,
             changes={**{k: v for k, v in _diff(audit_before, snapshot(survivor)).items()},
-                     "merged": {"before": None, "after": [
+                      "merged": {"before": None, "after": [
                          {"id": o.pk, "name": o.name} for o in others]},
-                     "merge_id": merge.pk, "automatic": automatic, "moved": moved_counts,
-                     "version": {"before": version_before, "after": survivor.version}})
+                      "merge_id": merge.pk, "automatic": automatic, "moved": moved_counts,
+                      "version": {"before": version_before, "after": survivor.version}})
     return merge
 
 
@@ -316,15 +317,15 @@ def customer_unmerge(*, actor: Actor, merge_id: int) -> Merge:
         merge.save(update_fields=["undone_at", "undone_by"])
         merge.candidates.filter(status=DuplicateCandidate.MERGED).update(
             status=DuplicateCandidate.PENDING, merge=None, resolved_at=None, resolved_by=None)
-        audit_record(
-            actor=actor, action="customer.unmerge", object_type="customer",
+        record_change(
+            actor=actor, action="customer.unmerge", event="customer.unmerged", object_type="customer",
             object_id=survivor.pk, object_repr=survivor.name,
             changes={**_diff(audit_before, snapshot(survivor)),
-                     "restored": {"before": None, "after": [
+                      "restored": {"before": None, "after": [
                          {"id": pk, "name": snap["before"][str(pk)]["name"]}
                          for pk in source_ids]},
-                     "merge_id": merge.pk,
-                     "version": {"before": version_before, "after": survivor.version}})
+                      "merge_id": merge.pk,
+                      "version": {"before": version_before, "after": survivor.version}})
     return merge
 
 
@@ -395,7 +396,8 @@ def candidate_dismiss(*, actor: Actor, candidate: DuplicateCandidate) -> Duplica
         candidate.status = DuplicateCandidate.DISMISSED
         candidate.resolved_at, candidate.resolved_by = timezone.now(), actor.user
         candidate.save(update_fields=["status", "resolved_at", "resolved_by"])
-        audit_record(actor=actor, action="duplicate.dismiss", object_type="duplicate",
-                     object_id=candidate.pk, object_repr=candidate.key,
-                     changes={"customers": ids, "probability": candidate.probability})
+        record_change(actor=actor, action="duplicate.dismiss", event="duplicate.dismissed",
+                      object_type="duplicate",
+                      object_id=candidate.pk, object_repr=candidate.key,
+                      changes={"customers": ids, "probability": candidate.probability})
     return candidate

@@ -20,9 +20,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import PendingEntry, audit_record, audit_record_many, diff
+from kehu.core.audit import diff
 from kehu.core.bulkdb import allocate_ids, insert_rows
 from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.events import Change, Related, record_change, record_changes_many
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer, Identifier
@@ -123,9 +124,10 @@ def interaction_log(
         interaction.customer, interaction.actor = customer, actor.user
         interaction.save()
         customer_touch_activity(customer=customer, at=interaction.occurred_at)
-        audit_record(actor=actor, action="interaction.create", object_type="interaction",
-                     object_id=interaction.pk, object_repr=str(customer),
-                     changes=diff({}, _interaction_snapshot(interaction)))
+        record_change(actor=actor, action="interaction.create", event="interaction.logged",
+                      object_type="interaction", customer_id=customer.pk, object_id=interaction.pk,
+                      object_repr=str(customer),
+                      changes=diff({}, _interaction_snapshot(interaction)))
         if next_follow_up is not None:
             # The task says what the conversation was about; the outcome is how it ended.
             title = interaction.summary.strip() or (outcome or "").strip()
@@ -166,12 +168,13 @@ def interactions_log_many(*, actor: Actor, customers: dict[int, Customer],
         customer_id = interaction.customer_id
         if customer_id not in moments or moments[customer_id] < interaction.occurred_at:
             moments[customer_id] = interaction.occurred_at
-        entries.append(PendingEntry(action="interaction.create", object_type="interaction",
-                                    object_id=pk, object_repr=str(customers[customer_id]),
-                                    changes=diff({}, _interaction_snapshot(interaction))))
+        entries.append(Change(action="interaction.create", event="interaction.logged",
+                              object_type="interaction", customer_id=customer_id,
+                              object_id=pk, object_repr=str(customers[customer_id]),
+                              changes=diff({}, _interaction_snapshot(interaction))))
     insert_rows(Interaction, _INTERACTION_COLUMNS, rows)
     customers_touch_activity(customers=customers, moments=moments)
-    audit_record_many(actor=actor, entries=entries)
+    record_changes_many(actor=actor, entries=entries)
     return len(rows)
 
 
@@ -195,9 +198,9 @@ def _follow_up_insert(*, actor, customer, interaction, assignee, title, due_date
                         title=title, due_date=due_date)
     full_clean(task, exclude=["customer", "interaction", "assignee"])
     task.save()
-    audit_record(actor=actor, action="followup.create", object_type="followup",
-                 object_id=task.pk, object_repr=str(customer),
-                 changes=diff({}, _task_snapshot(task)))
+    record_change(actor=actor, action="followup.create", event="followup.created",
+                  object_type="followup", customer_id=customer.pk, object_id=task.pk, object_repr=str(customer),
+                  changes=diff({}, _task_snapshot(task)))
     return task
 
 
@@ -257,9 +260,10 @@ def follow_up_complete(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
         before = _task_snapshot(task)
         task.status, task.done_at = "done", timezone.now()
         task.save(update_fields=["status", "done_at"])
-        audit_record(actor=actor, action="followup.complete", object_type="followup",
-                     object_id=task.pk, object_repr=str(task.customer),
-                     changes=diff(before, _task_snapshot(task)))
+        record_change(actor=actor, action="followup.complete", event="followup.completed",
+                      object_type="followup", customer_id=task.customer_id, object_id=task.pk,
+                      object_repr=str(task.customer),
+                      changes=diff(before, _task_snapshot(task)))
     return task
 
 
@@ -272,9 +276,10 @@ def follow_up_reschedule(*, actor: Actor, task: FollowUpTask, due_date: dt.date)
         before = _task_snapshot(task)
         task.due_date = due_date
         task.save(update_fields=["due_date"])
-        audit_record(actor=actor, action="followup.reschedule", object_type="followup",
-                     object_id=task.pk, object_repr=str(task.customer),
-                     changes=diff(before, _task_snapshot(task)))
+        record_change(actor=actor, action="followup.reschedule", event="followup.rescheduled",
+                      object_type="followup", customer_id=task.customer_id, object_id=task.pk,
+                      object_repr=str(task.customer),
+                      changes=diff(before, _task_snapshot(task)))
     return task
 
 
@@ -285,9 +290,10 @@ def follow_up_cancel(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
         before = _task_snapshot(task)
         task.status = "cancelled"
         task.save(update_fields=["status"])
-        audit_record(actor=actor, action="followup.cancel", object_type="followup",
-                     object_id=task.pk, object_repr=str(task.customer),
-                     changes=diff(before, _task_snapshot(task)))
+        record_change(actor=actor, action="followup.cancel", event="followup.cancelled",
+                      object_type="followup", customer_id=task.customer_id, object_id=task.pk,
+                      object_repr=str(task.customer),
+                      changes=diff(before, _task_snapshot(task)))
     return task
 
 
@@ -409,6 +415,14 @@ def _resolve_customers(actor: Actor, cleaned: list[dict[str, Any]]) -> tuple[dic
     return by_id, by_identifier
 
 
+def _ingested(row: list[Any]) -> dict[str, Any]:
+    """An event.ingested payload: its type, time and source (its properties are referenced by
+    the event's id, not copied: an integration may put anything in them)."""
+    return {"event_type": {"before": None, "after": row[1]},
+            "occurred_at": {"before": None, "after": row[2]},
+            "source": {"before": None, "after": row[4]}}
+
+
 def event_ingest(
     *,
     actor: Actor,
@@ -461,16 +475,22 @@ def event_ingest(
     with transaction.atomic():
         # Set-based (executemany, COPY on PostgreSQL): model instances and bulk_create cost
         # more than the checks above, and imports send a million events at a time.
+        ids = allocate_ids(Event, len(rows))
         for start in range(0, len(rows), chunk_size):
-            insert_rows(Event, _EVENT_COLUMNS, [[*row, received_at]
-                                                for row in rows[start:start + chunk_size]])
+            insert_rows(Event, ("id", *_EVENT_COLUMNS),
+                        [[pk, *row, received_at] for pk, row in
+                         zip(ids[start:start + chunk_size], rows[start:start + chunk_size],
+                             strict=True)])
         types = Counter(row[1] for row in rows)
-        audit_record(
-            actor=actor, action="event.ingest", object_type="event",
+        record_change(
+            actor=actor, action="event.ingest", event=None, object_type="event",
+            related=[Related(type="event.ingested", object_type="event", object_id=pk,
+                             customer_id=row[0], changes=_ingested(row))
+                      for pk, row in zip(ids, rows, strict=True)],
             object_repr=_("%d events") % len(rows),
             changes={"count": len(rows), "types": dict(sorted(types.items())),
-                     "customers": len({row[0] for row in rows}),
-                     "rejected": len(rejected),
-                     "sources": sorted({row[4] for row in rows if row[4]})},
+                      "customers": len({row[0] for row in rows}),
+                      "rejected": len(rejected),
+                      "sources": sorted({row[4] for row in rows if row[4]})},
         )
     return IngestResult(accepted=len(rows), rejected=rejected)

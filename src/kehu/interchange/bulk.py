@@ -33,10 +33,11 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
-from kehu.core.audit import PLAIN_TYPES, PendingEntry, audit_record_many, canonical, diff
+from kehu.core.audit import PLAIN_TYPES, canonical, diff
 from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
 from kehu.core.crypto import encrypt
 from kehu.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from kehu.core.events import Change, record_changes_many
 from kehu.core.masking import mask_id_number
 from kehu.core.normalize import name_search_keys, normalize_id_number, normalize_phone
 from kehu.customers.models import Address, Customer, Identifier
@@ -819,9 +820,11 @@ class _ChunkWriter:
                     ([c.address.pk, *(getattr(c.address, f) for f in address_fields[2:])]
                      for c in self.cards.values()
                      if c.address is not None and c.address_dirty and c.address.pk is not None))
-        audit_record_many(actor=self.actor, entries=[
-            PendingEntry(action=action, object_type="customer", object_id=card.customer.pk,
-                         object_repr=card.customer.name, changes=changes,
-                         canonical=action == "customer.create")
+        record_changes_many(actor=self.actor, entries=[
+            Change(action=action, object_type="customer", object_id=card.customer.pk,
+                   object_repr=card.customer.name, changes=changes,
+                   canonical=action == "customer.create",
+                   event=("customer.created" if action == "customer.create"
+                          else "customer.field_changed"))
             for card, action, changes in self.audit])
 

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
+from kehu.core.events import Related, emit_many
 from kehu.core.jobs import job_open, job_report, runner_is_worker
 from kehu.core.models import Job
 from kehu.customers.models import Customer
@@ -211,6 +212,13 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
 # Running -------------------------------------------------------------------------------------
 
 
+def _finished(job: ImportJob) -> dict[str, Any]:
+    """An import.finished payload: the job's kind and counts."""
+    return {"status": {"before": ImportJob.RUNNING, "after": ImportJob.DONE},
+            "kind": job.kind, "rows": job.rows_done, "created": job.created,
+            "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected}
+
+
 def import_job_run(*, job_id: int, actor: Actor,
                    progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
     """Run (or resume) a job to the end; a done or cancelled job is returned at once.
@@ -243,11 +251,16 @@ def import_job_run(*, job_id: int, actor: Actor,
         job.refresh_from_db()
         if finished and job.status == ImportJob.RUNNING:
             _write_report(job)
-            job.status, job.finished_at = ImportJob.DONE, timezone.now()
-            job.total_rows = job.rows_done
-            job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
-                                    "updated_at"])
-            import_job_sync(job)
+            with transaction.atomic():
+                job.status, job.finished_at = ImportJob.DONE, timezone.now()
+                job.total_rows = job.rows_done
+                job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
+                                        "updated_at"])
+                import_job_sync(job)
+                if not job.options.get("dry_run"):  # the job row is its record: no audit
+                    emit_many(actor=actor, events=[Related(
+                        type="import.finished", object_type="import_job", object_id=job.pk,
+                        object_repr=job.original_filename, changes=_finished(job))])
             if not job.options.get("dry_run"):
                 upload_discard(job)  # a dry run keeps it for the import that follows
             if job.kind == "customers" and not job.options.get("dry_run") and (

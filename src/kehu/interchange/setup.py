@@ -21,8 +21,9 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import Conflict, NotFound, ValidationFailed
+from kehu.core.events import record_change
 from kehu.interchange.kinds import kind_require
 from kehu.interchange.mapping import (
     MappingError,
@@ -144,7 +145,8 @@ def import_template_save(*, actor: Actor, name: str, kind: str, headers: list[st
             template = ImportMapTemplate(name=name, kind=kind, created_by=actor.user)
         template.mapping = data
         template.save()
-        audit_record(actor=actor, action=action, object_type="import_template",
+        record_change(actor=actor, action=action, event="import_template.saved",
+                      object_type="import_template",
                      object_id=template.pk, object_repr=f"{kind}: {name}",
                      changes=diff({"columns": before.get("columns")},
                                   {"columns": data["columns"]}))
@@ -162,7 +164,7 @@ def import_template_delete(*, actor: Actor, template_id: int) -> None:
         if actor.user is not None and not actor.user.is_superuser and \
                 template.created_by_id != actor.user.pk:
             raise NotFound()
-        audit_record(actor=actor, action="import_template.delete",
+        record_change(actor=actor, action="import_template.delete", event="import_template.deleted",
                      object_type="import_template", object_id=template.pk,
                      object_repr=f"{template.kind}: {template.name}",
                      changes=diff({"columns": template.mapping.get("columns")}, {}))

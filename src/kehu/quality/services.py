@@ -20,8 +20,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.field_rules import active_rules, rule_definition_errors
 from kehu.core.models import FieldRule
 from kehu.core.validation import full_clean
@@ -83,9 +84,10 @@ def field_rule_create(*, actor: Actor, field: str, rule: str, applies_to: str = 
     _rule_clean(row)
     with transaction.atomic():
         row.save()
-        audit_record(actor=actor, action="fieldrule.create", object_type="fieldrule",
-                     object_id=row.pk, object_repr=str(row),
-                     changes=diff({}, _rule_snapshot(row)))
+        record_change(actor=actor, action="fieldrule.create", event="fieldrule.created",
+                      object_type="fieldrule",
+                      object_id=row.pk, object_repr=str(row),
+                      changes=diff({}, _rule_snapshot(row)))
     return row
 
 
@@ -105,8 +107,9 @@ def field_rule_update(*, actor: Actor, rule: FieldRule, **changes: Any) -> Field
         if before == after:
             return row
         row.save(update_fields=[*_RULE_FIELDS, "updated_at"])
-        audit_record(actor=actor, action="fieldrule.update", object_type="fieldrule",
-                     object_id=row.pk, object_repr=str(row), changes=diff(before, after))
+        record_change(actor=actor, action="fieldrule.update", event="fieldrule.updated",
+                      object_type="fieldrule",
+                      object_id=row.pk, object_repr=str(row), changes=diff(before, after))
     return row
 
 
@@ -115,9 +118,10 @@ def field_rule_delete(*, actor: Actor, rule: FieldRule) -> None:
     actor.require("quality.configure")
     with transaction.atomic():
         row = FieldRule.objects.select_for_update().get(pk=rule.pk)
-        audit_record(actor=actor, action="fieldrule.delete", object_type="fieldrule",
-                     object_id=row.pk, object_repr=str(row),
-                     changes=diff(_rule_snapshot(row), {}))
+        record_change(actor=actor, action="fieldrule.delete", event="fieldrule.deleted",
+                      object_type="fieldrule",
+                      object_id=row.pk, object_repr=str(row),
+                      changes=diff(_rule_snapshot(row), {}))
         row.delete()
 
 
@@ -176,9 +180,10 @@ def quality_settings_update(*, actor: Actor, completeness_weights: dict | None =
         if errors:
             raise ValidationFailed(details=errors)
         row.save()
-        audit_record(actor=actor, action="quality.settings", object_type="qualitysettings",
-                     object_id=1, object_repr="quality settings",
-                     changes=diff(before, _settings_snapshot(row)))
+        record_change(actor=actor, action="quality.settings", event="quality.settings_changed",
+                      object_type="qualitysettings",
+                      object_id=1, object_repr="quality settings",
+                      changes=diff(before, _settings_snapshot(row)))
     return row
 
 
@@ -283,9 +288,10 @@ def quality_recompute(
         removed, _detail = gone.delete()
         result = RecomputeResult(customers=len(ids), removed=removed,
                                  seconds=round(time.perf_counter() - started, 3))
-        audit_record(actor=actor, action="quality.recompute", object_type="quality",
-                     object_repr="scores",
-                     changes={"customers": result.customers, "removed": result.removed,
+        record_change(actor=actor, action="quality.recompute", event="quality.recomputed",
+                      object_type="quality",
+                      object_repr="scores",
+                      changes={"customers": result.customers, "removed": result.removed,
                               "only_dirty": only_dirty})
     return result
 
@@ -333,9 +339,10 @@ def quality_snapshot_take(*, actor: Actor) -> QualitySnapshot:
     with transaction.atomic():
         snapshot, _created = QualitySnapshot.objects.update_or_create(
             day=timezone.localdate(now), defaults=values)
-        audit_record(actor=actor, action="quality.snapshot", object_type="qualitysnapshot",
-                     object_id=snapshot.pk, object_repr=str(snapshot.day),
-                     changes={k: v for k, v in values.items() if k != "taken_at"})
+        record_change(actor=actor, action="quality.snapshot", event="quality.snapshot_taken",
+                      object_type="qualitysnapshot",
+                      object_id=snapshot.pk, object_repr=str(snapshot.day),
+                      changes={k: v for k, v in values.items() if k != "taken_at"})
     return snapshot
 
 
@@ -387,9 +394,10 @@ def quality_remind(*, actor: Actor, days: int | None = None) -> RemindResult:
                     due_date=timezone.localdate(now), assignee=customer.owner)
             created.append(task.pk)
     with transaction.atomic():
-        audit_record(actor=actor, action="quality.remind", object_type="quality",
-                     object_repr="reminders",
-                     changes={"days": days, "created": len(created),
+        record_change(actor=actor, action="quality.remind", event="quality.reminders_created",
+                      object_type="quality",
+                      object_repr="reminders",
+                      changes={"days": days, "created": len(created),
                               "already_open": already_open})
     return RemindResult(days=days, created=len(created), already_open=already_open,
                         task_ids=created)

@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.events import Related, emit_many, record_change
 from kehu.core.jobs import job_open, job_report
 from kehu.core.models import Job
 from kehu.customers.models import Customer
@@ -76,9 +77,10 @@ def scoring_settings_update(*, actor: Actor, changes: dict[str, Any]) -> Scoring
             raise ValidationFailed(details=details) from None
         row.save(update_fields=[*changes, "updated_at"])
         after = {name: _plain(getattr(row, name)) for name in _SETTINGS_FIELDS}
-        audit_record(actor=actor, action="scoring.settings", object_type="scoring_settings",
-                     object_id=row.pk, object_repr="scoring settings",
-                     changes=diff(before, after))
+        record_change(actor=actor, action="scoring.settings", event="scoring.settings_changed",
+                      object_type="scoring_settings",
+                      object_id=row.pk, object_repr="scoring settings",
+                      changes=diff(before, after))
     return row
 
 
@@ -108,6 +110,7 @@ def lifecycle_set(*, actor: Actor, customer: Customer, stage: str, note: str = "
             LifecycleStageChange.objects.create(
                 customer=row, changed_at=timezone.now(), from_stage=old or "", to_stage=stage,
                 by_user=actor.user, note=note)
+            emit_many(actor=actor, events=[_lifecycle_event(row.pk, old or "", stage, "")])
     return row
 
 
@@ -131,8 +134,14 @@ def lifecycle_target(*, stage: str, last_order_day: date | None, orders_12m: int
     return None
 
 
+def _lifecycle_event(pk: int, old: str, new: str, rule: str) -> Related:
+    return Related(type="lifecycle.changed", object_type="customer", object_id=pk,
+                   changes={"lifecycle_stage": {"before": old or None, "after": new},
+                            "rule": rule})
+
+
 def _apply_lifecycle(stages: dict[int, str], facts: dict[int, _Facts], *, as_of: date,
-                     now: datetime, settings: ScoringSettings) -> int:
+                     now: datetime, settings: ScoringSettings, actor: Actor) -> int:
     moves: dict[tuple[str, str, str], list[int]] = {}
     for pk, stage in stages.items():
         fact = facts.get(pk)
@@ -154,6 +163,8 @@ def _apply_lifecycle(stages: dict[int, str], facts: dict[int, _Facts], *, as_of:
                 _insert(LifecycleStageChange,
                         ("customer", "changed_at", "from_stage", "to_stage", "rule", "note"),
                         [(pk, now, old, new, rule, "") for pk in moved])
+                emit_many(actor=actor, events=[_lifecycle_event(pk, old, new, rule)
+                                               for pk in moved])
             changed += len(moved)
     return changed
 
@@ -346,13 +357,13 @@ def _rfm_score(*, actor: Actor, full: bool, now: datetime | None,
     say(_("orders aggregated"))
     rows, boundaries = _score_all(customers, stored, facts, interactions, recompute,
                                   as_of=as_of, settings=settings, clock=clock)
-    changes = _write(rows, stored, now=now)
+    changes = _write(rows, stored, now=now, actor=actor)
     say(_("scores written"))
     lifecycle = 0
     if settings.lifecycle_rules_enabled:
         targets = customers.keys() if recompute is None else recompute
         lifecycle = _apply_lifecycle({pk: customers[pk][1] for pk in targets}, facts,
-                                     as_of=as_of, now=now, settings=settings)
+                                     as_of=as_of, now=now, settings=settings, actor=actor)
     removed = 0
     if full:
         for chunk in _chunks(list(stored.keys() - customers.keys())):
@@ -367,9 +378,10 @@ def _rfm_score(*, actor: Actor, full: bool, now: datetime | None,
     run.duration_ms = int((time.perf_counter() - started) * 1000)
     with transaction.atomic():
         run.save()
-        audit_record(actor=actor, action="scoring.run", object_type="scoring_run",
-                     object_id=run.pk, object_repr=f"{run.mode} {as_of.isoformat()}",
-                     changes={"mode": {"before": None, "after": run.mode},
+        record_change(actor=actor, action="scoring.run", event="scoring.run_finished",
+                      object_type="scoring_run",
+                      object_id=run.pk, object_repr=f"{run.mode} {as_of.isoformat()}",
+                      changes={"mode": {"before": None, "after": run.mode},
                               "customers": {"before": None, "after": len(customers)},
                               "rows_changed": {"before": None, "after": run.changed},
                               "lifecycle_changes": {"before": None, "after": lifecycle}})
@@ -443,23 +455,43 @@ def _same(old: tuple, new: tuple) -> bool:
                enumerate(zip(old, new, strict=True)))
 
 
-def _write(rows: dict[int, tuple], stored: dict[int, tuple], *, now: datetime
-           ) -> dict[str, int]:
+def _value_event(pk: int, old: tuple | None, row: tuple) -> Related | None:
+    """value.tier_changed when the tier moved (a first tier too), else value.segment_changed
+    when only the RFM segment did; None when neither."""
+    old_segment, old_tier = (old[_SEGMENT], old[_TIER]) if old is not None else ("", "")
+    changes = {}
+    if old_tier != row[_TIER]:
+        changes["value_tier"] = {"before": old_tier or None, "after": row[_TIER] or None}
+    if old_segment != row[_SEGMENT]:
+        changes["rfm_segment"] = {"before": old_segment or None, "after": row[_SEGMENT] or None}
+    if not changes:
+        return None
+    return Related(type="value.tier_changed" if "value_tier" in changes
+                   else "value.segment_changed", object_type="customer", object_id=pk,
+                   changes=changes)
+
+
+def _write(rows: dict[int, tuple], stored: dict[int, tuple], *, now: datetime,
+           actor: Actor) -> dict[str, int]:
     """Upsert the rows that changed and record segment/tier moves of existing rows."""
     changed = [(pk, row) for pk, row in rows.items()
                if pk not in stored or not _same(stored[pk], row)]
     moves = 0
     for start in range(0, len(changed), WRITE_SLICE):
         part = changed[start:start + WRITE_SLICE]
-        history = []
+        history, events = [], []
         for pk, row in part:
             old = stored.get(pk)
             if old is not None and (old[_SEGMENT], old[_TIER]) != (row[_SEGMENT], row[_TIER]):
                 history.append((pk, now, old[_SEGMENT], row[_SEGMENT], old[_TIER], row[_TIER]))
-        with transaction.atomic():  # a slice's rows and their history together
+            event = _value_event(pk, old, row)
+            if event is not None:
+                events.append(event)
+        with transaction.atomic():  # a slice's rows, their history and events together
             _upsert(part, now=now)
             _insert(CustomerValueChange, ("customer", "changed_at", "old_segment",
                                           "new_segment", "old_tier", "new_tier"), history)
+            emit_many(actor=actor, events=events)
         moves += len(history)
     return {"rows": len(changed), "history": moves}
 

@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kehu.core.events import Related, record_change
 from kehu.core.permissions import SCOPE_ALL
 from kehu.customers.models import CustomerTag, Tag
 from kehu.segments.definition import referenced_tags, validate
@@ -87,9 +88,10 @@ def segment_create(*, actor: Actor, name: str, definition: Any, description: str
         segment = Segment.objects.create(name=name, description=description or "",
                                          definition=tree, dynamic=dynamic, owner=actor.user,
                                          tag=tag)
-        audit_record(actor=actor, action="segment.create", object_type="segment",
-                     object_id=segment.pk, object_repr=segment.name,
-                     changes=diff({}, _state(segment)))
+        record_change(actor=actor, action="segment.create", event="segment.created",
+                      object_type="segment",
+                      object_id=segment.pk, object_repr=segment.name,
+                      changes=diff({}, _state(segment)))
     if compute:
         segment = segment_refresh(actor=actor, segment=segment)
     return segment
@@ -112,9 +114,10 @@ def segment_update(*, actor: Actor, segment: Segment, name: str, definition: Any
         segment.dynamic, segment.tag = dynamic, tag
         segment.save(update_fields=["name", "description", "definition", "dynamic", "tag",
                                     "updated_at"])
-        audit_record(actor=actor, action="segment.update", object_type="segment",
-                     object_id=segment.pk, object_repr=segment.name,
-                     changes=diff(before, _state(segment)))
+        record_change(actor=actor, action="segment.update", event="segment.updated",
+                      object_type="segment",
+                      object_id=segment.pk, object_repr=segment.name,
+                      changes=diff(before, _state(segment)))
     if compute:
         segment = segment_refresh(actor=actor, segment=segment)
     return segment
@@ -126,8 +129,9 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
     with transaction.atomic():
         segment = _locked(actor, segment)
         before = _state(segment)
-        audit_record(actor=actor, action="segment.delete", object_type="segment",
-                     object_id=segment.pk, object_repr=segment.name, changes=diff(before, {}))
+        record_change(actor=actor, action="segment.delete", event="segment.deleted",
+                      object_type="segment",
+                      object_id=segment.pk, object_repr=segment.name, changes=diff(before, {}))
         segment.delete()
 
 
@@ -172,9 +176,10 @@ def segment_refresh(*, actor: Actor, segment: Segment) -> Segment:
         SegmentSizeSnapshot.objects.create(
             segment=segment, at=now, size=len(wanted), added=len(added), removed=len(removed),
             duration_ms=int((time.monotonic() - started) * 1000))
-        audit_record(actor=actor, action="segment.refresh", object_type="segment",
-                     object_id=segment.pk, object_repr=segment.name,
-                     changes={"size": len(wanted), "joined": len(added), "left": len(removed)})
+        record_change(actor=actor, action="segment.refresh", event="segment.refreshed",
+                      object_type="segment", object_id=segment.pk, object_repr=segment.name,
+                      changes={"size": len(wanted), "joined": len(added), "left": len(removed)},
+                      related=_membership_events(segment, added, removed))
         if segment.tag_id:
             _sync_rule_tag(actor, segment, wanted)
     return segment
@@ -190,10 +195,28 @@ def _sync_rule_tag(actor: Actor, segment: Segment, wanted: set[int]) -> None:
         CustomerTag.objects.filter(tag=tag, customer_id__in=chunk).delete()
     CustomerTag.objects.bulk_create([CustomerTag(customer_id=pk, tag=tag) for pk in add],
                                     batch_size=_CHUNK)
-    audit_record(actor=actor, action="tag.rule_sync", object_type="tag", object_id=tag.pk,
-                 object_repr=tag.name,
-                 changes={"segment": segment.pk, "tagged": len(add), "untagged": len(drop),
+    record_change(actor=actor, action="tag.rule_sync", event=None, object_type="tag",
+                  object_id=tag.pk, object_repr=tag.name,
+                  related=_tag_events(tag, add, drop),
+                  changes={"segment": segment.pk, "tagged": len(add), "untagged": len(drop),
                           "tagged_ids": add[:AUDITED_IDS], "untagged_ids": drop[:AUDITED_IDS]})
+
+
+def _membership_events(segment: Segment, added: list[int], removed: list[int]) -> list[Related]:
+    """segment.entered / segment.left, one per customer who joined or left."""
+    ref = {"id": segment.pk, "name": segment.name}
+    return ([Related(type="segment.entered", object_type="customer", object_id=pk,
+                     changes={"segment": {"before": None, "after": ref}}) for pk in added]
+            + [Related(type="segment.left", object_type="customer", object_id=pk,
+                       changes={"segment": {"before": ref, "after": None}}) for pk in removed])
+
+
+def _tag_events(tag: Tag, add: list[int], drop: list[int]) -> list[Related]:
+    """tag.added / tag.removed for each customer a rule-based tag was put on or taken off."""
+    return ([Related(type="tag.added", object_type="customer", object_id=pk,
+                     changes={"tag": {"before": None, "after": tag.name}}) for pk in add]
+            + [Related(type="tag.removed", object_type="customer", object_id=pk,
+                       changes={"tag": {"before": tag.name, "after": None}}) for pk in drop])
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

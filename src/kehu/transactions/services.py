@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import PendingEntry, audit_record, audit_record_many, diff
+from kehu.core.audit import diff
 from kehu.core.bulkdb import allocate_ids, insert_rows, update_rows
 from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.events import Change, record_change, record_changes_many
 from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer
 from kehu.customers.services import (
@@ -128,9 +129,10 @@ def product_create(
     full_clean(product)
     with transaction.atomic():
         product.save()
-        audit_record(actor=actor, action="product.create", object_type="product",
-                     object_id=product.pk, object_repr=product.sku,
-                     changes=diff({}, _product_snapshot(product)))
+        record_change(actor=actor, action="product.create", event="product.created",
+                      object_type="product",
+                      object_id=product.pk, object_repr=product.sku,
+                      changes=diff({}, _product_snapshot(product)))
     return product
 
 
@@ -159,9 +161,10 @@ def product_update(
         product.category, product.is_active = (category or "").strip(), is_active
         full_clean(product)
         product.save(update_fields=["sku", "name", "category", "unit_price", "is_active"])
-        audit_record(actor=actor, action="product.update", object_type="product",
-                     object_id=product.pk, object_repr=product.sku,
-                     changes=diff(before, _product_snapshot(product)))
+        record_change(actor=actor, action="product.update", event="product.updated",
+                      object_type="product",
+                      object_id=product.pk, object_repr=product.sku,
+                      changes=diff(before, _product_snapshot(product)))
     return product
 
 
@@ -324,9 +327,10 @@ def order_create(
         activity_at = order_activity_at(order)
         if activity_at is not None:
             customer_touch_activity(customer=customer, at=activity_at)
-        audit_record(actor=actor, action="order.create", object_type="order",
-                     object_id=order.pk, object_repr=order.number,
-                     changes=diff({}, _order_snapshot(order, priced)))
+        record_change(actor=actor, action="order.create", event="order.created",
+                      customer_id=order.customer_id, object_type="order",
+                      object_id=order.pk, object_repr=order.number,
+                      changes=diff({}, _order_snapshot(order, priced)))
     return order
 
 
@@ -357,9 +361,10 @@ def order_update_status(*, actor: Actor, order: Order, status: str, notes: str |
             current.notes = notes.strip()
             fields.append("notes")
         current.save(update_fields=fields)
-        audit_record(actor=actor, action="order.status", object_type="order",
-                     object_id=current.pk, object_repr=current.number,
-                     changes=diff(before, _order_snapshot(current)))
+        record_change(actor=actor, action="order.status", event="order.status_changed",
+                      customer_id=current.customer_id, object_type="order",
+                      object_id=current.pk, object_repr=current.number,
+                      changes=diff(before, _order_snapshot(current)))
     return current
 
 
@@ -444,19 +449,21 @@ def orders_record_many(*, actor: Actor, customers: dict[int, Customer],
     for write in writes:
         order = write.order
         if isinstance(write, OrderNew):
-            entries.append(PendingEntry(action="order.create", object_type="order",
-                                        object_id=order.pk, object_repr=order.number,
-                                        changes=diff({}, _order_snapshot(order, write.lines))))
+            entries.append(Change(action="order.create", event="order.created",
+                                  customer_id=order.customer_id, object_type="order",
+                                  object_id=order.pk, object_repr=order.number,
+                                  changes=diff({}, _order_snapshot(order, write.lines))))
             continue
         before = _order_snapshot(order)
         order.status = write.status
         moves.append((order.pk, write.status))
-        entries.append(PendingEntry(action="order.status", object_type="order",
-                                    object_id=order.pk, object_repr=order.number,
-                                    changes=diff(before, _order_snapshot(order))))
+        entries.append(Change(action="order.status", event="order.status_changed",
+                              customer_id=order.customer_id, object_type="order",
+                              object_id=order.pk, object_repr=order.number,
+                              changes=diff(before, _order_snapshot(order))))
     update_rows(Order, ["status"], moves)
     customers_touch_activity(customers=customers, moments=moments)
-    audit_record_many(actor=actor, entries=entries)
+    record_changes_many(actor=actor, entries=entries)
 
 
 # Tickets ---------------------------------------------------------------------------
@@ -530,10 +537,21 @@ def ticket_open(
             ticket.number = _final_number("TK", Ticket, ticket)
             ticket.save(update_fields=["number"])
         customer_touch_activity(customer=customer, at=opened_at)
-        audit_record(actor=actor, action="ticket.open", object_type="ticket",
-                     object_id=ticket.pk, object_repr=ticket.number,
-                     changes=diff({}, _ticket_snapshot(ticket)))
+        record_change(actor=actor, action="ticket.open", event="ticket.opened",
+                      customer_id=ticket.customer_id, object_type="ticket",
+                      object_id=ticket.pk, object_repr=ticket.number,
+                      changes=diff({}, _ticket_snapshot(ticket)))
     return ticket
+
+
+def _ticket_event(before: dict[str, Any], ticket: Ticket) -> str:
+    """ticket.closed when it reaches resolved/closed, ticket.reopened when it leaves them."""
+    was, now = before["status"] in TICKET_DONE, ticket.status in TICKET_DONE
+    if now and not was:
+        return "ticket.closed"
+    if was and not now:
+        return "ticket.reopened"
+    return "ticket.updated"
 
 
 def _writable_ticket(actor: Actor, ticket: Ticket) -> Ticket:
@@ -583,9 +601,10 @@ def ticket_update(
                                     "resolved_at"])
         if before["status"] != status:
             customer_touch_activity(customer=current.customer, at=now)
-        audit_record(actor=actor, action="ticket.update", object_type="ticket",
-                     object_id=current.pk, object_repr=current.number,
-                     changes=diff(before, _ticket_snapshot(current)))
+        record_change(actor=actor, action="ticket.update", event=_ticket_event(before, current),
+                      customer_id=current.customer_id, object_type="ticket",
+                      object_id=current.pk, object_repr=current.number,
+                      changes=diff(before, _ticket_snapshot(current)))
     return current
 
 
@@ -604,7 +623,7 @@ def ticket_rate(*, actor: Actor, ticket: Ticket, satisfaction: int) -> Ticket:
         before = _ticket_snapshot(current)
         current.satisfaction = satisfaction
         current.save(update_fields=["satisfaction"])
-        audit_record(actor=actor, action="ticket.rate", object_type="ticket",
-                     object_id=current.pk, object_repr=current.number,
-                     changes=diff(before, _ticket_snapshot(current)))
+        record_change(actor=actor, action="ticket.rate", event="ticket.rated", object_type="ticket",
+                      customer_id=current.customer_id, object_id=current.pk, object_repr=current.number,
+                      changes=diff(before, _ticket_snapshot(current)))
     return current

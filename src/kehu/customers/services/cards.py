@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.normalize import NormalizationError, normalize_name
 from kehu.customers.models import (
     Address,
@@ -365,9 +366,10 @@ def customers_assign_owner(*, actor: Actor, customer_ids: Iterable[int], owner: 
             customer.owner, customer.team = owner, team
             customer.save(update_fields=["owner", "team", *bump(customer)])
 
-            audit_record(actor=actor, action="customer.assign", object_type="customer",
-                         object_id=customer.pk, object_repr=customer.name,
-                         changes={**diff(before, snapshot(customer)),
+            record_change(actor=actor, action="customer.assign", event="customer.field_changed",
+                          object_type="customer",
+                          object_id=customer.pk, object_repr=customer.name,
+                          changes={**diff(before, snapshot(customer)),
                                   "version": {"before": version_before,
                                               "after": customer.version}})
             changed += 1
@@ -409,9 +411,10 @@ def saved_view_save(*, actor: Actor, name: str, params: dict, shared: bool = Fal
             raise ValidationFailed(details={"name": [_("You already have a view with this name.")]})
         view.save()
 
-        audit_record(actor=actor, action="savedview.save", object_type="savedview",
-                     object_id=view.pk, object_repr=view.name,
-                     changes=diff(before if before["name"] else {},
+        record_change(actor=actor, action="savedview.save", event="savedview.saved",
+                      object_type="savedview",
+                      object_id=view.pk, object_repr=view.name,
+                      changes=diff(before if before["name"] else {},
                                   {"name": view.name, "params": view.params,
                                    "shared": view.shared}))
     return view
@@ -423,5 +426,6 @@ def saved_view_delete(*, actor: Actor, view: SavedView) -> None:
         raise NotFound()
     with transaction.atomic():
         SavedView.objects.filter(pk=view.pk).delete()
-        audit_record(actor=actor, action="savedview.delete", object_type="savedview",
-                     object_id=view.pk, object_repr=view.name)
+        record_change(actor=actor, action="savedview.delete", event="savedview.deleted",
+                      object_type="savedview",
+                      object_id=view.pk, object_repr=view.name)

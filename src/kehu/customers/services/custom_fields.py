@@ -17,8 +17,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.normalize import NormalizationError, parse_date
 from kehu.customers.models import CustomFieldDefinition
 from kehu.customers.services._common import full_clean
@@ -219,9 +220,10 @@ def custom_field_define(
     _check_definition(definition)
     with transaction.atomic():
         definition.save()
-        audit_record(actor=actor, action="customfield.create", object_type="customfield",
-                     object_id=definition.pk, object_repr=definition.key,
-                     changes=diff({}, _definition_snapshot(definition)))
+        record_change(actor=actor, action="customfield.create", event="customfield.created",
+                      object_type="customfield",
+                      object_id=definition.pk, object_repr=definition.key,
+                      changes=diff({}, _definition_snapshot(definition)))
     return definition
 
 
@@ -253,7 +255,8 @@ def custom_field_update(
         _check_definition(definition)
         definition.save(update_fields=["label", "applies_to", "required", "choices",
                                        "help_text", "validation", "position", "is_active"])
-        audit_record(actor=actor, action="customfield.update", object_type="customfield",
-                     object_id=definition.pk, object_repr=definition.key,
-                     changes=diff(before, _definition_snapshot(definition)))
+        record_change(actor=actor, action="customfield.update", event="customfield.updated",
+                      object_type="customfield",
+                      object_id=definition.pk, object_repr=definition.key,
+                      changes=diff(before, _definition_snapshot(definition)))
     return definition

@@ -20,6 +20,7 @@ from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
 from kehu.core.crypto import decrypt
 from kehu.core.errors import Conflict, PermissionDenied, ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.field_rules import active_rules, field_rules_check
 from kehu.core.models import AuditEntry
 from kehu.core.normalize import (
@@ -354,9 +355,10 @@ def customer_create(
     with transaction.atomic():
         _apply(actor, customer, plan)
         _finish(customer)
-        audit_record(actor=actor, action="customer.create", object_type="customer",
-                     object_id=customer.pk, object_repr=customer.name,
-                     changes={**diff({}, snapshot(customer)),
+        record_change(actor=actor, action="customer.create", event="customer.created",
+                      object_type="customer",
+                      object_id=customer.pk, object_repr=customer.name,
+                      changes={**diff({}, snapshot(customer)),
                               "version": {"before": None, "after": customer.version}})
     return customer
 
@@ -398,9 +400,10 @@ def customer_update(
         version_before = customer.version
         columns = bump(customer) + ["owner", "team"]
         customer.save(update_fields=columns)
-        audit_record(actor=actor, action="customer.update", object_type="customer",
-                     object_id=customer.pk, object_repr=customer.name,
-                     changes={**diff(before, after),
+        record_change(actor=actor, action="customer.update", event="customer.field_changed",
+                      object_type="customer",
+                      object_id=customer.pk, object_repr=customer.name,
+                      changes={**diff(before, after),
                               "version": {"before": version_before, "after": customer.version}})
     return customer
 
@@ -427,6 +430,10 @@ def _conflict(actor: Actor, customer: Customer, expected_version: int) -> Confli
                              "version": customer.version})
 
 
+# The card changes with an event type of their own; the others are customer.field_changed.
+CARD_EVENTS = {"customer.tag_add": "tag.added", "customer.tag_remove": "tag.removed"}
+
+
 def record_card_change(*, actor: Actor, customer: Customer, action: str,
                        before: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
     """After a change to the card's identity rows (identifiers, addresses, tags): refresh the
@@ -435,9 +442,10 @@ def record_card_change(*, actor: Actor, customer: Customer, action: str,
     _finish(customer)
     version_before = customer.version
     customer.save(update_fields=bump(customer))
-    audit_record(actor=actor, action=action, object_type="customer", object_id=customer.pk,
-                 object_repr=customer.name,
-                 changes={**diff(before, snapshot(customer)), **(extra or {}),
+    record_change(actor=actor, action=action, event=CARD_EVENTS.get(action, "customer.field_changed"),
+                  object_type="customer", object_id=customer.pk,
+                  object_repr=customer.name,
+                  changes={**diff(before, snapshot(customer)), **(extra or {}),
                           "version": {"before": version_before, "after": customer.version}})
 
 
@@ -455,9 +463,10 @@ def customer_delete(*, actor: Actor, customer: Customer,
         customer.status = Customer.STATUS_DELETED
         customer.save(update_fields=["status", *bump(customer)])
         customer.identifiers.update(is_live=False)
-        audit_record(actor=actor, action="customer.delete", object_type="customer",
-                     object_id=customer.pk, object_repr=customer.name,
-                     changes={"status": {"before": Customer.STATUS_ACTIVE,
+        record_change(actor=actor, action="customer.delete", event="customer.deleted",
+                      object_type="customer",
+                      object_id=customer.pk, object_repr=customer.name,
+                      changes={"status": {"before": Customer.STATUS_ACTIVE,
                                          "after": Customer.STATUS_DELETED},
                               "version": {"before": version_before, "after": customer.version}})
     return customer

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import audit_record, diff
+from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.events import record_change
 from kehu.core.normalize import normalize_name
 from kehu.customers.models import Tag, TagGroup
 
@@ -50,9 +51,10 @@ def tag_group_save(*, actor: Actor, name: str, color: str,
             group.save(update_fields=["name", "color"])
             action = "tag_group.update"
         recoloured = Tag.objects.filter(group=group).exclude(color=color).update(color=color)
-        audit_record(actor=actor, action=action, object_type="tag_group", object_id=group.pk,
-                     object_repr=group.name,
-                     changes={**diff(before, {"name": name, "color": color}),
+        record_change(actor=actor, action=action, event=f"{action}d",
+                      object_type="tag_group", object_id=group.pk,
+                      object_repr=group.name,
+                      changes={**diff(before, {"name": name, "color": color}),
                               **({"tags_recoloured": {"before": None, "after": recoloured}}
                                  if recoloured else {})})
     return group
@@ -63,9 +65,10 @@ def tag_group_delete(*, actor: Actor, group: TagGroup) -> None:
     actor.require("segment.manage")
     with transaction.atomic():
         names = list(Tag.objects.filter(group=group).values_list("name", flat=True))
-        audit_record(actor=actor, action="tag_group.delete", object_type="tag_group",
-                     object_id=group.pk, object_repr=group.name,
-                     changes={"name": {"before": group.name, "after": None},
+        record_change(actor=actor, action="tag_group.delete", event="tag_group.deleted",
+                      object_type="tag_group",
+                      object_id=group.pk, object_repr=group.name,
+                      changes={"name": {"before": group.name, "after": None},
                               "tags": {"before": names, "after": None}})
         group.delete()
 
@@ -85,6 +88,7 @@ def tag_update(*, actor: Actor, tag: Tag, group: TagGroup | None, color: str = "
         tag.save(update_fields=["group", "color"])
         after = {"group": group.name if group else None, "color": tag.color}
         if before != after:
-            audit_record(actor=actor, action="tag.update", object_type="tag", object_id=tag.pk,
-                         object_repr=tag.name, changes=diff(before, after))
+            record_change(actor=actor, action="tag.update", event="tag.updated",
+                          object_type="tag", object_id=tag.pk,
+                          object_repr=tag.name, changes=diff(before, after))
     return tag
