@@ -114,7 +114,8 @@ def _clean_choices(field_choices: Mapping[str, Any] | None, survivor: Customer,
                 everyone[chosen], field) is None:
             errors[field] = [_("That customer has no value for this field.")]
             continue
-        proposals[field] = Proposal(field, CHOSEN, source=chosen)
+        if proposals[field].source != chosen:  # the proposal itself keeps its rule
+            proposals[field] = Proposal(field, CHOSEN, source=chosen)
     for field, proposal in proposals.items():
         if proposal.needs_choice and field not in errors:
             errors[field] = [_("The records disagree on this field; choose the value to keep.")]
