@@ -221,3 +221,16 @@ def test_the_key_lives_outside_the_database(settings):
     path = settings.KEHU_HOME / "audit_key"
     assert path.read_text().strip() == settings.KEHU_AUDIT_KEY
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("key", ["short", "k" * 44, "long-" * 40])
+def test_the_chain_hash_is_standard_hmac_sha256(settings, key):
+    import hashlib
+    import hmac
+
+    from kehu.core.audit import _hasher
+
+    settings.KEHU_AUDIT_KEY = key
+    for payload in (b"", "审计".encode(), b"x" * 1000):
+        assert _hasher(keyed=True)(payload) == hmac.new(key.encode(), payload,
+                                                        hashlib.sha256).hexdigest()

@@ -74,12 +74,21 @@ def _hasher(keyed: bool):
     (keyed) or plain SHA-256 (entries from before keying)."""
     if not keyed:
         return lambda payload: hashlib.sha256(payload).hexdigest()
-    base = hmac.new(_key(), digestmod=hashlib.sha256)
+    # RFC 2104 with the padded-key states computed once: per entry two copies of a SHA-256
+    # state, about half the cost of hmac.new or HMAC.copy (bulk imports chain millions).
+    key = _key()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     def digest(payload: bytes) -> str:
-        mac = base.copy()
-        mac.update(payload)
-        return mac.hexdigest()
+        first = inner.copy()
+        first.update(payload)
+        second = outer.copy()
+        second.update(first.digest())
+        return second.hexdigest()
 
     return digest
 
