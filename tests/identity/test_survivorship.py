@@ -180,6 +180,22 @@ def test_birthdays_that_disagree_need_the_reviewers_choice(steward):
     assert Customer.objects.get(pk=a.pk).birthday == dt.date(1990, 7, 3)
 
 
+def test_id_numbers_that_differ_need_a_choice_even_when_masked_alike(steward):
+    a = full_customer(name="张伟", id_number="11010519491231002X")
+    b = full_customer(name="张伟", id_number="11010519500118002X")
+    c = full_customer(name="张伟")
+    assert a.id_number_masked == b.id_number_masked
+    assert survivorship.propose(a, [c])["id_number"].source == a.pk
+    proposal = survivorship.propose(a, [b])["id_number"]
+    assert proposal.needs_choice
+    with pytest.raises(ValidationFailed) as exc:
+        _merge(steward, a, b)
+    assert sorted(exc.value.details) == ["birthday", "id_number"]  # the birthday is the ID's
+    _merge(steward, a, b, field_choices={"id_number": b.pk, "birthday": b.pk})
+    kept = Customer.objects.get(pk=a.pk)
+    assert kept.id_number_index == Customer.objects.get(pk=b.pk).id_number_index
+
+
 def test_birthday_only_one_record_has_or_both_agree_needs_no_choice(steward):
     a = full_customer(name="张伟")
     b = full_customer(name="张伟", birthday="1990-03-07")

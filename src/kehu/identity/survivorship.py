@@ -201,6 +201,9 @@ def propose(survivor: Customer, others: Sequence[Customer],
     rules = rules if rules is not None else rules_in_force(fields)
     proposals = {}
     for field in fields:
-        values = {c.pk: field_value(c, field) for c in everyone}
+        # ID numbers are compared by their blind index: two different numbers can share a
+        # masked form.
+        values = {c.pk: (c.id_number_index if field == "id_number" else field_value(c, field))
+                  for c in everyone}
         proposals[field] = _pick(rules[field], field, everyone, values)
     return proposals
