@@ -360,9 +360,21 @@ def test_api_and_page_merges_agree(client, api_client_for, make_user, steward):
         "店长")
     m1, m2 = Merge.objects.get(survivor_id=a1.pk), Merge.objects.get(survivor_id=a2.pk)
     assert m1.snapshot["rules"] == m2.snapshot["rules"]
-    api_without = api.post("/api/v1/customers/merge", content_type="application/json",
-                           data=json.dumps({"survivor_id": a1.pk, "customer_ids": [b2.pk]}))
-    assert api_without.status_code in (404, 422)
+
+
+def test_api_merge_without_the_needed_choice_is_refused(api_client_for, make_user, steward):
+    cand, a, b = _case(make_user("sales_rep"))
+    before = (state(a.pk), state(b.pk))
+    api = api_client_for(steward)
+    with translation.override("en"):
+        response = api.post(f"/api/v1/duplicates/{cand.pk}/merge",
+                            content_type="application/json", HTTP_ACCEPT_LANGUAGE="en",
+                            data=json.dumps({"survivor_id": a.pk}))
+    assert response.status_code == 422, response.json()
+    assert list(response.json()["details"]) == ["birthday"]
+    assert (state(a.pk), state(b.pk)) == before
+    assert not Merge.objects.exists()
+    assert DuplicateCandidate.objects.get(pk=cand.pk).status == DuplicateCandidate.PENDING
 
 
 # Auto-merge --------------------------------------------------------------------------------
