@@ -12,64 +12,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import kehu_env
+from tests.processes import ONLY_SQLITE, Server, get_json, kehu_env, wait_for
 
-
-def _env(home: Path) -> dict[str, str]:
-    return kehu_env(home)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 10.0) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-class Server:
-    def __init__(self, home: Path, *extra: str):
-        self.home, self.port = home, _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kehu", "serve", "--port", str(self.port), "--workers", "1", *extra],
-            env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def ready(self) -> dict | None:
-        status, body = _get(self.base + "/readyz")
-        return body if status == 200 else None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+pytestmark = ONLY_SQLITE
 
 
 @pytest.fixture
@@ -80,16 +28,16 @@ def home(initialized_home):
 def test_serve_runs_the_background_worker_and_restarts_it_when_killed(home):
     server = Server(home)
     try:
-        body = _wait_for(server.ready, 60, "/readyz to report a live worker")
+        body = wait_for(server.ready, 60, "/readyz to report a live worker")
         assert body["checks"]["worker"]["ok"] is True
         first_pid = body["checks"]["worker"]["pid"]
         assert first_pid != server.proc.pid
 
         os.kill(first_pid, signal.SIGKILL)  # the supervisor must bring a new worker up
-        body = _wait_for(lambda: (b := server.ready()) and b["checks"]["worker"]["pid"] != first_pid and b,
+        body = wait_for(lambda: (b := server.ready()) and b["checks"]["worker"]["pid"] != first_pid and b,
                          60, "a restarted worker's heartbeat")
         assert body["checks"]["worker"]["ok"] is True
-        status = subprocess.run([sys.executable, "-m", "kehu", "status", "--json"], env=_env(home),
+        status = subprocess.run([sys.executable, "-m", "kehu", "status", "--json"], env=kehu_env(home),
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
         assert json.loads(status.stdout)["checks"]["worker"]["pid"] == body["checks"]["worker"]["pid"]
@@ -102,8 +50,8 @@ def test_serve_no_worker_is_not_ready_and_survives_slow_clients(home):
     server = Server(home, "--no-worker")
     slow = []
     try:
-        _wait_for(lambda: _get(server.base + "/healthz")[0] == 200, 60, "/healthz")
-        status, body = _get(server.base + "/readyz")
+        wait_for(lambda: get_json(server.base + "/healthz")[0] == 200, 60, "/healthz")
+        status, body = get_json(server.base + "/readyz")
         assert status == 503
         assert body["checks"]["worker"]["ok"] is False
         assert body["checks"]["database"]["ok"] is True
@@ -118,7 +66,7 @@ def test_serve_no_worker_is_not_ready_and_survives_slow_clients(home):
         for _ in range(5):
             with urllib.request.urlopen(server.base + "/login/", timeout=10) as response:
                 assert response.status == 200
-        assert _get(server.base + "/healthz", timeout=10) == (200, {"status": "ok"})
+        assert get_json(server.base + "/healthz", timeout=10) == (200, {"status": "ok"})
     finally:
         for sock in slow:
             sock.close()

@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from kehu.core.health import Heartbeat
+from kehu.core.jobs import jobs_reap_dead
 
 
 class Command(BaseCommand):
@@ -12,6 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, workers, **options):
         heartbeat = Heartbeat().start()
+        jobs_reap_dead()  # jobs of a worker that died before this one started
         try:
             call_command("run_huey", workers=max(1, min(workers, 32)), worker_type="thread",
                          periodic=True)
