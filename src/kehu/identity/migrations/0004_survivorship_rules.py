@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('identity', '0002_grant_merge'),
+        ('identity', '0003_dedupscan_runner'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

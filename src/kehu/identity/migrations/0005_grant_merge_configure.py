@@ -23,5 +23,5 @@ def revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("identity", "0003_survivorship_rules")]
+    dependencies = [("identity", "0004_survivorship_rules")]
     operations = [migrations.RunPython(grant, revoke)]
