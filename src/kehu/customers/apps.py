@@ -6,3 +6,8 @@ class CustomersConfig(AppConfig):
     name = "kehu.customers"
     label = "customers"
     verbose_name = _("Customers")
+
+    def ready(self):
+        from kehu.customers.labels import register
+
+        register()  # field and value labels for kehu.core.labels
