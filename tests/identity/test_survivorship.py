@@ -236,6 +236,11 @@ def test_admin_changes_a_rule_and_the_next_merge_follows_it(make_user, steward):
     entry = AuditEntry.objects.get(action="survivorship.update")
     assert (entry.object_id, entry.changes) == (
         "lifecycle_stage", {"rule": {"before": "most_advanced", "after": "review"}})
+    from kehu.core import labels
+
+    with translation.override("zh-hans"):
+        assert labels.field_value("survivorship", "rule", "review") == "审核人决定"
+        assert labels.object_label("survivorship") == "合并保留规则"
     with pytest.raises(ValidationFailed) as exc:
         _merge(steward, c, d)
     assert list(exc.value.details) == ["lifecycle_stage"]

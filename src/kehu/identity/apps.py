@@ -10,7 +10,8 @@ class IdentityConfig(AppConfig):
     def ready(self):
         from kehu.core import labels
         from kehu.core.jobs import RunningJobs, register_running_jobs
-        from kehu.identity.models import DedupScan, DuplicateCandidate
+        from kehu.identity import survivorship
+        from kehu.identity.models import DedupScan, DuplicateCandidate, SurvivorshipRule
         from kehu.identity.scan import dedup_scan_interrupted
 
         register_running_jobs(RunningJobs(
@@ -18,3 +19,7 @@ class IdentityConfig(AppConfig):
             interrupted=dedup_scan_interrupted))
         labels.register_model("duplicate", DuplicateCandidate)
         labels.register_model("dedup_scan", DedupScan)
+        # survivorship.update entries: {"rule": {"before": "most_advanced", "after": …}}
+        labels.register_choices("survivorship.rule", survivorship.RULE_NAMES)
+        labels.register_model("survivorship", SurvivorshipRule,
+                              values={"rule": "survivorship.rule"})

@@ -440,6 +440,17 @@ def candidate_dismiss(*, actor: Actor, candidate: DuplicateCandidate) -> Duplica
 # Survivorship rules ----------------------------------------------------------------------
 
 
+def _field_label(field: str) -> str:
+    from kehu.customers.models import CustomFieldDefinition
+    from kehu.identity.choices import LABELS
+
+    if field.startswith("custom."):
+        found = CustomFieldDefinition.objects.filter(key=field[7:]).values_list(
+            "label", flat=True).first()
+        return found or field
+    return str(LABELS.get(field, field))
+
+
 def survivorship_rules_set(*, actor: Actor, rules: Mapping[str, str]) -> dict[str, str]:
     """Make merges keep each field's value by the given rule ({field: rule}; needs
     merge.configure), all or nothing, each change audited. Setting a field's default rule
@@ -476,7 +487,7 @@ def survivorship_rules_set(*, actor: Actor, rules: Mapping[str, str]) -> dict[st
                 row.rule, row.updated_by = rule, actor.user
                 row.save(update_fields=["rule", "updated_by", "updated_at"])
             audit_record(actor=actor, action="survivorship.update", object_type="survivorship",
-                         object_id=field, object_repr=field,
+                         object_id=field, object_repr=_field_label(field),
                          changes={"rule": {"before": before, "after": rule}})
             changed[field] = rule
     return changed
