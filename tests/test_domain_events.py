@@ -739,6 +739,15 @@ def _candidate_dismiss(c):
     return mark, {"customers": [a.pk, b.pk], "probability": 0.97}
 
 
+@case("kehu.identity.services.survivorship_rules_set", "survivorship.changed")
+def _survivorship_rules_set(c):
+    from kehu.identity import survivorship
+    from kehu.identity.services import survivorship_rules_set
+
+    survivorship_rules_set(actor=c.actor, rules={"name": survivorship.MOST_RECENT})
+    return {"rule": (survivorship.AGREEMENT, survivorship.MOST_RECENT)}
+
+
 @case("kehu.identity.scan.dedup_scan_create", "duplicate.scan_requested")
 def _dedup_scan_create(c):
     from kehu.identity.scan import dedup_scan_create

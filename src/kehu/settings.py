@@ -7,11 +7,13 @@ uploads and the generated secret and encryption keys (never committed).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -55,6 +57,21 @@ KEHU_ENCRYPTION_KEY = _persistent_secret(
     "KEHU_ENCRYPTION_KEY",
     lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
 )
+
+# Keys the audit hash chain (HMAC-SHA256) and signs `kehu audit checkpoint` heads: kept
+# outside the database, so a database writer cannot recompute the chain.
+KEHU_AUDIT_KEY = _persistent_secret(
+    "audit_key", "KEHU_AUDIT_KEY", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+# Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); empty: none.
+KEHU_TRUSTED_PROXIES = [
+    item.strip() for item in os.environ.get("KEHU_TRUSTED_PROXIES", "").split(",") if item.strip()
+]
+for _proxy in KEHU_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"KEHU_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from _exc
 
 DEBUG = _env_bool("KEHU_DEBUG")
 KEHU_PRODUCTION = _env_bool("KEHU_PRODUCTION")
@@ -205,6 +222,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/lockout.html"
 AXES_VERBOSE = False
+# The same client address as the audit log records (X-Forwarded-For only from trusted proxies).
+AXES_CLIENT_IP_CALLABLE = "kehu.core.actor.client_ip"
 
 SESSION_COOKIE_AGE = int(os.environ.get("KEHU_SESSION_AGE", str(8 * 3600)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -52,3 +52,30 @@ def test_review_merge_and_undo(page, make_user):
     expect(page.get_by_test_id("identity-banner")).to_be_visible()
     assert Customer.objects.get(pk=b.pk).status == "active"
     assert a.interactions.count() == 1
+
+
+def test_review_shows_the_proposal_and_needs_a_birthday_choice(page, make_user):
+    make_user("data_steward", username="steward", display_name="数据管家")
+    a = full_customer(name="秦桂荣", lifecycle_stage="loyal", birthday="1980-05-01",
+                      notes="老客户")
+    b = full_customer(name="秦桂蓉", lifecycle_stage="lead", birthday="1980-05-10",
+                      notes="新登记")
+    candidate = DuplicateCandidate.objects.create(key=f"{a.pk}-{b.pk}", probability=0.97)
+    candidate.members.create(customer=a)
+    candidate.members.create(customer=b)
+
+    login(page, "steward", PASSWORD)
+    page.goto(f"/identity/duplicates/{candidate.pk}/")
+    expect(page.get_by_test_id("reason-lifecycle_stage")).to_have_text("取最靠后的生命周期阶段")
+    expect(page.get_by_test_id("proposal-notes")).to_contain_text("老客户")
+    expect(page.get_by_test_id("proposal-notes")).to_contain_text("新登记")
+    expect(page.locator("tr[data-field=birthday]")).to_have_class("differs needs-choice")
+    page.get_by_test_id("merge-submit").click()  # the browser asks for the birthday first
+    expect(page.get_by_test_id("merge-form")).to_be_visible()
+    assert Customer.objects.get(pk=b.pk).status == "active"
+    page.get_by_test_id(f"choice-birthday-{b.pk}").check()
+    page.get_by_test_id("merge-submit").click()
+    expect(page.get_by_test_id("card-header")).to_contain_text("秦桂荣")
+    kept = Customer.objects.get(pk=a.pk)
+    assert (kept.lifecycle_stage, str(kept.birthday), kept.notes) == (
+        "loyal", "1980-05-10", "老客户\n\n新登记")

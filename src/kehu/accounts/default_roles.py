@@ -81,7 +81,7 @@ DEFAULT_ROLES = [
         "permissions": ["customer.view", "customer.add", "customer.change", "customer.merge",
                         "customer.import", "customer.export", "customfield.manage",
                         "segment.view", "segment.manage", "scoring.view", "quality.view",
-                        "quality.configure"],
+                        "quality.configure", "merge.configure"],
         "record_scope": "all",
         "field_permissions": {
             "customer.mobile": "edit",

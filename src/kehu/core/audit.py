@@ -2,17 +2,28 @@
 
 Services call `audit_record` inside their own transaction, so the entry and
 the change it describes commit or roll back together.
+
+The chain is keyed: each entry's hash is HMAC-SHA256, with KEHU_AUDIT_KEY (kept outside the
+database), of its content and the previous hash, so someone who can write to the database
+but does not hold the key cannot rewrite an entry and recompute the ones after it. Entries
+written before keying existed stay plain SHA-256; the chain head records, sealed with the
+key, the sequence number where the keyed segment starts. `audit_checkpoint` signs the
+current head for an admin to keep elsewhere; `audit_verify(against=…)` then also proves the
+chain still holds that head (nothing was truncated or rewritten below it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -54,29 +65,43 @@ def canonical(value: Any) -> Any:
     return _canonical(value)
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    content = {
-        "seq": entry.seq,
-        "at": entry.at.astimezone(UTC).isoformat(),
-        "actor_user_id": entry.actor_user_id,
-        "actor_label": entry.actor_label,
-        "api_key_prefix": entry.api_key_prefix,
-        "via": entry.via,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "object_repr": entry.object_repr,
-        "changes": entry.changes,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
-        "prev_hash": entry.prev_hash,
-    }
-    return _digest(content)
+def _key() -> bytes:
+    return settings.KEHU_AUDIT_KEY.encode("utf-8")
 
 
-def _digest(content: dict[str, Any]) -> str:
-    payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+def _hasher(keyed: bool):
+    """A function from the payload's bytes to its hex digest: HMAC-SHA256 with the audit key
+    (keyed) or plain SHA-256 (entries from before keying)."""
+    if not keyed:
+        return lambda payload: hashlib.sha256(payload).hexdigest()
+    # RFC 2104 with the padded-key states computed once: per entry two copies of a SHA-256
+    # state, about half the cost of hmac.new or HMAC.copy (bulk imports chain millions).
+    key = _key()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(payload: bytes) -> str:
+        first = inner.copy()
+        first.update(payload)
+        second = outer.copy()
+        second.update(first.digest())
+        return second.hexdigest()
+
+    return digest
+
+
+def keyed_mark(seq: int) -> str:
+    """The seal of "keyed entries start at seq" kept on the chain head."""
+    return hmac.new(_key(), f"kehu-audit-keyed-from:{seq}".encode(), hashlib.sha256).hexdigest()
+
+
+def entry_hash(entry: AuditEntry, *, keyed: bool = True) -> str:
+    """The entry's chain hash: HMAC-SHA256 with the audit key, or plain SHA-256 (keyed=False)
+    as entries from before keying were written."""
+    return _entry_digest(entry, _hasher(keyed))
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -123,7 +148,7 @@ def audit_record(
             user_agent=actor.user_agent[:400],
             prev_hash=head.last_hash,
         )
-        entry.hash = entry_hash(entry)
+        entry.hash = entry_hash(entry, keyed=True)
         entry.save(force_insert=True)
         head.last_seq = entry.seq
         head.last_hash = entry.hash
@@ -148,7 +173,10 @@ class PendingEntry:
 def _lock_head() -> AuditChainHead:
     head = AuditChainHead.objects.select_for_update().filter(id=1).first()
     if head is None:
-        AuditChainHead.objects.get_or_create(id=1)
+        # Only an empty chain legitimately lacks its head (tests flush tables): every entry
+        # is keyed. Had someone deleted the head of a chain with plain entries, verify says so.
+        AuditChainHead.objects.get_or_create(id=1, defaults={
+            "keyed_from_seq": 1, "keyed_mark": keyed_mark(1)})
         head = AuditChainHead.objects.select_for_update().get(id=1)
     return head
 
@@ -159,7 +187,7 @@ _BULK_COLUMNS = ("seq", "at", "actor_user_id", "actor_label", "api_key_prefix", 
 
 
 def _compact(value: Any) -> str:
-    """JSON as _digest writes it (sorted keys, no spaces, UTF-8 text)."""
+    """JSON as entry_hash hashes it (sorted keys, no spaces, UTF-8 text)."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -172,12 +200,13 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
 
     Each entry is serialised once: the payload `entry_hash` would hash is assembled around
     the entry's changes (its keys in `_digest`'s sorted order), and the same changes text
-    is what the row stores.
+    is what the row stores. Every entry is keyed, as `audit_record`'s are.
     """
     if not entries:
         return 0
     from kehu.core.bulkdb import JSONText, insert_rows
 
+    digest_of = _hasher(keyed=True)
     with transaction.atomic():
         head = _lock_head()
         user = actor.user
@@ -205,7 +234,7 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
                        f'"object_repr":{_compact(object_repr)},'
                        f'"object_type":{_compact(pending.object_type)},'
                        f'"prev_hash":"{prev_hash}","seq":{seq}{tail}')
-            digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+            digest = digest_of(payload.encode("utf-8"))
             rows.append((seq, at, actor_user_id, actor_label, actor.api_key_prefix, actor.via,
                          pending.action, pending.object_type, object_id, object_repr,
                          JSONText(changes), actor.ip, user_agent, prev_hash, digest))
@@ -224,8 +253,33 @@ class ChainReport:
     reason: str = ""
 
 
-def audit_verify(*, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in order; report the first entry that was edited, removed or reordered."""
+def _keyed_from() -> tuple[int | None, str]:
+    """(first keyed sequence number, "") or (None, why the head cannot be trusted)."""
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head is None:
+        return None, "chain head missing (deleted)"
+    start = head.keyed_from_seq
+    if start is None or not hmac.compare_digest(head.keyed_mark or "", keyed_mark(start)):
+        return None, "the start of the keyed chain is missing or forged (or the audit key changed)"
+    return start, ""
+
+
+def audit_verify(*, batch_size: int = 2000, against: Checkpoint | None = None) -> ChainReport:
+    """Walk the chain in order; report the first entry that was edited, removed or reordered.
+
+    Entries before the keyed segment are checked with plain SHA-256, the rest with the
+    audit key. With `against` (a checkpoint from `audit_checkpoint`), the chain must also
+    still hold that checkpoint's entry with the same hash.
+    """
+    if against is not None and not against.signature_ok():
+        return ChainReport(False, 0, against.seq, "checkpoint signature does not match "
+                           "(the checkpoint was altered, or made with another audit key)")
+    if not AuditEntry.objects.exists() and (against is None or against.seq == 0):
+        return ChainReport(True, 0)
+    keyed_from, problem = _keyed_from()
+    if keyed_from is None:
+        return ChainReport(False, 0, None, problem)
+    plain, keyed = _hasher(keyed=False), _hasher(keyed=True)
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -238,12 +292,88 @@ def audit_verify(*, batch_size: int = 2000) -> ChainReport:
                 return ChainReport(False, checked, expected_seq, "missing entry (deleted)")
             if entry.prev_hash != prev_hash:
                 return ChainReport(False, checked, entry.seq, "previous hash does not match")
-            if entry_hash(entry) != entry.hash:
+            digest = keyed if entry.seq >= keyed_from else plain
+            if not hmac.compare_digest(_entry_digest(entry, digest), entry.hash):
                 return ChainReport(False, checked, entry.seq, "content does not match its hash")
+            if against is not None and entry.seq == against.seq and entry.hash != against.hash:
+                return ChainReport(False, checked, entry.seq,
+                                   "entry differs from the checkpoint (rewritten)")
             prev_hash = entry.hash
             expected_seq += 1
             checked += 1
     head = AuditChainHead.objects.filter(id=1).first()
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != prev_hash):
         return ChainReport(False, checked, expected_seq, "newest entries missing (deleted)")
+    if against is not None and against.seq > checked:
+        return ChainReport(False, checked, checked + 1,
+                           f"truncated: the checkpoint's entry #{against.seq} is gone")
     return ChainReport(True, checked)
+
+
+def _entry_digest(entry: AuditEntry, digest) -> str:
+    content = {
+        "seq": entry.seq,
+        "at": entry.at.astimezone(UTC).isoformat(),
+        "actor_user_id": entry.actor_user_id,
+        "actor_label": entry.actor_label,
+        "api_key_prefix": entry.api_key_prefix,
+        "via": entry.via,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "object_repr": entry.object_repr,
+        "changes": entry.changes,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "prev_hash": entry.prev_hash,
+    }
+    return digest(_compact(content).encode("utf-8"))
+
+
+# Checkpoints --------------------------------------------------------------------------------
+
+_CHECKPOINT = re.compile(
+    r"kehu-audit-checkpoint v1 seq=(?P<seq>\d{1,19}) hash=(?P<hash>[0-9a-f]{64}) "
+    r"at=(?P<at>\S+) sig=(?P<sig>[0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed chain head: "the chain held entry #seq with this hash at this time"."""
+
+    seq: int
+    hash: str
+    at: str
+    signature: str
+
+    def _expected(self) -> str:
+        message = f"kehu-audit-checkpoint|v1|{self.seq}|{self.hash}|{self.at}".encode()
+        return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+    def signature_ok(self) -> bool:
+        return hmac.compare_digest(self.signature, self._expected())
+
+    def text(self) -> str:
+        return (f"kehu-audit-checkpoint v1 seq={self.seq} hash={self.hash} at={self.at} "
+                f"sig={self.signature}")
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        """From the printed line (anywhere in the text); ValueError when there is none."""
+        found = _CHECKPOINT.search(text or "")
+        if found is None:
+            raise ValueError("no kehu audit checkpoint line found")
+        return cls(int(found["seq"]), found["hash"], found["at"], found["sig"])
+
+
+def audit_checkpoint() -> Checkpoint:
+    """Sign the chain's current head (after verifying the whole chain; ValueError if it is
+    broken), for an admin to store outside the database."""
+    report = audit_verify()
+    if not report.ok:
+        raise ValueError(f"audit chain BROKEN at entry #{report.bad_seq}: {report.reason}")
+    head = AuditChainHead.objects.filter(id=1).first()
+    seq, last = (head.last_seq, head.last_hash) if head is not None else (0, GENESIS_HASH)
+    at = timezone.now().astimezone(UTC).isoformat(timespec="seconds")
+    unsigned = Checkpoint(seq, last, at, "")
+    return Checkpoint(seq, last, at, unsigned._expected())

@@ -71,7 +71,7 @@ EVENT_TYPES = frozenset({
     "scoring.settings_changed", "scoring.run_finished",
     "segment.created", "segment.updated", "segment.deleted", "segment.refreshed",
     "segment.entered", "segment.left",
-    "duplicate.found", "duplicate.dismissed", "duplicate.scan_requested",
+    "duplicate.found", "duplicate.dismissed", "duplicate.scan_requested", "survivorship.changed",
     "fieldrule.created", "fieldrule.updated", "fieldrule.deleted",
     "quality.settings_changed", "quality.recomputed", "quality.snapshot_taken",
     "quality.reminders_created",

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntry(models.Model):
-    """One recorded action, chained to the previous entry by a SHA-256 hash.
+    """One recorded action, chained to the previous entry by an HMAC-SHA256 (plain SHA-256
+    for entries written before the chain was keyed).
 
     Rows are never updated or deleted by kehu; editing one in the database
     breaks the chain and `kehu audit verify` names it.
@@ -69,6 +70,11 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    # Entries from this sequence number on are keyed (HMAC-SHA256 with KEHU_AUDIT_KEY);
+    # the ones before it are the plain SHA-256 chain written before keying existed.
+    # `keyed_mark` is an HMAC of that number, so it cannot be moved without the key.
+    keyed_from_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    keyed_mark = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("audit chain head")

@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, object] = {
     "customer.delete": _("Delete customers"),
     "customer.assign": _("Reassign customer owners"),
     "customer.merge": _("Merge and unmerge customers"),
+    "merge.configure": _("Configure which values a merge keeps"),
     "customer.import": _("Import data"),
     "customer.export": _("Export data"),
     "interaction.add": _("Log interactions"),

@@ -12,7 +12,8 @@ class IdentityConfig(AppConfig):
 
         from kehu.core import labels
         from kehu.core.jobs import JobKind, register_job_kind
-        from kehu.identity.models import DedupScan, DuplicateCandidate
+        from kehu.identity import survivorship
+        from kehu.identity.models import DedupScan, DuplicateCandidate, SurvivorshipRule
         from kehu.identity.scan import dedup_scan_interrupted
 
         register_job_kind(JobKind(key="dedup_scan", label=_("Duplicate scan"), permission="customer.merge",
@@ -20,3 +21,7 @@ class IdentityConfig(AppConfig):
                                   interrupted=dedup_scan_interrupted))
         labels.register_model("duplicate", DuplicateCandidate)
         labels.register_model("dedup_scan", DedupScan)
+        # survivorship.update entries: {"rule": {"before": "most_advanced", "after": …}}
+        labels.register_choices("survivorship.rule", survivorship.RULE_NAMES)
+        labels.register_model("survivorship", SurvivorshipRule,
+                              values={"rule": "survivorship.rule"})

@@ -1,8 +1,6 @@
-"""Which fields a merge chooses between, and the default choice for each.
+"""Which fields a merge chooses between, and how to read each one's value.
 
-Default rule, in order: a verified value first, then a filled value over an empty one
-(most complete), then the most recently updated record's value (most recent). The
-survivor's own value wins a tie.
+Which value survives is decided per field by `kehu.identity.survivorship`.
 """
 
 from __future__ import annotations
@@ -85,30 +83,6 @@ def field_value(customer: Customer, field: str) -> Any:
 
 def _filled(value: Any) -> bool:
     return value not in (None, "", [], {})
-
-
-def _verified(customer: Customer, field: str) -> bool:
-    if field not in ("mobile", "email"):
-        return False
-    row = primary_row(customer, field)
-    return bool(row is not None and row.verified)
-
-
-def default_choices(survivor: Customer, others: Sequence[Customer]) -> dict[str, int]:
-    """{field: customer id whose value the survivor keeps} by the documented rule."""
-    everyone = [survivor, *others]
-    choices = {}
-    for field in choosable_fields(survivor.kind, everyone):
-        def rank(customer, field=field):
-            value = field_value(customer, field)
-            return (_verified(customer, field) if _filled(value) else False, _filled(value),
-                    customer.updated_at, customer.pk == survivor.pk)
-
-        best = max(everyone, key=rank)
-        if not _filled(field_value(best, field)):
-            best = survivor
-        choices[field] = best.pk
-    return choices
 
 
 def default_survivor(customers: Sequence[Customer]) -> Customer:

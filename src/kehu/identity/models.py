@@ -152,6 +152,9 @@ class DedupScan(models.Model):
     pairs = models.PositiveIntegerField(default=0)
     candidates_new = models.PositiveIntegerField(default=0)
     auto_merged = models.PositiveIntegerField(default=0)
+    # Sure enough to merge automatically, but the records disagree on a field left to the
+    # reviewer (a birthday, say): kept in the queue instead.
+    held_for_review = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -168,3 +171,22 @@ class DedupScan(models.Model):
 
     def __str__(self) -> str:
         return f"scan #{self.pk} ({self.status})"
+
+
+class SurvivorshipRule(models.Model):
+    """An admin's choice of survivorship rule for one merge field (see
+    `kehu.identity.survivorship`); fields without a row follow the default table."""
+
+    field = models.CharField(_("field"), max_length=80, unique=True)
+    rule = models.CharField(_("rule"), max_length=20)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["field"]
+        verbose_name = _("survivorship rule")
+        verbose_name_plural = _("survivorship rules")
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"

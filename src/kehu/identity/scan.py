@@ -2,7 +2,9 @@
 import). A scan feeds the visible customers (or a filtered set) to the matching engine,
 drops pairs someone marked "not the same", clusters the rest with the engine's guarded
 clustering and fills the review queue; with an auto-merge threshold set it merges the
-surest groups at once, each merge still undoable and audited as automatic.
+surest groups at once, each merge still undoable and audited as automatic, except groups
+whose records disagree on a field the survivorship rules leave to the reviewer: those stay
+in the queue (counted as held for review).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from kehu.customers.selectors import custom_field_list, customer_filtered_querys
 from kehu.identity.choices import default_survivor
 from kehu.identity.models import CandidateMember, DedupScan, DuplicateCandidate, NotSameMark
 from kehu.identity.services import customer_merge
+from kehu.identity.survivorship import propose
 from kehu.matching import cluster, predict_pairs, score_pair
 
 DEFAULT_THRESHOLD = 0.9
@@ -161,7 +164,7 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
                 group_pairs.setdefault(cid, []).append(pair)
         created = 0
         auto = auto_merge_threshold()
-        auto_merged = 0
+        auto_merged = held = 0
         for cid, members in groups.items():
             if len(members) < 2 or cid not in group_pairs:
                 continue
@@ -169,11 +172,13 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
                                               found_by=DuplicateCandidate.SCAN)
             created += int(new)
             if candidate is not None and auto is not None and candidate.probability >= auto:
-                auto_merged += int(_auto_merge(actor, candidate))
-        scan.candidates_new, scan.auto_merged = created, auto_merged
+                outcome = _auto_merge(actor, candidate)
+                auto_merged += int(outcome == MERGED)
+                held += int(outcome == HELD)
+        scan.candidates_new, scan.auto_merged, scan.held_for_review = created, auto_merged, held
         scan.status, scan.finished_at = DedupScan.DONE, timezone.now()
         _stage(scan, "done", progress, candidates_new=created, auto_merged=auto_merged,
-               finished_at=scan.finished_at)
+               held_for_review=held, finished_at=scan.finished_at)
     except Exception as exc:
         scan.status, scan.finished_at = DedupScan.FAILED, timezone.now()
         scan.error_message = str(getattr(exc, "message", exc))[:2000]
@@ -183,21 +188,28 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
     return scan
 
 
-def _auto_merge(actor: Actor, candidate: DuplicateCandidate) -> bool:
-    """Merge an auto-merge-sure candidate into its most complete customer; False when the
-    merge is refused (a customer changed meanwhile, a relation cannot move …)."""
+MERGED, HELD, REFUSED = "merged", "held", "refused"
+
+
+def _auto_merge(actor: Actor, candidate: DuplicateCandidate) -> str:
+    """Merge an auto-merge-sure candidate into its most complete customer. HELD (left
+    pending for review) when the survivorship rules leave a field to the reviewer because
+    the records disagree (two birthdays, say); REFUSED when the merge is refused (a customer
+    changed meanwhile, a relation cannot move …)."""
     customers = list(Customer.objects.filter(pk__in=candidate.member_ids,
                                              status=Customer.STATUS_ACTIVE))
     if len(customers) != len(candidate.member_ids) or len({c.kind for c in customers}) != 1:
-        return False
+        return REFUSED
     survivor = default_survivor(customers)
+    others = [c for c in customers if c.pk != survivor.pk]
+    if any(p.needs_choice for p in propose(survivor, others).values()):
+        return HELD
     try:
-        customer_merge(actor=actor, survivor_id=survivor.pk,
-                       other_ids=[c.pk for c in customers if c.pk != survivor.pk],
+        customer_merge(actor=actor, survivor_id=survivor.pk, other_ids=[c.pk for c in others],
                        probability=candidate.probability, automatic=True, candidate=candidate)
     except DomainError:
-        return False
-    return True
+        return REFUSED
+    return MERGED
 
 
 def duplicates_record_for(*, actor: Actor, customer_ids: Iterable[int],

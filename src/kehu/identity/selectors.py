@@ -17,13 +17,8 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.customers.duplicates import EVIDENCE_FIELDS
 from kehu.customers.models import Customer
 from kehu.customers.selectors import customer_queryset
-from kehu.identity.choices import (
-    LABELS,
-    choosable_fields,
-    default_choices,
-    default_survivor,
-    field_value,
-)
+from kehu.identity import survivorship
+from kehu.identity.choices import LABELS, choosable_fields, default_survivor, field_value
 from kehu.identity.models import CandidateMember, DedupScan, DuplicateCandidate, Merge
 
 SENSITIVE = {"mobile": "customer.mobile", "email": "customer.email",
@@ -117,8 +112,13 @@ class FieldRow:
     field: str
     label: str
     values: list[dict[str, Any]]  # [{"customer_id", "display", "filled"}] in column order
-    chosen: int  # default customer id
+    chosen: int | None  # the customer whose value is proposed (None: combined or undecided)
     differs: bool
+    rule: str = ""
+    reason: str = ""  # the rule, translated: why this value is proposed
+    proposed: str = ""  # the proposed value as displayed
+    combined: bool = False  # the proposed value is built from every record (join, union)
+    needs_choice: bool = False  # the records disagree and the rule leaves it to the reviewer
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def comparison(*, user, customer_ids: list[int],
         raise ValidationFailed(details={"ids": [_("A person cannot be merged with an organisation.")]})
     survivor = default_survivor(people)
     people = [survivor, *[c for c in people if c.pk != survivor.pk]]
-    defaults = default_choices(survivor, people[1:])
+    proposals = survivorship.propose(survivor, people[1:])
     rows = []
     for field in choosable_fields(survivor.kind, people):
         values = []
@@ -186,9 +186,21 @@ def comparison(*, user, customer_ids: list[int],
             values.append({"customer_id": customer.pk, "display": display, "filled": filled})
         distinct = {v["display"] for v in values if v["filled"]}
         label = LABELS.get(field) or field.removeprefix("custom.")
+        proposal = proposals[field]
+        if proposal.source is not None:
+            proposed = next(v["display"] for v in values if v["customer_id"] == proposal.source)
+        elif proposal.needs_choice:
+            proposed = ""
+        else:
+            combined = proposal.combined
+            proposed = "、".join(map(str, combined)) if isinstance(combined, list) else str(
+                combined)
         rows.append(FieldRow(field=field, label=str(label), values=values,
-                             chosen=defaults[field], differs=len(distinct) > 1 or (
-                                 bool(distinct) and not all(v["filled"] for v in values))))
+                             chosen=proposal.source, differs=len(distinct) > 1 or (
+                                 bool(distinct) and not all(v["filled"] for v in values)),
+                             rule=proposal.rule, reason=proposal.reason, proposed=proposed,
+                             combined=proposal.source is None and not proposal.needs_choice,
+                             needs_choice=proposal.needs_choice))
     evidence = []
     for pair in (candidate.explanation if candidate is not None else []):
         evidence.append({**pair, "fields": [
@@ -200,3 +212,44 @@ def comparison(*, user, customer_ids: list[int],
         rows=rows, survivor_id=survivor.pk, evidence=evidence,
         probability=candidate.probability if candidate is not None else None)
 
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One line of the survivorship settings: a field, its rule and the rules it may take."""
+
+    field: str
+    label: str
+    rule: str
+    default: str
+    choices: list[tuple[str, str]]  # (rule, name)
+    explanation: str
+    fixed: bool = False  # always applied (rows that hang off a customer)
+
+
+def survivorship_table(*, user) -> list[RuleRow]:
+    """Every merge field with the rule in force, for the settings page (merge.configure)."""
+    user.access.require("merge.configure")
+    from kehu.customers.models import CustomFieldDefinition
+
+    fields = list(dict.fromkeys([*choosable_fields(Customer.KIND_PERSON, []),
+                                 *choosable_fields(Customer.KIND_ORGANISATION, [])]))
+    definitions = list(CustomFieldDefinition.objects.order_by("position", "key"))
+    fields += [f"custom.{d.key}" for d in definitions]
+    custom_labels = {f"custom.{d.key}": d.label for d in definitions}
+    types = {d.key: d.field_type for d in definitions}
+    in_force = survivorship.rules_in_force(fields)
+    rows = [RuleRow(field=field, label=str(LABELS.get(field) or custom_labels.get(field, field)),
+                    rule=in_force[field], default=survivorship.default_rule(field, types),
+                    choices=[(r, str(survivorship.RULE_NAMES[r]))
+                             for r in survivorship.allowed_rules(field, types)],
+                    explanation=str(survivorship.RULES[in_force[field]]))
+            for field in fields]
+    labels = {"identifiers": _("identifiers (phones, emails, WeChat, external IDs)"),
+              "tags": _("tags")}
+    for field, rule in survivorship.FIXED.items():
+        rows.append(RuleRow(field=field, label=labels[field], rule=rule, default=rule,
+                            choices=[(rule, str(survivorship.RULE_NAMES[rule]))],
+                            explanation=_("Always kept: every record's rows move to the "
+                                          "survivor."), fixed=True))
+    return rows

@@ -26,14 +26,23 @@ from kehu.customers.models import Customer
 from kehu.customers.services import identity as customer_identity
 from kehu.customers.services._common import bump, snapshot
 from kehu.identity import relations
-from kehu.identity.choices import (
-    COLUMN_GROUPS,
-    ROW_FIELDS,
-    choosable_fields,
-    default_choices,
-    primary_row,
+from kehu.identity.choices import COLUMN_GROUPS, ROW_FIELDS, choosable_fields, primary_row
+from kehu.identity.models import (
+    CandidateMember,
+    DuplicateCandidate,
+    Merge,
+    MergeSource,
+    NotSameMark,
+    SurvivorshipRule,
 )
-from kehu.identity.models import CandidateMember, DuplicateCandidate, Merge, MergeSource, NotSameMark
+from kehu.identity.survivorship import (
+    CHOSEN,
+    Proposal,
+    allowed_rules,
+    default_rule,
+    propose,
+    rules_in_force,
+)
 
 MAX_MERGE = 50
 
@@ -82,9 +91,12 @@ def _lock_all(actor: Actor, ids: list[int]) -> dict[int, Customer]:
 
 
 def _clean_choices(field_choices: Mapping[str, Any] | None, survivor: Customer,
-                   others: list[Customer]) -> dict[str, int]:
+                   others: list[Customer]) -> dict[str, Proposal]:
+    """The survivorship proposal per field with the reviewer's choices ({field: customer
+    id}) applied over it. A field the rules leave to the reviewer (the records disagree)
+    must be chosen."""
     everyone = {c.pk: c for c in [survivor, *others]}
-    choices = default_choices(survivor, others)
+    proposals = propose(survivor, others)
     allowed = set(choosable_fields(survivor.kind, list(everyone.values())))
     errors: dict[str, list[str]] = {}
     for field, chosen in (field_choices or {}).items():
@@ -102,10 +114,14 @@ def _clean_choices(field_choices: Mapping[str, Any] | None, survivor: Customer,
                 everyone[chosen], field) is None:
             errors[field] = [_("That customer has no value for this field.")]
             continue
-        choices[field] = chosen
+        if proposals[field].source != chosen:  # the proposal itself keeps its rule
+            proposals[field] = Proposal(field, CHOSEN, source=chosen)
+    for field, proposal in proposals.items():
+        if proposal.needs_choice and field not in errors:
+            errors[field] = [_("The records disagree on this field; choose the value to keep.")]
     if errors:
         raise ValidationFailed(details=errors)
-    return choices
+    return proposals
 
 
 def _set_primaries(survivor: Customer, flags: dict, choices: dict[str, int],
@@ -157,7 +173,8 @@ def customer_merge(*, actor: Actor, survivor_id: int, other_ids: Iterable[int],
         if any(o.kind != survivor.kind for o in others):
             raise ValidationFailed(details={"customer_ids": [
                 _("A person cannot be merged with an organisation.")]})
-        choices = _clean_choices(field_choices, survivor, others)
+        proposals = _clean_choices(field_choices, survivor, others)
+        choices = {f: p.source for f, p in proposals.items() if p.source is not None}
         everyone = {c.pk: c for c in [survivor, *others]}
         ids = list(everyone)
         before = {str(pk): _columns(c) for pk, c in everyone.items()}
@@ -171,27 +188,7 @@ def customer_merge(*, actor: Actor, survivor_id: int, other_ids: Iterable[int],
         moved = relations.move_rows(survivor_id=survivor.pk, source_ids=others_ids)
         _set_primaries(survivor, flags_before, choices, chosen_rows)
 
-        changed_groups: list[str] = []
-        for field, chosen in choices.items():
-            if chosen == survivor.pk or field in ROW_FIELDS:
-                continue
-            source = everyone[chosen]
-            if field.startswith("custom."):
-                key = field[7:]
-                custom = dict(survivor.custom or {})
-                if key in (source.custom or {}):
-                    custom[key] = source.custom[key]
-                else:
-                    custom.pop(key, None)
-                if custom != (survivor.custom or {}):
-                    survivor.custom = custom
-                    changed_groups.append(field)
-                continue
-            columns = COLUMN_GROUPS[field]
-            if any(getattr(survivor, c) != getattr(source, c) for c in columns):
-                for column in columns:
-                    setattr(survivor, column, getattr(source, column))
-                changed_groups.append(field)
+        changed_groups = _apply_proposals(survivor, everyone, proposals)
         latest = max((c.last_activity_at for c in everyone.values() if c.last_activity_at),
                      default=None)
         if latest != survivor.last_activity_at:
@@ -209,11 +206,13 @@ def customer_merge(*, actor: Actor, survivor_id: int, other_ids: Iterable[int],
             bump(other)
             other.save(update_fields=["status", "merged_into", "version", "updated_at"])
 
+        rules = {f: p.rule for f, p in proposals.items()}
         merge = Merge.objects.create(
             survivor=survivor, field_choices=choices, probability=probability,
             automatic=automatic, created_by=actor.user,
             snapshot={
                 "before": before, "after": _columns(survivor), "groups": changed_groups,
+                "rules": rules,
                 "moved": moved, "flags_before": flags_before,
                 "flags_after": relations.primary_flags([survivor.pk]),
             })
@@ -229,9 +228,46 @@ def customer_merge(*, actor: Actor, survivor_id: int, other_ids: Iterable[int],
             changes={**{k: v for k, v in _diff(audit_before, snapshot(survivor)).items()},
                       "merged": {"before": None, "after": [
                          {"id": o.pk, "name": o.name} for o in others]},
-                      "merge_id": merge.pk, "automatic": automatic, "moved": moved_counts,
-                      "version": {"before": version_before, "after": survivor.version}})
+                     "merge_id": merge.pk, "automatic": automatic, "moved": moved_counts,
+                     "survivorship": {f: r for f, r in rules.items()
+                                      if f in changed_groups or r == CHOSEN},
+                     "version": {"before": version_before, "after": survivor.version}})
     return merge
+
+
+def _apply_proposals(survivor: Customer, everyone: dict[int, Customer],
+                     proposals: dict[str, Proposal]) -> list[str]:
+    """Set the survivor's columns to the proposed values (row fields are handled by the
+    primary flags); returns the fields whose value changed, for the undo."""
+    changed: list[str] = []
+    for field, proposal in proposals.items():
+        if field in ROW_FIELDS or proposal.source == survivor.pk:
+            continue
+        combined = proposal.source is None
+        source = None if combined else everyone[proposal.source]
+        if field.startswith("custom."):
+            key = field[7:]
+            custom = dict(survivor.custom or {})
+            if combined:
+                custom[key] = proposal.combined
+            elif key in (source.custom or {}):
+                custom[key] = source.custom[key]
+            else:
+                custom.pop(key, None)
+            if custom != (survivor.custom or {}):
+                survivor.custom = custom
+                changed.append(field)
+            continue
+        columns = COLUMN_GROUPS[field]
+        if combined:
+            if getattr(survivor, field) != proposal.combined:
+                setattr(survivor, field, proposal.combined)
+                changed.append(field)
+        elif any(getattr(survivor, c) != getattr(source, c) for c in columns):
+            for column in columns:
+                setattr(survivor, column, getattr(source, column))
+            changed.append(field)
+    return changed
 
 
 def _diff(before: dict, after: dict) -> dict:
@@ -401,3 +437,59 @@ def candidate_dismiss(*, actor: Actor, candidate: DuplicateCandidate) -> Duplica
                       object_id=candidate.pk, object_repr=candidate.key,
                       changes={"customers": ids, "probability": candidate.probability})
     return candidate
+
+
+# Survivorship rules ----------------------------------------------------------------------
+
+
+def _field_label(field: str) -> str:
+    from kehu.customers.models import CustomFieldDefinition
+    from kehu.identity.choices import LABELS
+
+    if field.startswith("custom."):
+        found = CustomFieldDefinition.objects.filter(key=field[7:]).values_list(
+            "label", flat=True).first()
+        return found or field
+    return str(LABELS.get(field, field))
+
+
+def survivorship_rules_set(*, actor: Actor, rules: Mapping[str, str]) -> dict[str, str]:
+    """Make merges keep each field's value by the given rule ({field: rule}; needs
+    merge.configure), all or nothing, each change audited. Setting a field's default rule
+    removes its override. Returns {field: rule} for the fields that changed."""
+    actor.require("merge.configure")
+    from kehu.customers.models import CustomFieldDefinition
+
+    known = set(choosable_fields(Customer.KIND_PERSON, [])) | set(
+        choosable_fields(Customer.KIND_ORGANISATION, [])) | {
+        f"custom.{key}" for key in CustomFieldDefinition.objects.values_list("key", flat=True)}
+    errors: dict[str, list[str]] = {}
+    for field, rule in rules.items():
+        if field not in known:
+            errors[field] = [_("This field cannot be chosen in a merge.")]
+        elif rule not in allowed_rules(field):
+            errors[field] = [_("This rule does not apply to this field.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    changed: dict[str, str] = {}
+    with transaction.atomic():
+        existing = {r.field: r for r in SurvivorshipRule.objects.select_for_update()
+                    .filter(field__in=list(rules))}
+        in_force = rules_in_force(list(rules))
+        for field, rule in rules.items():
+            before, row = in_force[field], existing.get(field)
+            if rule == before:
+                continue
+            if rule == default_rule(field):
+                if row is not None:
+                    row.delete()
+            elif row is None:
+                SurvivorshipRule.objects.create(field=field, rule=rule, updated_by=actor.user)
+            else:
+                row.rule, row.updated_by = rule, actor.user
+                row.save(update_fields=["rule", "updated_by", "updated_at"])
+            record_change(actor=actor, action="survivorship.update", event="survivorship.changed",
+                          object_type="survivorship", object_id=field, object_repr=_field_label(field),
+                          changes={"rule": {"before": before, "after": rule}})
+            changed[field] = rule
+    return changed

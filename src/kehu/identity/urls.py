@@ -13,4 +13,5 @@ urlpatterns = [
     path("merge/", views.merge, name="merge"),
     path("merges/", views.merges, name="merges"),
     path("merges/<int:merge_id>/undo/", views.undo, name="undo"),
+    path("survivorship/", views.survivorship, name="survivorship"),
 ]

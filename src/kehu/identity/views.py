@@ -43,6 +43,7 @@ def queue(request):
         "candidates": candidates, "status": status, "statuses": DuplicateCandidate.STATUSES,
         "scan": selectors.scan_latest(user=request.user),
         "total": selectors.candidate_list(user=request.user, status=status).count(),
+        "perms_merge_configure": request.user.access.can("merge.configure"),
     })
 
 
@@ -93,7 +94,9 @@ def merge(request):
     post = request.POST
     members = [int(i) for i in post.getlist("member") if i.isdigit()]
     survivor = int(post["survivor"]) if post.get("survivor", "").isdigit() else None
-    choices = {key[7:]: value for key, value in post.items() if key.startswith("choice:")}
+    # "proposed" keeps the survivorship rule's value (a combined one such as joined notes).
+    choices = {key[7:]: value for key, value in post.items()
+               if key.startswith("choice:") and value != "proposed"}
     candidate_id = post.get("candidate", "")
     actor = Actor.from_request(request)
     try:
@@ -131,6 +134,24 @@ def candidate_dismiss(request, candidate_id: int):
     else:
         messages.success(request, _("Marked as not the same; they will not be proposed again."))
     return redirect("identity:queue")
+
+
+@requires("merge.configure")
+def survivorship(request):
+    """The survivorship rules: which value a merge keeps, per field (admin setting)."""
+    if request.method == "POST":
+        actor = Actor.from_request(request)
+        wanted = {key[5:]: value for key, value in request.POST.items()
+                  if key.startswith("rule:") and value}
+        try:
+            changed = services.survivorship_rules_set(actor=actor, rules=wanted)
+        except DomainError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Survivorship rules saved (%d changed).") % len(changed))
+        return redirect("identity:survivorship")
+    return render(request, "identity/survivorship.html", {
+        "rows": selectors.survivorship_table(user=request.user)})
 
 
 @requires("customer.merge")

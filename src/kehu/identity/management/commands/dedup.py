@@ -5,7 +5,8 @@
 Acts as USERNAME (default: the first superuser; with none, as the system over every live
 customer). With KEHU_DEDUP_AUTO_MERGE set, the surest groups are merged at once (each
 undoable on the merge history page). --json ends with one line
-{"scan", "customers", "pairs", "candidates_new", "auto_merged", "seconds"}.
+{"scan", "customers", "pairs", "candidates_new", "auto_merged", "held_for_review",
+"seconds"}.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Command(BaseCommand):
             raise CommandError(text or str(exc.message)) from None
         summary = {"scan": scan.pk, "customers": scan.total, "pairs": scan.pairs,
                    "candidates_new": scan.candidates_new, "auto_merged": scan.auto_merged,
+                   "held_for_review": scan.held_for_review,
                    "seconds": round(time.monotonic() - started, 2)}
         if quiet:
             self.stdout.write(json.dumps(summary, ensure_ascii=False))
@@ -70,4 +72,7 @@ class Command(BaseCommand):
             _("Scanned %(customers)d customers: %(pairs)d likely pairs, %(candidates_new)d new "
               "groups to review, %(auto_merged)d merged automatically (%(seconds)s s).")
             % summary))
+        if scan.held_for_review:
+            self.stdout.write(_("%(held_for_review)d sure groups were kept for review: their "
+                                "records disagree on a field the reviewer decides.") % summary)
 
