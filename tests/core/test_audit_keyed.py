@@ -91,7 +91,7 @@ def _legacy_chain(n: int):
 def test_existing_plain_chain_keeps_verifying_after_the_migration():
     _legacy_chain(4)
     assert not audit_verify().ok  # unmarked: cannot tell which entries must be keyed
-    migration = importlib.import_module("kehu.core.migrations.0004_audit_chain_keyed")
+    migration = importlib.import_module("kehu.core.migrations.0006_audit_chain_keyed")
     migration.mark_keyed_segment(django_apps, None)
     head = AuditChainHead.objects.get()
     assert (head.keyed_from_seq, head.keyed_mark) == (5, keyed_mark(5))
@@ -105,7 +105,7 @@ def test_existing_plain_chain_keeps_verifying_after_the_migration():
 
 def test_downgrading_keyed_entries_or_moving_the_keyed_start_is_detected():
     _legacy_chain(3)
-    migration = importlib.import_module("kehu.core.migrations.0004_audit_chain_keyed")
+    migration = importlib.import_module("kehu.core.migrations.0006_audit_chain_keyed")
     migration.mark_keyed_segment(django_apps, None)
     _record(3, start=3)
     assert audit_verify().ok
