@@ -6,3 +6,9 @@ class CustomersConfig(AppConfig):
     name = "kehu.customers"
     label = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from kehu.core.selectors import audit_presenter_register
+        from kehu.customers.fields import present_changes
+
+        audit_presenter_register("customer", present_changes)

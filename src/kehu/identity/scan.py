@@ -216,6 +216,27 @@ def duplicates_record_for(*, actor: Actor, customer_ids: Iterable[int],
     return found
 
 
+def candidate_queue_pair(*, actor: Actor, customer_ids: Iterable[int],
+                         found_by: str = DuplicateCandidate.IMPORT) -> DuplicateCandidate | None:
+    """Queue two customers for duplicate review whatever their score (an import row that
+    named another person than the customer holding its phone: a person decides). Scored
+    and explained like any candidate; a pair marked "not the same", or already merged or
+    dismissed, is left alone (None)."""
+    actor.require("customer.add")
+    low, high = sorted({int(i) for i in customer_ids})
+    if NotSameMark.objects.filter(low_id=low, high_id=high).exists():
+        return None
+    records = {r["id"]: r for r in duplicates.match_records(
+        Customer.objects.filter(pk__in=[low, high]))}
+    if len(records) != 2:
+        return None
+    pair = score_pair(records[low], records[high])
+    candidate, _new = candidate_record(
+        members=[low, high], found_by=found_by,
+        pairs=[_Pair(low, high, pair.probability, pair.explanation)])
+    return candidate
+
+
 class _Pair:
     """A scored pair with the ids put in order."""
 

@@ -34,11 +34,12 @@ from kehu.core.normalize import (
     normalize_name,
     normalize_phone,
     normalize_uscc,
+    parse_address,
     parse_date,
 )
-from kehu.customers.models import Address, Customer, Identifier
+from kehu.customers.models import Address, Customer, Identifier, Tag
+from kehu.customers.planning import kind_field_error
 from kehu.customers.services import custom_values_clean
-from kehu.customers.services._common import ORGANISATION_ONLY, PERSON_ONLY
 from kehu.customers.services.identity import normalize_identifier
 from kehu.interchange.mapping import CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
 
@@ -46,6 +47,7 @@ from kehu.interchange.mapping import CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
 # whichever column it was typed in.
 _ID_LIKE = re.compile(r"^(?:\d{17}[\dXx]|\d{15})$")
 _ID_JUNK = re.compile(r"[\s\-]")
+_TAG_SEPARATORS = re.compile(r"[,，;；、|]")
 _MIDNIGHT = re.compile(r"[ T]0?0:00(?::00(?:\.0+)?)?$")
 
 _KIND_WORDS = {
@@ -179,6 +181,18 @@ class RowCleaner:
                 return _limit(normalize_name(text), Customer._meta.get_field("name").max_length)
             if key == "address":
                 return _limit(text, Address._meta.get_field("raw").max_length)
+            if key == "province":
+                return _limit(parse_address(text).province or text,
+                              Address._meta.get_field("province").max_length)
+            if key == "city":
+                return _limit(parse_address(text).city or text,
+                              Address._meta.get_field("city").max_length)
+            if key == "tags":
+                names = list(dict.fromkeys(normalize_name(t) for t in _TAG_SEPARATORS.split(text)
+                                           if normalize_name(t)))
+                for name in names:
+                    _limit(name, Tag._meta.get_field("name").max_length)
+                return names or None
             if key == "external_id":
                 return _limit(text, Identifier._meta.get_field("value").max_length)
             if key in ("title", "source", "industry"):
@@ -237,11 +251,9 @@ class RowCleaner:
         for key, (_index, _header, text) in raw.items():
             if key == "kind":
                 continue
-            if key in PERSON_ONLY + ("id_number",) and kind != Customer.KIND_PERSON:
-                fail(key, _("Only persons have this field."))
-                continue
-            if key in ORGANISATION_ONLY and kind != Customer.KIND_ORGANISATION:
-                fail(key, _("Only organisations have this field."))
+            wrong_kind = kind_field_error(kind, key, text)
+            if wrong_kind:
+                fail(key, wrong_kind)
                 continue
             try:
                 if key.startswith(CUSTOM_PREFIX):

@@ -34,7 +34,13 @@ from kehu.core.errors import Conflict, DomainError, ValidationFailed
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
-from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport
+from kehu.interchange.bulk import (
+    CHUNK_ROWS,
+    EXTERNAL_SYSTEM,
+    ON_NAME_CONFLICT,
+    PRECEDENCE,
+    CustomersImport,
+)
 from kehu.interchange.jobs import run_chunks, run_chunks_dry
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
@@ -88,6 +94,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
     if unknown:
         raise ValidationFailed(details={"precedence": [
             _("Match customers by %(fields)s only.") % {"fields": ", ".join(PRECEDENCE)}]})
+    on_name_conflict = _name_conflict_option(options.get("on_name_conflict"))
     stored = _imports_dir() / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     try:
         if isinstance(file, (str, os.PathLike)):
@@ -136,9 +143,22 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         mapping={str(i): f for i, f in mapping.items()},
         options={"skip_invalid_fields": bool(options.get("skip_invalid_fields")),
                  "dry_run": bool(options.get("dry_run")), "precedence": precedence,
+                 "on_name_conflict": on_name_conflict,
                  "headers": headers, "create_products": bool(options.get("create_products"))},
         total_rows=total, next_row=first_row, report_path=str(options.get("report") or ""),
         language=translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def _name_conflict_option(value: Any) -> str:
+    """review (the default), reject or update; ValidationFailed naming the choices."""
+    value = str(value or "review").strip()
+    if value not in ON_NAME_CONFLICT:
+        raise ValidationFailed(
+            _("Choose what a row does when its name differs from the customer's: %s.")
+            % " | ".join(ON_NAME_CONFLICT),
+            details={"on_name_conflict": [_("Choose one of: %s.") % ", ".join(ON_NAME_CONFLICT)]},
+            code="invalid_option")
+    return value
 
 
 def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
@@ -255,7 +275,8 @@ def _write_report(job: ImportJob) -> None:
 
 def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str | None],
                          dry_run: bool, skip_invalid_fields: bool = False,
-                         create_products: bool | None = None) -> ImportJob:
+                         create_products: bool | None = None,
+                         on_name_conflict: str | None = None) -> ImportJob:
     """Store the mapping and options chosen on the page and make the job ready to run again
     from its first row (a finished dry run may be followed by the real import)."""
     actor.require("customer.import")
@@ -301,6 +322,8 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
                        "skip_invalid_fields": bool(skip_invalid_fields)}
         if create_products is not None:
             job.options["create_products"] = bool(create_products)
+        if on_name_conflict is not None:
+            job.options["on_name_conflict"] = _name_conflict_option(on_name_conflict)
         job.status, job.error_message = ImportJob.QUEUED, ""
         job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
         job.next_row, job.total_rows = first_row, max(job.total_rows, estimate)
@@ -315,6 +338,6 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
     return job
 
 
-__all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "PRECEDENCE", "CleanRow",
+__all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "ON_NAME_CONFLICT", "PRECEDENCE", "CleanRow",
            "import_job_cancel", "import_job_configure", "import_job_create",
            "import_job_run"]

@@ -7,6 +7,15 @@ from kehu.customers.services.activity import (
     customers_lock_for_write,
     customers_touch_activity,
 )
+from kehu.customers.services.bulk import (
+    EXTERNAL_SYSTEM,
+    UpsertOptions,
+    UpsertResult,
+    UpsertRow,
+    UpsertSession,
+    customers_upsert_many,
+    upsert_row,
+)
 from kehu.customers.services.cards import (
     address_remove,
     address_set,
@@ -38,6 +47,8 @@ from kehu.customers.services.identity import id_number_index, normalize_identifi
 from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save, tag_update
 
 __all__ = [
+    "EXTERNAL_SYSTEM", "UpsertOptions", "UpsertResult", "UpsertRow", "UpsertSession",
+    "customers_upsert_many", "upsert_row",
     "address_remove", "address_set", "contact_link_remove", "contact_link_save",
     "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
     "customer_lock_for_write", "customer_touch_activity", "customers_lock_for_write",

@@ -15,10 +15,10 @@ from kehu.customers.models import Customer
 
 # Plain columns a caller may set directly; everything else is maintained by the services.
 SIMPLE_FIELDS = (
-    "name", "gender", "birthday", "title", "uscc", "industry", "company_size", "revenue_band",
+    "name", "gender", "birthday", "title", "company", "uscc", "industry", "company_size", "revenue_band",
     "website", "source", "lifecycle_stage", "preferred_channel", "product_interests", "notes",
 )
-PERSON_ONLY = ("gender", "birthday", "title")
+PERSON_ONLY = ("gender", "birthday", "title", "company")
 ORGANISATION_ONLY = ("uscc", "industry", "company_size", "revenue_band", "website")
 
 
