@@ -101,6 +101,7 @@ class CustomerRowOut(Schema):
     gender: str
     birthday: str | None
     title: str
+    company: str = Field("", description="The company a person works for, as typed")
     mobile: str | None
     email: str | None
     wechat: str | None
@@ -162,6 +163,7 @@ class _CustomerFields(Schema):
     gender: str | None = None
     birthday: date | str | None = None
     title: str | None = None
+    company: str | None = None
     uscc: str | None = None
     industry: str | None = None
     company_size: str | None = None
@@ -341,7 +343,7 @@ def _changes(request, data: dict[str, Any]) -> dict[str, Any]:
         data["owner"] = _owner(request, data.pop("owner_id"))
     if "team_id" in data:
         data["team"] = _team(request, data.pop("team_id"))
-    for key in ("gender", "title", "uscc", "industry", "company_size", "revenue_band",
+    for key in ("gender", "title", "company", "uscc", "industry", "company_size", "revenue_band",
                 "website", "source", "notes", "mobile", "email", "wechat", "id_number"):
         if key in data and data[key] is None:
             data[key] = ""

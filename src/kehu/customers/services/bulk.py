@@ -42,7 +42,6 @@ from kehu.core.normalize import (
     name_search_keys,
     normalize_id_number,
     normalize_phone,
-    parse_address,
 )
 from kehu.customers import fields as catalogue
 from kehu.customers import planning
@@ -107,10 +106,8 @@ def upsert_row(number: int, values: dict[str, Any]) -> UpsertRow:
                           mask_id_number(parsed.value), parsed.birthday, parsed.gender)
     province, city = values.get("province") or "", values.get("city") or ""
     if values.get("address") or province or city:
-        hint = parse_address(f"{province}{city}") if province or city else None
-        item.address = address_parts(raw=str(values.get("address") or ""),
-                                     province=province or (hint.province if hint else ""),
-                                     city=city or (hint.city if hint else ""))
+        item.address = address_parts(raw=str(values.get("address") or ""), province=province,
+                                     city=city)
     return item
 
 
@@ -445,8 +442,7 @@ class _ChunkWriter:
         province, city = values.get("province") or "", values.get("city") or ""
         if not (province or city):
             return None
-        hint = parse_address(f"{province}{city}")
-        return address_parts(province=province or hint.province, city=city or hint.city)
+        return address_parts(province=province, city=city)
 
     def _new_tags(self, card: _Card | None, values: dict[str, Any]) -> list[str]:
         """The row's tags the customer does not have yet (refused without segment.manage,

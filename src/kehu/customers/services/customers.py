@@ -86,6 +86,8 @@ def _clean_simple(plan: _Plan, kind: str, name: str, value: Any) -> None:
             if value is not None and value > timezone.localdate():
                 plan.error("birthday", _("The birthday cannot be in the future."))
                 return
+        elif name == "company":  # written as names are (the import cleans it alike)
+            value = normalize_name(value) if value else ""
         elif name == "uscc":
             value = normalize_uscc(value) if value else ""
         elif name == "product_interests":
@@ -321,7 +323,9 @@ def customer_create(
         _finish(customer)
         audit_record(actor=actor, action="customer.create", object_type="customer",
                      object_id=customer.pk, object_repr=customer.name,
-                     changes={**diff({}, snapshot(customer)),
+                     changes={**{name: change for name, change in diff(
+                                 {}, snapshot(customer)).items()
+                                 if change["after"] not in planning.EMPTY},
                               "version": {"before": None, "after": customer.version}})
     return customer
 
