@@ -21,7 +21,7 @@ from kehu.customers.models import Customer, Identifier
 from kehu.identity.models import DuplicateCandidate
 from kehu.interchange.models import ImportJob
 from kehu.interchange.selectors import import_row_errors
-from kehu.interchange.services import import_job_create, import_job_run
+from kehu.interchange.services import import_job_create
 from tests.factories import create_customer
 
 pytestmark = pytest.mark.django_db
