@@ -33,7 +33,7 @@ def imported(admin_user, tmp_path, settings):
     customer = create_customer(name="王芳", mobile="13812345678", email="old@example.com",
                                wechat="wx_old_1")
     path = tmp_path / "a.csv"
-    path.write_text("客户名称,手机,邮箱,微信\n王芳,13812345678,new@example.com,%s\n" % SECRET,
+    path.write_text(f"客户名称,手机,邮箱,微信\n王芳,13812345678,new@example.com,{SECRET}\n",
                     encoding="utf-8")
     actor = Actor(user=admin_user, via="web")
     job = import_job_create(actor=actor, file=path, filename=path.name)
