@@ -62,6 +62,16 @@ class Field:
 
 FIELDS: dict[str, Field] = {}
 
+# Plain columns a caller may set directly (the services keep everything else), and the ones
+# only persons or only organisations have.
+SIMPLE_FIELDS = (
+    "name", "gender", "birthday", "title", "company", "uscc", "industry", "company_size",
+    "revenue_band", "website", "source", "lifecycle_stage", "preferred_channel",
+    "product_interests", "notes",
+)
+PERSON_ONLY = ("gender", "birthday", "title", "company")
+ORGANISATION_ONLY = ("uscc", "industry", "company_size", "revenue_band", "website")
+
 
 def register(field: Field) -> Field:
     """Add a field (apps above customers add their own in AppConfig.ready)."""
@@ -141,6 +151,25 @@ _builtin(
     Field("tags", _("Tags"), TAGS, audit_key="tag", synonyms=(
         "标签", "客户标签", "tags", "tag", "labels")),
 )
+
+
+def max_length(key: str) -> int:
+    """The longest value a field stores (from the model column that keeps it)."""
+    from kehu.customers.models import Address, Customer, Identifier, Tag
+
+    model, column = {"address": (Address, "raw"), "province": (Address, "province"),
+                     "city": (Address, "city"), "tags": (Tag, "name"),
+                     "external_id": (Identifier, "value"), "mobile": (Identifier, "value"),
+                     "email": (Identifier, "value"), "wechat": (Identifier, "value")
+                     }.get(key, (Customer, key))
+    return model._meta.get_field(column).max_length
+
+
+def choices(key: str) -> list[tuple[str, Any]]:
+    """The stored values and labels of a choice field (kind, gender, lifecycle stage …)."""
+    from kehu.customers.models import Customer
+
+    return list(Customer._meta.get_field(key).choices or [])
 
 
 def field(key: str) -> Field | None:

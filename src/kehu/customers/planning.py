@@ -39,10 +39,14 @@ class Rules:
     required_custom: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls) -> Rules:
+    def load(cls, *, custom: bool = True) -> Rules:
+        """Read the rules in force; `custom=False` skips the custom field definitions when no
+        field rule needs them (one query for a write under no rules)."""
         rules = cls()
-        definitions = list(CustomFieldDefinition.objects.filter(is_active=True))
         every = active_rules()
+        if not custom and not every:
+            return rules
+        definitions = list(CustomFieldDefinition.objects.filter(is_active=True))
         for kind, _label in Customer.KINDS:
             mine = [d for d in definitions if d.applies_to in ("both", kind)]
             rules.custom_labels[kind] = {d.key: d.label for d in mine}

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
-from kehu.customers.models import Customer
+from kehu.customers.bulk_selectors import customer_ids_changed_since
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
 from kehu.interchange.bulk import (
@@ -230,9 +230,7 @@ def import_job_check_duplicates(*, job_id: int) -> int:
     if job.status != ImportJob.DONE or job.started_at is None:
         return 0
     system = Actor.system(via="system")
-    touched = list(Customer.objects.filter(status=Customer.STATUS_ACTIVE,
-                                           updated_at__gte=job.started_at)
-                   .values_list("pk", flat=True)[:DUPLICATE_CHECK_ONE_BY_ONE + 1])
+    touched = customer_ids_changed_since(job.started_at, limit=DUPLICATE_CHECK_ONE_BY_ONE + 1)
     if len(touched) > DUPLICATE_CHECK_ONE_BY_ONE:
         scan = dedup_scan_create(actor=system)
         return dedup_scan_run(actor=system, scan_id=scan.pk).total

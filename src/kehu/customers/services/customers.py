@@ -170,7 +170,7 @@ def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
                        changes: Mapping[str, Any]) -> None:
     """Apply the data steward's field rules (kehu.core.field_rules) to the values this write
     would leave (kehu.customers.planning, as the import does)."""
-    rules = planning.Rules.load()
+    rules = planning.Rules.load(custom=False)
     if not rules.field_rules.get(kind):
         return
     columns = {name: plan.columns.get(name, getattr(customer, name))
