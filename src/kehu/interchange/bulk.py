@@ -34,7 +34,7 @@ from kehu.customers.services import (
     customers_upsert_many,
     upsert_row,
 )
-from kehu.identity.scan import candidate_queue_pair
+from kehu.identity.scan import candidates_queue_pairs
 from kehu.interchange.jobs import Chunk, Written
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowCleaner, RowError, masked
@@ -192,6 +192,7 @@ class CustomersImport:
         results = iter(customers_upsert_many(actor=self.actor, rows=rows,
                                              options=self.options, session=self.session))
         written = Written()
+        conflicts: list[tuple[int, int]] = []
         for item in prepared:
             if item.row is None:
                 written.counts["rejected"] += 1
@@ -203,7 +204,9 @@ class CustomersImport:
             written.errors.extend(self.error(name, item.number, item.cells, message)
                                   for name, message in result.errors)
             if result.conflict is not None:
-                candidate_queue_pair(actor=self.actor, customer_ids=result.conflict)
+                conflicts.append(result.conflict)
+        if conflicts:
+            candidates_queue_pairs(actor=self.actor, pairs=conflicts)
         return written
 
     def error(self, name: str, number: int, cells: list[str], reason: str) -> RowError:
