@@ -97,7 +97,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kehu.core.metrics.MetricsMiddleware",
     "kehu.core.middleware.ServerTimingMiddleware",
+    "kehu.core.middleware.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kehu.core.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -135,10 +138,18 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+# Under the ASGI server (kehu/asgi.py) each request's views run in a thread of their own, so a
+# connection kept per thread would leak: PostgreSQL takes connections from a pool instead,
+# SQLite opens one per request (cheap, a file).
+SERVED_BY_ASGI = _env_bool("KEHU_ASGI")
+CONN_MAX_AGE = 0 if SERVED_BY_ASGI else 600
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE,
+                                         conn_health_checks=not SERVED_BY_ASGI)
     }
+    if SERVED_BY_ASGI:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 20}
 else:
     DATABASES = {
         "default": {
@@ -157,7 +168,7 @@ else:
                 "timeout": 20,
             },
             # Reuse connections: opening one (and its PRAGMAs) costs more than a lookup.
-            "CONN_MAX_AGE": 600,
+            "CONN_MAX_AGE": CONN_MAX_AGE,
             "CONN_HEALTH_CHECKS": True,
         }
     }
@@ -249,6 +260,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
 # Duplicate scans merge groups at or above this match probability (e.g. 0.995) without
 # review, each merge undoable; unset (the default) means never.
+# /metrics answers a scraper presenting this bearer token, or a signed-in admin (user.manage).
+KEHU_METRICS_TOKEN = os.environ.get("KEHU_METRICS_TOKEN", "").strip()
 KEHU_DEDUP_AUTO_MERGE = os.environ.get("KEHU_DEDUP_AUTO_MERGE") or None
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
@@ -262,9 +275,11 @@ if REDIS_URL:
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(KEHU_HOME / "huey.sqlite3")})
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KEHU_LOG_LEVEL", "WARNING")},
-}
+# JSON lines (kehu.core.logs) to stderr and KEHU_HOME/logs/kehu-<role>.log, 10 MB x 5 rotated.
+LOG_DIR = KEHU_HOME / "logs"
+LOG_DIR.mkdir(mode=0o700, exist_ok=True)
+LOGGING_CONFIG = "logging.config.dictConfig"
+from kehu.core.logs import logging_config  # noqa: E402 - needs only the standard library
+
+LOGGING = logging_config(log_dir=LOG_DIR, role=os.environ.get("KEHU_PROCESS_ROLE", "web"),
+                         level=os.environ.get("KEHU_LOG_LEVEL", "WARNING").upper())

@@ -7,6 +7,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from kehu.accounts.services import apikey_authenticate
 from kehu.core.errors import DomainError
+from kehu.core.logs import user_var
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -32,6 +33,7 @@ class BearerKeyAuth(HttpBearer):
             )
         request.user = key.user
         request.kehu_api_key = key
+        user_var.set(key.user.get_username())  # log lines of this request name the key's user
         return key.user
 
 

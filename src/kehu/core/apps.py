@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "kehu.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from kehu.core.logs import connect_task_context
+
+        connect_task_context()

@@ -6,3 +6,12 @@ class IdentityConfig(AppConfig):
     name = "kehu.identity"
     label = "identity"
     verbose_name = _("Identity resolution")
+
+    def ready(self):
+        from kehu.core.jobs import RunningJobs, register_running_jobs
+        from kehu.identity.models import DedupScan
+        from kehu.identity.scan import dedup_scan_interrupted
+
+        register_running_jobs(RunningJobs(
+            name="dedup_scan", running=lambda: DedupScan.objects.filter(status=DedupScan.RUNNING),
+            interrupted=dedup_scan_interrupted))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
 from kehu.core.errors import DomainError, ValidationFailed
+from kehu.core.jobs import runner_id
 from kehu.customers import duplicates
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
@@ -112,7 +113,7 @@ def _stage(scan: DedupScan, stage: str, progress: Progress | None, **counts) -> 
     scan.stage = stage
     for name, value in counts.items():
         setattr(scan, name, value)
-    scan.save(update_fields=["stage", "status", *counts])
+    scan.save(update_fields=["stage", "status", "runner", "updated_at", *counts])
     if progress is not None:
         progress(scan)
 
@@ -122,7 +123,7 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
     are keyed by their members, so running again refreshes rather than duplicates them."""
     actor.require("customer.merge")
     scan = DedupScan.objects.get(pk=scan_id)
-    scan.status, scan.error_message = DedupScan.RUNNING, ""
+    scan.status, scan.error_message, scan.runner = DedupScan.RUNNING, "", runner_id()
     try:
         qs = _scan_queryset(actor, scan.filters)
         _stage(scan, "loading", progress, total=qs.count(), done=0)
@@ -269,3 +270,12 @@ def scan_elapsed(scan: DedupScan) -> float | None:
     if scan.finished_at is None:
         return None
     return (scan.finished_at - scan.created_at).total_seconds()
+
+
+def dedup_scan_interrupted(scan: DedupScan) -> None:
+    """The process running `scan` is gone: mark it failed (start a new scan to run it again)."""
+    updated = DedupScan.objects.filter(pk=scan.pk, status=DedupScan.RUNNING, runner=scan.runner).update(
+        status=DedupScan.FAILED, finished_at=timezone.now(),
+        error_message=_("Interrupted: the process running this scan stopped. Start a new scan."))
+    if not updated:
+        return  # it moved on meanwhile

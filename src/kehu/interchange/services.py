@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
+from kehu.core.jobs import runner_id, runner_is_worker
 from kehu.customers.bulk_selectors import customer_ids_changed_since
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
@@ -187,9 +188,9 @@ def import_job_run(*, job_id: int, actor: Actor,
     if job.status in (ImportJob.DONE, ImportJob.CANCELLED):
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):
-        job.status, job.error_message = ImportJob.RUNNING, ""
+        job.status, job.error_message, job.runner = ImportJob.RUNNING, "", runner_id()
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "error_message", "started_at", "updated_at"])
+        job.save(update_fields=["status", "error_message", "started_at", "runner", "updated_at"])
         try:
             if job.kind != "customers":
                 finished = run_kind(job, actor, progress, dry_run=bool(job.options.get("dry_run")),
@@ -215,6 +216,26 @@ def import_job_run(*, job_id: int, actor: Actor,
 
                 transaction.on_commit(lambda: import_duplicates_task(job.pk))
     return job
+
+
+def import_job_interrupted(job: ImportJob) -> None:
+    """The process running `job` is gone (killed, rebooted). A worker's job is queued again and
+    resumes from its next row; a job run by `kehu import` in a terminal is marked failed with
+    how to resume it, since whoever stopped it may have meant to."""
+    resume = runner_is_worker(job.runner)
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        message = "" if resume else _(
+            "Interrupted: the process running this import stopped. Resume it (kehu import "
+            "--resume %(id)s, or on the import page) to continue from row %(row)s.") % {
+            "id": job.pk, "row": max(job.next_row, 2)}
+    with transaction.atomic():
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.RUNNING, runner=job.runner).update(
+            status=ImportJob.QUEUED if resume else ImportJob.FAILED, error_message=message,
+            updated_at=timezone.now())
+        if updated and resume:
+            from kehu.interchange.tasks import import_job_task  # tasks imports us
+
+            transaction.on_commit(lambda: import_job_task(job.pk))
 
 
 # Up to this many imported customers are checked one by one against the base; a bigger import

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from kehu.accounts import selectors as accounts
+from kehu.core.health import readiness
+from kehu.core.metrics import render as render_metrics
 from kehu.core.selectors import audit_entries_visible_to
 from kehu.interactions.selectors import follow_up_agenda
 
@@ -29,6 +35,30 @@ def home(request):
 
 @require_GET
 def healthz(request):
+    """Liveness: the process answers and reaches its database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def metrics(request):
+    """Prometheus metrics, for a scraper with KEHU_METRICS_TOKEN or a signed-in admin."""
+    token = settings.KEHU_METRICS_TOKEN
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    scraper = bool(token) and hmac.compare_digest(presented.encode(), token.encode())
+    user = request.user
+    admin = user.is_authenticated and user.is_active and user.access.can("user.manage")
+    if not (scraper or admin):
+        return HttpResponse(_("Metrics need the metrics token or an administrator's sign-in."),
+                            status=403, content_type="text/plain; charset=utf-8")
+    body, content_type = render_metrics()
+    return HttpResponse(body, content_type=content_type)
+
+
+@require_GET
+def readyz(request):
+    """Readiness: database, queue and a live background worker; 503 naming what is not ready."""
+    result = readiness()
+    return JsonResponse({"status": "ok" if result.ok else "unavailable", "checks": result.checks},
+                        status=200 if result.ok else 503)

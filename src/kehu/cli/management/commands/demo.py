@@ -22,6 +22,8 @@ from kehu.cli.demo_customers import demo_customers_load
 from kehu.cli.setup import initialise, login_file, remembered_login
 from kehu.core.actor import Actor
 from kehu.customers.models import Customer
+from kehu.identity.scan import dedup_scan_create
+from kehu.identity.tasks import dedup_scan_task
 from kehu.quality.services import quality_recompute, quality_snapshot_take
 from kehu.scoring.services import rfm_score
 
@@ -109,3 +111,9 @@ class Command(BaseCommand):
         quality_snapshot_take(actor=system)
         self.stdout.write(_("Scored %(rfm)d customers by RFM and %(quality)d by data quality.")
                           % {"rfm": scored.scored, "quality": quality.customers})
+        # The demo book holds look-alike customers: queue the scan that finds them, for the
+        # background worker that `kehu serve` starts (the review queue fills as it runs).
+        scan = dedup_scan_create(actor=system)
+        dedup_scan_task(scan.pk)
+        self.stdout.write(_("Duplicate scan #%(id)d queued; `kehu serve` runs it in the background.")
+                          % {"id": scan.pk})
