@@ -16,6 +16,7 @@ from kehu.accounts import selectors as account_selectors
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.customers import selectors, services
+from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
 
 router = Router(tags=["customers"])
@@ -309,6 +310,11 @@ class ListQuery(Schema):
     quality_missing: str = Field("", description="A field the quality score found missing")
     quality_invalid: str = Field("", description="A field the quality score found invalid")
     stale_days: int | None = Field(None, ge=1, description="No interaction for this many days")
+    value_tier: str = Field("", description="Value tier code (see the card's value tiers)")
+    rfm_segment: str = Field("", description="RFM segment code")
+    r_score: int | None = Field(None, ge=1, le=5, description="R score, 1-5")
+    f_score: int | None = Field(None, ge=1, le=5, description="F score, 1-5")
+    m_score: int | None = Field(None, ge=1, le=5, description="M score, 1-5")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
                                                   "lifecycle_stage, region; `-` for descending")
     cursor: str | None = None
@@ -360,22 +366,11 @@ def _get(request, customer_id: int) -> Customer:
 
 
 def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters:
-    """The list filters from API query parameters (also used by the page)."""
+    """The list filters from API query parameters: the one parser the page, the export, the
+    CLI and the duplicate scan use too (customers.listing.filters_from_query)."""
     data = query.dict() if isinstance(query, Schema) else dict(query)
-    custom = {}
-    for item in data.get("custom") or []:
-        key, sep, value = str(item).partition("=")
-        if sep and key.strip():
-            custom[key.strip()] = value
-    return selectors.CustomerFilters(
-        q=data.get("q") or "", owner=data.get("owner") or None, team=data.get("team") or None,
-        region=data.get("region") or "", province=data.get("province") or "",
-        lifecycle=data.get("lifecycle") or "", tag=data.get("tag") or None,
-        source=data.get("source") or "", kind=data.get("kind") or "",
-        created_from=data.get("created_from"), created_to=data.get("created_to"), custom=custom,
-        quality_below=data.get("quality_below"), stale_days=data.get("stale_days"),
-        quality_missing=data.get("quality_missing") or "",
-        quality_invalid=data.get("quality_invalid") or "")
+    return filters_from_query({key: value.isoformat() if isinstance(value, date) else value
+                               for key, value in data.items()})
 
 
 # Customers ----------------------------------------------------------------------------
