@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='company',
-            field=models.CharField(blank=True, max_length=200, verbose_name='company'),
+            field=models.CharField(blank=True, default='', max_length=200, verbose_name='company'),
         ),
     ]
