@@ -13,9 +13,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import kehu
 
 SRC = str(Path(kehu.__file__).resolve().parent.parent)
+
+ONLY_SQLITE = pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")),
+    reason="runs real kehu processes on their own SQLite KEHU_HOME; nothing of it depends on "
+           "PostgreSQL, so it runs in the SQLite pass only")
 
 
 def kehu_env(home: Path, database_url: str = "", **extra: str) -> dict[str, str]:

@@ -8,7 +8,9 @@ import re
 from django.utils import translation
 
 from tests.browser.conftest import login
-from tests.processes import Server, kehu_env, run_kehu, wait_for
+from tests.processes import ONLY_SQLITE, Server, kehu_env, run_kehu, wait_for
+
+pytestmark = ONLY_SQLITE
 
 
 def test_demo_then_serve_completes_the_duplicate_scan_in_the_browser(chromium_browser, tmp_path):

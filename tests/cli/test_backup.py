@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from tests.processes import ONLY_SQLITE
 from tests.processes import kehu_env as _env
 from tests.processes import run_kehu as _kehu
 
@@ -55,6 +56,7 @@ def scratch_pg():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@ONLY_SQLITE
 def test_sqlite_backup_restore_round_trip(tmp_path, initialized_home):
     source_home, target_home = initialized_home, tmp_path / "target"
     source, target = _env(source_home), _env(target_home)

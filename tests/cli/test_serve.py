@@ -15,7 +15,9 @@ import urllib.request
 
 import pytest
 
-from tests.processes import Server, get_json, kehu_env, wait_for
+from tests.processes import ONLY_SQLITE, Server, get_json, kehu_env, wait_for
+
+pytestmark = ONLY_SQLITE
 
 
 @pytest.fixture
