@@ -1,6 +1,9 @@
 """The card in a real browser: find by pinyin initials, open, log a call, conflicting edit."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from kehu.core.actor import Actor
@@ -41,6 +44,31 @@ def test_search_by_initials_open_card_and_log_a_call(page, rep_with_customers):
     timeline = page.get_by_test_id("timeline-items")
     expect(timeline).to_contain_text("询问打印机报价，下周回访")
     assert zhang.interactions.count() == 1
+
+
+def test_logging_a_call_with_a_follow_up_refreshes_the_follow_up_tab(page, rep_with_customers):
+    rep, zhang = rep_with_customers
+    login(page, "lina", PASSWORD)
+    page.goto(f"/customers/{zhang.pk}/")
+    tab = page.get_by_test_id("follow-ups-tab")
+    tab.click()
+    panel = page.get_by_test_id("follow-ups")
+    expect(panel).to_be_visible()
+    expect(tab).to_contain_text("(0)")
+
+    form = page.get_by_test_id("log-interaction")
+    form.locator("textarea[name=summary]").fill("询问打印机报价")
+    form.locator("input[name=outcome]").fill("有意向")
+    due = timezone.localdate() + dt.timedelta(days=2)
+    form.locator("input[name=next_follow_up]").fill(due.isoformat())
+    form.get_by_test_id("log-submit").click()
+
+    # Without reloading the page, the open tab shows the new task, named by the summary.
+    expect(panel).to_contain_text("询问打印机报价")
+    expect(panel).to_contain_text(due.isoformat())
+    expect(panel).to_be_visible()
+    expect(tab).to_contain_text("(1)")
+    assert zhang.follow_ups.get().title.endswith("询问打印机报价")
 
 
 def test_editing_after_someone_else_saved_shows_their_change(page, rep_with_customers,

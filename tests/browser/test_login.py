@@ -13,13 +13,16 @@ def test_login_switch_language_see_home_and_log_out(page, make_user):
     team = TeamFactory(name="华南销售组")
     make_user("sales_rep", username="lina", display_name="李娜", team=team)
     login(page, "lina", PASSWORD)
-    expect(page.get_by_test_id("who-am-i")).to_contain_text("lina")
+    expect(page.get_by_test_id("who-am-i")).to_contain_text("销售代表")
     expect(page.get_by_test_id("my-team")).to_contain_text("李娜")
     expect(page.locator("h1")).to_contain_text("欢迎")
+    # Each language is offered in its own name, whatever the page's language.
+    expect(page.locator("#language-select option[value=en]")).to_have_text("English")
 
     page.select_option("#language-select", "en")
     expect(page.locator("h1")).to_contain_text("Welcome")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#language-select option[value=zh-hans]")).to_have_text("简体中文")
 
     page.get_by_test_id("user-menu").click()
     page.get_by_role("button", name="Sign out").click()

@@ -109,9 +109,27 @@ def test_edit_conflict_shows_what_changed(make_user):
     assert ok.status_code == 302
     stale = client.post(f"/customers/{customer.pk}/edit/", {
         "version": 1, "name": "张伟", "title": "总监", "lifecycle_stage": "lead"})
-    assert stale.status_code == 200 and stale.context["conflict"]["fields"] == ["title"]
+    assert stale.status_code == 200
+    # The field by its label, with the colleague's value and yours, not the code `title`.
+    assert [(r["field"], str(r["label"]), r["theirs"], r["yours"])
+            for r in stale.context["conflict"]] == [("title", "Title", "经理", "总监")]
+    html = stale.content.decode()
+    assert 'data-testid="conflict-field">Title<' in html
+    assert 'data-testid="conflict-theirs">经理<' in html
     assert Customer.objects.get().title == "经理"
     assert stale.context["form"]["version"].value() == 2
+
+
+def test_edit_conflict_shows_coded_values_as_labels(make_user):
+    rep = make_user("sales_rep")
+    customer = create_customer(owner=rep, name="张伟")
+    client = browser(rep)
+    assert client.post(f"/customers/{customer.pk}/edit/", {
+        "version": 1, "name": "张伟", "lifecycle_stage": "prospect"}).status_code == 302
+    stale = client.post(f"/customers/{customer.pk}/edit/", {
+        "version": 1, "name": "张伟", "lifecycle_stage": "loyal"})
+    assert [(r["label"], r["theirs"], str(r["yours"])) for r in stale.context["conflict"]] == [
+        ("Lifecycle stage", "Prospect", "Loyal")]
 
 
 def test_caller_lookup_redirects_to_the_card(make_user):

@@ -82,6 +82,15 @@ def test_log_post_returns_timeline_item_and_fresh_form(browser, rep, customer):
     assert f'id="timeline-interaction-{interaction.pk}"' in html and "上门演示新机型" in html
     assert 'hx-swap-oob="true"' in html
     assert FollowUpTask.objects.get().assignee == rep
+    assert response["HX-Trigger"] == "followUpsChanged"  # the card's follow-up tab reloads
+
+
+def test_log_post_without_follow_up_announces_nothing(browser, customer):
+    response = browser.post(reverse("interactions:log", args=[customer.pk]), {
+        "kind": "call", "direction": "outbound", "summary": "电话没人接",
+        "timeline_target": "#timeline"}, **HTMX)
+    assert response.status_code == 200 and Interaction.objects.count() == 1
+    assert "HX-Trigger" not in response
 
 
 def test_log_post_with_errors_retargets_the_form(browser, customer):

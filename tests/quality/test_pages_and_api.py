@@ -127,3 +127,19 @@ def test_settings_page_saves_weights(steward, client):
         "weight_duplicates": 0, "fresh_days": 14, "expired_days": 200, "stale_days": 90})
     assert bad.status_code == 200
     assert QualitySettings.objects.get().stale_days == 90
+
+
+def test_worst_fields_show_what_is_missing_and_leave_out_full_fields(steward, scored, client):
+    """On a known book of three: email is missing on two, owner on none."""
+    summary = selectors.quality_summary(user=steward)
+    figures = {f.field: (f.count, f.missing, f.total) for f in summary.completeness}
+    assert figures["email"] == (1, 2, 3)
+    assert figures["owner"] == (3, 0, 3)
+    shares = [(f.missing / f.total, f.missing) for f in summary.completeness if f.total]
+    assert shares == sorted(shares, reverse=True)  # worst first
+
+    client.force_login(steward)
+    html = client.get("/quality/").content.decode()
+    assert 'data-testid="missing-email">2 of 3</a>' in html  # missing of total, not filled
+    assert 'data-testid="missing-owner"' not in html  # nobody lacks an owner: not a worst field
+    assert html.index('data-testid="missing-birthday"') < html.index('data-testid="missing-email"')

@@ -50,7 +50,7 @@ def test_grid_counts_and_revenue_in_scope(book, make_user, rep, api_client_for):
     assert len(body["cells"]) == 25
     assert body["scored"] == 4
     assert {t["tier"]: t["count"] for t in body["tiers"]} == {
-        "high_value": 0, "potential": 0, "dormant": 2, "general": 4}
+        "high_value": 0, "potential": 0, "dormant": 2, "general": 3, "no_purchases": 1}
     stranger = api_client_for(make_user("sales_rep"), scopes=("read",))
     assert stranger.get("/api/v1/rfm/grid").json()["scored"] == 0
 

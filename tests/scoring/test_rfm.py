@@ -60,6 +60,9 @@ def test_tiers():
     assert tier((3, 1, 1)) == "general"
     assert tier(None) == "general"
     assert tier(None, dormant=True) == "dormant"
+    for dormant in (False, True):  # never bought: "no purchases", asleep or not
+        assert value_tier_of(scores=None, monetary=Decimal("0"), dormant=dormant, rules=rules,
+                             purchased=False) == "no_purchases"
     no_threshold = TierRules(high_spend_threshold=None)
     assert value_tier_of(scores=(1, 1, 1), monetary=Decimal("10000000"), dormant=False,
                          rules=no_threshold) == "general"

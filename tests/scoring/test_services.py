@@ -45,12 +45,33 @@ def test_full_run_scores_the_hand_checked_book(book):
         "C": (30, 2, Decimal("2000.00"), "234", "at_risk", "general"),
         "D": (200, 1, Decimal("10.00"), "111", "hibernating", "dormant"),
         "E": (400, 0, Decimal("0.00"), "", "", "dormant"),
-        "F": (None, 0, Decimal("0.00"), "", "", "general"),
+        "F": (None, 0, Decimal("0.00"), "", "", "no_purchases"),
     }
     assert (run.mode, run.scored, run.recomputed, run.changed) == ("full", 4, 6, 6)
     assert run.boundaries["frequency"] == [2, 2, 3, None]
     assert run.boundaries["recency_days"] == [30, 5, 1, None]
     assert AuditEntry.objects.filter(action="scoring.run", object_id=str(run.pk)).count() == 1
+
+
+def test_customers_without_purchases_get_a_row_in_full_and_incremental_runs(book, rep):
+    services.rfm_score(actor=SYSTEM, full=True)
+    assert CustomerValue.objects.count() == len(book)  # every active customer, bought or not
+    f = values(book)["F"]
+    assert (f.r_score, f.f_score, f.m_score, f.rfm_segment, f.value_tier) == (
+        None, None, None, "", "no_purchases")
+    # A newcomer without orders gets its row from an incremental run; its first purchase
+    # moves it out of "no purchases".
+    newcomer = CustomerFactory(owner=rep)
+    run = services.rfm_score(actor=SYSTEM)
+    assert run.mode == "incremental"
+    row = CustomerValue.objects.get(customer=newcomer)
+    assert (row.rfm_code, row.value_tier) == ("", "no_purchases")
+    add_order(newcomer, days_ago=1, amount="80")
+    services.rfm_score(actor=SYSTEM)
+    row.refresh_from_db()
+    assert row.rfm_code != "" and row.value_tier != "no_purchases"
+    assert CustomerValueChange.objects.filter(customer=newcomer, old_tier="no_purchases",
+                                              new_tier=row.value_tier).count() == 1
 
 
 def test_tier_thresholds_are_configurable(book):
@@ -59,7 +80,7 @@ def test_tier_thresholds_are_configurable(book):
     services.rfm_score(actor=SYSTEM, full=True)
     tiers = {n: r.value_tier for n, r in values(book).items()}
     assert tiers == {"A": "general", "B": "potential", "C": "high_value", "D": "dormant",
-                     "E": "dormant", "F": "general"}
+                     "E": "dormant", "F": "no_purchases"}
     entry = AuditEntry.objects.get(action="scoring.settings")
     assert entry.changes["high_spend_threshold"] == {"before": "50000.00", "after": "1500"}
 

@@ -26,6 +26,16 @@ def test_card_shows_tier_segment_and_scores(client, book, rep):
     assert "?rfm_segment=loyal" in html
 
 
+def test_customer_without_purchases_shows_and_filters_as_no_purchases(client, book, rep):
+    services.rfm_score(actor=SYSTEM, full=True)
+    client = signed_in(client, rep)
+    html = client.get(f"/customers/{book['F'].pk}/").content.decode()
+    assert 'data-testid="value-chips"' in html and "No purchases" in html
+    assert "?value_tier=no_purchases" in html and "RFM " not in html.split("value-chips")[1][:400]
+    listed = client.get("/customers/?value_tier=no_purchases").content.decode()
+    assert book["F"].name in listed and book["A"].name not in listed
+
+
 def test_card_hides_value_without_scoring_view(client, book, make_user, team):
     services.rfm_score(actor=SYSTEM, full=True)
     agent = make_user("service_agent", team=team)

@@ -1,23 +1,62 @@
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
-from tests.factories import PASSWORD, TeamFactory
+from kehu.interactions.models import FollowUpTask
+from tests.factories import PASSWORD, TeamFactory, create_customer
 
 pytestmark = pytest.mark.django_db
 
 
-def test_login_then_home_shows_who_i_am_my_team_and_my_activity(client, make_user):
+def test_login_then_home_is_the_reps_start_page(client, make_user):
     team = TeamFactory(name="华东销售组")
     me = make_user("sales_rep", team=team, display_name="李娜")
-    make_user("sales_rep", team=team, display_name="王强")
+    other = make_user("sales_rep", team=team, display_name="王强")
+    mine = create_customer(owner=me, name="张伟", lifecycle_stage="prospect")
+    create_customer(owner=other, name="王芳")
+    today = timezone.localdate()
+    FollowUpTask.objects.create(customer=mine, assignee=me, title="回访报价",
+                                due_date=today - dt.timedelta(days=400))
+    FollowUpTask.objects.create(customer=mine, assignee=me, title="发合同", due_date=today)
     response = client.post(reverse("web:login"), {"username": me.username, "password": PASSWORD},
                            follow=True)
     assert response.redirect_chain[-1][0] == reverse("web:home")
     page = response.content.decode()
-    assert "李娜" in page and "华东销售组" in page and "王强" in page
-    assert response.context["recent_audit"] is not None
+    home = response.context["home"]
+    assert {f.key: f.value for f in home.figures} == {
+        "my_customers": 1, "overdue": 1, "due_today": 1, "new": 1, "segments": 0}
+    assert [c.name for c in home.recent_customers] == ["张伟"]  # mine only, not 王芳
+    assert "李娜" in page and "华东销售组" in page and "本人的记录" in page  # the scope's label
+    assert "意向" in page and "prospect" not in page
+    # Last year's date keeps its year; this year's would not need it.
+    assert (today - dt.timedelta(days=400)).isoformat() in page
+    assert "回访报价" in page and "发合同" in page
+    assert 'data-testid="recent-audit"' not in page  # no raw audit feed
+
+
+def test_home_figures_follow_the_role(client, make_user):
+    team = TeamFactory(name="华东销售组")
+    manager = make_user("sales_manager", team=team, display_name="伍婷婷")
+    rep = make_user("sales_rep", team=team, display_name="王强")
+    customer = create_customer(owner=rep, name="张伟")
+    FollowUpTask.objects.create(customer=customer, assignee=rep, title="回访",
+                                due_date=timezone.localdate() - dt.timedelta(days=2))
+    client.force_login(manager)
+    home = client.get(reverse("web:home")).context["home"]
+    figures = {f.key: f.value for f in home.figures}
+    assert "duplicates" in figures and "open_tickets" not in figures
+    # The manager's own book is empty; the team's is not, and its overdue task shows.
+    assert (figures["my_customers"], figures["in_scope"], figures["overdue"],
+            figures["overdue_all"]) == (0, 1, 0, 1)
+    assert {str(m) for m in home.team_members} >= {"伍婷婷", "王强"}
+
+    client.force_login(make_user("service_agent"))
+    keys = [f.key for f in client.get(reverse("web:home")).context["home"].figures]
+    assert "open_tickets" in keys and "duplicates" not in keys and "segments" not in keys
 
 
 def test_wrong_password_shows_an_error_and_no_session(client, make_user):

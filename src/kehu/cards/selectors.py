@@ -79,8 +79,7 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         recent_orders=list(transactions.order_list(user, customer_id=customer.pk)[:10]),
         service=transactions.customer_service_summary(user, customer),
         recent_tickets=list(transactions.ticket_list(user, customer_id=customer.pk)[:10]),
-        follow_ups=list(interactions.follow_up_list(user, customer_id=customer.pk,
-                                                    status="open")[:10]),
+        follow_ups=card_follow_ups(user=user, customer=customer),
         timeline=card_timeline(user=user, customer=customer),
         history=card_history(user=user, customer=customer),
         value=scoring.card_value(user=user, customer=customer),
@@ -88,6 +87,11 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         quality=quality.customer_quality(user=user, customer=customer, labels={
             f"custom.{f.key}": f.label for f in custom_fields}),
     )
+
+
+def card_follow_ups(*, user, customer: Customer, limit: int = 10) -> list[FollowUpTask]:
+    """The card's open follow-ups, soonest first."""
+    return list(interactions.follow_up_list(user, customer_id=customer.pk, status="open")[:limit])
 
 
 def card_customer(*, user, customer_id: int) -> Customer:
@@ -108,7 +112,8 @@ def card_timeline(
     limit = max(1, min(int(limit), 100))
     after = TimelineCursor.decode(cursor) if cursor else None
     items = [
-        *interactions.timeline_items(user, customer, kinds=wanted, cursor=after, limit=limit),
+        *interactions.timeline_items(user, customer, kinds=wanted, cursor=after, limit=limit,
+                                     product_names=transactions.product_names),
         *transactions.timeline_items(user, customer, kinds=wanted, cursor=after, limit=limit),
     ]
     items.sort(key=timeline_sort_key, reverse=True)

@@ -7,6 +7,7 @@ app_name = "cards"
 urlpatterns = [
     path("<int:customer_id>/", views.card, name="card"),
     path("<int:customer_id>/timeline/", views.card_timeline, name="timeline"),
+    path("<int:customer_id>/follow-ups/", views.card_follow_ups, name="follow_ups"),
     path("<int:customer_id>/identity/", views.identity, name="identity"),
     path("<int:customer_id>/identity/edit/", views.identity_edit, name="identity_edit"),
     path("<int:customer_id>/identifiers/add/", views.identifier_add, name="identifier_add"),

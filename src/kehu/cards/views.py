@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
@@ -19,12 +20,13 @@ from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors as customer_selectors
 from kehu.customers import services as customer_services
 from kehu.customers.duplicates import form_duplicate_check
-from kehu.customers.forms import CustomerForm, custom_field_name, customer_form_initial
+from kehu.customers.forms import CustomerForm, conflict_rows, customer_form_initial
 from kehu.customers.models import Customer
 from kehu.identity import selectors as identity_selectors
 
-TIMELINE_FILTERS = [("interaction", _("Interactions")), ("event", _("Events")),
-                    ("order", _("Orders")), ("ticket", _("Tickets"))]
+# Lazy: built at import, read in the language of each request.
+TIMELINE_FILTERS = [("interaction", gettext_lazy("Interactions")), ("event", gettext_lazy("Events")),
+                    ("order", gettext_lazy("Orders")), ("ticket", gettext_lazy("Tickets"))]
 
 
 def _kinds(request) -> set[str]:
@@ -50,6 +52,16 @@ def card(request, customer_id: int):
         "can_ticket": request.user.access.can("ticket.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })
+
+
+@requires("customer.view")
+def card_follow_ups(request, customer_id: int):
+    """The follow-up tab, reloaded when a change elsewhere on the card (logging an
+    interaction with a next follow-up) announces `followUpsChanged`."""
+    customer = selectors.card_customer(user=request.user, customer_id=customer_id)
+    return render(request, "cards/_follow_ups.html", {
+        "follow_ups": selectors.card_follow_ups(user=request.user, customer=customer),
+        "oob_count": True})
 
 
 @requires("customer.view")
@@ -221,7 +233,7 @@ def identity_edit(request, customer_id: int):
                 actor=Actor.from_request(request), customer=customer,
                 expected_version=form.cleaned_data.get("version"), changes=changes)
         except Conflict as exc:
-            conflict = _conflict_rows(exc.details, form)
+            conflict = conflict_rows(exc.details, form)
             data = request.POST.copy()
             data["version"] = exc.details.get("version")
             form = _identity_form(request, customer, data)
@@ -235,19 +247,3 @@ def identity_edit(request, customer_id: int):
         "conflict": conflict, "id_number_masked": customer.id_number_masked,
         "duplicates": duplicates, "existing_id": customer.pk,
         "can_merge": request.user.access.can("customer.merge")})
-
-
-def _conflict_rows(details: dict, form: CustomerForm) -> list[dict]:
-    """For each field someone else changed: its label, their value, and what you typed."""
-    current = details.get("current", {}) or {}
-    rows = []
-    for field in details.get("fields", []):
-        name = field.split(".", 1)[1] if field.startswith("custom.") else field
-        form_name = custom_field_name(name) if field.startswith("custom.") else field
-        label = form.fields[form_name].label if form_name in form.fields else field
-        theirs = current.get(field, (current.get("custom") or {}).get(name))
-        if isinstance(theirs, dict):
-            theirs = theirs.get("name") or theirs.get("username") or theirs
-        rows.append({"field": field, "label": label, "theirs": theirs,
-                     "yours": form.data.get(form_name, "")})
-    return rows

@@ -8,6 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
+        from kehu.core import labels
         from kehu.core.logs import connect_task_context
+        from kehu.core.models import AuditEntry, FieldRule
 
         connect_task_context()
+        labels.register_model("fieldrule", FieldRule)
+        labels.register_model("audit", AuditEntry)

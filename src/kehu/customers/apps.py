@@ -10,5 +10,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core.selectors import audit_presenter_register
         from kehu.customers.fields import present_changes
+        from kehu.customers.labels import register
 
+        register()  # field and value labels for kehu.core.labels
         audit_presenter_register("customer", present_changes)

@@ -25,9 +25,10 @@ ENTRY_THRESHOLD = 0.8  # what "likely the same" means at the door
 MAX_SCORED = 20
 _PHONES = (Identifier.MOBILE, Identifier.LANDLINE)
 # The matching engine's evidence fields, as people read them.
-EVIDENCE_FIELDS = {"name": _("name"), "given_name": _("given name"), "phone": _("phone"),
+EVIDENCE_FIELDS = {"name": _("name"), "surname": _("surname"), "given_name": _("given name"), "phone": _("phone"),
                    "email": _("email"), "id_number": _("ID number"), "birthday": _("birthday"),
-                   "gender": _("gender"), "address": _("address"), "company": _("company")}
+                   "gender": _("gender"), "address": _("address"), "company": _("company"),
+                   "postcode": _("postcode")}
 
 
 def evidence_text(evidence) -> str:

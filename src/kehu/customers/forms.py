@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import labels
 from kehu.customers import fields as catalogue
 from kehu.customers.models import Customer, CustomFieldDefinition
 
@@ -185,3 +186,27 @@ def customer_form_initial(customer, *, wechat: str = "") -> dict:
                                            else "true" if value is True
                                            else "false" if value is False else value)
     return initial
+
+
+def conflict_rows(details: dict, form: forms.Form) -> list[dict]:
+    """For an edit that lost a race (a Conflict from customer_update): each field someone
+    else changed, by its label, with their value now and what this form holds, both as
+    people read them (labels for codes, names for people)."""
+    current = details.get("current", {}) or {}
+    rows = []
+    for field in details.get("fields", []):
+        custom = field.startswith("custom.")
+        name = field.removeprefix("custom.")
+        form_name = custom_field_name(name) if custom else field
+        form_field = form.fields.get(form_name)
+        label = form_field.label if form_field is not None and form_field.label else (
+            labels.field_label("customer", field))
+        theirs = current.get(field, (current.get("custom") or {}).get(name))
+        if isinstance(theirs, dict):
+            theirs = theirs.get("name") or theirs.get("username") or ""
+        yours = form.data.get(form_name, "") if hasattr(form.data, "get") else ""
+        choices = dict(getattr(form_field, "choices", None) or ())
+        rows.append({"field": field, "label": str(label),
+                     "theirs": labels.field_value("customer", field, theirs),
+                     "yours": choices.get(yours, yours) if yours not in (None, "") else ""})
+    return rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
+from kehu.customers.labels import SOURCE_CHANNELS
 from kehu.customers.models import Customer
 from kehu.customers.selectors import CustomerFilters
 from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
@@ -81,6 +82,9 @@ def choice_labels() -> dict[str, dict[str, str]]:
     """Labels of the coded columns, resolved now in the active language."""
     return {"kind": {k: str(v) for k, v in Customer.KINDS},
             "lifecycle_stage": {k: str(v) for k, v in Customer.LIFECYCLE_STAGES},
+            "gender": {k: str(v) for k, v in Customer.GENDERS},
+            "preferred_channel": {k: str(v) for k, v in Customer.CHANNELS},
+            "source": {k: str(v) for k, v in SOURCE_CHANNELS},
             "value_tier": {k: str(v) for k, v in VALUE_TIERS},
             "rfm_segment": {k: str(v) for k, v in RFM_SEGMENTS}}
 

@@ -26,4 +26,5 @@ VALUE_TIERS = [
     ("potential", _("Potential")),      # 潜力客户
     ("dormant", _("Dormant")),          # 沉睡客户
     ("general", _("General value")),    # 一般价值客户
+    ("no_purchases", _("No purchases")),  # 无购买: never bought; R/F/M empty
 ]

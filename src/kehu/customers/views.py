@@ -27,6 +27,7 @@ from kehu.customers.forms import (
     CustomerForm,
     CustomFieldForm,
     SavedViewForm,
+    conflict_rows,
     customer_form_initial,
 )
 from kehu.customers.listing import (
@@ -206,7 +207,7 @@ def customer_edit(request, customer_id: int):
                                      expected_version=form.cleaned_data.get("version"),
                                      changes=changes)
         except Conflict as exc:
-            conflict = exc.details
+            conflict = conflict_rows(exc.details, form)
             # Let them review what changed and save again on top of the current version.
             data = request.POST.copy()
             data["version"] = exc.details.get("version")

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from kehu.core import labels
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.customers.duplicates import EVIDENCE_FIELDS
 from kehu.customers.models import Customer
@@ -151,10 +152,7 @@ def _display(user, customer: Customer, field: str) -> tuple[str, bool]:
             value, "isoformat") else value)
     if isinstance(value, list):
         value = "、".join(str(v) for v in value)
-    if field == "lifecycle_stage":
-        value = dict(Customer.LIFECYCLE_STAGES).get(value, value)
-    if field == "gender":
-        value = dict(Customer.GENDERS).get(value, value)
+    value = labels.field_value("customer", field, value)  # codes (stage, channel …) as labels
     return str(value), True
 
 

@@ -6,3 +6,21 @@ class InteractionsConfig(AppConfig):
     name = "kehu.interactions"
     label = "interactions"
     verbose_name = _("Interactions")
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from kehu.core import labels
+        from kehu.interactions.models import Event, FollowUpTask, Interaction
+
+        labels.register_model("interaction", Interaction)
+        labels.register_model("followup", FollowUpTask)
+        labels.register_model("event", Event, values={"source": "source"})
+        labels.register_choices("event.event_type", Event.TYPES)
+        # The properties an event's timeline entry shows.
+        labels.register_choices("event.property", {
+            "title": _("Page title"), "name": _("Name"), "product": _("Product"), "url": _("URL"),
+            "path": _("URL"), "campaign": _("Campaign"), "query": _("Search"),
+            "q": _("Search"), "subject": _("Subject"), "form": _("Form"),
+            "category": _("Category"), "price": _("Price"), "quantity": _("Quantity"),
+            "platform": _("Platform")})

@@ -7,7 +7,7 @@ and a customer outside the user's scope looks exactly like one that does not exi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.core import labels
 from kehu.core.errors import NotFound
 from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers.models import Customer
@@ -253,10 +254,21 @@ _EVENT_SUMMARY_KEYS = ("title", "name", "product", "url", "path", "campaign", "q
                        "subject", "form")
 
 
-def event_timeline_item(event: Event) -> TimelineItem:
-    """How one event reads on the timeline: its label and its most telling properties."""
+def _event_products(event: Event) -> list[str]:
     props = event.properties if isinstance(event.properties, dict) else {}
-    shown = [f"{key}: {props[key]}" for key in _EVENT_SUMMARY_KEYS if props.get(key)][:3]
+    product = props.get("product")
+    return [product] if isinstance(product, str) and product else []
+
+
+def event_timeline_item(event: Event, product_names: Mapping[str, str] | None = None
+                        ) -> TimelineItem:
+    """How one event reads on the timeline: its label and its most telling properties, each
+    named in the reader's language (商品: the product's name, not its code)."""
+    props = event.properties if isinstance(event.properties, dict) else {}
+    names = product_names or {}
+    shown = [f"{labels.choice_label('event.property', key)}: "
+             f"{names.get(props[key], props[key]) if key == 'product' else props[key]}"
+             for key in _EVENT_SUMMARY_KEYS if props.get(key)][:3]
     return TimelineItem(
         kind="event",
         at=event.occurred_at,
@@ -274,11 +286,14 @@ def timeline_items(
     kinds: set[str] | None = None,
     cursor: TimelineCursor | None = None,
     limit: int = 20,
+    product_names: Callable[[set[str]], Mapping[str, str]] | None = None,
 ) -> list[TimelineItem]:
     """The newest `limit` interactions and events of a customer after `cursor`, newest first.
 
-    One query per kind asked for (two at most). The card merges this list with
-    kehu.transactions.selectors.timeline_items and cuts the result to its limit.
+    One query per kind asked for (two at most), plus one for `product_names` (product code
+    -> name, given by the caller that may read products) when events name products. The
+    card merges this list with kehu.transactions.selectors.timeline_items and cuts the
+    result to its limit.
     """
     customer_check_visible(user=user, customer=customer)
     wanted = TIMELINE_KINDS if kinds is None else TIMELINE_KINDS & set(kinds)
@@ -296,7 +311,10 @@ def timeline_items(
         events = Event.objects.filter(customer_id=customer.pk)
         if cursor is not None:
             events = events.filter(cursor.older_q(kind="event", time_field="occurred_at"))
-        items += [event_timeline_item(e) for e in events.order_by("-occurred_at", "-id")[:limit]]
+        events = list(events.order_by("-occurred_at", "-id")[:limit])
+        codes = {code for event in events for code in _event_products(event)}
+        names = product_names(codes) if codes and product_names is not None else {}
+        items += [event_timeline_item(e, names) for e in events]
     items.sort(key=timeline_sort_key, reverse=True)
     return items[:limit]
 

@@ -127,7 +127,8 @@ def interaction_log(
                      object_id=interaction.pk, object_repr=str(customer),
                      changes=diff({}, _interaction_snapshot(interaction)))
         if next_follow_up is not None:
-            title = (outcome or "").strip() or interaction.summary
+            # The task says what the conversation was about; the outcome is how it ended.
+            title = interaction.summary.strip() or (outcome or "").strip()
             _follow_up_insert(
                 actor=actor, customer=customer, interaction=interaction,
                 assignee=customer.owner if customer.owner_id else actor.user,

@@ -118,8 +118,12 @@ def log(request, customer_id: int):
                 return redirect(request.POST.get("next") or "interactions:follow_ups")
             item = selectors.interaction_timeline_item(interaction)
             fresh = InteractionLogForm(prefix_id=f"log{customer.pk}")
-            return render(request, "interactions/_log_result.html",
-                          {**context, "item": item, "log_form": fresh, "oob": True})
+            response = render(request, "interactions/_log_result.html",
+                              {**context, "item": item, "log_form": fresh, "oob": True})
+            if interaction.next_follow_up is not None:
+                # Lists of follow-ups on the page (the card's tab) reload themselves.
+                response["HX-Trigger"] = "followUpsChanged"
+            return response
     response = render(request, "interactions/_log_form.html", {**context, "log_form": form})
     if request.method == "POST" and request.htmx:
         response["HX-Retarget"] = f"#log-form-{customer.pk}"

@@ -47,6 +47,7 @@ class FieldFigureOut(Schema):
     count: int
     total: int
     percent: float
+    missing: int = 0
 
 
 class SummaryOut(Schema):

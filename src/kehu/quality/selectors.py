@@ -132,7 +132,8 @@ class FieldFigure:
     label: str
     count: int  # filled (completeness) or invalid (validity)
     total: int
-    percent: float
+    percent: float  # of `count` in `total`
+    missing: int = 0  # completeness: customers of the kinds it applies to without it
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class QualitySummary:
     scored: int
     average_score: float | None
     bands: dict[str, int]  # "low" < 50 <= "medium" < 80 <= "high"
-    completeness: list[FieldFigure]  # worst first
+    completeness: list[FieldFigure]  # every weighted field, most missing (share, then count) first
     invalid: list[FieldFigure]  # most first
     stale_days: int
     stale_customers: int
@@ -189,9 +190,12 @@ def _completeness(visible, config: Config, labels: dict[str, str]) -> list[Field
         total, filled = counts[f"t{i}"], counts[f"f{i}"]
         figures.append(FieldFigure(
             field=name, label=label_for(name, labels) if name != "owner" else str(_("Owner")),
-            count=filled, total=total,
+            count=filled, total=total, missing=total - filled,
             percent=round(100 * filled / total, 1) if total else 100.0))
-    return sorted(figures, key=lambda f: (f.percent, f.field))
+    # Worst first: the largest share missing, then the most customers missing, by exact
+    # fractions (not the rounded percent).
+    return sorted(figures, key=lambda f: (-(f.missing / f.total if f.total else 0.0),
+                                          -f.missing, f.field))
 
 
 def _invalid(visible, labels: dict[str, str], total: int) -> list[FieldFigure]:

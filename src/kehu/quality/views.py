@@ -35,8 +35,9 @@ def _duplicates_url() -> str | None:
 @requires("quality.view")
 def dashboard(request):
     summary = selectors.quality_summary(user=request.user)
+    # "Worst fields" are those somebody lacks; fully filled fields are not among them.
     completeness = [{"figure": f, "url": _customers_url(quality_missing=f.field)}
-                    for f in summary.completeness]
+                    for f in summary.completeness if f.missing]
     invalid = [{"figure": f, "url": _customers_url(quality_invalid=f.field)}
                for f in summary.invalid]
     return render(request, "quality/dashboard.html", {

@@ -72,10 +72,13 @@ class TierRules:
 
 
 def value_tier_of(*, scores: tuple[int, int, int] | None, monetary: Decimal, dormant: bool,
-                  rules: TierRules) -> str:
-    """Dormant first (no purchase or interaction for the configured days), then high value
-    (R, F and M all at least the minimum score, or spend over the threshold), then potential
-    (recent but F and M low), otherwise general."""
+                  rules: TierRules, purchased: bool = True) -> str:
+    """No purchases first (never bought: a lead is not a sleeping customer), then dormant (no
+    purchase or interaction for the configured days), then high value (R, F and M all at
+    least the minimum score, or spend over the threshold), then potential (recent but F and
+    M low), otherwise general."""
+    if not purchased:
+        return "no_purchases"
     if dormant:
         return "dormant"
     if scores is None:

@@ -415,7 +415,8 @@ def _score_all(customers, stored, facts, interactions, recompute, *, as_of: date
             segment = rfm_segment_of(r, f)
         out[pk] = (
             last_order, recency.get(pk), frequency, monetary, r, f, m, segment,
-            value_tier_of(scores=score, monetary=monetary, dormant=dormant, rules=rules),
+            value_tier_of(scores=score, monetary=monetary, dormant=dormant, rules=rules,
+                          purchased=last_order is not None),
             activity, window)
     return out, boundaries
 

@@ -6,3 +6,11 @@ class TransactionsConfig(AppConfig):
     name = "kehu.transactions"
     label = "transactions"
     verbose_name = _("Transactions")
+
+    def ready(self):
+        from kehu.core import labels
+        from kehu.transactions.models import Order, Product, Ticket
+
+        labels.register_model("order", Order)
+        labels.register_model("product", Product)
+        labels.register_model("ticket", Ticket)

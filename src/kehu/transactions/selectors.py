@@ -49,6 +49,12 @@ def product_list(user, *, search: str = "", category: str = "", active_only: boo
     return products.order_by("sku")
 
 
+def product_names(codes: set[str]) -> dict[str, str]:
+    """Product code (SKU) -> name, for labelling what events and imports name by code.
+    Product names are catalogue data every signed-in user may read."""
+    return dict(Product.objects.filter(sku__in=sorted(codes)).values_list("sku", "name"))
+
+
 def product_get(user, product_id: int) -> Product:
     product = product_list(user).filter(pk=product_id).first()
     if product is None:

@@ -12,25 +12,17 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from kehu.accounts import selectors as accounts
 from kehu.core.health import readiness
 from kehu.core.metrics import render as render_metrics
-from kehu.core.selectors import audit_entries_visible_to
-from kehu.interactions.selectors import follow_up_agenda
+from kehu.web.selectors import AGENDA_ROWS, home_page
 
 
 @login_required
 def home(request):
-    user = request.user
-    team_members = accounts.team_members(user=user, team=user.team) if user.team_id else []
-    context = {
-        "policy": user.access,
-        "team_members": team_members,
-        "managed_teams": list(user.managed_teams.all()),
-        "recent_audit": audit_entries_visible_to(user).order_by("-seq")[:10],
-        "agenda": follow_up_agenda(user, mine=True) if user.access.can("customer.view") else None,
-    }
-    return render(request, "web/home.html", context)
+    """The role's start page: follow-ups due, recently changed customers, figures, links."""
+    return render(request, "web/home.html", {
+        "home": home_page(user=request.user), "policy": request.user.access,
+        "agenda_rows": AGENDA_ROWS})
 
 
 @require_GET

@@ -11,3 +11,12 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
   }
 });
+// Phone width: the main menu folds behind one button.
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-nav-toggle]");
+  if (!toggle) return;
+  const bar = toggle.closest("[data-topbar]");
+  const open = !bar.classList.contains("nav-open");
+  bar.classList.toggle("nav-open", open);
+  toggle.setAttribute("aria-expanded", String(open));
+});
