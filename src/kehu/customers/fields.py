@@ -213,8 +213,8 @@ def field_of_identifier_kind(kind: str) -> Field | None:
 
 def identifier_audit_key(kind: str, system: str = "") -> str:
     """The audit key of one identifier change: one key per identifier kind ("identifier.mobile",
-    "identifier.external:tmall"), so every value is masked by its own field."""
-    return f"identifier.{kind}:{system}" if system else f"identifier.{kind}"
+    "identifier.external"), so every value is masked by its own field."""
+    return f"identifier.{kind}"
 
 
 def kind_of_identifier_audit_key(key: str) -> str | None:

@@ -50,6 +50,7 @@ def register() -> None:
         # demo.load
         "counts": _("Counts"), "seed": _("Seed"), "events_per_customer": _("Events per customer"),
     }, values={"identifier": "identifier.described", "source": "source",
+               "identifier.external": "identifier.described",
                "channel": "source"})
     labels.register_model("identifier", Identifier, values={"system": "identifier.system"})
     labels.register_model("address", Address)

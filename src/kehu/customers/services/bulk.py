@@ -740,7 +740,8 @@ class _ChunkWriter:
             self._add_ident(card, ident, source=self.system)
             # One audit key per identifier kind: each value is masked by its own field.
             added[catalogue.identifier_audit_key(ident.kind, ident.system)] = {
-                "before": None, "after": ident.value}
+                "before": None, "after": f"{ident.kind}:{ident.system}:{ident.value}"
+                if ident.system else ident.value}
         if new_address is not None:
             if card.address is None:
                 card.address = _Bag(id=None, customer_id=customer.pk, label="home",

@@ -50,7 +50,9 @@ def _audited(identifier: Identifier, *, before: bool) -> dict[str, Any]:
     """An identifier's change as the audit log keeps it: one key per identifier kind
     ("identifier.wechat", "identifier.external:tmall"), so each value is masked by its own
     field wherever it is shown; ID numbers never in clear."""
-    value = "***" if identifier.kind == Identifier.ID_NUMBER else identifier.value
+    value = "***" if identifier.kind == Identifier.ID_NUMBER else (
+        f"{identifier.kind}:{identifier.system}:{identifier.value}" if identifier.system
+        else identifier.value)
     key = catalogue.identifier_audit_key(identifier.kind, identifier.system)
     return {key: {"before": value, "after": None} if before
             else {"before": None, "after": value}}
