@@ -23,8 +23,11 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Everything kehu writes under KEHU_HOME (database, its WAL, uploads, reports, Huey's queue,
+# keys) is readable by the owner only: files 600, directories 700.
+os.umask(0o077)
 KEHU_HOME = Path(os.environ.get("KEHU_HOME") or Path.cwd() / "var").resolve()
-KEHU_HOME.mkdir(parents=True, exist_ok=True)
+KEHU_HOME.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _persistent_secret(name: str, env: str, factory) -> str:
@@ -100,6 +103,8 @@ MIDDLEWARE = [
     "kehu.core.metrics.MetricsMiddleware",
     "kehu.core.middleware.ServerTimingMiddleware",
     "kehu.core.middleware.AsyncStreamingMiddleware",
+    # Outside the rest: every /api/v1/ answer, Django's own error pages too, is JSON.
+    "kehu.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,11 +263,29 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
 # Per second, not per minute: the throttle keeps one timestamp per request in its window.
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
+# Lookups by ID number per user and hour before HTTP 429 `rate_limited`; an alert (audit
+# action `security.lookup_limit`) is raised once an hour when a user passes
+# KEHU_SENSITIVE_LOOKUP_ALERT (default: the limit). docs/permissions.md.
+KEHU_SENSITIVE_LOOKUP_LIMIT = max(1, int(os.environ.get("KEHU_SENSITIVE_LOOKUP_LIMIT", "60")))
+KEHU_SENSITIVE_LOOKUP_ALERT = max(1, int(os.environ.get("KEHU_SENSITIVE_LOOKUP_ALERT")
+                                         or KEHU_SENSITIVE_LOOKUP_LIMIT))
 # Duplicate scans merge groups at or above this match probability (e.g. 0.995) without
 # review, each merge undoable; unset (the default) means never.
 # /metrics answers a scraper presenting this bearer token, or a signed-in admin (user.manage).
 KEHU_METRICS_TOKEN = os.environ.get("KEHU_METRICS_TOKEN", "").strip()
 KEHU_DEDUP_AUTO_MERGE = os.environ.get("KEHU_DEDUP_AUTO_MERGE") or None
+
+# Import files are checked against these before they are read (docs/security.md, "Import
+# limits"); the first read of an upload runs in a child process under KEHU_IMPORT_MAX_MEMORY_MB.
+KEHU_IMPORT_MAX_ROWS = int(os.environ.get("KEHU_IMPORT_MAX_ROWS", "1048576"))
+KEHU_IMPORT_MAX_COLUMNS = int(os.environ.get("KEHU_IMPORT_MAX_COLUMNS", "1000"))
+KEHU_IMPORT_MAX_CELL_CHARS = int(os.environ.get("KEHU_IMPORT_MAX_CELL_CHARS", "32767"))
+KEHU_IMPORT_MAX_UNCOMPRESSED_MB = int(os.environ.get("KEHU_IMPORT_MAX_UNCOMPRESSED_MB", "1024"))
+KEHU_IMPORT_MAX_RATIO = int(os.environ.get("KEHU_IMPORT_MAX_RATIO", "200"))
+KEHU_IMPORT_MAX_MEMORY_MB = int(os.environ.get("KEHU_IMPORT_MAX_MEMORY_MB", "2048"))
+# Uploaded import files are deleted when their job ends; one left by a job that failed
+# (resumable) or was abandoned is deleted this many hours after its job last changed.
+KEHU_IMPORT_UPLOAD_HOURS = int(os.environ.get("KEHU_IMPORT_UPLOAD_HOURS", "168"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {

@@ -80,3 +80,27 @@ def test_anonymous_policy_denies_everything():
     policy = AccessPolicy.for_user(None)
     assert not policy.can("customer.view")
     assert policy.record_filter() is not None
+
+
+@pytest.mark.parametrize("mode, value, presence", [
+    ("edit", True, True), ("view", True, True), ("masked", False, True),
+    ("hidden", False, False)])
+def test_conditions_need_the_value_in_clear_and_presence_needs_it_not_hidden(
+        mode, value, presence):
+    """Issue 19: the one rule for conditions (AccessPolicy.may_condition_on)."""
+    from kehu.core.errors import ValidationFailed
+
+    policy = AccessPolicy(user_id=1, permissions=frozenset({"customer.view", "customer.change"}),
+                          scope="all", field_modes={"customer.birthday": mode,
+                                                    "customer.address": mode})
+    assert policy.may_condition_on("customer.birthday") is value
+    assert policy.may_condition_on("customer.birthday", presence=True) is presence
+    # A district gives away the address's (and an ID number's region code): it follows it.
+    assert policy.may_condition_on("customer.district") is value
+    assert policy.may_condition_on("name") is True  # not sensitive
+    if value:
+        policy.require_condition("customer.birthday", path="sort", label="生日")
+    else:
+        with pytest.raises(ValidationFailed) as caught:
+            policy.require_condition("customer.birthday", path="sort", label="生日")
+        assert list(caught.value.details) == ["sort"] and "生日" in caught.value.details["sort"][0]

@@ -6,6 +6,7 @@ import pytest
 
 from kehu.accounts.models import Team, User
 from kehu.core.models import AuditEntry
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -47,31 +48,42 @@ def test_create_user_matrix(role, make_user, api_client_for):
 @pytest.mark.parametrize("role", ROLES)
 def test_create_team_matrix(role, make_user, api_client_for):
     caller = make_user(role)
-    response = api_client_for(caller).post(
+    client = api_client_for(caller)
+    before = db_snapshot()
+    response = client.post(
         "/api/v1/teams", data=json.dumps({"name": "新团队"}), content_type="application/json")
     assert response.status_code == (201 if role == "admin" else 403)
     assert Team.objects.filter(name="新团队").exists() is (role == "admin")
+    if role != "admin":
+        assert db_snapshot() == before
 
 
 def test_read_scope_key_cannot_write(make_user, api_client_for):
     admin = make_user("admin")
-    response = api_client_for(admin, scopes=("read",)).post(
+    client = api_client_for(admin, scopes=("read",))
+    before = db_snapshot()
+    response = client.post(
         "/api/v1/teams", data=json.dumps({"name": "x"}), content_type="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
-    assert not Team.objects.filter(name="x").exists()
+    assert db_snapshot() == before
 
 
 def test_write_only_key_cannot_read(make_user, api_client_for):
     admin = make_user("admin")
-    response = api_client_for(admin, scopes=("write",)).get("/api/v1/me")
+    client = api_client_for(admin, scopes=("write",))
+    before = db_snapshot()
+    response = client.get("/api/v1/me")
     assert response.status_code == 403
+    assert db_snapshot() == before
 
 
 def test_missing_or_bad_key_is_401_with_stable_code(client):
+    before = db_snapshot()
     assert client.get("/api/v1/me").json()["code"] == "unauthenticated"
     response = client.get("/api/v1/me", HTTP_AUTHORIZATION="Bearer kehu_nope_nope")
     assert response.status_code == 401
+    assert db_snapshot() == before
 
 
 def test_error_message_follows_the_callers_language(client):
@@ -88,11 +100,12 @@ def test_session_auth_requires_csrf_on_writes(make_user):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(admin)
     assert browser.get("/api/v1/me").status_code == 200
+    before = db_snapshot()
     response = browser.post("/api/v1/teams", data=json.dumps({"name": "csrf"}),
                             content_type="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
-    assert not Team.objects.filter(name="csrf").exists()
+    assert db_snapshot() == before
 
 
 def test_invalid_payload_is_422_naming_the_field(make_user, api_client_for):

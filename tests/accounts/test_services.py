@@ -6,6 +6,7 @@ from kehu.core.actor import Actor
 from kehu.core.errors import PermissionDenied, ValidationFailed
 from kehu.core.models import AuditEntry
 from tests.factories import TeamFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -100,8 +101,10 @@ def test_api_key_scopes_are_validated(admin_user):
 
 def test_rep_may_not_issue_keys_for_someone_else(make_user):
     manager, other = make_user("sales_manager"), make_user("sales_rep")
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.apikey_create(actor=Actor(user=manager), user=other, scopes=["read"])
+    assert db_snapshot() == before
     key, _ = services.apikey_create(actor=Actor(user=manager), user=manager, scopes=["read"])
     assert key.user == manager
 

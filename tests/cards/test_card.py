@@ -13,6 +13,7 @@ from kehu.customers import services as customers
 from kehu.interactions import services as interactions
 from kehu.transactions import services as transactions
 from tests.factories import TeamFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -144,10 +145,12 @@ def test_card_api_matrix(world, make_user, api_client_for, role, status):
 
 def test_card_api_hides_other_reps_customers(world, api_client_for):
     own = api_client_for(world["rep"]).get(f"/api/v1/customers/{world['customer'].pk}/card")
-    other = api_client_for(world["other_rep"]).get(
-        f"/api/v1/customers/{world['customer'].pk}/card")
+    stranger = api_client_for(world["other_rep"])
+    before = db_snapshot()
+    other = stranger.get(f"/api/v1/customers/{world['customer'].pk}/card")
     assert own.status_code == 200
     assert other.status_code == 404 and other.json()["code"] == "not_found"
+    assert db_snapshot() == before
 
 
 def test_timeline_api_cursor(world, api_client_for):
@@ -185,7 +188,9 @@ def test_card_page_renders_and_inline_edit_conflicts(world, client):
 
 def test_card_page_for_out_of_scope_customer_is_404(world, client):
     client.force_login(world["other_rep"])
+    before = db_snapshot()
     assert client.get(f"/customers/{world['customer'].pk}/").status_code == 404
+    assert db_snapshot() == before
 
 
 def test_card_rows_are_edited_in_place(world, client):
@@ -212,9 +217,11 @@ def test_identifier_taken_by_another_customer_is_refused_on_the_card(world, clie
     other = customers.customer_create(actor=Actor(user=world["admin"]), name="李四",
                                       owner=world["rep"], mobile="13900009999")
     client.force_login(world["rep"])
+    before = db_snapshot()
     response = client.post(f"/customers/{world['customer'].pk}/identifiers/add/",
                            {"kind": "mobile", "value": "139 0000 9999"})
     assert 'data-testid="row-error"' in response.content.decode()
+    assert db_snapshot() == before
     assert list(Identifier.objects.filter(value="+8613900009999").values_list(
         "customer_id", flat=True)) == [other.pk]
 
@@ -223,10 +230,11 @@ def test_read_only_role_cannot_edit_rows(world, client, make_user):
     from kehu.customers.models import Identifier
 
     client.force_login(make_user("read_only"))
-    before = Identifier.objects.count()
+    before, identifiers = db_snapshot(), Identifier.objects.count()
     response = client.post(f"/customers/{world['customer'].pk}/identifiers/add/",
                            {"kind": "email", "value": "x@example.com"})
-    assert response.status_code == 403 and Identifier.objects.count() == before
+    assert response.status_code == 403 and Identifier.objects.count() == identifiers
+    assert db_snapshot() == before
 
 
 def test_contacts_are_linked_by_name_or_phone(world, client):

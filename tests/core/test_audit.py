@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, audit_verify, diff
 from kehu.core.models import AuditEntry
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +29,13 @@ def test_chain_links_each_entry_to_the_previous_one():
 def test_entries_refuse_update_and_delete_through_the_orm():
     _record(1)
     entry = AuditEntry.objects.get()
+    before = db_snapshot()
     entry.action = "forged"
     with pytest.raises(RuntimeError):
         entry.save()
     with pytest.raises(RuntimeError):
         entry.delete()
+    assert db_snapshot() == before
     assert AuditEntry.objects.get().action == "test.write"
 
 

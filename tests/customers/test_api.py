@@ -8,6 +8,7 @@ import pytest
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer, CustomerTag, CustomFieldDefinition, Identifier
 from tests.factories import TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,7 @@ def test_read_matrix(role, make_user, api_client_for, world):
     user = make_user(role, team=world["team_a"])
     records = _records(user, world)
     client = api_client_for(user)
+    before = db_snapshot()
     listed = {c["name"] for c in client.get("/api/v1/customers").json()["items"]}
     assert listed == {records[s].name for s in VISIBLE[role]}
     for scope, customer in records.items():
@@ -68,6 +70,7 @@ def test_read_matrix(role, make_user, api_client_for, world):
         assert response.status_code == (200 if scope in VISIBLE[role] else 404), scope
         if response.status_code == 404:
             assert response.json()["code"] == "not_found"
+    assert db_snapshot() == before
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -154,11 +157,15 @@ def test_bulk_assign_matrix(role, make_user, api_client_for, world):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_custom_field_define_matrix(role, make_user, api_client_for):
-    response = post(api_client_for(make_user(role)), "/api/v1/custom-fields",
+    client = api_client_for(make_user(role))
+    before = db_snapshot()
+    response = post(client, "/api/v1/custom-fields",
                     {"key": "level", "label": "等级", "field_type": "choice",
                      "choices": ["A", "B"]})
     assert response.status_code == (201 if role == "admin" else 403)
     assert CustomFieldDefinition.objects.exists() is (role == "admin")
+    if role != "admin":
+        assert db_snapshot() == before
 
 
 @pytest.mark.parametrize("role,mobile,id_number,revealed", [
@@ -248,7 +255,9 @@ def test_lookup_endpoint(make_user, api_client_for):
     response = client.get("/api/v1/customers/lookup", {"phone": "+86 138-1234-5678"})
     assert response.status_code == 200 and response.json()["id"] == customer.pk
     assert client.get("/api/v1/customers/lookup", {"phone": "13900000000"}).status_code == 404
+    before = db_snapshot()
     assert client.get("/api/v1/customers/lookup", {"phone": "12"}).status_code == 422
+    assert db_snapshot() == before
 
 
 def test_identifier_address_contact_endpoints(make_user, api_client_for):
@@ -303,8 +312,11 @@ def test_saved_views_api(make_user, api_client_for):
                     {"name": "华东", "params": {"region": "华东"}})
     assert response.status_code == 201
     view_id = response.json()["id"]
-    assert api_client_for(other).get("/api/v1/saved-views").json() == []
-    assert api_client_for(other).delete(f"/api/v1/saved-views/{view_id}").status_code == 404
+    stranger = api_client_for(other)
+    before = db_snapshot()
+    assert stranger.get("/api/v1/saved-views").json() == []
+    assert stranger.delete(f"/api/v1/saved-views/{view_id}").status_code == 404
+    assert db_snapshot() == before
     assert api_client_for(rep).delete(f"/api/v1/saved-views/{view_id}").status_code == 204
 
 
@@ -323,8 +335,13 @@ def test_caller_match_is_scoped_and_masked(make_user, api_client_for):
     assert body["owner"]["id"] == rep.pk
     # Same phone, another rep's book: indistinguishable from "nobody has this number".
     assert api_client_for(other_rep).get(api, {"phone": "13812345678"}).status_code == 404
-    marketer = api_client_for(make_user("marketer")).get(api, {"phone": "13812345678"})
-    assert marketer.json()["mobile"] == "138****5678"
+    # Mobile masked for the marketer: a lookup by it would reveal the masked digits.
+    marketer_client = api_client_for(make_user("marketer"))
+    before = db_snapshot()
+    marketer = marketer_client.get(api, {"phone": "13812345678"})
+    assert (marketer.status_code, marketer.json()["code"], marketer.json()["details"]) == (
+        403, "permission_denied", {"field": "customer.mobile"})
+    assert db_snapshot() == before
 
 
 def test_caller_match_ignores_merged_or_deleted_customers(make_user, api_client_for):

@@ -8,6 +8,7 @@ from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.customers import selectors, services
 from kehu.customers.selectors import CustomerFilters
 from tests.factories import CustomFieldFactory, TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 ID = "11010519491231002X"
@@ -77,8 +78,11 @@ def test_scope_and_status(make_user):
 
 
 def test_no_customer_view_permission_is_denied(make_user):
+    user = make_user(None)
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
-        selectors.customer_list(user=make_user(None))
+        selectors.customer_list(user=user)
+    assert db_snapshot() == before
 
 
 def test_filters(make_user):

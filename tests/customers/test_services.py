@@ -13,6 +13,7 @@ from kehu.core.models import AuditEntry
 from kehu.customers import services
 from kehu.customers.models import Address, Customer, CustomerTag, Identifier
 from tests.factories import CustomFieldFactory, TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -156,15 +157,17 @@ def test_owner_change_needs_assign_and_scope(make_user):
     team = TeamFactory()
     rep, other = make_user("sales_rep", team=team), make_user("sales_rep", team=team)
     customer = create_customer(owner=rep)
+    manager = make_user("sales_manager", team=team)
+    outsider = make_user("sales_rep", team=TeamFactory())
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.customer_update(actor=act(rep), customer=customer, expected_version=1,
                                  changes={"owner": other})
-    manager = make_user("sales_manager", team=team)
-    outsider = make_user("sales_rep", team=TeamFactory())
     with pytest.raises(ValidationFailed) as info:
         services.customer_update(actor=act(manager), customer=customer, expected_version=1,
                                  changes={"owner": outsider})
     assert "owner" in info.value.details
+    assert db_snapshot() == before
     services.customer_update(actor=act(manager), customer=customer, expected_version=1,
                              changes={"owner": other})
     assert Customer.objects.get().owner == other
@@ -214,6 +217,7 @@ def test_identifier_add_refuses_duplicates_and_garbage(make_user):
     admin = make_user("admin")
     a = create_customer(name="甲", email="a@example.com")
     b = create_customer(name="乙")
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as info:
         services.identifier_add(actor=act(admin), customer=b, kind="email", value="A@Example.com")
     assert f"#{a.pk}" in info.value.details["value"][0]
@@ -221,6 +225,7 @@ def test_identifier_add_refuses_duplicates_and_garbage(make_user):
         services.identifier_add(actor=act(admin), customer=b, kind="phone", value="12")
     with pytest.raises(ValidationFailed):
         services.identifier_add(actor=act(admin), customer=b, kind="external", value="x")
+    assert db_snapshot() == before
     ext = services.identifier_add(actor=act(admin), customer=b, kind="external", value="U-1",
                                   system="shop")
     assert (ext.system, ext.value) == ("shop", "U-1")
@@ -261,6 +266,7 @@ def test_contacts_one_primary(make_user):
 def test_uscc_unique_and_for_organisations_only(make_user):
     admin = make_user("admin")
     create_customer(name="甲公司", kind="organisation", uscc="91110000802100433B")
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as info:
         services.customer_create(actor=act(admin), name="乙公司", kind="organisation",
                                  uscc="91110000802100433b")
@@ -268,13 +274,16 @@ def test_uscc_unique_and_for_organisations_only(make_user):
     with pytest.raises(ValidationFailed) as info:
         services.customer_create(actor=act(admin), name="张伟", uscc="91440300708461136T")
     assert "uscc" in info.value.details
+    assert db_snapshot() == before
 
 
 def test_tags_need_segment_manage(make_user):
     rep, marketer = make_user("sales_rep"), make_user("marketer")
     customer = create_customer(owner=rep)
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.tag_add(actor=act(rep), customer=customer, name="VIP")
+    assert db_snapshot() == before  # no tag created either
     tag = services.tag_add(actor=act(marketer), customer=customer, name=" VIP ")
     assert tag.name == "VIP" and CustomerTag.objects.count() == 1
     services.tag_add(actor=act(marketer), customer=customer, name="vip")  # same tag
@@ -300,25 +309,31 @@ def test_bulk_refuses_when_any_customer_is_out_of_scope(make_user):
     manager = make_user("sales_manager", team=team)
     mine = create_customer(owner=manager)
     theirs = create_customer(owner=make_user("sales_rep", team=TeamFactory()))
+    before = db_snapshot()
     with pytest.raises(NotFound):
         services.customers_add_tag(actor=act(manager), customer_ids=[mine.pk, theirs.pk],
                                    name="x")
     assert CustomerTag.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_custom_fields_define_and_validate(make_user):
     admin, rep = make_user("admin"), make_user("sales_rep")
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.custom_field_define(actor=act(rep), key="level", label="等级",
                                      field_type="choice", choices=["A", "B"])
+    assert db_snapshot() == before
     services.custom_field_define(actor=act(admin), key="level", label="等级",
                                  field_type="choice", choices=["A", "B"], required=True,
                                  applies_to="person")
     services.custom_field_define(actor=act(admin), key="budget", label="预算",
                                  field_type="number", validation={"min": 0, "max": 1000})
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as info:
         services.customer_create(actor=act(rep), name="张伟", custom={"budget": "2000"})
     assert set(info.value.details) == {"custom.budget", "custom.level"}
+    assert db_snapshot() == before
     customer = services.customer_create(actor=act(rep), name="张伟",
                                         custom={"level": "A", "budget": "12.50"})
     assert customer.custom == {"level": "A", "budget": 12.5}
@@ -369,8 +384,10 @@ def test_custom_user_field_stores_the_user_id(make_user):
 def test_saved_views_are_private_unless_shared(make_user):
     rep, marketer = make_user("sales_rep"), make_user("marketer")
     view = services.saved_view_save(actor=act(rep), name="我的", params={"q": "张"})
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.saved_view_save(actor=act(rep), name="共享", params={}, shared=True)
     with pytest.raises(NotFound):
         services.saved_view_delete(actor=act(marketer), view=view)
+    assert db_snapshot() == before
     services.saved_view_delete(actor=act(rep), view=view)

@@ -8,6 +8,7 @@ from django.test import Client
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer, CustomerTag, CustomFieldDefinition
 from tests.factories import CustomerFactory, TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,10 @@ def test_list_columns_sort_and_pages(make_user):
 
 
 def test_page_needs_customer_view(make_user):
-    assert browser(make_user(None)).get("/customers/").status_code == 403
+    client = browser(make_user(None))
+    before = db_snapshot()
+    assert client.get("/customers/").status_code == 403
+    assert db_snapshot() == before
 
 
 def test_create_person_with_field_errors_in_the_users_language(make_user):
@@ -187,7 +191,13 @@ def test_custom_field_admin(make_user):
         "is_active": "on"})
     definition.refresh_from_db()
     assert (definition.label, definition.choices) == ("客户等级", ["A", "B", "C"])
-    assert browser(make_user("sales_rep")).get("/customers/fields/").status_code == 403
+    rep = browser(make_user("sales_rep"))
+    before = db_snapshot()
+    assert rep.get("/customers/fields/").status_code == 403
+    assert rep.post(f"/customers/fields/{definition.pk}/", {
+        "label": "改名", "applies_to": "person", "choices": "A", "position": 1}
+    ).status_code == 403
+    assert db_snapshot() == before
 
 
 def test_reveal_id_number_page_endpoint(make_user):
@@ -195,9 +205,11 @@ def test_reveal_id_number_page_endpoint(make_user):
     customer = create_customer(name="王芳", id_number="11010519491231002X")
     response = browser(admin).post(f"/customers/{customer.pk}/reveal-id-number/")
     assert "11010519491231002X" in response.content.decode()
-    denied = browser(make_user("service_agent")).post(
-        f"/customers/{customer.pk}/reveal-id-number/")
+    agent = browser(make_user("service_agent"))
+    before = db_snapshot()
+    denied = agent.post(f"/customers/{customer.pk}/reveal-id-number/")
     assert denied.status_code == 403
+    assert db_snapshot() == before  # in particular, no customer.reveal entry
 
 
 def test_navigation_lists_customers(make_user):

@@ -9,6 +9,7 @@ import pytest
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate, Merge
 from tests.identity.conftest import full_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -69,11 +70,13 @@ def test_dismiss_and_merge_any(api_client_for, steward, candidate):
 def test_permission_matrix(api_client_for, make_user, candidate):
     cand, a, b = candidate
     rep = api_client_for(make_user("sales_rep"))
+    reader = api_client_for(make_user("data_steward"), scopes=("read",))
+    before = db_snapshot()
     assert rep.get("/api/v1/duplicates").status_code == 403
     denied = _post(rep, "/api/v1/customers/merge", {"survivor_id": a.pk, "customer_ids": [b.pk]})
     assert (denied.status_code, denied.json()["code"]) == (403, "permission_denied")
-    reader = api_client_for(make_user("data_steward"), scopes=("read",))
     assert _post(reader, f"/api/v1/duplicates/{cand.pk}/merge",
                  {"survivor_id": a.pk}).status_code == 403
     assert not Merge.objects.exists()
+    assert db_snapshot() == before
     assert Customer.objects.get(pk=b.pk).status == "active"

@@ -18,6 +18,7 @@ from kehu.identity.selectors import candidate_list, pending_duplicate_count
 from kehu.identity.services import candidate_dismiss
 from tests.factories import TeamFactory
 from tests.identity.conftest import full_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -64,11 +65,13 @@ def test_queue_is_scoped_and_needs_the_permission(make_user, steward, base):
     manager = make_user("sales_manager", team=team)
     assert list(candidate_list(user=manager)) == []  # the customers are outside the team
     rep = make_user("sales_rep")
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         candidate_list(user=rep)
     with pytest.raises(PermissionDenied):
         dedup_scan_create(actor=Actor(user=rep))
     assert DedupScan.objects.count() == 1
+    assert db_snapshot() == before
 
 
 def test_auto_merge_merges_only_above_the_threshold(steward, base, settings):

@@ -8,6 +8,7 @@ from django.utils import translation
 from kehu.customers.models import Customer
 from kehu.identity.models import DuplicateCandidate, Merge
 from tests.identity.conftest import full_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -52,10 +53,12 @@ def test_queue_review_merge_history_undo(logged_in, candidate):
 def test_pages_need_the_merge_permission(client, make_user, candidate):
     rep = make_user("sales_rep")
     client.force_login(rep)
+    before = db_snapshot()
     assert client.get("/identity/duplicates/").status_code == 403
     assert client.post("/identity/merge/", {"survivor": candidate[1].pk,
                                             "member": [candidate[2].pk]}).status_code == 403
     assert not Merge.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_create_form_warns_then_continues(logged_in, candidate):

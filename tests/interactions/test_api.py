@@ -9,6 +9,7 @@ from django.utils import timezone
 from kehu.core.models import AuditEntry
 from kehu.interactions.models import Event, FollowUpTask, Interaction
 from tests.factories import CustomerFactory, EventFactory, InteractionFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -109,8 +110,11 @@ def test_follow_ups_mine_complete_and_reschedule(make_user, api_client_for, worl
 def test_follow_up_of_someone_else_is_404(make_user, api_client_for, world):
     task = FollowUpTask.objects.create(customer=world["foreign"], assignee=None, title="x",
                                        due_date=timezone.localdate())
-    response = _post(api_client_for(world["owner"]), f"/api/v1/follow-ups/{task.pk}/complete", {})
+    client = api_client_for(world["owner"])
+    before = db_snapshot()
+    response = _post(client, f"/api/v1/follow-ups/{task.pk}/complete", {})
     assert response.status_code == 404
+    assert db_snapshot() == before
     assert FollowUpTask.objects.get(pk=task.pk).status == "open"
 
 
@@ -160,9 +164,11 @@ def test_event_batch_all_or_nothing_and_skip(make_user, api_client_for, world):
 
 def test_read_scope_key_cannot_ingest(make_user, api_client_for, world):
     client = api_client_for(make_user("admin"), scopes=("read",))
+    before = db_snapshot()
     response = _post(client, "/api/v1/events/batch", {"events": [_event(world["customer"].pk)]})
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
     assert not Event.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_event_pages_follow_the_cursor(make_user, api_client_for, world):
@@ -180,6 +186,8 @@ def test_event_pages_follow_the_cursor(make_user, api_client_for, world):
     assert [e["id"] for e in last["items"]] == [made[4].pk] and last["next_cursor"] is None
     typed = client.get(url, {"type": "app_login"}).json()
     assert [e["id"] for e in typed["items"]] == [made[0].pk, made[2].pk, made[4].pk]
-    assert client.get(url, {"cursor": "garbage"}).status_code == 422
     other = api_client_for(make_user("sales_rep"))
+    before = db_snapshot()
+    assert client.get(url, {"cursor": "garbage"}).status_code == 422
     assert other.get(url).status_code == 404
+    assert db_snapshot() == before

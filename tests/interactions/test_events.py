@@ -13,6 +13,7 @@ from kehu.customers.models import Identifier
 from kehu.interactions import services
 from kehu.interactions.models import Event
 from tests.factories import CustomerFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +92,11 @@ def test_future_and_oversized_items_are_refused(admin, customer, actor_for):
     future = (timezone.now() + dt.timedelta(days=1)).isoformat()
     events = [_event(customer.pk, occurred_at=future),
               _event(customer.pk, properties={"blob": "x" * 20000})]
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as caught:
         services.event_ingest(actor=actor_for(admin), events=events)
     assert set(caught.value.details) == {"events[0].occurred_at", "events[1].properties"}
+    assert db_snapshot() == before
 
 
 def test_empty_and_oversized_batches(admin, customer, actor_for):
@@ -135,9 +138,12 @@ def test_scope_applies_to_ingestion(rep, customer, others_customer, actor_for):
 
 
 def test_needs_interaction_add(make_user, customer, actor_for):
+    marketer = actor_for(make_user("marketer"))
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
-        services.event_ingest(actor=actor_for(make_user("marketer")), events=[_event(customer.pk)])
+        services.event_ingest(actor=marketer, events=[_event(customer.pk)])
     assert not Event.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_identifier_values_are_normalised_before_matching(admin, actor_for):

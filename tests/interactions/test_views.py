@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kehu.interactions.models import FollowUpTask, Interaction
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,10 @@ def test_someone_elses_task_is_404(client, make_user, customer, rep):
     task = FollowUpTask.objects.create(customer=customer, assignee=rep, title="x",
                                        due_date=timezone.localdate())
     client.force_login(make_user("sales_rep"))
+    before = db_snapshot()
     response = client.post(reverse("interactions:follow_up_complete", args=[task.pk]))
     assert response.status_code == 404
+    assert db_snapshot() == before
     assert FollowUpTask.objects.get(pk=task.pk).status == "open"
 
 
@@ -106,6 +109,7 @@ def test_log_post_with_errors_retargets_the_form(browser, customer):
 
 def test_log_permission_and_scope(client, make_user, customer, others_customer, rep):
     client.force_login(make_user("read_only"))
+    before = db_snapshot()
     url = reverse("interactions:log", args=[customer.pk])
     assert client.post(url, {"kind": "call", "summary": "x"}, **HTMX).status_code == 403
     client.force_login(rep)
@@ -113,6 +117,7 @@ def test_log_permission_and_scope(client, make_user, customer, others_customer, 
     assert client.post(url, {"kind": "call", "direction": "outbound", "summary": "x"},
                        **HTMX).status_code == 404
     assert not Interaction.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_partials_render_for_the_card(rf, rep, customer):

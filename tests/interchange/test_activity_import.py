@@ -23,6 +23,7 @@ from kehu.interchange.selectors import import_row_errors
 from kehu.interchange.services import EXTERNAL_SYSTEM as CUSTOMERS_EXTERNAL_SYSTEM
 from kehu.interchange.services import import_job_create, import_job_run
 from tests.factories import create_customer
+from tests.unchanged import db_snapshot
 
 TZ = timezone.get_fixed_timezone(8 * 60)
 
@@ -168,8 +169,10 @@ def test_activity_needs_interaction_add(make_user, wang, tmp_path):
     steward = make_user("data_steward")
     path = write_csv(tmp_path / "e.csv", EVENTS, [["wang@example.com", "page_view",
                                                    "2024-03-05", "", "", ""]])
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         import_job_create(actor=Actor(user=steward), file=path, filename="e.csv", kind="events")
+    assert db_snapshot() == before
 
 
 def test_out_of_scope_customers_are_not_found(make_user, tmp_path):

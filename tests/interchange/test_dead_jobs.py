@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from kehu.core.jobs import jobs_reap_dead
+from kehu.core.jobs import job_open, job_report, jobs_reap_dead
+from kehu.core.models import Job
 from kehu.identity.models import DedupScan
 from kehu.interchange.models import ImportJob
 from tests.interchange.test_import import _kehu, _kill_file, _state, _until_rows_commit
@@ -29,9 +30,17 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _job(runner: str, **extra) -> ImportJob:
+def _running(kind: str, runner: str) -> Job:
+    job = job_open(kind=kind, label="x")
+    job_report(job, status=Job.RUNNING)
+    Job.objects.filter(pk=job.pk).update(runner=runner)
+    job.refresh_from_db()
+    return job
+
+
+def _job(runner: str) -> ImportJob:
     return ImportJob.objects.create(file="imports/x.csv", original_filename="x.csv", status=ImportJob.RUNNING,
-                                    runner=runner, next_row=42, **extra)
+                                    job=_running("import", runner), next_row=42)
 
 
 @pytest.mark.django_db
@@ -40,12 +49,14 @@ def test_a_terminal_import_whose_process_died_is_marked_interrupted_with_how_to_
     host = socket.gethostname()
     dead = _job(f"{host}:{_dead_pid()}")
     alive = _job(f"{host}:{os.getpid()}")
-    assert ("import", dead.pk) in jobs_reap_dead()
+    assert ("import", dead.job_id) in jobs_reap_dead()
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.status == ImportJob.FAILED
     assert f"--resume {dead.pk}" in dead.error_message and "row 42" in dead.error_message
+    assert (dead.job.status, dead.job.error) == (Job.FAILED, dead.error_message)  # one truth
     assert alive.status == ImportJob.RUNNING  # its process is this test: untouched
+    assert alive.job.status == Job.RUNNING
     assert jobs_reap_dead() == []  # nothing more to do
 
 
@@ -59,6 +70,7 @@ def test_a_worker_import_whose_process_died_is_queued_again_and_resumed(monkeypa
         jobs_reap_dead()
     job.refresh_from_db()
     assert (job.status, job.error_message) == (ImportJob.QUEUED, "")
+    assert job.job.status == Job.QUEUED
     assert queued == [job.pk]
 
 
@@ -66,8 +78,8 @@ def test_a_worker_import_whose_process_died_is_queued_again_and_resumed(monkeypa
 def test_jobs_on_another_machine_are_judged_by_when_they_last_moved():
     recent = _job("other-host:123")
     stale = _job("other-host:456")
-    ImportJob.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=2))
-    assert jobs_reap_dead() == [("import", stale.pk)]
+    Job.objects.filter(pk=stale.job_id).update(heartbeat_at=timezone.now() - timedelta(hours=2))
+    assert jobs_reap_dead() == [("import", stale.job_id)]
     recent.refresh_from_db()
     assert recent.status == ImportJob.RUNNING
 
@@ -75,11 +87,11 @@ def test_jobs_on_another_machine_are_judged_by_when_they_last_moved():
 @pytest.mark.django_db
 def test_a_duplicate_scan_whose_process_died_is_marked_failed():
     scan = DedupScan.objects.create(threshold=0.9, status=DedupScan.RUNNING,
-                                    runner=f"{socket.gethostname()}:{_dead_pid()}")
-    assert jobs_reap_dead() == [("dedup_scan", scan.pk)]
+                                    job=_running("dedup_scan", f"{socket.gethostname()}:{_dead_pid()}"))
+    assert jobs_reap_dead() == [("dedup_scan", scan.job_id)]
     scan.refresh_from_db()
     assert scan.status == DedupScan.FAILED and scan.finished_at is not None
-    assert scan.error_message
+    assert scan.error_message and scan.job.status == Job.FAILED
 
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
@@ -98,7 +110,7 @@ def test_an_import_killed_with_sigkill_is_found_dead_and_then_resumes_to_the_end
 
     reap = _kehu(home, "shell", "-c", "from kehu.core.jobs import jobs_reap_dead; print(jobs_reap_dead())")
     out, err = reap.communicate(timeout=120)
-    assert f"('import', {job_id})" in out, err
+    assert "('import', " in out, err
     with sqlite3.connect(Path(home) / "kehu.sqlite3") as db:
         status, message = db.execute("SELECT status, error_message FROM interchange_importjob WHERE id=?",
                                      (job_id,)).fetchone()

@@ -29,6 +29,7 @@ from kehu.interchange.models import ImportJob
 from kehu.interchange.selectors import import_row_errors
 from kehu.interchange.services import import_job_cancel, import_job_create, import_job_run
 from kehu.interchange.tasks import import_job_task
+from tests.unchanged import db_snapshot
 
 HEADER = ["客户名称", "手机", "邮箱", "性别", "备注"]
 
@@ -171,6 +172,7 @@ def test_create_checks_permission_file_and_name_column(make_user, actor, tmp_pat
     reader = Actor(user=make_user("read_only"), via="web")
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         import_job_create(actor=reader, file=path, filename=path.name)
     no_name = write_csv(tmp_path / "b.csv", [["13812345678"]], header=["手机"])
@@ -182,6 +184,7 @@ def test_create_checks_permission_file_and_name_column(make_user, actor, tmp_pat
     with pytest.raises(ValidationFailed):
         import_job_create(actor=actor, file=broken, filename=broken.name)
     assert ImportJob.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_cancel_and_task_are_idempotent(actor, tmp_path):
@@ -234,9 +237,11 @@ def test_cli_map_override_and_unknown_column(admin_user, tmp_path, capsys):
 @pytest.mark.parametrize("args", [["--kind", "orders"], ["--sheet", "Sheet9"]])
 def test_cli_refuses_what_it_cannot_do(admin_user, tmp_path, args):
     path = write_csv(tmp_path / "a.csv", [["张三", "13812345678", "", "", ""]])
+    before = db_snapshot()
     with pytest.raises(CommandError):
         call_command("import", str(path), *args, stdout=io.StringIO(), stderr=io.StringIO())
     assert Customer.objects.count() == 0
+    assert db_snapshot() == before
 
 
 # Kill and resume -------------------------------------------------------------------------------
@@ -326,10 +331,15 @@ def kill_and_resume(home: Path, start: list[str], state=None) -> tuple[dict, int
                            "nothing of it depends on PostgreSQL")
 def test_killed_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_path):
     plain, killed = tmp_path / "plain", tmp_path / "killed"
+    def init(home: Path) -> tuple[int, str]:
+        process = _kehu(home, "init")
+        _out, err = process.communicate(timeout=240)
+        return process.returncode, err
+
     with ThreadPoolExecutor(2) as pool:
-        inits = list(pool.map(lambda home: _kehu(home, "init").communicate(timeout=60)
-                              and None, [plain, killed]))
-    assert inits == [None, None]
+        inits = list(pool.map(init, [plain, killed]))
+    assert [code for code, _err in inits] == [0, 0], inits
+    assert (plain / "kehu.sqlite3").exists() and (killed / "kehu.sqlite3").exists()
     path = _kill_file(tmp_path / "customers.csv")
     uninterrupted = _kehu(plain, "import", str(path), "--json")
     resumed, kills = kill_and_resume(killed, [str(path), "--json"])

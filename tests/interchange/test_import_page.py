@@ -12,6 +12,7 @@ from django.utils import translation
 
 from kehu.customers.models import Customer
 from kehu.interchange.models import ImportJob, ImportRowError
+from tests.unchanged import db_snapshot
 
 HEADER = ["客户名称", "手机号码", "邮箱", "备用列"]
 ROWS = [["张三", "13812345678", "zhang@example.com", "x"],
@@ -99,9 +100,9 @@ def test_dry_run_then_import_shows_counts_and_report(client, steward):
     assert report["Content-Disposition"].startswith("attachment")
     assert b"".join(report.streaming_content)[:2] == b"PK"
 
-    # A finished import is not run twice.
-    again = client.post(url, {**mapping_post(), "action": "import"})
-    assert again.status_code == 200
+    # A finished import is not run twice: its file is gone, the page says so.
+    again = client.post(url, {**mapping_post(), "action": "import"}, follow=True)
+    assert "此导入已执行过；请重新上传文件。" in again.content.decode()
     assert Customer.objects.count() == 2
 
     listing = client.get(reverse("interchange:imports"))
@@ -147,6 +148,7 @@ def test_read_only_gets_403_and_nothing_is_created(client, make_user, steward):
     job = upload(client)
     reader = make_user("read_only", username="reader")
     client.force_login(reader)
+    before = db_snapshot()
     assert client.get(reverse("interchange:imports")).status_code == 403
     response = client.post(reverse("interchange:imports"), {"file": gbk_csv()})
     assert response.status_code == 403
@@ -157,10 +159,15 @@ def test_read_only_gets_403_and_nothing_is_created(client, make_user, steward):
     job.refresh_from_db()
     assert job.status == ImportJob.QUEUED
     assert Customer.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_other_users_jobs_are_not_found(client, make_user, steward):
     job = upload(client)
     client.force_login(make_user("data_steward", username="other"))
+    before = db_snapshot()
     assert client.get(reverse("interchange:import_job", args=[job.pk])).status_code == 404
     assert client.get(reverse("interchange:import_mapping", args=[job.pk])).status_code == 404
+    assert client.post(reverse("interchange:import_mapping", args=[job.pk]),
+                       {"col_0": "name", "action": "import"}).status_code == 404
+    assert db_snapshot() == before

@@ -26,6 +26,7 @@ from kehu.interchange.services import import_job_create, import_job_run
 from kehu.transactions.models import Order, OrderLine, Product
 from tests.factories import ProductFactory, create_customer
 from tests.interchange.conftest import committed_elsewhere
+from tests.unchanged import db_snapshot
 
 HEADER = ["订单号", "客户手机", "商品编码", "商品名称", "数量", "单价", "实付金额", "下单时间",
           "订单状态", "支付方式"]
@@ -223,16 +224,18 @@ def test_lines_of_an_order_must_be_adjacent_and_keep_one_customer(actor, shop, t
 
 def test_required_columns_permission_and_dry_run(actor, make_user, shop, tmp_path):
     path = write_csv(tmp_path / "x.csv", [["SO-1", "2"]], header=["订单号", "数量"])
+    steward = make_user("data_steward")  # may import customers, may not manage orders
+    before = db_snapshot()
     with translation.override("en"), pytest.raises(ValidationFailed) as caught:
         import_job_create(actor=actor, file=path, filename="x.csv", kind="orders")
     assert caught.value.code == "missing_column"
     assert str(caught.value.message) == (
         "“x.csv” has no column for Customer mobile / Customer email / Customer ID number / "
         "Customer external id; Order date; SKU / Product name; its columns are: 订单号、数量.")
-    steward = make_user("data_steward")  # may import customers, may not manage orders
     with pytest.raises(PermissionDenied):
         import_job_create(actor=Actor(user=steward), file=write_csv(tmp_path / "o.csv", ROWS),
                           filename="o.csv", kind="orders")
+    assert db_snapshot() == before
     job = run(actor, write_csv(tmp_path / "o.csv", ROWS[:2]), dry_run=True)
     assert counts(job) == (2, 2, 0, 0, 0)
     assert Order.objects.count() == 0

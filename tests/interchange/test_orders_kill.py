@@ -57,7 +57,7 @@ def test_killed_orders_import_resumes_to_the_counts_of_an_uninterrupted_run(tmp_
     customers, orders = _files(tmp_path)
 
     def prepare(home: Path) -> None:
-        assert _kehu(home, "init").wait(timeout=60) == 0
+        assert _kehu(home, "init").wait(timeout=240) == 0
         process = _kehu(home, "import", str(customers), "--json")
         assert process.wait(timeout=120) == 0, process.stderr.read()
 

@@ -71,9 +71,8 @@ def test_a_file_that_changes_encoding_midway_is_a_reader_error(tmp_path):
     head = "姓名,手机\n" + "".join(f"张{i},1381234{i:04d}\n" for i in range(6000))
     path = tmp_path / "mixed.csv"
     path.write_bytes(head.encode("utf-8") + "李四,13900000000\n".encode("gbk"))
-    with translation.override("en"), open_table(path, filename="mixed.csv") as table:
-        with pytest.raises(ReaderError) as caught:
-            list(table.rows())
+    with translation.override("en"), pytest.raises(ReaderError) as caught:
+        open_table(path, filename="mixed.csv")
     assert str(caught.value) == ("Row 6002 of “mixed.csv” cannot be read as UTF-8 text; save "
                                  "the file again as UTF-8 and retry.")
     assert caught.value.code == "encoding"
@@ -353,3 +352,36 @@ def test_xls_is_read_by_calamine(tmp_path):
 ])
 def test_cell_text(value, text):
     assert cell_text(value) == text
+
+
+def test_a_bad_byte_in_row_102_is_named_as_row_102(tmp_path):
+    # The first 64 KB hold the bad byte, so the file used to be read as GB18030 and the
+    # error named row 2 (the first UTF-8 row that GB18030 cannot read).
+    lines = ["客户名称,备注", *(f"张{i},正常" for i in range(100))]
+    data = ("\n".join(lines) + "\n").encode("utf-8") + b"\xe6\x9d\x8e\xff\n"
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with translation.override("en"), pytest.raises(ReaderError) as caught:
+        open_table(path, filename="bad.csv")
+    assert str(caught.value) == ("Row 102 of “bad.csv” cannot be read as UTF-8 text; save the "
+                                 "file again as UTF-8 and retry.")
+
+
+def test_a_utf8_header_over_gbk_rows_is_an_encoding_error_not_a_missing_name(actor, tmp_path):
+    from kehu.core.errors import ValidationFailed
+    from kehu.interchange.services import import_job_create
+
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("客户名称,备注\n".encode() + "".join(
+        f"李{i},备注\n" for i in range(5)).encode("gbk"))
+    with translation.override("en"), pytest.raises(ValidationFailed) as caught:
+        import_job_create(actor=actor, file=path, filename="mixed.csv")
+    assert caught.value.code == "encoding"
+    assert str(caught.value.message) == (
+        "“mixed.csv” mixes text encodings: row 1 is UTF-8 while most rows are GBK/GB18030; "
+        "save the whole file again as UTF-8 and retry.")
+    short = tmp_path / "short.csv"
+    short.write_bytes("客户名称,备注\n张三,x\n".encode() + "李四,备注\n".encode("gbk"))
+    with translation.override("en"), pytest.raises(ValidationFailed) as caught:
+        import_job_create(actor=actor, file=short, filename="short.csv")
+    assert str(caught.value.message).startswith("Row 3 of “short.csv” cannot be read as UTF-8")

@@ -27,6 +27,7 @@ from kehu.interchange.setup import (
 )
 from kehu.transactions.models import Order
 from tests.factories import ProductFactory, create_customer
+from tests.unchanged import db_snapshot
 
 ORDERS = ["单据号", "客户手机", "商品编码", "数量", "下单时间"]
 
@@ -81,11 +82,13 @@ def test_upload_of_an_orders_workbook_picks_the_second_sheet_over_htmx(client, m
     assert job.mapping == {"0": "order_no", "1": "mobile", "2": "sku", "3": "quantity",
                            "4": "ordered_at"}
     # A mapping without an order number is refused, naming what is missing.
+    before = db_snapshot()
     response = client.post(url, {"col_0": "", "col_1": "mobile", "col_2": "sku",
                                  "col_3": "quantity", "col_4": "ordered_at", "action": "import"},
                            HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert "Map a column to Order number." in response.content.decode()
+    assert db_snapshot() == before
     response = client.post(url, {"col_0": "order_no", "col_1": "mobile", "col_2": "sku",
                                  "col_3": "quantity", "col_4": "ordered_at",
                                  "action": "import"})
@@ -179,6 +182,7 @@ def test_template_visibility_kind_and_deletion(make_user):
     assert import_templates(user=rep, kind="customers") == []
     assert import_template_mapping(user=importer, template_id=saved.pk, kind="customers",
                                    headers=["手机", "客户名称"]) == {0: "mobile", 1: "name"}
+    before = db_snapshot()
     with pytest.raises(NotFound):
         import_template_mapping(user=rep, template_id=saved.pk, kind="customers",
                                 headers=headers)
@@ -188,18 +192,21 @@ def test_template_visibility_kind_and_deletion(make_user):
     with pytest.raises(NotFound):
         import_template_delete(actor=Actor(user=importer), template_id=saved.pk)
     assert ImportMapTemplate.objects.count() == 1
+    assert db_snapshot() == before
     import_template_delete(actor=Actor(user=owner), template_id=saved.pk)
     assert ImportMapTemplate.objects.count() == 0
     assert AuditEntry.objects.filter(action="import_template.delete").count() == 1
     # Saving an orders template needs the right to manage orders as well.
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         import_template_save(actor=Actor(user=owner), name="订单", kind="orders",
                              headers=["订单号"], mapping={0: "order_no"})
     with pytest.raises(ValidationFailed):
         import_template_save(actor=Actor(user=owner), name="x" * 101, kind="customers",
                              headers=headers, mapping={0: "name"})
+    assert db_snapshot() == before
 
 
 def test_choosing_a_sheet_after_the_import_ran_is_refused(admin_user, tmp_path):
@@ -210,8 +217,10 @@ def test_choosing_a_sheet_after_the_import_ran_is_refused(admin_user, tmp_path):
     actor = Actor(user=admin_user)
     job = import_job_create(actor=actor, file=path, filename="o.xlsx", kind="orders")
     import_job_run(job_id=job.pk, actor=actor)
+    before = db_snapshot()
     with pytest.raises(Conflict):
         import_job_choose_sheet(actor=actor, job_id=job.pk, sheet="明细")
+    assert db_snapshot() == before
 
 
 def test_orders_mapping_step_offers_skipping_invalid_cells(client, manager):

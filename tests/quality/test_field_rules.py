@@ -12,6 +12,7 @@ from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
 from kehu.quality import services
 from tests.factories import CustomFieldFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,8 @@ def test_rules_follow_the_kind_of_customer():
     _rule(field="birthday", rule="required", applies_to="both")
     _rule(field="industry", rule="required", applies_to="organisation")
     org = create_customer(name="北京某某科技有限公司", kind="organisation", industry="软件")
-    assert org.pk
+    saved = type(org).objects.get(pk=org.pk)
+    assert (saved.kind, saved.industry, saved.birthday) == ("organisation", "软件", None)
     with pytest.raises(ValidationFailed) as exc:
         create_customer(name="丁")
     assert exc.value.details == {"birthday": ["Birthday is required."]}
@@ -107,10 +109,12 @@ def test_inactive_rules_are_ignored():
      {"allowed_values": ["List at least one allowed value."]}),
 ])
 def test_bad_rules_are_refused(kwargs, details):
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as exc:
         _rule(**kwargs)
     assert exc.value.details == details
     assert FieldRule.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_rule_services_need_quality_configure(make_user, as_user):
@@ -141,10 +145,12 @@ def _post(client, url, body):
 def test_customer_api_refuses_values_breaking_a_rule(make_user, english_api):
     _rule(field="source", rule="allowed", allowed_values=["展会", "官网"])
     client = english_api(make_user("admin"))
+    before = db_snapshot()
     response = _post(client, "/api/v1/customers", {"name": "庚", "source": "地推"})
     assert response.status_code == 422
     assert response.json()["details"] == {"source": ["Source must be one of: 展会、官网."]}
     assert Customer.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_rules_crud_through_the_api(steward, english_api):
@@ -170,10 +176,12 @@ def test_rules_crud_through_the_api(steward, english_api):
 
 def test_rules_api_denies_sales_reps(make_user, english_api):
     client = english_api(make_user("sales_rep"))
+    before = db_snapshot()
     assert client.get("/api/v1/quality/rules").status_code == 403
     response = _post(client, "/api/v1/quality/rules", {"field": "email", "rule": "required"})
     assert response.status_code == 403
     assert FieldRule.objects.count() == 0
+    assert db_snapshot() == before
 
 
 # The page ----------------------------------------------------------------------------------
@@ -205,7 +213,9 @@ def test_rules_page_shows_the_rule_error_on_its_field(steward, client):
 def test_rules_page_is_read_only_without_configure(make_user, client):
     viewer = make_user("read_only")
     client.force_login(viewer)
+    before = db_snapshot()
     assert client.get("/quality/rules/").status_code == 403
     assert client.post("/quality/rules/", {"field": "email", "rule": "required",
                                            "applies_to": "both"}).status_code == 403
     assert FieldRule.objects.count() == 0
+    assert db_snapshot() == before

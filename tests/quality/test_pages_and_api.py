@@ -9,6 +9,7 @@ from django.utils import timezone
 from kehu.customers.models import Customer
 from kehu.quality import selectors, services
 from tests.factories import create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +43,10 @@ def test_summary_counts_invalid_values_and_stale_customers(steward, scored):
 def test_summary_is_scoped_to_what_the_user_sees(rep, scored):
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         selectors.quality_summary(user=rep)
+    assert db_snapshot() == before
     rep.role.permissions = [*rep.role.permissions, "quality.view"]
     rep.role.save()
     rep = type(rep).objects.get(pk=rep.pk)
@@ -67,9 +70,11 @@ def test_api_summary_and_customer_quality(steward, scored, english_api, rep):
     # A rep sees the quality of their own customers only.
     rep_client = english_api(rep)
     assert rep_client.get(f"/api/v1/customers/{scored['bad'].pk}/quality").status_code == 200
+    before = db_snapshot()
     assert rep_client.get(
         f"/api/v1/customers/{scored['foreign'].pk}/quality").status_code == 404
     assert rep_client.get("/api/v1/quality/summary").status_code == 403
+    assert db_snapshot() == before
 
 
 def test_customer_list_filters_by_quality(steward, scored, english_api):
@@ -98,7 +103,10 @@ def test_page_renders_figures_and_drill_down_links(steward, scored, client):
 
 def test_page_is_denied_without_quality_view(rep, client):
     client.force_login(rep)
+    before = db_snapshot()
     assert client.get("/quality/").status_code == 403
+    assert client.post("/quality/settings/", {}).status_code == 403
+    assert db_snapshot() == before
 
 
 def test_card_shows_the_score_with_its_breakdown(steward, scored, client):
@@ -143,3 +151,25 @@ def test_worst_fields_show_what_is_missing_and_leave_out_full_fields(steward, sc
     assert 'data-testid="missing-email">2 of 3</a>' in html  # missing of total, not filled
     assert 'data-testid="missing-owner"' not in html  # nobody lacks an owner: not a worst field
     assert html.index('data-testid="missing-birthday"') < html.index('data-testid="missing-email"')
+
+
+def test_no_drill_down_into_a_field_masked_for_the_steward(steward, system, make_user, client):
+    """Issue 19: the ID number is masked for a data steward, so "invalid ID numbers" is a
+    figure without a link, and the list refuses that filter; an admin gets the link."""
+    person = create_customer(name="身份证错", id_number="11010519491231002X")
+    Customer.objects.filter(pk=person.pk).update(birthday=dt.date(2000, 1, 1))
+    services.quality_recompute(actor=system)
+    client.force_login(steward)
+    html = client.get("/quality/").content.decode()
+    assert "quality_invalid=id_number" not in html
+    assert 'data-testid="invalid-id_number"' not in html
+    before = db_snapshot()
+    refused = client.get("/customers/?quality_invalid=id_number")
+    assert db_snapshot() == before
+    assert refused.context["page"] is None
+    assert list(refused.context["error"].details) == ["quality_invalid"]
+    client.force_login(make_user("admin"))
+    assert 'href="/customers/?quality_invalid=id_number"' in client.get("/quality/"
+                                                                          ).content.decode()
+    listed = client.get("/customers/?quality_invalid=id_number")
+    assert [c.pk for c in listed.context["page"].items] == [person.pk]

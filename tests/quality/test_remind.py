@@ -14,6 +14,7 @@ from kehu.interactions import services as interaction_services
 from kehu.interactions.models import FollowUpTask
 from kehu.quality import services
 from tests.factories import create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +70,11 @@ def test_days_is_configurable(system, book):
 def test_remind_needs_quality_configure(rep, as_user, book):
     from kehu.core.errors import PermissionDenied
 
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.quality_remind(actor=as_user(rep))
     assert FollowUpTask.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_cli_remind_json(book, capsys):

@@ -9,6 +9,7 @@ from kehu.customers.models import Customer
 from kehu.quality import services
 from kehu.quality.models import CustomerQuality
 from tests.factories import create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 ID = "11010519491231002X"  # GB 11643's example: born 1949-12-31, female
@@ -107,9 +108,11 @@ def test_recompute_needs_quality_configure(rep, as_user):
     from kehu.core.errors import PermissionDenied
 
     create_customer(name="孙八")
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.quality_recompute(actor=as_user(rep))
     assert CustomerQuality.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_snapshot_records_the_day_once(system):

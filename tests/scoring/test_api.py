@@ -5,6 +5,7 @@ import pytest
 from kehu.core.actor import Actor
 from kehu.scoring import services
 from kehu.scoring.models import ScoringRun
+from tests.unchanged import db_snapshot
 
 SYSTEM = Actor.system(via="system")
 
@@ -35,9 +36,11 @@ def test_value_is_404_outside_scope_and_before_scoring(book, make_user, rep, api
 def test_value_needs_scoring_view(book, make_user, api_client_for):
     services.rfm_score(actor=SYSTEM, full=True)
     auditor = make_user("service_agent")
-    response = api_client_for(auditor, scopes=("read",)).get(
-        f"/api/v1/customers/{book['A'].pk}/value")
+    client = api_client_for(auditor, scopes=("read",))
+    before = db_snapshot()
+    response = client.get(f"/api/v1/customers/{book['A'].pk}/value")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert db_snapshot() == before
 
 
 def test_grid_counts_and_revenue_in_scope(book, make_user, rep, api_client_for):
@@ -57,13 +60,15 @@ def test_grid_counts_and_revenue_in_scope(book, make_user, rep, api_client_for):
 
 def test_score_on_demand_needs_write_scope_and_permission(book, make_user, api_client_for):
     marketer = make_user("marketer")
-    read_only = api_client_for(marketer, scopes=("read",)).post(
-        "/api/v1/rfm/score", {"full": True}, content_type="application/json")
+    reader, rep = api_client_for(marketer, scopes=("read",)), api_client_for(
+        make_user("sales_rep"))
+    before = db_snapshot()
+    read_only = reader.post("/api/v1/rfm/score", {"full": True}, content_type="application/json")
     assert read_only.status_code == 403
-    rep = api_client_for(make_user("sales_rep"))
     denied = rep.post("/api/v1/rfm/score", {}, content_type="application/json")
     assert (denied.status_code, denied.json()["code"]) == (403, "permission_denied")
     assert ScoringRun.objects.count() == 0
+    assert db_snapshot() == before
     ok = api_client_for(marketer).post("/api/v1/rfm/score", {"full": True},
                                        content_type="application/json")
     assert ok.status_code == 200

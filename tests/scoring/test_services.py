@@ -19,6 +19,7 @@ from kehu.scoring.models import (
 from kehu.transactions.services import order_update_status
 from tests.factories import CustomerFactory, InteractionFactory
 from tests.scoring.conftest import add_order
+from tests.unchanged import db_snapshot
 
 SYSTEM = Actor.system(via="system")
 
@@ -216,28 +217,31 @@ def test_lifecycle_set_refuses_bad_stage_and_other_peoples_customers(
         customer, others_customer, make_user, rep, actor_for):
     from kehu.core.errors import NotFound
 
+    outsider, reader = make_user("sales_rep"), make_user("read_only")
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as caught:
         services.lifecycle_set(actor=actor_for(rep), customer=customer, stage="vip")
     assert caught.value.details == {"lifecycle_stage": ["Choose a valid stage."]}
-    outsider = make_user("sales_rep")
     with pytest.raises(NotFound):
         services.lifecycle_set(actor=actor_for(outsider), customer=others_customer,
                                stage="loyal")
-    reader = make_user("read_only")
     with pytest.raises(PermissionDenied):
         services.lifecycle_set(actor=actor_for(reader), customer=customer, stage="loyal")
     assert LifecycleStageChange.objects.count() == 0
+    assert db_snapshot() == before
     customer.refresh_from_db()
     assert customer.lifecycle_stage == "lead"
 
 
 def test_scoring_needs_configure_permission(book, make_user, actor_for):
+    rep, manager = actor_for(make_user("sales_rep")), actor_for(make_user("sales_manager"))
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
-        services.rfm_score(actor=actor_for(make_user("sales_rep")))
+        services.rfm_score(actor=rep)
     with pytest.raises(PermissionDenied):
-        services.scoring_settings_update(actor=actor_for(make_user("sales_manager")),
-                                         changes={"window_days": 10})
+        services.scoring_settings_update(actor=manager, changes={"window_days": 10})
     assert ScoringRun.objects.count() == 0
     assert CustomerValue.objects.count() == 0
+    assert db_snapshot() == before
     run = services.rfm_score(actor=actor_for(make_user("marketer")))
     assert run.scored == 4

@@ -8,6 +8,7 @@ from kehu.core.models import AuditEntry
 from kehu.customers import services
 from kehu.customers.models import Tag, TagGroup
 from tests.factories import create_customer
+from tests.unchanged import db_snapshot
 
 
 @pytest.fixture
@@ -53,12 +54,14 @@ def test_validation_and_permission(marketer, make_user, actor_for):
     assert caught.value.details == {"name": ["A name of 1 to 60 characters is needed."],
                                     "color": ["Enter a colour as #rrggbb."]}
     services.tag_group_save(actor=actor, name="行业", color="#111111")
+    rep = actor_for(make_user("sales_rep"))
+    before = db_snapshot()
     with pytest.raises(ValidationFailed) as caught:
         services.tag_group_save(actor=actor, name="行业", color="#222222")
     assert caught.value.details == {"name": ["A tag group with this name exists."]}
     with pytest.raises(PermissionDenied):
-        services.tag_group_save(actor=actor_for(make_user("sales_rep")), name="X",
-                                color="#111111")
+        services.tag_group_save(actor=rep, name="X", color="#111111")
+    assert db_snapshot() == before
     assert list(TagGroup.objects.values_list("name", "color")) == [("行业", "#111111")]
 
 

@@ -8,6 +8,7 @@ from kehu.core.actor import Actor
 from kehu.core.models import AuditEntry
 from kehu.scoring import services
 from kehu.scoring.models import LifecycleStageChange, ScoringSettings
+from tests.unchanged import db_snapshot
 
 SYSTEM = Actor.system(via="system")
 
@@ -60,18 +61,21 @@ def test_lifecycle_panel_sets_stage_and_shows_history(client, customer, rep):
 
 
 def test_lifecycle_panel_refuses_readers_and_strangers(client, customer, make_user):
-    reader = make_user("read_only")
+    reader, stranger = make_user("read_only"), make_user("sales_rep")
     client = signed_in(client, reader)
     url = f"/value/customers/{customer.pk}/lifecycle/"
+    before = db_snapshot()
     html = client.post(url, {"stage": "loyal"}).content.decode()
     assert "You may not change this customer." in html
     assert 'data-testid="lifecycle-form"' not in html
-    stranger = make_user("sales_rep")
     client.logout()
-    assert signed_in(client, stranger).get(url).status_code == 404
+    stranger_client = signed_in(client, stranger)
+    assert stranger_client.get(url).status_code == 404
+    assert stranger_client.post(url, {"stage": "loyal"}).status_code == 404
     customer.refresh_from_db()
     assert customer.lifecycle_stage == "lead"
     assert LifecycleStageChange.objects.count() == 0
+    assert db_snapshot() == before
 
 
 def test_list_filters_and_columns(client, book, rep):
@@ -114,14 +118,17 @@ def test_rfm_page_and_score_button(client, book, make_user):
 
 
 def test_rfm_page_permissions(client, book, make_user):
-    agent = signed_in(client, make_user("service_agent"))
+    agent_user, rep_user = make_user("service_agent"), make_user("sales_rep")
+    before = db_snapshot()
+    agent = signed_in(client, agent_user)
     assert agent.get("/value/rfm/").status_code == 403
     client.logout()
-    rep = signed_in(client, make_user("sales_rep"))
+    rep = signed_in(client, rep_user)
     assert rep.get("/value/rfm/").status_code == 200
     assert rep.post("/value/rfm/score/").status_code == 403
     assert rep.get("/value/settings/").status_code == 403
     assert not AuditEntry.objects.filter(action="scoring.run").exists()
+    assert db_snapshot() == before
 
 
 def test_settings_page_saves_and_validates(client, make_user):

@@ -17,6 +17,7 @@ from kehu.segments import services
 from kehu.segments.definition import validate
 from kehu.segments.models import Segment, SegmentMembership, SegmentSizeSnapshot
 from tests.factories import CustomerFactory, TeamFactory
+from tests.unchanged import db_snapshot
 
 EAST = {"type": "group", "match": "all",
         "conditions": [{"type": "field", "field": "region", "op": "eq", "value": "华东"}]}
@@ -115,17 +116,21 @@ def test_rule_tag_follows_the_segment(people):
 
 def test_rule_tags_need_the_all_records_scope(people, make_user):
     manager = make_user("sales_manager", team=TeamFactory())
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.segment_create(actor=Actor(user=manager), name="x", definition=EAST,
                                 tag_name="东")
     assert not Segment.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_without_segment_manage_nothing_is_saved(people, make_user):
     viewer = make_user("read_only")
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         services.segment_create(actor=Actor(user=viewer), name="x", definition=EAST)
     assert not Segment.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_api_crud_preview_members(people, api_client_for, make_user):

@@ -7,6 +7,7 @@ import pytest
 from kehu.core.models import AuditEntry
 from kehu.transactions.models import Order, Product, Ticket
 from tests.factories import CustomerFactory, ProductFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -106,12 +107,14 @@ def test_order_read_and_status_matrix(role, make_user, api_client_for, team, wor
     client = api_client_for(_caller(role, make_user, team, world))
     assert client.get(f"/api/v1/orders/{order_id}").status_code == 200
     assert [o["id"] for o in client.get("/api/v1/orders").json()["items"]] == [order_id]
+    before = db_snapshot()
     response = _send(client, "patch", f"/api/v1/orders/{order_id}", {"status": "shipped"})
     if role in ORDER_MANAGERS:
         assert response.status_code == 200 and response.json()["status"] == "shipped"
     else:
         assert response.status_code == 403
         assert Order.objects.get(pk=order_id).status == "paid"
+        assert db_snapshot() == before
 
 
 def test_invalid_transition_is_422_naming_status(make_user, api_client_for, world):
@@ -130,10 +133,12 @@ def test_foreign_order_is_404_for_rep(make_user, api_client_for, world):
     order_id = _send(admin, "post", "/api/v1/orders",
                      _order_body(world["foreign"].pk, world["product"].pk)).json()["id"]
     client = api_client_for(world["owner"])
+    before = db_snapshot()
     assert client.get(f"/api/v1/orders/{order_id}").status_code == 404
     assert _send(client, "patch", f"/api/v1/orders/{order_id}",
                  {"status": "shipped"}).status_code == 404
     assert Order.objects.get(pk=order_id).status == "paid"
+    assert db_snapshot() == before
     assert client.get("/api/v1/orders").json()["items"] == []
 
 

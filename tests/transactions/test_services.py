@@ -11,6 +11,7 @@ from kehu.core.models import AuditEntry
 from kehu.transactions import services
 from kehu.transactions.models import Order, OrderLine, Product, Ticket
 from tests.factories import ProductFactory
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +39,12 @@ def test_product_rules(rep, actor_for, product):
 
 
 def test_product_needs_order_manage(make_user, actor_for):
+    agent = actor_for(make_user("service_agent"))
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
-        services.product_create(actor=actor_for(make_user("service_agent")), sku="X",
-                                name="x", unit_price=1)
+        services.product_create(actor=agent, sku="X", name="x", unit_price=1)
     assert not Product.objects.exists()
+    assert db_snapshot() == before
 
 
 # Orders --------------------------------------------------------------------------
@@ -102,11 +105,14 @@ def test_order_line_errors_name_index_and_field(rep, customer, actor_for, produc
 
 def test_order_outside_scope_or_without_permission(rep, others_customer, make_user, actor_for,
                                                    product, customer):
+    agent = actor_for(make_user("service_agent"))
+    before = db_snapshot()
     with pytest.raises(NotFound):
         _order(actor_for(rep), others_customer, product)
     with pytest.raises(PermissionDenied):
-        _order(actor_for(make_user("service_agent")), customer, product)
+        _order(agent, customer, product)
     assert not Order.objects.exists() and not OrderLine.objects.exists()
+    assert db_snapshot() == before
 
 
 @pytest.mark.parametrize("path", [
@@ -172,9 +178,11 @@ def test_ticket_open(agent, customer, actor_for, product):
 
 
 def test_ticket_needs_ticket_manage(rep, customer, actor_for):
+    before = db_snapshot()
     with pytest.raises(PermissionDenied):
         _ticket(actor_for(rep), customer)
     assert not Ticket.objects.exists()
+    assert db_snapshot() == before
 
 
 def test_ticket_update_resolves_and_reopens(agent, customer, actor_for, make_user):

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from kehu.transactions.models import Order, Product, Ticket
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +28,21 @@ def test_catalogue_read_and_manage(client, make_user, product):
     _login(client, make_user("read_only"))
     response = client.get(reverse("transactions:products"))
     assert response.status_code == 200 and product.sku in _clean(response.content.decode())
+    before = db_snapshot()
     assert client.get(reverse("transactions:product_create")).status_code == 403
     assert client.post(reverse("transactions:product_create"),
                        {"sku": "X", "name": "x", "unit_price": "1"}).status_code == 403
+    assert db_snapshot() == before
     _login(client, make_user("sales_rep"))
     response = client.post(reverse("transactions:product_create"),
                            {"sku": "NEW", "name": "新品", "unit_price": "88.8", "is_active": "on"})
     assert response.status_code == 302
     assert Product.objects.get(sku="NEW").unit_price == Decimal("88.80")
+    before = db_snapshot()
     response = client.post(reverse("transactions:product_create"),
                            {"sku": "NEW", "name": "重复", "unit_price": "1"})
     assert response.status_code == 200 and "errorlist" in response.content.decode()
+    assert db_snapshot() == before
 
 
 def _create_order(client, customer, product, **extra):
@@ -126,12 +131,14 @@ def test_ticket_pages_permissions(client, make_user, customer, rep):
     ticket = Ticket.objects.create(customer=customer, number="TK-1", kind="inquiry",
                                    subject="问价", opened_at=customer.created_at)
     _login(client, make_user("read_only"))
+    before = db_snapshot()
     url = reverse("transactions:ticket", args=[ticket.pk])
     page = client.get(url)
     assert page.status_code == 200 and 'name="action"' not in page.content.decode()
     assert client.post(url, {"action": "rate", "satisfaction": "5"}).status_code == 404
     assert client.get(reverse("transactions:ticket_create"),
                       {"customer": customer.pk}).status_code == 403
+    assert db_snapshot() == before
     _login(client, make_user("sales_rep"))
     assert client.get(url).status_code == 404
     listing = client.get(reverse("transactions:tickets"), {"status": "unresolved"})
@@ -159,7 +166,9 @@ def test_every_page_renders_for_admin(client, make_user, customer, product):
         response = client.get(url)
         assert response.status_code == 200, url
         _clean(response.content.decode())
+    before = db_snapshot()
     assert client.get(reverse("transactions:order_create")).status_code == 404
+    assert db_snapshot() == before
 
 
 @pytest.mark.parametrize("page", ["transactions:orders", "transactions:tickets"])

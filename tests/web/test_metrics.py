@@ -28,6 +28,19 @@ def test_an_admin_sees_request_counts_latency_and_queue_depth(client, make_user)
 
 
 @pytest.mark.django_db
+def test_job_counts_by_kind_and_status_are_exposed(client, make_user):
+    from kehu.core.jobs import job_open, job_report
+    from kehu.core.models import Job
+
+    job_report(job_open(kind="import", label="a.csv"), status=Job.RUNNING)
+    job_open(kind="import", label="b.csv")
+    client.force_login(make_user("admin"))
+    text = client.get("/metrics").content.decode()
+    assert 'kehu_jobs{kind="import",status="running"} 1.0' in text
+    assert 'kehu_jobs{kind="import",status="queued"} 1.0' in text
+
+
+@pytest.mark.django_db
 def test_a_scraper_needs_the_exact_token(client):
     with override_settings(KEHU_METRICS_TOKEN="s3cret-token-for-prometheus"):
         assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403

@@ -8,6 +8,7 @@ from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
 from kehu.interactions.models import FollowUpTask
 from tests.factories import PASSWORD, TeamFactory, create_customer
+from tests.unchanged import db_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,9 @@ def test_audit_page_scopes_entries_to_what_the_user_may_see(client, make_user):
     client.force_login(rep)
     page = client.get(reverse("core:audit")).content.decode()
     assert "thing.mine" in page and "thing.theirs" not in page
+    before = db_snapshot()
     assert client.get(reverse("core:audit_export")).status_code == 403
+    assert db_snapshot() == before  # in particular, no audit.export entry
 
     client.force_login(auditor)
     page = client.get(reverse("core:audit") + "?action=thing.m").content.decode()
@@ -133,8 +136,10 @@ def test_audit_export_neutralises_formulas_and_is_itself_audited(client, make_us
                                           ("read_only", False)])
 def test_admin_pages_are_gated_by_permission(client, make_user, role, allowed):
     client.force_login(make_user(role))
+    before = db_snapshot()
     for name in ("accounts:users", "accounts:teams", "accounts:roles"):
         assert client.get(reverse(name)).status_code == (200 if allowed else 403)
+    assert db_snapshot() == before
 
 
 def test_role_page_edits_scope_and_field_permissions(client, admin_user):
@@ -185,4 +190,6 @@ def test_admin_unlocks_a_locked_out_user(client, make_user, settings):
 def test_only_user_managers_may_unlock(client, make_user):
     target = make_user("sales_rep")
     client.force_login(make_user("sales_manager"))
+    before = db_snapshot()
     assert client.post(reverse("accounts:user_unlock", args=[target.pk])).status_code == 403
+    assert db_snapshot() == before

@@ -11,9 +11,10 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from kehu.core.errors import PermissionDenied
+from kehu.core.errors import PermissionDenied, ValidationFailed
 from kehu.core.masking import mask_value
 from kehu.core.permissions import (
+    DERIVED_FIELDS,
     FIELD_EDIT,
     FIELD_HIDDEN,
     FIELD_MASKED,
@@ -122,6 +123,37 @@ class AccessPolicy:
     def is_hidden(self, name: str) -> bool:
         return self.field_mode(name) == FIELD_HIDDEN
 
+    # Conditions on fields -------------------------------------------------
+    def may_condition_on(self, name: str, *, presence: bool = False) -> bool:
+        """The one rule for conditions: whether this user may filter, sort, group or search
+        on a field (segments, list filters and sorts, search, lookups, quality drill-downs).
+
+        A condition on a value answers questions about it, so it needs the value in clear
+        (view or edit): a birthday masked for the caller cannot be binary-searched with
+        `between`. Only whether a value is present (`presence=True`: is set / is missing) may
+        be asked of a masked field, because the masked form shows that much; nothing may be
+        asked of a hidden one. Fields derived from a sensitive one (DERIVED_FIELDS) follow it.
+        """
+        mode = self.field_mode(DERIVED_FIELDS.get(name, name))
+        if mode in (FIELD_EDIT, FIELD_VIEW):
+            return True
+        return presence and mode == FIELD_MASKED
+
+    def require_condition(self, name: str, *, path: str, label: Any,
+                          presence: bool = False) -> None:
+        """ValidationFailed naming `path` (the filter, sort key or definition node) and the
+        field's label unless `may_condition_on` allows the condition."""
+        if not self.may_condition_on(name, presence=presence):
+            raise ValidationFailed(details={path: [refusal_message(label)]})
+
+
+def refusal_message(label: Any) -> str:
+    """The message of a refused condition (one wording everywhere)."""
+    from django.utils.translation import gettext
+
+    return gettext("“%s” is masked or hidden for you: you may not filter, sort or search "
+                   "on it.") % label
+
 
 def _teams_in_scope(user) -> set[int]:
     """The user's own team, the teams they manage, and every sub-team of those."""
@@ -144,4 +176,4 @@ def _teams_in_scope(user) -> set[int]:
     return result
 
 
-__all__ = ["AccessPolicy", "FIELD_VIEW", "FIELD_MASKED", "FIELD_HIDDEN", "FIELD_EDIT"]
+__all__ = ["AccessPolicy", "refusal_message", "FIELD_VIEW", "FIELD_MASKED", "FIELD_HIDDEN", "FIELD_EDIT"]

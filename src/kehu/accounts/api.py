@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from kehu.accounts import selectors, services
 from kehu.accounts.models import Role, Team
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Flag, Id, Input, Page
 
 router = Router(tags=["accounts"])
 
@@ -50,21 +51,21 @@ class MeOut(UserOut):
     language: str
 
 
-class UserIn(Schema):
+class UserIn(Input):
     username: str = Field(..., min_length=1, max_length=150)
     password: str
     display_name: str = ""
     email: str = ""
     role: str | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
 
 
-class UserPatch(Schema):
+class UserPatch(Input):
     display_name: str | None = None
     email: str | None = None
     role: str | None = None
-    team_id: int | None = None
-    is_active: bool | None = None
+    team_id: Id | None = None
+    is_active: Flag | None = None
 
 
 class TeamOut(Schema):
@@ -79,9 +80,9 @@ class TeamOut(Schema):
         return [m.username for m in team.managers.all()]
 
 
-class TeamIn(Schema):
+class TeamIn(Input):
     name: str = Field(..., min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: Id | None = None
     region: str = ""
     managers: list[str] = []
 
@@ -111,13 +112,13 @@ def me(request):
 
 
 @router.get("/users", response=list[UserOut], summary="List users")
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_users(request, search: str = ""):
     return selectors.user_list(user=request.user, search=search)
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES}, summary="One user")
-def get_user(request, user_id: int):
+def get_user(request, user_id: Id):
     return selectors.user_get(user=request.user, user_id=user_id)
 
 
@@ -132,21 +133,25 @@ def create_user(request, payload: UserIn):
 
 
 @router.patch("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES}, summary="Update a user")
-def update_user(request, user_id: int, payload: UserPatch):
+def update_user(request, user_id: Id, payload: UserPatch):
     target = selectors.user_get(user=request.user, user_id=user_id)
     fields = payload.dict(exclude_unset=True)
+
+    def given(name, current):  # null leaves a text or yes/no field as it is
+        return current if fields.get(name) is None else fields[name]
+
     return services.user_update(
         actor=actor_of(request), user=target,
-        display_name=fields.get("display_name", target.display_name),
-        email=fields.get("email", target.email),
+        display_name=given("display_name", target.display_name),
+        email=given("email", target.email),
         role=_role(fields["role"]) if "role" in fields else target.role,
         team=_team(fields["team_id"]) if "team_id" in fields else target.team,
-        is_active=fields.get("is_active", target.is_active),
+        is_active=given("is_active", target.is_active),
     )
 
 
 @router.get("/teams", response=list[TeamOut], summary="List teams")
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_teams(request):
     return selectors.team_list(user=request.user)
 

@@ -79,3 +79,14 @@ def apikey_list(*, user: User) -> QuerySet[ApiKey]:
 
 def team_members(*, user: User, team: Team) -> QuerySet[User]:
     return User.objects.filter(team=team, is_active=True).order_by("username")
+
+
+def user_locked_out(*, user: User, request) -> bool:
+    """Whether the sign-in lockout holds for `user` on this request: the same rule, counter and
+    cool-off as the sign-in page (django-axes with AXES_LOCKOUT_PARAMETERS, username and IP by
+    default), so a user locked out of signing in from an address is locked out of the API
+    there too, and an admin's unlock (`user_unlock`) lifts both."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.update_request(request)
+    return AxesProxyHandler.is_locked(request, credentials={"username": user.get_username()})

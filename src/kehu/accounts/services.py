@@ -317,6 +317,20 @@ def apikey_authenticate(token: str) -> ApiKey | None:
     return key
 
 
+def apikey_owner_inactive(token: str) -> bool:
+    """Whether `token` is a live key (right secret, not revoked, not expired) of a deactivated
+    user: the API then answers 401 `account_inactive` rather than a bare 401. Runs only after
+    `apikey_authenticate` refused the token, so it costs nothing on the hot path."""
+    if not token.startswith(API_KEY_PREFIX):
+        return False
+    prefix = token[len(API_KEY_PREFIX):].split("_", 1)[0]
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or not secrets.compare_digest(key.key_hash, _hash_token(token)):
+        return False
+    live = key.revoked_at is None and (key.expires_at is None or key.expires_at > timezone.now())
+    return live and not key.user.is_active
+
+
 def _json(value):
     """Raw columns come back as text on SQLite and decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value

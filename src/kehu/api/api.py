@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.signals import got_request_exception
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -11,7 +15,10 @@ from ninja.throttling import AuthRateThrottle
 
 from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
+from kehu.api.middleware import too_large
+from kehu.api.parser import KehuParser
 from kehu.cards.api import router as cards_router
+from kehu.core.api import router as jobs_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
@@ -22,15 +29,23 @@ from kehu.scoring.api import router as scoring_router
 from kehu.segments.api import router as segments_router
 from kehu.transactions.api import router as transactions_router
 
+logger = logging.getLogger("django.request")
+
 api = NinjaAPI(
     title="kehu API",
     version="1",
     description=(
         "Customer data platform API. Authenticate with the browser session (send the CSRF "
         "token on writes) or `Authorization: Bearer <api key>`. Keys carry scopes: `read` "
-        "for GET, `write` for everything else. Errors are JSON `{code, message, details}`."
+        "for GET and POST /segments/preview (it only reads), `write` for everything else; the "
+        "keys of a deactivated or locked-out user are refused (401 `account_inactive`, "
+        "`account_locked`). Every answer under /api/v1/, errors included, is JSON; errors are "
+        "`{code, message, details}`. Request bodies are JSON objects and a field the operation "
+        "does not know is refused (422 naming it); numbers, ids, pages and dates are bounded "
+        "as documented on each field."
     ),
     urls_namespace="api",
+    parser=KehuParser(),
     auth=[BearerKeyAuth(), SessionUserAuth()],
     # Per key or user and per worker process; a call centre's integration shares one key.
     throttle=[AuthRateThrottle(settings.KEHU_API_RATE_LIMIT)],
@@ -56,7 +71,9 @@ def on_request_invalid(request, exc: ValidationError):
         loc = list(error.get("loc", []))
         path = loc[2:] if loc[:1] == ["body"] else loc[1:]
         field = ".".join(str(part) for part in path) or "__all__"
-        details.setdefault(field, []).append(error.get("msg", ""))
+        # Our own validators' messages are translated; drop pydantic's "Value error, " prefix.
+        own = error.get("ctx", {}).get("error") if error.get("type") == "value_error" else None
+        details.setdefault(field, []).append(str(own) if own else error.get("msg", ""))
     return _error(request, 422, "invalid_request", _("The request is not valid."), details)
 
 
@@ -71,6 +88,25 @@ def on_not_found(request, exc):
     return _error(request, 404, "not_found", _("Not found."))
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_too_large(request, exc):
+    return too_large()
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request, exc):
+    return _error(request, 400, "bad_request", _("The request is not valid."))
+
+
+@api.exception_handler(Exception)
+def on_server_error(request, exc):
+    # Logged with its traceback and signalled as Django does, but answered in the API's shape.
+    logger.error("Internal Server Error: %s", request.path, exc_info=exc)
+    got_request_exception.send(sender=None, request=request)
+    return _error(request, 500, "server_error",
+                  _("The server could not complete the request."))
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     if exc.status_code == 403 and "CSRF" in str(exc):
@@ -78,6 +114,9 @@ def on_http_error(request, exc: HttpError):
                       _("The CSRF token is missing or wrong; reload the page and try again."))
     if exc.status_code == 429:
         return _error(request, 429, "throttled", _("Too many requests; slow down."))
+    if exc.status_code == 400:  # ninja's "Cannot parse request body"
+        return _error(request, 400, "bad_request",
+                      _("The request body could not be read as JSON."))
     return _error(request, exc.status_code, "http_error", str(exc))
 
 
@@ -93,3 +132,4 @@ api.add_router("/", customers_router)
 api.add_router("/", cards_router)
 api.add_router("/", segments_router)
 api.add_router("/", scoring_router)
+api.add_router("/", jobs_router)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from ninja.security import APIKeyCookie, HttpBearer
 
-from kehu.accounts.services import apikey_authenticate
+from kehu.accounts.selectors import user_locked_out
+from kehu.accounts.services import apikey_authenticate, apikey_owner_inactive
 from kehu.core.errors import DomainError
 from kehu.core.logs import user_var
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# POST operations that only read (a JSON body too rich for a query string): a `read` key may
+# call them. Every other POST, PUT, PATCH and DELETE writes and needs `write`.
+READ_ONLY_POSTS = frozenset({"segments/preview"})
 
 
 class InsufficientScope(DomainError):
@@ -17,17 +23,37 @@ class InsufficientScope(DomainError):
     status = 403
 
 
+class KeyRefused(DomainError):
+    """A real key whose user may not act now: deactivated, or locked out of signing in."""
+
+    status = 401
+
+
+def scope_needed(request) -> str:
+    """`read` for GET and the read-only POSTs, `write` for everything else."""
+    if request.method in SAFE_METHODS:
+        return "read"
+    match = getattr(request, "resolver_match", None)
+    route = match.route.removeprefix("api/v1/") if match is not None else ""
+    return "read" if request.method == "POST" and route in READ_ONLY_POSTS else "write"
+
+
 class BearerKeyAuth(HttpBearer):
-    """An API key acts as its user, but only within its scopes (read: GET; write: the rest)."""
+    """An API key acts as its user, but only within its scopes, and only while the user may
+    sign in: the keys of a deactivated user, or of one locked out by failed sign-ins (from the
+    address the lockout holds for), are refused with 401 and a code saying why."""
 
     def authenticate(self, request, token):
         key = apikey_authenticate(token)
         if key is None:
+            if apikey_owner_inactive(token):
+                raise KeyRefused(_("This API key's user is deactivated."), code="account_inactive")
             return None
-        needed = "read" if request.method in SAFE_METHODS else "write"
+        if user_locked_out(user=key.user, request=request):
+            raise KeyRefused(_("This API key's user is locked out after failed sign-ins; an "
+                               "administrator can unlock them."), code="account_locked")
+        needed = scope_needed(request)
         if needed not in key.scopes:
-            from django.utils.translation import gettext as _
-
             raise InsufficientScope(
                 _("This API key lacks the “%s” scope.") % needed, details={"scope": needed}
             )
@@ -38,12 +64,18 @@ class BearerKeyAuth(HttpBearer):
 
 
 class SessionUserAuth(APIKeyCookie):
-    """The signed-in browser session; unsafe methods must carry the CSRF token."""
+    """The signed-in browser session; unsafe methods must carry the CSRF token.
+
+    Without a signed-in session there is nothing to protect from cross-site requests, so the
+    answer is 401 (sign in or send a key), not a CSRF failure."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
-    def authenticate(self, request, key):
+    def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.is_active:
-            return user
-        return None
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        return super().__call__(request)
+
+    def authenticate(self, request, key):
+        return request.user

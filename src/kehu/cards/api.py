@@ -10,6 +10,7 @@ from ninja import Field, Query, Router, Schema
 
 from kehu.cards import selectors
 from kehu.core.http import ERROR_RESPONSES
+from kehu.core.schemas import Id, Limit
 from kehu.customers.api import CustomerOut
 from kehu.interactions.api import FollowUpOut
 from kehu.transactions.api import OrderOut, TicketOut
@@ -78,18 +79,18 @@ class CardOut(Schema):
 class TimelineQuery(Schema):
     kind: list[str] = []
     cursor: str | None = Field(None, max_length=100, description="next_cursor of the previous page")
-    limit: int = selectors.TIMELINE_PAGE
+    limit: Limit = Field(selectors.TIMELINE_PAGE, description="At most 100 are returned")
 
 
 @router.get("/customers/{customer_id}/card", response={200: CardOut, **ERROR_RESPONSES},
             summary="The whole customer card in one response")
-def get_card(request, customer_id: int):
+def get_card(request, customer_id: Id):
     return selectors.customer_card(user=request.user, customer_id=customer_id)
 
 
 @router.get("/customers/{customer_id}/timeline", response={200: TimelineOut, **ERROR_RESPONSES},
             summary="The card's timeline, newest first; pass next_cursor back as cursor")
-def get_timeline(request, customer_id: int, query: Query[TimelineQuery]):
+def get_timeline(request, customer_id: Id, query: Query[TimelineQuery]):
     customer = selectors.card_customer(user=request.user, customer_id=customer_id)
     return selectors.card_timeline(user=request.user, customer=customer,
                                    kinds=set(query.kind) or None, cursor=query.cursor,

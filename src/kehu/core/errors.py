@@ -43,6 +43,14 @@ class NotFound(DomainError):
     default_message = _("Not found.")
 
 
+class RateLimited(DomainError):
+    """The caller used up an allowance (e.g. sensitive lookups per hour); try again later."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = _("Too many lookups; try again later.")
+
+
 class Conflict(DomainError):
     """Someone else changed the record since the caller read it (optimistic locking)."""
 

@@ -54,7 +54,17 @@ def _queue_depth():
     return [({}, HUEY.pending_count())]
 
 
+def _jobs_by_kind_and_status():
+    from django.db.models import Count
+
+    from kehu.core.models import Job
+
+    return [({"kind": row["kind"], "status": row["status"]}, row["n"])
+            for row in Job.objects.values("kind", "status").annotate(n=Count("id")).order_by()]
+
+
 register_gauge("kehu_queue_pending_tasks", "Background tasks waiting in the queue", _queue_depth)
+register_gauge("kehu_jobs", "Long jobs by kind and status", _jobs_by_kind_and_status)
 
 
 def render() -> tuple[bytes, str]:

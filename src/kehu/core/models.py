@@ -111,3 +111,54 @@ class FieldRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}:{self.rule}"
+
+
+class Job(models.Model):
+    """One long job of any kind (import, duplicate scan, scoring run …): its progress, rate,
+    time left, outcome and the process running it, read alike by the jobs page, the API and
+    `kehu jobs`. A kind's own row (ImportJob, DedupScan, ScoringRun) holds what is particular
+    to it and points here; kehu.core.jobs is the one writer of these fields."""
+
+    QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+    STATUSES = [(QUEUED, _("Queued")), (RUNNING, _("Running")), (DONE, _("Done")),
+                (FAILED, _("Failed")), (CANCELLED, _("Cancelled"))]
+    FINISHED = (DONE, FAILED, CANCELLED)
+
+    kind = models.CharField(_("kind"), max_length=40, db_index=True)
+    label = models.CharField(_("job"), max_length=200)
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=QUEUED)
+    done = models.PositiveBigIntegerField(_("done"), default=0)
+    total = models.PositiveBigIntegerField(_("total"), default=0)
+    rate = models.FloatField(_("per second"), default=0.0)
+    error = models.TextField(_("error"), blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    # host:pid of the process running it (/worker for a background worker), and when it last
+    # reported: a running job whose process is gone is handed back to its kind.
+    runner = models.CharField(max_length=120, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        indexes = [models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return 100 if self.status == self.DONE else None
+        return min(100, int(self.done * 100 / self.total))
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.status != self.RUNNING or not self.rate or not self.total or self.done >= self.total:
+            return None
+        return (self.total - self.done) / self.rate

@@ -61,6 +61,9 @@ class Phone:
 
 
 _PHONE_JUNK = re.compile(r"[\s\-().\u00a0/]")
+# A number may not start or end with these (after full-width forms are folded): "−" and "‐"
+# are the minus and hyphen signs NFKC leaves alone.
+_PHONE_EDGE = frozenset("-./\u2212\u2010\u2011\u2012\u2013\u2014")
 
 
 @cache
@@ -75,9 +78,14 @@ def _cn_mobile_pattern() -> re.Pattern:
 def normalize_phone(raw: str, region: str = "CN") -> Phone:
     """Any common way of writing a number -> E.164, its kind and its last four digits.
 
-    Plain 11-digit mainland mobiles (most of any import) skip the full parser.
+    Plain 11-digit mainland mobiles (most of any import) skip the full parser. Full-width
+    digits are read as digits; separators are allowed between digits only, so a negative
+    number such as "-13900000026" (a spreadsheet formula's result) is refused.
     """
-    text = _PHONE_JUNK.sub("", _text(raw))
+    folded = _text(raw)
+    if folded[:1] in _PHONE_EDGE or folded[-1:] in _PHONE_EDGE:
+        raise NormalizationError(MSG_PHONE, code="phone")
+    text = _PHONE_JUNK.sub("", folded)
     if len(text) == 11 and region == "CN" and text.isdigit() and text[0] == "1":
         if _cn_mobile_pattern().fullmatch(text):
             return Phone(e164="+86" + text, kind="mobile", last4=text[-4:])

@@ -46,6 +46,17 @@ SENSITIVE_FIELDS: dict[str, object] = {
     "customer.wechat": _("WeChat IDs"),
 }
 
+# Values that are not sensitive fields themselves but give one away: a condition, filter, sort
+# or search on them follows the field they come from (AccessPolicy.may_condition_on). An
+# address's district (and postal code) narrows a resident ID number's region code to one
+# county, so they follow customer.address; province, city and region stay free (the masked ID
+# number already shows its first three digits). Gender is shown to everyone and only halves
+# an ID number's sequence space, so it is not refused; docs/security.md keeps the reasoning.
+DERIVED_FIELDS: dict[str, str] = {
+    "customer.district": "customer.address",
+    "customer.postal_code": "customer.address",
+}
+
 FIELD_EDIT = "edit"
 FIELD_VIEW = "view"
 FIELD_MASKED = "masked"

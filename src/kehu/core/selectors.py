@@ -1,4 +1,4 @@
-"""Reads of the audit log, scoped by what the acting user may see."""
+"""Reads of the audit log and the jobs, scoped by what the acting user may see."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from kehu.core.models import AuditEntry
+from kehu.core.errors import NotFound
+from kehu.core.jobs import job_kind, job_kinds
+from kehu.core.models import AuditEntry, Job
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,50 @@ def audit_changes_present(user, entry: AuditEntry) -> Any:
     if presenter is None or not isinstance(entry.changes, dict):
         return entry.changes
     return presenter(getattr(user, "access", None), entry.changes)
+
+
+# Jobs --------------------------------------------------------------------------------------
+
+JOB_LIST_LIMIT = 200
+
+
+def jobs_visible_to(user) -> QuerySet[Job]:
+    """Jobs of the kinds the user's role may see, and the user's own jobs."""
+    if user is None or not user.is_authenticated:
+        return Job.objects.none()
+    kinds = [k.key for k in job_kinds() if user.access.can(k.permission)]
+    return Job.objects.filter(Q(kind__in=kinds) | Q(created_by=user)).select_related("created_by")
+
+
+def job_present(job: Job) -> dict:
+    """One job as the page, the API and `kehu jobs` show it."""
+    kind = job_kind(job.kind)
+    left = job.seconds_left
+    return {
+        "id": job.pk, "kind": job.kind, "kind_label": str(kind.label) if kind else job.kind,
+        "label": job.label, "status": job.status, "status_label": str(job.get_status_display()),
+        "done": job.done, "total": job.total, "percent": job.percent,
+        "rate": round(job.rate, 1), "seconds_left": None if left is None else round(left),
+        "error": job.error, "result": job.result,
+        "created_by": job.created_by.get_username() if job.created_by else None,
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "url": kind.detail_url(job) if kind and kind.detail_url else None,
+    }
+
+
+def job_list(*, user, status: str | None = None, kind: str | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+    jobs = jobs_visible_to(user)
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    limit = max(1, min(int(limit), JOB_LIST_LIMIT))
+    return jobs.count(), [job_present(j) for j in jobs.order_by("-id")[max(0, offset):max(0, offset) + limit]]
+
+
+def job_get(*, user, job_id: int) -> dict:
+    job = jobs_visible_to(user).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound()
+    return job_present(job)

@@ -6,15 +6,17 @@ exactly as the pages and exports do.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Position, Score
 from kehu.customers import selectors, services
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
@@ -149,7 +151,7 @@ class CustomerPageOut(Schema):
     count: int | None = Field(None, description="Only when `count=true` was asked")
 
 
-class AddressIn(Schema):
+class AddressIn(Input):
     raw: str = Field("", description="The address as written; parsed into its parts")
     province: str = ""
     city: str = ""
@@ -157,12 +159,13 @@ class AddressIn(Schema):
     detail: str = ""
     postal_code: str = ""
     label: Literal["home", "work", "billing", "shipping", "registered"] = "home"
-    is_primary: bool = True
+    is_primary: Flag = True
 
 
-class _CustomerFields(Schema):
+class _CustomerFields(Input):
     gender: str | None = None
-    birthday: date | str | None = None
+    birthday: str | None = Field(None, description="A date (1990-01-02, 1990/1/2, 1990年1月2日) "
+                                                   "from 1900-01-01 to today; \"\" clears it")
     title: str | None = None
     company: str | None = None
     uscc: str | None = None
@@ -179,8 +182,8 @@ class _CustomerFields(Schema):
     email: str | None = None
     wechat: str | None = None
     id_number: str | None = Field(None, description="Stored only encrypted; never returned")
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
     custom: dict[str, Any] | None = Field(None, json_schema_extra=_document_custom_fields)
 
 
@@ -191,39 +194,39 @@ class CustomerIn(_CustomerFields):
 
 
 class CustomerPatch(_CustomerFields):
-    version: int = Field(..., description="The version you read; 409 if someone changed it")
+    version: Id = Field(..., description="The version you read; 409 if someone changed it")
     name: str | None = None
     address: str | AddressIn | None = None
 
 
-class IdentifierIn(Schema):
+class IdentifierIn(Input):
     kind: Literal["phone", "mobile", "landline", "email", "wechat", "external"]
     value: str
     system: str = ""
     source: str = ""
-    verified: bool = False
-    is_primary: bool = False
+    verified: Flag = False
+    is_primary: Flag = False
 
 
-class ContactIn(Schema):
-    person_id: int
+class ContactIn(Input):
+    person_id: Id
     job_title: str = ""
     decision_role: Literal["", "decision_maker", "influencer", "user", "gatekeeper"] = ""
-    is_primary: bool = False
+    is_primary: Flag = False
 
 
-class TagIn(Schema):
+class TagIn(Input):
     name: str = Field(..., min_length=1, max_length=60)
 
 
-class BulkAssignIn(Schema):
-    customer_ids: list[int]
-    owner_id: int
-    team_id: int | None = None
+class BulkAssignIn(Input):
+    customer_ids: list[Id] = Field(..., max_length=10_000)
+    owner_id: Id
+    team_id: Id | None = None
 
 
-class BulkTagIn(Schema):
-    customer_ids: list[int]
+class BulkTagIn(Input):
+    customer_ids: list[Id] = Field(..., max_length=10_000)
     name: str = Field(..., min_length=1, max_length=60)
 
 
@@ -249,29 +252,29 @@ class CustomFieldOut(Schema):
     is_active: bool
 
 
-class CustomFieldIn(Schema):
+class CustomFieldIn(Input):
     key: str = Field(..., pattern=r"^[-a-zA-Z0-9_]+$", max_length=40)
     label: str = Field(..., min_length=1, max_length=60)
     field_type: Literal["text", "number", "date", "choice", "multi_choice", "boolean", "url",
                         "user"]
     applies_to: Literal["person", "organisation", "both"] = "both"
-    required: bool = False
+    required: Flag = False
     choices: list[Any] = []
     help_text: str = ""
     validation: dict[str, Any] = Field(default_factory=dict,
                                        description="min, max, max_length, pattern")
-    position: int = 0
+    position: Position = 0
 
 
-class CustomFieldPatch(Schema):
+class CustomFieldPatch(Input):
     label: str | None = None
     applies_to: Literal["person", "organisation", "both"] | None = None
-    required: bool | None = None
+    required: Flag | None = None
     choices: list[Any] | None = None
     help_text: str | None = None
     validation: dict[str, Any] | None = None
-    position: int | None = None
-    is_active: bool | None = None
+    position: Position | None = None
+    is_active: Flag | None = None
 
 
 class SavedViewOut(Schema):
@@ -286,40 +289,52 @@ class SavedViewOut(Schema):
         return view.user.get_username()
 
 
-class SavedViewIn(Schema):
+class SavedViewIn(Input):
     name: str = Field(..., min_length=1, max_length=60)
     params: dict[str, Any] = {}
-    shared: bool = False
+    shared: Flag = False
 
 
 class ListQuery(Schema):
     q: str = Field("", description="Name, pinyin or initials, phone (any format or last 4), "
-                                   "email, company, ID number")
+                                   "email, company, ID number (identifiers only when the "
+                                   "caller sees them in clear; a whole one is an audited, "
+                                   "rate-limited lookup)")
     owner: str | None = Field(None, description="A user id or `me`")
-    team: int | None = None
+    team: Id | None = None
     region: str = ""
     province: str = ""
     lifecycle: str = ""
     tag: str | None = Field(None, description="Tag id or name")
     source: str = ""
     kind: str = ""
-    created_from: date | None = None
-    created_to: date | None = None
+    created_from: Day | None = None
+    created_to: Day | None = None
     custom: list[str] = Field([], description="`key=value`, `key=>=10`, `key=1..5`")
-    quality_below: int | None = Field(None, description="Data quality score below this")
+    quality_below: Score | None = Field(None, description="Data quality score below this")
     quality_missing: str = Field("", description="A field the quality score found missing")
     quality_invalid: str = Field("", description="A field the quality score found invalid")
-    stale_days: int | None = Field(None, ge=1, description="No interaction for this many days")
+    stale_days: Days | None = Field(None, description="No interaction for this many days")
     value_tier: str = Field("", description="Value tier code (see the card's value tiers)")
     rfm_segment: str = Field("", description="RFM segment code")
     r_score: int | None = Field(None, ge=1, le=5, description="R score, 1-5")
     f_score: int | None = Field(None, ge=1, le=5, description="F score, 1-5")
     m_score: int | None = Field(None, ge=1, le=5, description="M score, 1-5")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
-                                                  "lifecycle_stage, region; `-` for descending")
+                                                  "lifecycle_stage, region; `-` for descending "
+                                                  "(a masked or hidden field: 422)")
     cursor: str | None = None
-    limit: int = Field(50, ge=1, le=200)
-    count: bool = False
+    limit: Limit = 50
+    count: Flag = False
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_id_or_me(cls, value: str | None) -> str | None:
+        if value in (None, "", "me"):
+            return value
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID):
+            raise ValueError(str(_("A user id or “me”.")))
+        return value
 
 
 # Helpers ------------------------------------------------------------------------------
@@ -361,7 +376,7 @@ def _present(request, customer: Customer) -> dict[str, Any]:
     return selectors.customer_present(request.user, fresh)
 
 
-def _get(request, customer_id: int) -> Customer:
+def _get(request, customer_id: Id) -> Customer:
     return selectors.customer_get(user=request.user, customer_id=customer_id)
 
 
@@ -369,7 +384,7 @@ def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters
     """The list filters from API query parameters: the one parser the page, the export, the
     CLI and the duplicate scan use too (customers.listing.filters_from_query)."""
     data = query.dict() if isinstance(query, Schema) else dict(query)
-    return filters_from_query({key: value.isoformat() if isinstance(value, date) else value
+    return filters_from_query({key: value.isoformat() if hasattr(value, "isoformat") else value
                                for key, value in data.items()})
 
 
@@ -381,11 +396,9 @@ def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters
 def list_customers(request, query: Query[ListQuery]):
     """Scoped to the caller's records; keyset pagination with `cursor` (stable and fast at
     any depth)."""
-    if query.owner not in (None, "", "me") and not str(query.owner).isdigit():
-        raise ValidationFailed(details={"owner": [_("A user id or “me”.")]})
     page = selectors.customer_list(user=request.user, filters=filters_from(query),
                                    sort=query.sort, cursor=query.cursor, limit=query.limit,
-                                   with_count=query.count)
+                                   with_count=query.count, actor=actor_of(request))
     return {"items": [selectors.customer_present(request.user, c, detail=False)
                       for c in page.items],
             "next_cursor": page.next_cursor, "count": page.count}
@@ -418,13 +431,23 @@ def lookup_customer(request, phone: str = "", email: str = "", id_number: str = 
     """Caller lookup: any phone format works (+86 …, 0086…, spaces, dashes); 404 if nobody
     in the caller's scope holds it. By phone it answers with a short caller match built for
     call-centre speed; by email or ID number with the customer's list row. GET
-    /customers/{id}/card has everything."""
+    /customers/{id}/card has everything.
+
+    A lookup needs the field in clear for the caller (403 otherwise), counts against the
+    caller's hourly allowance of sensitive lookups (429 `rate_limited` beyond it) and is
+    audited with the number of customers found."""
+    actor = actor_of(request)
     if phone:
-        match = selectors.customer_caller_match(user=request.user, phone=phone)
+        match = services.customer_sensitive_lookup(
+            actor=actor, by="phone",
+            find=lambda: selectors.customer_caller_match(user=request.user, phone=phone))
         if match is None:
             raise NotFound()
         return match
-    found = selectors.customer_lookup(user=request.user, email=email, id_number=id_number)
+    found = services.customer_sensitive_lookup(
+        actor=actor, by="email" if email else "id_number",
+        find=lambda: selectors.customer_lookup(user=request.user, email=email,
+                                               id_number=id_number))
     if found is None:
         raise NotFound()
     return selectors.customer_present(request.user, found, detail=False)
@@ -443,13 +466,13 @@ def create_customer(request, payload: CustomerIn):
 
 @router.get("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES},
             summary="One customer's identity")
-def get_customer(request, customer_id: int):
+def get_customer(request, customer_id: Id):
     return selectors.customer_present(request.user, _get(request, customer_id))
 
 
 @router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES},
               summary="Change a customer (optimistic locking on `version`)")
-def update_customer(request, customer_id: int, payload: CustomerPatch):
+def update_customer(request, customer_id: Id, payload: CustomerPatch):
     """Send only the fields to change and the `version` you read. If someone changed the
     customer since, the answer is 409 `conflict` with `details.current` (the values now) and
     `details.fields` (what changed since your version)."""
@@ -463,7 +486,7 @@ def update_customer(request, customer_id: int, payload: CustomerPatch):
 
 @router.delete("/customers/{customer_id}", response={204: None, **ERROR_RESPONSES},
                summary="Delete a customer (soft)")
-def delete_customer(request, customer_id: int, version: int | None = None):
+def delete_customer(request, customer_id: Id, version: Id | None = None):
     services.customer_delete(actor=actor_of(request), customer=_get(request, customer_id),
                              expected_version=version)
     return Status(204, None)
@@ -472,7 +495,7 @@ def delete_customer(request, customer_id: int, version: int | None = None):
 @router.post("/customers/{customer_id}/reveal-id-number",
              response={200: RevealOut, **ERROR_RESPONSES},
              summary="Show the clear ID number (audited)")
-def reveal_id_number(request, customer_id: int):
+def reveal_id_number(request, customer_id: Id):
     value = services.customer_reveal_id_number(actor=actor_of(request),
                                                customer=_get(request, customer_id))
     return {"id_number": value}
@@ -483,13 +506,13 @@ def reveal_id_number(request, customer_id: int):
 
 @router.get("/customers/{customer_id}/identifiers",
             response={200: list[IdentifierOut], **ERROR_RESPONSES}, summary="Identifiers")
-def list_identifiers(request, customer_id: int):
+def list_identifiers(request, customer_id: Id):
     return selectors.customer_present(request.user, _get(request, customer_id))["identifiers"]
 
 
 @router.post("/customers/{customer_id}/identifiers",
              response={201: IdentifierOut, **ERROR_RESPONSES}, summary="Add an identifier")
-def add_identifier(request, customer_id: int, payload: IdentifierIn):
+def add_identifier(request, customer_id: Id, payload: IdentifierIn):
     identifier = services.identifier_add(actor=actor_of(request),
                                          customer=_get(request, customer_id), **payload.dict())
     return Status(201, selectors.identifier_present(request.user, identifier))
@@ -497,7 +520,7 @@ def add_identifier(request, customer_id: int, payload: IdentifierIn):
 
 @router.post("/customers/{customer_id}/identifiers/{identifier_id}/primary",
              response={200: IdentifierOut, **ERROR_RESPONSES}, summary="Make primary")
-def make_identifier_primary(request, customer_id: int, identifier_id: int):
+def make_identifier_primary(request, customer_id: Id, identifier_id: Id):
     customer = _get(request, customer_id)
     identifier = selectors.identifier_get(user=request.user, customer=customer,
                                           identifier_id=identifier_id)
@@ -507,7 +530,7 @@ def make_identifier_primary(request, customer_id: int, identifier_id: int):
 
 @router.delete("/customers/{customer_id}/identifiers/{identifier_id}",
                response={204: None, **ERROR_RESPONSES}, summary="Remove an identifier")
-def remove_identifier(request, customer_id: int, identifier_id: int):
+def remove_identifier(request, customer_id: Id, identifier_id: Id):
     customer = _get(request, customer_id)
     identifier = selectors.identifier_get(user=request.user, customer=customer,
                                           identifier_id=identifier_id)
@@ -517,13 +540,13 @@ def remove_identifier(request, customer_id: int, identifier_id: int):
 
 @router.get("/customers/{customer_id}/addresses",
             response={200: list[AddressOut], **ERROR_RESPONSES}, summary="Addresses")
-def list_addresses(request, customer_id: int):
+def list_addresses(request, customer_id: Id):
     return selectors.customer_present(request.user, _get(request, customer_id))["addresses"]
 
 
 @router.post("/customers/{customer_id}/addresses",
              response={201: AddressOut, **ERROR_RESPONSES}, summary="Add an address")
-def add_address(request, customer_id: int, payload: AddressIn):
+def add_address(request, customer_id: Id, payload: AddressIn):
     address = services.address_set(actor=actor_of(request),
                                    customer=_get(request, customer_id), **payload.dict())
     return Status(201, selectors.address_present(request.user, address))
@@ -531,7 +554,7 @@ def add_address(request, customer_id: int, payload: AddressIn):
 
 @router.put("/customers/{customer_id}/addresses/{address_id}",
             response={200: AddressOut, **ERROR_RESPONSES}, summary="Replace an address")
-def replace_address(request, customer_id: int, address_id: int, payload: AddressIn):
+def replace_address(request, customer_id: Id, address_id: Id, payload: AddressIn):
     customer = _get(request, customer_id)
     address = selectors.address_get(user=request.user, customer=customer, address_id=address_id)
     address = services.address_set(actor=actor_of(request), customer=customer, address=address,
@@ -541,7 +564,7 @@ def replace_address(request, customer_id: int, address_id: int, payload: Address
 
 @router.delete("/customers/{customer_id}/addresses/{address_id}",
                response={204: None, **ERROR_RESPONSES}, summary="Remove an address")
-def remove_address(request, customer_id: int, address_id: int):
+def remove_address(request, customer_id: Id, address_id: Id):
     customer = _get(request, customer_id)
     address = selectors.address_get(user=request.user, customer=customer, address_id=address_id)
     services.address_remove(actor=actor_of(request), address=address)
@@ -554,14 +577,14 @@ def remove_address(request, customer_id: int, address_id: int):
 @router.get("/customers/{customer_id}/contacts",
             response={200: list[ContactOut], **ERROR_RESPONSES},
             summary="An organisation's contacts")
-def list_contacts(request, customer_id: int):
+def list_contacts(request, customer_id: Id):
     return selectors.customer_present(request.user, _get(request, customer_id))["contacts"]
 
 
 @router.post("/customers/{customer_id}/contacts",
              response={201: ContactOut, **ERROR_RESPONSES},
              summary="Link a person as a contact of an organisation")
-def save_contact(request, customer_id: int, payload: ContactIn):
+def save_contact(request, customer_id: Id, payload: ContactIn):
     organisation = _get(request, customer_id)
     person = _get(request, payload.person_id)
     link = services.contact_link_save(actor=actor_of(request), organisation=organisation,
@@ -573,7 +596,7 @@ def save_contact(request, customer_id: int, payload: ContactIn):
 
 @router.delete("/customers/{customer_id}/contacts/{link_id}",
                response={204: None, **ERROR_RESPONSES}, summary="Unlink a contact")
-def remove_contact(request, customer_id: int, link_id: int):
+def remove_contact(request, customer_id: Id, link_id: Id):
     organisation = _get(request, customer_id)
     link = selectors.contact_link_get(user=request.user, organisation=organisation,
                                       link_id=link_id)
@@ -589,7 +612,7 @@ def list_tags(request, search: str = ""):
 
 @router.post("/customers/{customer_id}/tags", response={201: TagOut, **ERROR_RESPONSES},
              summary="Tag a customer")
-def add_tag(request, customer_id: int, payload: TagIn):
+def add_tag(request, customer_id: Id, payload: TagIn):
     tag = services.tag_add(actor=actor_of(request), customer=_get(request, customer_id),
                            name=payload.name)
     return Status(201, tag)
@@ -597,7 +620,7 @@ def add_tag(request, customer_id: int, payload: TagIn):
 
 @router.delete("/customers/{customer_id}/tags/{tag_id}",
                response={204: None, **ERROR_RESPONSES}, summary="Untag a customer")
-def remove_tag(request, customer_id: int, tag_id: int):
+def remove_tag(request, customer_id: Id, tag_id: Id):
     customer = _get(request, customer_id)
     services.tag_remove(actor=actor_of(request), customer=customer,
                         tag=selectors.tag_get(user=request.user, tag_id=tag_id))
@@ -627,7 +650,7 @@ def bulk_tag(request, payload: BulkTagIn):
 
 @router.get("/custom-fields", response={200: list[CustomFieldOut], **ERROR_RESPONSES},
             summary="Custom field definitions")
-def list_custom_fields(request, include_inactive: bool = False):
+def list_custom_fields(request, include_inactive: Flag = False):
     return list(selectors.custom_field_list(user=request.user,
                                             include_inactive=include_inactive))
 
@@ -640,7 +663,7 @@ def create_custom_field(request, payload: CustomFieldIn):
 
 @router.patch("/custom-fields/{field_id}", response={200: CustomFieldOut, **ERROR_RESPONSES},
               summary="Change a custom field (key and type are fixed)")
-def update_custom_field(request, field_id: int, payload: CustomFieldPatch):
+def update_custom_field(request, field_id: Id, payload: CustomFieldPatch):
     definition = selectors.custom_field_get(user=request.user, field_id=field_id)
     data = payload.dict(exclude_unset=True)
     current = {k: getattr(definition, k) for k in (
@@ -665,14 +688,14 @@ def create_saved_view(request, payload: SavedViewIn):
 
 @router.put("/saved-views/{view_id}", response={200: SavedViewOut, **ERROR_RESPONSES},
             summary="Replace a saved view")
-def replace_saved_view(request, view_id: int, payload: SavedViewIn):
+def replace_saved_view(request, view_id: Id, payload: SavedViewIn):
     view = selectors.saved_view_get(user=request.user, view_id=view_id)
     return services.saved_view_save(actor=actor_of(request), view=view, **payload.dict())
 
 
 @router.delete("/saved-views/{view_id}", response={204: None, **ERROR_RESPONSES},
                summary="Delete a saved view")
-def delete_saved_view(request, view_id: int):
+def delete_saved_view(request, view_id: Id):
     view = selectors.saved_view_get(user=request.user, view_id=view_id)
     services.saved_view_delete(actor=actor_of(request), view=view)
     return Status(204, None)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from kehu.core.crypto import blind_index
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
+from kehu.core.schemas import MAX_ID
 from kehu.customers.models import (
     Address,
     ContactLink,
@@ -98,46 +99,69 @@ def customer_queryset(*, user, include_inactive: bool = False) -> QuerySet[Custo
     return user.access.restrict(qs)
 
 
-def _search(q: str) -> Q:
+# What a list filter, sort or quality drill-down may name -> the sensitive field it reveals
+# (AccessPolicy.may_condition_on decides; the rest are free).
+SENSITIVE_KEYS = {"mobile": "customer.mobile", "phone": "customer.mobile",
+                  "email": "customer.email", "id_number": "customer.id_number",
+                  "birthday": "customer.birthday", "address": "customer.address",
+                  "wechat": "customer.wechat", "district": "customer.district",
+                  "postal_code": "customer.postal_code"}
+
+
+def _search(q: str, access) -> tuple[Q, str | None]:
     """What a Chinese CRM user types into one box: a name (characters, pinyin or initials),
-    a phone in any format or its last four digits, an email, a company, an ID number."""
+    a phone in any format or its last four digits, an email, a company, an ID number.
+
+    Also says what sensitive lookup the text is ("id_number", "phone", "email" or None).
+    An identifier matches only for callers who see that field in clear (the last four digits
+    of a phone also for masked phones, whose masked form shows them); for anyone else the
+    text is only looked for in names, so the box is no oracle for masked or hidden values.
+    """
     text = q.strip()
     if not text:
-        return Q()
+        return Q(), None
     condition = Q(name__icontains=text)
     if "@" in text:
+        if not access.may_condition_on("customer.email"):
+            return condition, None
         try:
             email = normalize_email(text)
         except NormalizationError:
-            return Q(primary_email__istartswith=text.lower())
+            return Q(primary_email__istartswith=text.lower()), None
         return Q(pk__in=Identifier.objects.filter(kind=Identifier.EMAIL, value=email,
-                                                  is_live=True).values("customer_id"))
+                                                  is_live=True).values("customer_id")), "email"
     compact = re.sub(r"[\s\-()（）]", "", text)
     if _ID_NUMBER.match(compact):
-        return Q(id_number_index=blind_index("id_number", compact.upper()))
+        if not access.may_condition_on("customer.id_number"):
+            return condition, None
+        return Q(id_number_index=blind_index("id_number", compact.upper())), "id_number"
     if _USCC.match(compact) and not compact.isdigit():
-        return Q(uscc=compact.upper())
+        return Q(uscc=compact.upper()), None
     if _DIGITS.match(text):
         digits = re.sub(r"\D", "", compact)
         if len(digits) == 4:
+            if not access.may_condition_on("customer.mobile", presence=True):
+                return Q(pk__in=[]), None
             return Q(pk__in=Identifier.objects.filter(
                 last4=digits, is_live=True, kind__in=(Identifier.MOBILE, Identifier.LANDLINE))
-                .values("customer_id"))
+                .values("customer_id")), None
+        if not access.may_condition_on("customer.mobile"):
+            return Q(pk__in=[]), None
         try:
             phone = normalize_phone(text)
         except NormalizationError:
-            return Q(pk__in=[])
+            return Q(pk__in=[]), None
         return Q(pk__in=Identifier.objects.filter(
             kind__in=(Identifier.MOBILE, Identifier.LANDLINE), value=phone.e164,
-            is_live=True).values("customer_id"))
+            is_live=True).values("customer_id")), "phone"
     if _LATIN.match(text):
         key = re.sub(r"[^a-z]", "", text.lower())
         if key:
             condition |= Q(name_pinyin__startswith=key) | Q(name_initials__startswith=key)
-        return condition
+        return condition, None
     # A person is also found by the name of the organisation they are a contact of.
     return condition | Q(pk__in=ContactLink.objects.filter(
-        organisation__name__icontains=text).values("person_id"))
+        organisation__name__icontains=text).values("person_id")), None
 
 
 def _custom_filter(definition: CustomFieldDefinition, expression: str) -> Q:
@@ -179,9 +203,35 @@ def _custom_filter(definition: CustomFieldDefinition, expression: str) -> Q:
     return condition
 
 
+def may_filter_on(user, key: str, *, presence: bool = False) -> bool:
+    """Whether the list may be filtered or sorted by this key for the user (pages use it to
+    offer only drill-downs that work)."""
+    return key not in SENSITIVE_KEYS or user.access.may_condition_on(SENSITIVE_KEYS[key],
+                                                                     presence=presence)
+
+
+def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
+    """Refuse a sort or quality drill-down on a field masked or hidden for the caller (the
+    access policy's one rule; a drill-down into "missing" only asks whether it is set)."""
+    for path, key, presence in (("sort", sort.lstrip("-"), False),
+                                ("quality_missing", filters.quality_missing, True),
+                                ("quality_invalid", filters.quality_invalid, False)):
+        if key in SENSITIVE_KEYS:
+            access.require_condition(SENSITIVE_KEYS[key], path=path, presence=presence,
+                                     label=_label_of(key))
+
+
+def _label_of(key: str) -> str:
+    from kehu.core.permissions import SENSITIVE_FIELDS
+    from kehu.customers.rule_fields import label_for
+
+    label = label_for(key)
+    return label if label != key else str(SENSITIVE_FIELDS.get(SENSITIVE_KEYS[key], key))
+
+
 def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySet[Customer]:
     if filters.q:
-        qs = qs.filter(_search(filters.q))
+        qs = qs.filter(_search(filters.q, user.access)[0])
     if filters.owner == "me":
         qs = qs.filter(owner_id=user.pk)
     elif filters.owner not in (None, ""):
@@ -200,7 +250,8 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
         qs = qs.filter(kind=filters.kind)
     if filters.tag not in (None, ""):
         tag = filters.tag
-        tags = (Tag.objects.filter(pk=int(tag)) if str(tag).isdigit()
+        as_id = str(tag).isascii() and str(tag).isdigit() and int(tag) <= MAX_ID
+        tags = (Tag.objects.filter(pk=int(tag)) if as_id
                 else Tag.objects.filter(name=tag))
         qs = qs.filter(pk__in=CustomerTag.objects.filter(tag__in=tags).values("customer_id"))
     tz = timezone.get_current_timezone()
@@ -279,16 +330,30 @@ def _after_cursor(qs: QuerySet[Customer], sort: str, cursor: str) -> QuerySet[Cu
 
 
 def customer_filtered_queryset(
-    *, user, filters: CustomerFilters | None = None, sort: str = DEFAULT_SORT
+    *, user, filters: CustomerFilters | None = None, sort: str = DEFAULT_SORT, actor=None
 ) -> QuerySet[Customer]:
     """The customers the list shows for these filters, in its order (sort column, then id).
 
     The list, the API and exports all read through it, so their record scope and filtering
-    can never disagree. An unknown sort falls back to the default, as on the list.
+    can never disagree. An unknown sort falls back to the default, as on the list; a sort,
+    filter or search on a field masked or hidden for the user is refused (ValidationFailed).
+    `actor` (the request's) is who a sensitive lookup's audit entry names.
     """
+    filters = filters or CustomerFilters()
+    visible = customer_queryset(user=user)  # customer.view first: denied before refused
+    _check_conditions(filters, sort, user.access)
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
-    qs = _filtered(customer_queryset(user=user), filters or CustomerFilters(), user)
+    qs = _filtered(visible, filters, user)
+    lookup = _search(filters.q, user.access)[1] if filters.q else None
+    if lookup is not None:
+        # A search by a whole ID number, phone or email is a sensitive lookup (for an ID
+        # number: allowance, audit entry with the number found; customers.services.lookups).
+        from kehu.core.actor import Actor
+        from kehu.customers.services import customer_sensitive_lookup
+
+        qs = customer_sensitive_lookup(actor=actor or Actor(user=user), by=lookup,
+                                       find=lambda: qs, count=lambda found: found.count())
     qs = qs.select_related("value")  # the value columns, joined (one row per customer)
     column = SORTS[sort.lstrip("-")]
     direction = "-" if sort.startswith("-") else ""
@@ -303,16 +368,17 @@ def customer_list(
     cursor: str | None = None,
     limit: int = 50,
     with_count: bool = False,
+    actor=None,
 ) -> CustomerPage:
     """One page of the customers the user may see, newest first by default.
 
     Keyset pagination on (sort column, id): page N costs what page 1 costs, however
     many customers there are. The count is optional because it is the slow part.
     """
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    page_qs = customer_filtered_queryset(user=user, filters=filters, sort=sort, actor=actor)
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
-    limit = max(1, min(int(limit), MAX_LIMIT))
-    page_qs = customer_filtered_queryset(user=user, filters=filters, sort=sort)
     count = page_qs.count() if with_count else None
     if cursor:
         page_qs = _after_cursor(page_qs, sort, cursor)
@@ -403,15 +469,18 @@ def _presented_identifiers(user, customer: Customer) -> list[dict[str, Any]]:
 
 
 def address_present(user, address: Address) -> dict[str, Any] | None:
-    """An address as the user may see it: the street part follows customer.address."""
+    """An address as the user may see it: the street, district and postal code follow
+    customer.address (a district gives away an ID number's region code; see
+    core.permissions.DERIVED_FIELDS), province, city and region are shown to all."""
     access = user.access
     if access.is_hidden("customer.address"):
         return None
     return {
         "id": address.pk, "label": address.label, "province": address.province,
-        "city": address.city, "district": address.district,
+        "city": address.city, "district": access.present("customer.address", address.district),
         "detail": access.present("customer.address", address.detail),
-        "postal_code": address.postal_code, "region": address.region,
+        "postal_code": access.present("customer.address", address.postal_code),
+        "region": address.region,
         "is_primary": address.is_primary,
     }
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core.actor import Actor
-from kehu.core.errors import Conflict, DomainError, NotFound
+from kehu.core.errors import Conflict, DomainError, NotFound, PermissionDenied, RateLimited
 from kehu.core.normalize import REGIONS
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors, services
@@ -85,7 +85,8 @@ def customer_list(request):
         page = selectors.customer_list(user=request.user, filters=filters_from_query(params, definitions),
                                        sort=params.get("sort", "-created_at"),
                                        cursor=params.get("cursor") or None,
-                                       limit=50, with_count=params.get("count") == "1")
+                                       limit=50, with_count=params.get("count") == "1",
+                                       actor=Actor.from_request(request))
     except DomainError as exc:
         page, error = None, exc
     rows, labels = [], choice_labels()
@@ -236,7 +237,12 @@ def customer_lookup(request):
     if not value:
         return redirect(list_url)
     try:
-        found = selectors.customer_lookup(user=request.user, phone=value)
+        found = services.customer_sensitive_lookup(
+            actor=Actor.from_request(request), by="phone",
+            find=lambda: selectors.customer_lookup(user=request.user, phone=value))
+    except (PermissionDenied, RateLimited) as exc:
+        messages.error(request, str(exc.message))
+        return redirect(list_url)
     except DomainError:
         found = None  # not a whole phone number (e.g. the last four): search the list
     if found is not None:

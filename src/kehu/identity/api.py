@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Id, Input, Limit, Offset, Probability
 from kehu.identity import selectors, services
 from kehu.identity.models import DuplicateCandidate, Merge
 
@@ -34,16 +35,16 @@ class CandidatePageOut(Schema):
     count: int
 
 
-class MergeIn(Schema):
-    survivor_id: int
-    field_choices: dict[str, int] = {}
-    customer_ids: list[int] | None = None  # a subset of the candidate's customers
+class MergeIn(Input):
+    survivor_id: Id
+    field_choices: dict[str, Id] = {}
+    customer_ids: list[Id] | None = Field(None, max_length=1_000)  # a subset of the candidate's customers
 
 
-class CustomersMergeIn(Schema):
-    survivor_id: int
-    customer_ids: list[int]
-    field_choices: dict[str, int] = {}
+class CustomersMergeIn(Input):
+    survivor_id: Id
+    customer_ids: list[Id] = Field(..., max_length=1_000)
+    field_choices: dict[str, Id] = {}
 
 
 class MergeOut(Schema):
@@ -74,9 +75,9 @@ def _merge(m: Merge) -> dict[str, Any]:
 
 class CandidateFilter(Schema):
     status: str = DuplicateCandidate.PENDING
-    min_probability: float = 0.0
-    limit: int = 50
-    offset: int = 0
+    min_probability: Probability = 0.0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @router.get("/duplicates", response={200: CandidatePageOut, **ERROR_RESPONSES},
@@ -84,14 +85,13 @@ class CandidateFilter(Schema):
 def list_duplicates(request, filters: Query[CandidateFilter]):
     qs = selectors.candidate_list(user=request.user, status=filters.status,
                                   min_probability=filters.min_probability)
-    limit = max(1, min(filters.limit, 200))
-    items = list(qs[max(filters.offset, 0):max(filters.offset, 0) + limit])
+    items = list(qs[filters.offset:filters.offset + filters.limit])
     return {"items": [_candidate(c) for c in items], "count": qs.count()}
 
 
 @router.post("/duplicates/{candidate_id}/merge", response={201: MergeOut, **ERROR_RESPONSES},
              summary="Merge a candidate's customers into the survivor")
-def merge_duplicate(request, candidate_id: int, payload: MergeIn):
+def merge_duplicate(request, candidate_id: Id, payload: MergeIn):
     candidate = selectors.candidate_get(user=request.user, candidate_id=candidate_id)
     merge = services.candidate_merge(actor=actor_of(request), candidate=candidate,
                                      survivor_id=payload.survivor_id,
@@ -102,7 +102,7 @@ def merge_duplicate(request, candidate_id: int, payload: MergeIn):
 
 @router.post("/duplicates/{candidate_id}/dismiss", response={200: CandidateOut, **ERROR_RESPONSES},
              summary="Not the same: never propose these customers together again")
-def dismiss_duplicate(request, candidate_id: int):
+def dismiss_duplicate(request, candidate_id: Id):
     candidate = selectors.candidate_get(user=request.user, candidate_id=candidate_id)
     return _candidate(services.candidate_dismiss(actor=actor_of(request), candidate=candidate))
 
@@ -118,6 +118,6 @@ def merge_customers(request, payload: CustomersMergeIn):
 
 @router.post("/merges/{merge_id}/undo", response={200: MergeOut, **ERROR_RESPONSES},
              summary="Undo a merge: restore every original customer exactly")
-def undo_merge(request, merge_id: int):
+def undo_merge(request, merge_id: Id):
     found = selectors.merge_get(user=request.user, merge_id=merge_id)
     return _merge(services.customer_unmerge(actor=actor_of(request), merge_id=found.pk))

@@ -156,10 +156,9 @@ class DedupScan(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    # The process running it (kehu.core.jobs.runner_id) and when it last moved: a scan
-    # whose process is gone is marked failed instead of "running" forever.
-    runner = models.CharField(max_length=120, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Its entry in the one job system (progress, rate, process, outcome for every page).
+    job = models.OneToOneField("core.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="dedup_scan")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
 from kehu.core.errors import DomainError, ValidationFailed
-from kehu.core.jobs import runner_id
+from kehu.core.jobs import job_open, job_report
+from kehu.core.models import Job
 from kehu.customers import duplicates
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
@@ -101,8 +102,9 @@ def dedup_scan_create(*, actor: Actor, threshold: float | None = None,
         raise ValidationFailed(details={"threshold": [
             _("The threshold is a probability between 0 and 1, such as 0.9.")]})
     with transaction.atomic():
-        scan = DedupScan.objects.create(threshold=threshold, filters=dict(filters or {}),
-                                        created_by=actor.user)
+        scan = DedupScan.objects.create(
+            threshold=threshold, filters=dict(filters or {}), created_by=actor.user,
+            job=job_open(kind="dedup_scan", label=_("Duplicate scan"), user=actor.user))
         audit_record(actor=actor, action="duplicate.scan", object_type="dedup_scan",
                      object_id=scan.pk, object_repr=f"scan #{scan.pk}",
                      changes={"threshold": threshold, "filters": scan.filters})
@@ -113,7 +115,8 @@ def _stage(scan: DedupScan, stage: str, progress: Progress | None, **counts) -> 
     scan.stage = stage
     for name, value in counts.items():
         setattr(scan, name, value)
-    scan.save(update_fields=["stage", "status", "runner", "updated_at", *counts])
+    scan.save(update_fields=["stage", "status", *counts])
+    dedup_scan_sync(scan)
     if progress is not None:
         progress(scan)
 
@@ -123,7 +126,7 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
     are keyed by their members, so running again refreshes rather than duplicates them."""
     actor.require("customer.merge")
     scan = DedupScan.objects.get(pk=scan_id)
-    scan.status, scan.error_message, scan.runner = DedupScan.RUNNING, "", runner_id()
+    scan.status, scan.error_message = DedupScan.RUNNING, ""
     try:
         qs = _scan_queryset(actor, scan.filters)
         _stage(scan, "loading", progress, total=qs.count(), done=0)
@@ -169,6 +172,7 @@ def dedup_scan_run(*, actor: Actor, scan_id: int, progress: Progress | None = No
         scan.status, scan.finished_at = DedupScan.FAILED, timezone.now()
         scan.error_message = str(getattr(exc, "message", exc))[:2000]
         scan.save(update_fields=["status", "finished_at", "error_message"])
+        dedup_scan_sync(scan)
         raise
     return scan
 
@@ -272,10 +276,19 @@ def scan_elapsed(scan: DedupScan) -> float | None:
     return (scan.finished_at - scan.created_at).total_seconds()
 
 
-def dedup_scan_interrupted(scan: DedupScan) -> None:
-    """The process running `scan` is gone: mark it failed (start a new scan to run it again)."""
-    updated = DedupScan.objects.filter(pk=scan.pk, status=DedupScan.RUNNING, runner=scan.runner).update(
-        status=DedupScan.FAILED, finished_at=timezone.now(),
-        error_message=_("Interrupted: the process running this scan stopped. Start a new scan."))
-    if not updated:
-        return  # it moved on meanwhile
+def dedup_scan_interrupted(entry: Job) -> None:
+    """The process running a scan is gone: mark it failed (start a new scan to run it again)."""
+    message = _("Interrupted: the process running this scan stopped. Start a new scan.")
+    DedupScan.objects.filter(job=entry, status=DedupScan.RUNNING).update(
+        status=DedupScan.FAILED, finished_at=timezone.now(), error_message=message)
+    job_report(entry, status=Job.FAILED, error=message)
+
+
+def dedup_scan_sync(scan: DedupScan) -> None:
+    """Report a scan's state to its entry in the one job system (same status names)."""
+    if scan.job_id is None:
+        return
+    job_report(scan.job_id, status=scan.status, done=scan.done, total=max(scan.total, scan.done),
+               error=scan.error_message,
+               result={"pairs": scan.pairs, "candidates_new": scan.candidates_new,
+                       "auto_merged": scan.auto_merged} if scan.status == DedupScan.DONE else None)

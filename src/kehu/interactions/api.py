@@ -7,11 +7,12 @@ from typing import Any, Literal
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from kehu.accounts import selectors as accounts
 from kehu.core.errors import ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import MAX_ID, Day, Flag, Id, Input, Limit, Moment, Page
 from kehu.interactions import selectors, services
 from kehu.interactions.models import Interaction
 
@@ -21,14 +22,14 @@ InteractionKind = Literal[tuple(code for code, _label in Interaction.KINDS)]  # 
 Direction = Literal[tuple(code for code, _label in Interaction.DIRECTIONS)]  # type: ignore
 
 
-class InteractionIn(Schema):
+class InteractionIn(Input):
     kind: InteractionKind
     summary: str = Field(..., min_length=1, max_length=10000)
     direction: Direction = "outbound"
-    occurred_at: dt.datetime | None = None
+    occurred_at: Moment | None = None
     channel: str = Field("", max_length=30)
     outcome: str = Field("", max_length=200)
-    next_follow_up: dt.date | None = None
+    next_follow_up: Day | None = None
 
 
 class InteractionOut(Schema):
@@ -69,22 +70,22 @@ class FollowUpOut(Schema):
         return task.assignee.username if task.assignee_id else None
 
 
-class FollowUpIn(Schema):
-    customer_id: int
+class FollowUpIn(Input):
+    customer_id: Id
     title: str = Field(..., min_length=1, max_length=200)
-    due_date: dt.date
+    due_date: Day
     assignee: str | None = Field(None, description="Username; default the customer's owner.")
 
 
-class RescheduleIn(Schema):
-    due_date: dt.date
+class RescheduleIn(Input):
+    due_date: Day
 
 
-class EventBatchIn(Schema):
+class EventBatchIn(Input):
     events: list[dict[str, Any]] = Field(
         ..., description="Each: customer_id or identifier {kind, value[, system]}, event_type, "
                          "occurred_at (ISO 8601 with offset), properties, source.")
-    skip_invalid: bool = Field(False, description="Store the valid items and report the rest "
+    skip_invalid: Flag = Field(False, description="Store the valid items and report the rest "
                                                   "instead of rejecting the whole batch.")
 
 
@@ -114,10 +115,10 @@ class EventPage(Schema):
 
 class EventFilters(Schema):
     type: list[str] = Field(default_factory=list, description="Event types; repeat to OR.")
-    since: dt.datetime | None = None
-    before: dt.datetime | None = None
+    since: Moment | None = None
+    before: Moment | None = None
     cursor: str | None = Field(None, description="next_cursor of the previous page.")
-    limit: int = Field(50, ge=1, le=500)
+    limit: Limit = 50
 
 
 def _cursor(event) -> str:
@@ -126,15 +127,19 @@ def _cursor(event) -> str:
 
 def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
     at, sep, pk = cursor.rpartition("~")
-    parsed = parse_datetime(at) if sep else None
-    if parsed is None or not pk.isdigit():
+    try:
+        parsed = parse_datetime(at) if sep else None
+    except ValueError:  # well formed but not a real moment (month 13, year 0 …)
+        parsed = None
+    number = int(pk) if pk.isascii() and pk.isdigit() else 0
+    if parsed is None or not 1 <= number <= MAX_ID:
         raise ValidationFailed(details={"cursor": [_("This cursor is not valid.")]})
-    return parsed, int(pk)
+    return parsed, number
 
 
 @router.post("/customers/{customer_id}/interactions",
              response={201: InteractionOut, **ERROR_RESPONSES}, summary="Log an interaction")
-def log_interaction(request, customer_id: int, payload: InteractionIn):
+def log_interaction(request, customer_id: Id, payload: InteractionIn):
     customer = selectors.customer_get(request.user, customer_id)
     interaction = services.interaction_log(actor=actor_of(request), customer=customer,
                                            **payload.dict())
@@ -143,23 +148,23 @@ def log_interaction(request, customer_id: int, payload: InteractionIn):
 
 @router.get("/customers/{customer_id}/interactions", response=list[InteractionOut],
             summary="A customer's interactions, newest first")
-@paginate(LimitOffsetPagination)
-def list_interactions(request, customer_id: int, kind: str | None = None):
+@paginate(Page)
+def list_interactions(request, customer_id: Id, kind: str | None = None):
     return selectors.interaction_list(request.user, customer_id,
                                       kinds={kind} if kind else None)
 
 
 @router.get("/interactions/{interaction_id}", response={200: InteractionOut, **ERROR_RESPONSES},
             summary="One interaction")
-def get_interaction(request, interaction_id: int):
+def get_interaction(request, interaction_id: Id):
     return selectors.interaction_get(request.user, interaction_id)
 
 
 @router.get("/follow-ups", response=list[FollowUpOut], summary="Follow-ups, soonest first")
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_follow_ups(request, status: Literal["open", "done", "cancelled", "all"] = "open",
-                    due_before: dt.date | None = None, mine: bool = True,
-                    customer_id: int | None = None):
+                    due_before: Day | None = None, mine: Flag = True,
+                    customer_id: Id | None = None):
     return selectors.follow_up_list(request.user, status=None if status == "all" else status,
                                     due_before=due_before, mine=mine, customer_id=customer_id)
 
@@ -182,7 +187,7 @@ def create_follow_up(request, payload: FollowUpIn):
 
 @router.post("/follow-ups/{task_id}/complete", response={200: FollowUpOut, **ERROR_RESPONSES},
              summary="Mark a follow-up done")
-def complete_follow_up(request, task_id: int):
+def complete_follow_up(request, task_id: Id):
     task = selectors.follow_up_get(request.user, task_id)
     services.follow_up_complete(actor=actor_of(request), task=task)
     return selectors.follow_up_get(request.user, task_id)
@@ -190,7 +195,7 @@ def complete_follow_up(request, task_id: int):
 
 @router.post("/follow-ups/{task_id}/reschedule", response={200: FollowUpOut, **ERROR_RESPONSES},
              summary="Move a follow-up to another day")
-def reschedule_follow_up(request, task_id: int, payload: RescheduleIn):
+def reschedule_follow_up(request, task_id: Id, payload: RescheduleIn):
     task = selectors.follow_up_get(request.user, task_id)
     services.follow_up_reschedule(actor=actor_of(request), task=task, due_date=payload.due_date)
     return selectors.follow_up_get(request.user, task_id)
@@ -206,7 +211,7 @@ def ingest_events(request, payload: EventBatchIn):
 
 @router.get("/customers/{customer_id}/events", response={200: EventPage, **ERROR_RESPONSES},
             summary="A customer's events, newest first, one page per cursor")
-def list_events(request, customer_id: int, filters: Query[EventFilters]):
+def list_events(request, customer_id: Id, filters: Query[EventFilters]):
     before, before_id = filters.before, None
     if filters.cursor:
         before, before_id = _parse_cursor(filters.cursor)

@@ -8,10 +8,15 @@ class InterchangeConfig(AppConfig):
     verbose_name = _("Import and export")
 
     def ready(self):
-        from kehu.core.jobs import RunningJobs, register_running_jobs
+        from django.urls import reverse
+
+        from kehu.core.jobs import JobKind, register_job_kind
         from kehu.interchange.models import ImportJob
         from kehu.interchange.services import import_job_interrupted
 
-        register_running_jobs(RunningJobs(
-            name="import", running=lambda: ImportJob.objects.filter(status=ImportJob.RUNNING),
-            interrupted=import_job_interrupted))
+        def detail_url(job):
+            import_job = ImportJob.objects.filter(job=job).only("pk").first()
+            return reverse("interchange:import_job", args=[import_job.pk]) if import_job else None
+
+        register_job_kind(JobKind(key="import", label=_("Import"), permission="customer.import",
+                                  detail_url=detail_url, interrupted=import_job_interrupted))

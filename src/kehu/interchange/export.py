@@ -94,7 +94,7 @@ def customers_export(
     the file is written for xlsx.
     """
     user = _export_user(actor, fmt)
-    queryset = customer_filtered_queryset(user=user, filters=filters, sort=sort)
+    queryset = customer_filtered_queryset(user=user, filters=filters, sort=sort, actor=actor)
     changes = {"filters": _audited_filters(filters),
                "sort": sort if sort.lstrip("-") in SORTS else DEFAULT_SORT}
     return _export(actor, user, queryset, columns, fmt, changes)

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from kehu.core.conflicts import atomic_retrying_conflicts
+from kehu.core.jobs import job_report
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.rows import RowError
 
@@ -82,6 +83,7 @@ def run_chunks_dry(job: ImportJob, chunks: Iterable[Chunk], write: Write,
         ImportRowError.objects.filter(job=job).delete()
         _store_errors(job, errors)
         job.save(update_fields=_SAVED)
+        import_job_sync(job)
     return True
 
 
@@ -97,7 +99,19 @@ def _write_chunk(job_id: int, chunk: Chunk, write: Write) -> ImportJob | None:
         return None
     _store_errors(current, _count(current, chunk, write(chunk.rows)))
     current.save(update_fields=_SAVED)
+    import_job_sync(current)
     return current
+
+
+def import_job_sync(job: ImportJob) -> None:
+    """Report an import's state to its entry in the one job system (same status names)."""
+    if job.job_id is None:
+        return
+    finished = job.status == ImportJob.DONE
+    job_report(job.job_id, status=job.status, done=job.rows_done, total=max(job.total_rows, job.rows_done),
+               error=job.error_message,
+               result={"created": job.created, "updated": job.updated, "unchanged": job.unchanged,
+                       "rejected": job.rejected} if finished else None)
 
 
 def _count(job: ImportJob, chunk: Chunk, written: Written) -> list[RowError]:

@@ -42,9 +42,9 @@ class ImportJob(models.Model):
     report_path = models.CharField(_("report"), max_length=500, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     language = models.CharField(max_length=12, blank=True)
-    # The process running it (kehu.core.jobs.runner_id): a job whose process is gone is
-    # resumed (worker) or marked interrupted instead of staying "running" forever.
-    runner = models.CharField(max_length=120, blank=True)
+    # Its entry in the one job system (progress, rate, process, outcome for every page).
+    job = models.OneToOneField("core.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="import_job")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -78,6 +78,20 @@ class RowError:
     value: str
     reason: str
 
+    def __post_init__(self) -> None:
+        # What is stored, reported and shown of a cell is capped: a 10 MB cell must not make
+        # a 10 MB database row and job page.
+        if len(self.value) > SHOWN_CHARS:
+            object.__setattr__(self, "value", shown(self.value))
+
+
+SHOWN_CHARS = 200
+
+
+def shown(value: str) -> str:
+    """A cell as a report or a page shows it: at most SHOWN_CHARS characters, then "…"."""
+    return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS - 1] + "…"
+
 
 @dataclass
 class CleanRow:

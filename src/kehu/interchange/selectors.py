@@ -9,14 +9,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.errors import Conflict, NotFound, ValidationFailed
 from kehu.customers.bulk_selectors import custom_fields_active
 from kehu.interchange.mapping import field_choices
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.readers import ReaderError, open_table
-from kehu.interchange.rows import RowError
+from kehu.interchange.rows import RowError, shown
 
 PREVIEW_ROWS = 5
 
@@ -80,6 +81,9 @@ class ImportPreview:
 def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> ImportPreview:
     """The job's columns, their current mapping, the first data rows and the field choices."""
     job = import_job_get(user=user, job_id=job_id)
+    if not job.file:  # deleted when the job ended (services.upload_discard)
+        raise Conflict(_("This import has already run; upload the file again."),
+                       code="job_finished")
     custom_fields = active_custom_fields()
     try:
         with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
@@ -87,7 +91,7 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
             headers, sheets = list(table.headers), list(table.sheets)
             preview = []
             for _number, cells in table.rows():
-                preview.append(cells)
+                preview.append([shown(cell) for cell in cells])
                 if len(preview) >= rows:
                     break
     except ReaderError as exc:

@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +32,8 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, DomainError, ValidationFailed
-from kehu.core.jobs import runner_id, runner_is_worker
+from kehu.core.jobs import job_open, job_report, runner_is_worker
+from kehu.core.models import Job
 from kehu.customers.bulk_selectors import customer_ids_changed_since
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
@@ -42,7 +44,7 @@ from kehu.interchange.bulk import (
     PRECEDENCE,
     CustomersImport,
 )
-from kehu.interchange.jobs import run_chunks, run_chunks_dry
+from kehu.interchange.jobs import import_job_sync, run_chunks, run_chunks_dry
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
     MULTI_FIELDS,
@@ -55,7 +57,7 @@ from kehu.interchange.mapping import (
     suggest_mapping,
 )
 from kehu.interchange.models import ImportJob, ImportRowError
-from kehu.interchange.readers import ReaderError, open_table
+from kehu.interchange.readers import ReaderError, check_file, open_table
 from kehu.interchange.report import ReportWriter, report_format
 from kehu.interchange.rows import CleanRow, RowError
 from kehu.interchange.selectors import (
@@ -68,8 +70,60 @@ KINDS = ("customers", "orders", "interactions", "events")
 
 def _imports_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def _store_upload(file: str | os.PathLike | IO[bytes], stored: Path, filename: str) -> None:
+    """Copy the upload to `stored`, readable by kehu's user only (600)."""
+    try:
+        source = open(file, "rb") if isinstance(file, (str, os.PathLike)) else None  # noqa: SIM115
+    except OSError:
+        raise ValidationFailed(_("“%(file)s” cannot be opened.") % {"file": filename},
+                               details={"file": [_("The file cannot be opened.")]},
+                               code="unreadable") from None
+    try:
+        descriptor = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            shutil.copyfileobj(source or file, handle)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def upload_discard(job: ImportJob) -> None:
+    """Delete the job's uploaded file (it holds personal data in clear) and forget its path.
+    Called when a job ends and can no longer run; a job left resumable keeps its file until
+    `import_uploads_cleanup` removes it."""
+    if not job.file:
+        return
+    (Path(settings.MEDIA_ROOT) / job.file).unlink(missing_ok=True)
+    job.file = ""
+    ImportJob.objects.filter(pk=job.pk).update(file="")
+
+
+def import_uploads_cleanup(*, now=None) -> int:
+    """Delete uploads that wait too long: those of jobs unchanged for KEHU_IMPORT_UPLOAD_HOURS
+    (failed, abandoned before running, dry runs never followed) and files under imports/ no
+    job refers to (an upload whose request died) older than an hour. Returns files deleted."""
+    now = now or timezone.now()
+    stale = now - timedelta(hours=settings.KEHU_IMPORT_UPLOAD_HOURS)
+    deleted = 0
+    for job in ImportJob.objects.exclude(file="").exclude(status=ImportJob.RUNNING).filter(
+            updated_at__lt=stale).only("pk", "file"):
+        if (Path(settings.MEDIA_ROOT) / job.file).exists():
+            deleted += 1
+        upload_discard(job)
+    directory = _imports_dir()
+    known = {Path(name).name for name in ImportJob.objects.exclude(file="")
+             .values_list("file", flat=True)}
+    orphaned = (now - timedelta(hours=1)).timestamp()
+    for path in directory.iterdir():
+        if path.is_file() and path.name not in known and not path.name.startswith("job-") \
+                and path.stat().st_mtime < orphaned:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
 
 
 
@@ -98,24 +152,18 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
     on_name_conflict = _name_conflict_option(options.get("on_name_conflict"))
     stored = _imports_dir() / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     try:
-        if isinstance(file, (str, os.PathLike)):
-            try:
-                shutil.copyfile(file, stored)
-            except OSError:
-                raise ValidationFailed(_("“%(file)s” cannot be opened.") % {"file": filename},
-                                       details={"file": [_("The file cannot be opened.")]},
-                                       code="unreadable") from None
-        else:
-            with open(stored, "wb") as handle:
-                shutil.copyfileobj(file, handle)
+        _store_upload(file, stored, filename)
         custom_fields = active_custom_fields()
         try:
+            # Read the whole file in a memory-limited child first: a hostile file is refused
+            # (or kills the child) before this process parses it.
+            rows = check_file(stored, filename=filename, sheet=sheet)
             with open_table(stored, filename=filename, sheet=sheet) as table:
                 mapping = apply_overrides(suggest_mapping(table.headers,
                                                           custom_fields=custom_fields, kind=kind),
                                           list(overrides), table.headers,
                                           custom_fields=custom_fields, kind=kind)
-                headers, total, sheet_name = table.headers, table.row_count_estimate, table.sheet
+                headers, total, sheet_name = table.headers, rows, table.sheet
                 first_row = table.header_row + 1
         except (ReaderError, MappingError) as exc:
             raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
@@ -139,6 +187,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         stored.unlink(missing_ok=True)
         raise
     return ImportJob.objects.create(
+        job=job_open(kind="import", label=filename, user=actor.user, total=total),
         created_by=actor.user, file=str(stored.relative_to(settings.MEDIA_ROOT)),
         original_filename=filename[:255], sheet=sheet_name or "", kind=kind,
         mapping={str(i): f for i, f in mapping.items()},
@@ -171,6 +220,9 @@ def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
             job.status = ImportJob.CANCELLED
             job.finished_at = timezone.now()
             job.save(update_fields=["status", "finished_at", "updated_at"])
+            import_job_sync(job)
+        if job.status == ImportJob.CANCELLED:
+            upload_discard(job)  # a cancelled job never runs again
     return job
 
 
@@ -188,16 +240,21 @@ def import_job_run(*, job_id: int, actor: Actor,
     if job.status in (ImportJob.DONE, ImportJob.CANCELLED):
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):
-        job.status, job.error_message, job.runner = ImportJob.RUNNING, "", runner_id()
+        job.status, job.error_message = ImportJob.RUNNING, ""
         job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "error_message", "started_at", "runner", "updated_at"])
+        job.save(update_fields=["status", "error_message", "started_at", "updated_at"])
+        import_job_sync(job)
         try:
             if job.kind != "customers":
                 finished = run_kind(job, actor, progress, dry_run=bool(job.options.get("dry_run")),
                                     chunk_rows=CHUNK_ROWS)
             else:
                 finished = _run(job, actor, progress, dry_run=bool(job.options.get("dry_run")))
-        except (ReaderError, DomainError) as exc:
+        except ReaderError as exc:
+            _fail(job, str(exc.message))
+            upload_discard(job)  # the file itself is refused: running again cannot help
+            return job
+        except DomainError as exc:
             _fail(job, str(exc.message))
             return job
         except Exception as exc:
@@ -210,6 +267,9 @@ def import_job_run(*, job_id: int, actor: Actor,
             job.total_rows = job.rows_done
             job.save(update_fields=["status", "finished_at", "total_rows", "report_path",
                                     "updated_at"])
+            import_job_sync(job)
+            if not job.options.get("dry_run"):
+                upload_discard(job)  # a dry run keeps it for the import that follows
             if job.kind == "customers" and not job.options.get("dry_run") and (
                     job.created or job.updated):
                 from kehu.interchange.tasks import import_duplicates_task  # tasks imports us
@@ -218,20 +278,26 @@ def import_job_run(*, job_id: int, actor: Actor,
     return job
 
 
-def import_job_interrupted(job: ImportJob) -> None:
-    """The process running `job` is gone (killed, rebooted). A worker's job is queued again and
-    resumes from its next row; a job run by `kehu import` in a terminal is marked failed with
-    how to resume it, since whoever stopped it may have meant to."""
-    resume = runner_is_worker(job.runner)
+def import_job_interrupted(entry: Job) -> None:
+    """The process running an import is gone (killed, rebooted). A worker's job is queued again
+    and resumes from its next row; a job run by `kehu import` in a terminal is marked failed
+    with how to resume it, since whoever stopped it may have meant to."""
+    job = ImportJob.objects.filter(job=entry).first()
+    if job is None:
+        job_report(entry, status=Job.FAILED)
+        return
+    resume = runner_is_worker(entry.runner)
     with translation.override(job.language or settings.LANGUAGE_CODE):
         message = "" if resume else _(
             "Interrupted: the process running this import stopped. Resume it (kehu import "
             "--resume %(id)s, or on the import page) to continue from row %(row)s.") % {
             "id": job.pk, "row": max(job.next_row, 2)}
     with transaction.atomic():
-        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.RUNNING, runner=job.runner).update(
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.RUNNING).update(
             status=ImportJob.QUEUED if resume else ImportJob.FAILED, error_message=message,
             updated_at=timezone.now())
+        job.refresh_from_db()
+        import_job_sync(job)
         if updated and resume:
             from kehu.interchange.tasks import import_job_task  # tasks imports us
 
@@ -264,6 +330,7 @@ def _fail(job: ImportJob, message: str) -> None:
     job.status, job.error_message = ImportJob.FAILED, message
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+    import_job_sync(job)
 
 
 def _run(job: ImportJob, actor: Actor, progress, *, dry_run: bool) -> bool:
@@ -354,9 +421,10 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
                                 "created", "updated", "unchanged", "rejected", "next_row",
                                 "total_rows", "started_at", "finished_at", "report_path",
                                 "updated_at"])
+        import_job_sync(job)
     return job
 
 
 __all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "ON_NAME_CONFLICT", "PRECEDENCE", "CleanRow",
            "import_job_cancel", "import_job_configure", "import_job_create",
-           "import_job_run"]
+           "import_job_run", "import_uploads_cleanup", "upload_discard"]

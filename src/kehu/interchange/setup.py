@@ -31,7 +31,7 @@ from kehu.interchange.mapping import (
     suggest_mapping,
 )
 from kehu.interchange.models import ImportJob, ImportMapTemplate, ImportRowError
-from kehu.interchange.readers import ReaderError, open_table
+from kehu.interchange.readers import ReaderError, check_file, open_table
 from kehu.interchange.selectors import active_custom_fields, job_for_actor
 
 TEMPLATE_NAME_MAX = ImportMapTemplate._meta.get_field("name").max_length
@@ -65,10 +65,12 @@ def import_job_choose_sheet(*, actor: Actor, job_id: int, sheet: str) -> ImportJ
             raise Conflict(_("This import has already run; upload the file again."),
                            code="job_finished")
         try:
+            total = check_file(Path(settings.MEDIA_ROOT) / job.file,
+                               filename=job.original_filename, sheet=sheet or None)
             with open_table(Path(settings.MEDIA_ROOT) / job.file,
                             filename=job.original_filename, sheet=sheet or None) as table:
                 headers, name = list(table.headers), table.sheet or ""
-                first_row, total = table.header_row + 1, table.row_count_estimate
+                first_row = table.header_row + 1
         except ReaderError as exc:
             raise ValidationFailed(exc.message, details={"sheet": [str(exc.message)]},
                                    code=exc.code) from None

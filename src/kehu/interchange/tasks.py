@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from kehu.core.actor import Actor
 from kehu.interchange.models import ImportJob
-from kehu.interchange.services import import_job_check_duplicates, import_job_run
+from kehu.interchange.services import (
+    import_job_check_duplicates,
+    import_job_run,
+    import_uploads_cleanup,
+)
 
 
 @db_task()
@@ -20,3 +25,10 @@ def import_job_task(job_id: int) -> None:
 @db_task()
 def import_duplicates_task(job_id: int) -> None:
     import_job_check_duplicates(job_id=job_id)
+
+
+@db_periodic_task(crontab(minute="17"))
+def import_uploads_cleanup_task() -> None:
+    """Hourly: delete uploads left by jobs that failed or were abandoned (settings
+    KEHU_IMPORT_UPLOAD_HOURS) and files no job refers to."""
+    import_uploads_cleanup()

@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.core.models import FieldRule
+from kehu.core.schemas import Days, Flag, Id, Input, Weight
 from kehu.quality import selectors, services
 
 router = Router(tags=["quality"])
@@ -76,7 +77,7 @@ class RuleOut(Schema):
     is_active: bool
 
 
-class RuleIn(Schema):
+class RuleIn(Input):
     field: str = Field(..., description="A customer field key (`email`, `custom.level` …)")
     rule: RuleKind
     applies_to: Applies = "both"
@@ -86,10 +87,10 @@ class RuleIn(Schema):
     allowed_values: list[str] = []
     message: str = Field("", max_length=200, description="Own error message; %(field)s "
                                                          "is replaced by the field's label")
-    is_active: bool = True
+    is_active: Flag = True
 
 
-class RulePatch(Schema):
+class RulePatch(Input):
     field: str | None = None
     rule: RuleKind | None = None
     applies_to: Applies | None = None
@@ -98,7 +99,7 @@ class RulePatch(Schema):
     max_value: str | None = None
     allowed_values: list[str] | None = None
     message: str | None = Field(None, max_length=200)
-    is_active: bool | None = None
+    is_active: Flag | None = None
 
 
 class SettingsOut(Schema):
@@ -109,12 +110,12 @@ class SettingsOut(Schema):
     stale_days: int
 
 
-class SettingsIn(Schema):
-    completeness_weights: dict[str, dict[str, int]] | None = None
-    component_weights: dict[str, int] | None = None
-    fresh_days: int | None = None
-    expired_days: int | None = None
-    stale_days: int | None = None
+class SettingsIn(Input):
+    completeness_weights: dict[str, dict[str, Weight]] | None = None
+    component_weights: dict[str, Weight] | None = None
+    fresh_days: Days | None = None
+    expired_days: Days | None = None
+    stale_days: Days | None = None
 
 
 class RecomputeOut(Schema):
@@ -125,7 +126,7 @@ class RecomputeOut(Schema):
 
 @router.get("/customers/{customer_id}/quality", response={200: QualityOut, **ERROR_RESPONSES},
             summary="A customer's data-quality score and its breakdown")
-def customer_quality(request, customer_id: int):
+def customer_quality(request, customer_id: Id):
     found = selectors.customer_quality_by_id(user=request.user, customer_id=customer_id)
     if found is None:
         return QualityOut(customer_id=customer_id)
@@ -153,13 +154,13 @@ def create_rule(request, payload: RuleIn):
 
 @router.get("/quality/rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
             summary="One field validation rule")
-def get_rule(request, rule_id: int):
+def get_rule(request, rule_id: Id):
     return selectors.field_rule_get(user=request.user, rule_id=rule_id)
 
 
 @router.patch("/quality/rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
               summary="Change a field validation rule")
-def update_rule(request, rule_id: int, payload: RulePatch):
+def update_rule(request, rule_id: Id, payload: RulePatch):
     rule = selectors.field_rule_get(user=request.user, rule_id=rule_id)
     return services.field_rule_update(actor=actor_of(request), rule=rule,
                                       **payload.dict(exclude_none=True))
@@ -167,7 +168,7 @@ def update_rule(request, rule_id: int, payload: RulePatch):
 
 @router.delete("/quality/rules/{rule_id}", response={204: None, **ERROR_RESPONSES},
                summary="Remove a field validation rule")
-def delete_rule(request, rule_id: int):
+def delete_rule(request, rule_id: Id):
     rule = selectors.field_rule_get(user=request.user, rule_id=rule_id)
     services.field_rule_delete(actor=actor_of(request), rule=rule)
     return Status(204, None)
@@ -192,5 +193,5 @@ def update_settings(request, payload: SettingsIn):
 
 @router.post("/quality/recompute", response={200: RecomputeOut, **ERROR_RESPONSES},
              summary="Recompute stored quality scores now")
-def recompute(request, changed_only: bool = False):
+def recompute(request, changed_only: Flag = False):
     return services.quality_recompute(actor=actor_of(request), only_dirty=changed_only).__dict__

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, NotFound
 from kehu.core.pages import requires, show_errors
+from kehu.customers.selectors import may_filter_on
 from kehu.quality import selectors, services
 from kehu.quality.forms import FieldRuleForm, QualitySettingsForm
 from kehu.quality.tasks import quality_recompute_task
@@ -35,10 +36,13 @@ def _duplicates_url() -> str | None:
 @requires("quality.view")
 def dashboard(request):
     summary = selectors.quality_summary(user=request.user)
-    # "Worst fields" are those somebody lacks; fully filled fields are not among them.
-    completeness = [{"figure": f, "url": _customers_url(quality_missing=f.field)}
+    # "Worst fields" are those somebody lacks; fully filled fields are not among them. No
+    # drill-down into a field masked or hidden for the user (the list would refuse it).
+    completeness = [{"figure": f, "url": _customers_url(quality_missing=f.field)
+                     if may_filter_on(request.user, f.field, presence=True) else None}
                     for f in summary.completeness if f.missing]
-    invalid = [{"figure": f, "url": _customers_url(quality_invalid=f.field)}
+    invalid = [{"figure": f, "url": _customers_url(quality_invalid=f.field)
+                if may_filter_on(request.user, f.field) else None}
                for f in summary.invalid]
     return render(request, "quality/dashboard.html", {
         "summary": summary, "completeness": completeness, "invalid": invalid,

@@ -10,6 +10,7 @@ from ninja import Router, Schema
 
 from kehu.core.errors import NotFound
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Flag, Id, Input
 from kehu.customers.selectors import customer_get_plain
 from kehu.scoring import selectors, services
 
@@ -68,8 +69,8 @@ class GridOut(Schema):
     last_run: dict[str, Any] | None = None
 
 
-class ScoreIn(Schema):
-    full: bool = False
+class ScoreIn(Input):
+    full: Flag = False
 
 
 class RunOut(Schema):
@@ -86,7 +87,7 @@ class RunOut(Schema):
 
 @router.get("/customers/{customer_id}/value", response={200: ValueOut, **ERROR_RESPONSES},
             summary="A customer's RFM scores, segment and value tier (404 until scored)")
-def get_value(request, customer_id: int):
+def get_value(request, customer_id: Id):
     customer = customer_get_plain(user=request.user, customer_id=customer_id)
     value = selectors.customer_value_get(user=request.user, customer=customer)
     if value is None:

@@ -8,9 +8,14 @@ class ScoringConfig(AppConfig):
     verbose_name = _("Customer value")
 
     def ready(self):
+        from django.urls import reverse
+
         from kehu.core import labels
+        from kehu.core.jobs import JobKind, register_job_kind
         from kehu.scoring.models import ScoringRun, ScoringSettings
 
+        register_job_kind(JobKind(key="scoring_run", label=_("RFM scoring"), permission="scoring.view",
+                                  detail_url=lambda job: reverse("scoring:rfm")))
         labels.register_object("scoring", self.verbose_name)
         labels.register_model("scoring_run", ScoringRun, fields={
             "customers": _("Customers"), "rows_changed": _("Rows changed"),

@@ -169,6 +169,9 @@ class ScoringRun(models.Model):
     boundaries = models.JSONField(_("quintile boundaries"), default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     triggered_by = models.CharField(_("triggered by"), max_length=200, blank=True)
+    # Its entry in the one job system (progress, rate, process, outcome for every page).
+    job = models.OneToOneField("core.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="scoring_run")
 
     class Meta:
         ordering = ["-started_at", "-id"]

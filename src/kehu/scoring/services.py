@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record, diff
 from kehu.core.errors import ValidationFailed
+from kehu.core.jobs import job_open, job_report
+from kehu.core.models import Job
 from kehu.customers.models import Customer
 from kehu.customers.services import customer_update
 from kehu.interactions.models import Interaction
@@ -295,6 +297,21 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
     move with the date), when the settings changed since, or when there was no run.
     """
     actor.require("scoring.configure")
+    job = job_open(kind="scoring_run", label=_("RFM scoring"), user=actor.user)
+    job_report(job, status=Job.RUNNING)
+    try:
+        run = _rfm_score(actor=actor, full=full, now=now, progress=progress, job=job)
+    except BaseException as exc:
+        job_report(job, status=Job.FAILED, error=type(exc).__name__)
+        raise
+    job_report(job, status=Job.DONE, done=run.recomputed, total=run.recomputed,
+               result={"mode": run.mode, "scored": run.scored, "changed": run.changed,
+                       "lifecycle_changes": run.lifecycle_changes})
+    return run
+
+
+def _rfm_score(*, actor: Actor, full: bool, now: datetime | None,
+               progress: Callable[[str], None] | None, job: Job) -> ScoringRun:
     started = time.perf_counter()
     now = now or timezone.now()
     as_of = timezone.localdate(now)
@@ -311,11 +328,12 @@ def rfm_score(*, actor: Actor, full: bool = False, now: datetime | None = None,
     # leaves correct rows behind; the next run finishes the job.
     run = ScoringRun.objects.create(mode="full" if full else "incremental", as_of=as_of,
                                     started_at=now, window_days=settings.window_days,
-                                    triggered_by=actor.label[:200])
+                                    triggered_by=actor.label[:200], job=job)
     customers = {pk: (created, stage) for pk, created, stage in _raw(
         Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by()
         .values_list("pk", "created_at", "lifecycle_stage"))}
     say(_("%(n)d customers") % {"n": len(customers)})
+    job_report(job, total=len(customers))
     stored = {row[0]: row[1:] for row in _raw(
         CustomerValue.objects.order_by().values_list("customer_id", *_VALUE_COLUMNS))}
     if full:

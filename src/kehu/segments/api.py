@@ -11,22 +11,22 @@ from typing import Any
 from ninja import Field, Query, Router, Schema, Status
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Flag, Id, Input, Limit
 from kehu.customers.api import CustomerRowOut
 from kehu.customers.selectors import customer_present
 from kehu.segments import selectors, services
-from kehu.segments.selectors import MAX_LIMIT
 
 router = Router(tags=["segments"])
 
 
-class DefinitionIn(Schema):
+class DefinitionIn(Input):
     definition: dict[str, Any] = Field(..., description="A group node; see docs/segments.md.")
 
 
 class SegmentIn(DefinitionIn):
     name: str
     description: str = ""
-    dynamic: bool = True
+    dynamic: Flag = True
     tag: str | None = Field(None, description="Make it a rule-based tag with this name.")
 
 
@@ -57,7 +57,7 @@ class MembersOut(Schema):
 
 class MembersQuery(Schema):
     cursor: str | None = None
-    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    limit: Limit = 50
 
 
 def _out(segment) -> dict[str, Any]:
@@ -95,13 +95,13 @@ def create_segment(request, payload: SegmentIn):
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **ERROR_RESPONSES},
             summary="Read a segment")
-def get_segment(request, segment_id: int):
+def get_segment(request, segment_id: Id):
     return _out(selectors.segment_get(user=request.user, segment_id=segment_id))
 
 
 @router.put("/segments/{segment_id}", response={200: SegmentOut, **ERROR_RESPONSES},
             summary="Replace a segment's definition and settings")
-def update_segment(request, segment_id: int, payload: SegmentIn):
+def update_segment(request, segment_id: Id, payload: SegmentIn):
     segment = selectors.segment_get(user=request.user, segment_id=segment_id)
     services.segment_update(actor=actor_of(request), segment=segment, name=payload.name,
                             description=payload.description, definition=payload.definition,
@@ -111,7 +111,7 @@ def update_segment(request, segment_id: int, payload: SegmentIn):
 
 @router.delete("/segments/{segment_id}", response={204: None, **ERROR_RESPONSES},
                summary="Delete a segment")
-def delete_segment(request, segment_id: int):
+def delete_segment(request, segment_id: Id):
     segment = selectors.segment_get(user=request.user, segment_id=segment_id)
     services.segment_delete(actor=actor_of(request), segment=segment)
     return Status(204, None)
@@ -119,7 +119,7 @@ def delete_segment(request, segment_id: int):
 
 @router.post("/segments/{segment_id}/refresh", response={200: SegmentOut, **ERROR_RESPONSES},
              summary="Recompute a segment's members now")
-def refresh_segment(request, segment_id: int):
+def refresh_segment(request, segment_id: Id):
     segment = selectors.segment_get(user=request.user, segment_id=segment_id)
     services.segment_refresh(actor=actor_of(request), segment=segment)
     return _out(selectors.segment_get(user=request.user, segment_id=segment_id))
@@ -127,7 +127,7 @@ def refresh_segment(request, segment_id: int):
 
 @router.get("/segments/{segment_id}/members", response={200: MembersOut, **ERROR_RESPONSES},
             summary="Members of a segment (keyset paged)")
-def members(request, segment_id: int, query: Query[MembersQuery]):
+def members(request, segment_id: Id, query: Query[MembersQuery]):
     """The members as of the last computation that the caller may see, newest id first;
     pass `next_cursor` back as `cursor` for the next page."""
     segment = selectors.segment_get(user=request.user, segment_id=segment_id)

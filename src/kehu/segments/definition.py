@@ -28,6 +28,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kehu.accounts.access import refusal_message
 from kehu.core.errors import ValidationFailed
 from kehu.segments.fields import FIELDS, OPERATORS, FieldSpec, custom_spec
 
@@ -277,10 +278,10 @@ def _field(node, path, errors, catalogue: Catalogue, access):
     if spec is None:
         errors.add(_join(path, "field"), _("Unknown field “%s”.") % key)
         return None
-    if spec.sensitive and access is not None and access.is_hidden(spec.sensitive):
-        errors.add(_join(path, "field"), _("You may not filter on “%s”.") % spec.label)
-        return None
     op = node.get("op")
+    if not _may_condition(spec, op, access):
+        errors.add(_join(path, "field"), refusal_message(spec.label))
+        return None
     allowed = OPERATORS[spec.kind]
     if op not in allowed:
         errors.add(_join(path, "op"), _("Operator “%(op)s” does not apply to “%(field)s”; use "
@@ -300,6 +301,14 @@ def _field(node, path, errors, catalogue: Catalogue, access):
         return None
     out["value"] = value
     return out
+
+
+def _may_condition(spec: FieldSpec, op, access) -> bool:
+    """The access policy's one rule for conditions on sensitive fields (masked or hidden for
+    the caller: refused, except asking a masked field whether it is set)."""
+    if not spec.sensitive or access is None:
+        return True
+    return access.may_condition_on(spec.sensitive, presence=op in NO_VALUE_OPS)
 
 
 def _field_value(spec: FieldSpec, op: str, value, path, errors, catalogue: Catalogue):

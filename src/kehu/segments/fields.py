@@ -2,8 +2,9 @@
 score, RFM values …) is one `register(FieldSpec(...))` line.
 
 A spec names the ORM path from Customer (lower layers are reached by lookup strings, never
-imports), its kind (which decides the operators), an optional sensitive-field name (a caller
-for whom that field is hidden may not filter on it) and, for coded values, its choices.
+imports), its kind (which decides the operators), an optional sensitive-field name (the access
+policy refuses conditions on it when it is masked or hidden for the caller) and, for coded
+values, its choices.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ register(FieldSpec("birthday", _("Birthday"), "anniversary", "birthday",
 register(FieldSpec("region", _("Region"), "choice", "region", choices=_regions))
 register(FieldSpec("province", _("Province"), "text", "province"))
 register(FieldSpec("city", _("City"), "text", "city"))
-register(FieldSpec("district", _("District (any address)"), "district", "addresses__district"))
+register(FieldSpec("district", _("District (any address)"), "district", "addresses__district",
+                   sensitive="customer.district"))
 register(FieldSpec("owner", _("Owner"), "user", "owner"))
 register(FieldSpec("team", _("Team"), "team", "team"))
 register(FieldSpec("lifecycle_stage", _("Lifecycle stage"), "choice", "lifecycle_stage",

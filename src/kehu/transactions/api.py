@@ -7,11 +7,12 @@ from typing import Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from kehu.accounts import selectors as accounts
 from kehu.core.errors import ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Flag, Id, Input, Moment, Money, Page, Quantity, Rating
 from kehu.transactions import selectors, services
 from kehu.transactions.models import Order, Ticket
 
@@ -33,20 +34,20 @@ TicketPriority = _codes(Ticket.PRIORITIES)
 # Products ------------------------------------------------------------------------
 
 
-class ProductIn(Schema):
+class ProductIn(Input):
     sku: str = Field(..., min_length=1, max_length=40)
     name: str = Field(..., min_length=1, max_length=200)
     category: str = Field("", max_length=60)
-    unit_price: Decimal = Field(..., ge=0, max_digits=12, decimal_places=2)
-    is_active: bool = True
+    unit_price: Money
+    is_active: Flag = True
 
 
-class ProductPatch(Schema):
+class ProductPatch(Input):
     sku: str | None = Field(None, min_length=1, max_length=40)
     name: str | None = Field(None, min_length=1, max_length=200)
     category: str | None = Field(None, max_length=60)
-    unit_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
-    is_active: bool | None = None
+    unit_price: Money | None = None
+    is_active: Flag | None = None
 
 
 class ProductOut(Schema):
@@ -59,15 +60,15 @@ class ProductOut(Schema):
 
 
 @router.get("/products", response=list[ProductOut], summary="The product catalogue")
-@paginate(LimitOffsetPagination)
-def list_products(request, search: str = "", category: str = "", active_only: bool = False):
+@paginate(Page)
+def list_products(request, search: str = "", category: str = "", active_only: Flag = False):
     return selectors.product_list(request.user, search=search, category=category,
                                   active_only=active_only)
 
 
 @router.get("/products/{product_id}", response={200: ProductOut, **ERROR_RESPONSES},
             summary="One product")
-def get_product(request, product_id: int):
+def get_product(request, product_id: Id):
     return selectors.product_get(request.user, product_id)
 
 
@@ -79,7 +80,7 @@ def create_product(request, payload: ProductIn):
 
 @router.patch("/products/{product_id}", response={200: ProductOut, **ERROR_RESPONSES},
               summary="Change a product")
-def update_product(request, product_id: int, payload: ProductPatch):
+def update_product(request, product_id: Id, payload: ProductPatch):
     product = selectors.product_get(request.user, product_id)
     fields = {"sku": product.sku, "name": product.name, "category": product.category,
               "unit_price": product.unit_price, "is_active": product.is_active}
@@ -90,18 +91,17 @@ def update_product(request, product_id: int, payload: ProductPatch):
 # Orders --------------------------------------------------------------------------
 
 
-class OrderLineIn(Schema):
-    product_id: int
-    quantity: Decimal = Field(..., gt=0, max_digits=12, decimal_places=2)
-    unit_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2,
-                                       description="Default: the product's list price.")
+class OrderLineIn(Input):
+    product_id: Id
+    quantity: Quantity
+    unit_price: Money | None = Field(None, description="Default: the product's list price.")
 
 
-class OrderIn(Schema):
-    customer_id: int
+class OrderIn(Input):
+    customer_id: Id
     lines: list[OrderLineIn] = Field(..., min_length=1)
     number: str | None = Field(None, max_length=40, description="Generated when absent.")
-    ordered_at: dt.datetime | None = None
+    ordered_at: Moment | None = None
     status: OrderStatus = "pending"
     payment_method: PaymentMethod = ""
     sales_channel: SalesChannel = ""
@@ -158,16 +158,16 @@ class OrderDetailOut(OrderOut):
         return list(order.lines.all())
 
 
-class OrderStatusIn(Schema):
+class OrderStatusIn(Input):
     status: OrderStatus
     notes: str | None = None
 
 
 class OrderFilters(Schema):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     status: OrderStatus | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     search: str = ""
 
 
@@ -189,14 +189,14 @@ def _user_named(request, username: str | None, field: str):
 
 
 @router.get("/orders", response=list[OrderOut], summary="Orders, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_orders(request, filters: Query[OrderFilters]):
     return selectors.order_list(request.user, **filters.dict())
 
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES},
             summary="One order with its lines")
-def get_order(request, order_id: int):
+def get_order(request, order_id: Id):
     return selectors.order_get(request.user, order_id)
 
 
@@ -218,7 +218,7 @@ def create_order(request, payload: OrderIn):
 
 @router.patch("/orders/{order_id}", response={200: OrderDetailOut, **ERROR_RESPONSES},
               summary="Move an order to another status")
-def update_order_status(request, order_id: int, payload: OrderStatusIn):
+def update_order_status(request, order_id: Id, payload: OrderStatusIn):
     order = selectors.order_get(request.user, order_id)
     services.order_update_status(actor=actor_of(request), order=order, status=payload.status,
                                  notes=payload.notes)
@@ -228,7 +228,7 @@ def update_order_status(request, order_id: int, payload: OrderStatusIn):
 @router.get("/customers/{customer_id}/order-summary",
             response={200: OrderSummaryOut, **ERROR_RESPONSES},
             summary="A customer's order count, net spend and last order")
-def order_summary(request, customer_id: int):
+def order_summary(request, customer_id: Id):
     customer = selectors.customer_get(request.user, customer_id)
     return selectors.customer_order_summary(request.user, customer)
 
@@ -236,27 +236,27 @@ def order_summary(request, customer_id: int):
 # Tickets -------------------------------------------------------------------------
 
 
-class TicketIn(Schema):
-    customer_id: int
+class TicketIn(Input):
+    customer_id: Id
     kind: TicketKind
     subject: str = Field(..., min_length=1, max_length=200)
     description: str = ""
     priority: TicketPriority = "normal"
     assignee: str | None = Field(None, description="Username; default the caller.")
-    product_id: int | None = None
-    opened_at: dt.datetime | None = None
+    product_id: Id | None = None
+    opened_at: Moment | None = None
     number: str | None = Field(None, max_length=40)
 
 
-class TicketPatch(Schema):
+class TicketPatch(Input):
     status: TicketStatus | None = None
     priority: TicketPriority | None = None
     assignee: str | None = Field(None, description="Username; empty string unassigns.")
     resolution: str | None = None
 
 
-class RatingIn(Schema):
-    satisfaction: int = Field(..., description="1 (very unhappy) to 5 (very happy).")
+class RatingIn(Input):
+    satisfaction: Rating = Field(..., description="1 (very unhappy) to 5 (very happy).")
 
 
 class TicketOut(Schema):
@@ -286,7 +286,7 @@ class TicketOut(Schema):
 
 
 class TicketFilters(Schema):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     status: Literal["open", "in_progress", "resolved", "closed", "unresolved"] | None = None
     priority: TicketPriority | None = None
     kind: TicketKind | None = None
@@ -294,14 +294,14 @@ class TicketFilters(Schema):
 
 
 @router.get("/tickets", response=list[TicketOut], summary="Service tickets, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_tickets(request, filters: Query[TicketFilters]):
     return selectors.ticket_list(request.user, **filters.dict())
 
 
 @router.get("/tickets/{ticket_id}", response={200: TicketOut, **ERROR_RESPONSES},
             summary="One ticket")
-def get_ticket(request, ticket_id: int):
+def get_ticket(request, ticket_id: Id):
     return selectors.ticket_get(request.user, ticket_id)
 
 
@@ -322,7 +322,7 @@ def open_ticket(request, payload: TicketIn):
 
 @router.patch("/tickets/{ticket_id}", response={200: TicketOut, **ERROR_RESPONSES},
               summary="Work a ticket: status, priority, assignee, resolution")
-def update_ticket(request, ticket_id: int, payload: TicketPatch):
+def update_ticket(request, ticket_id: Id, payload: TicketPatch):
     ticket = selectors.ticket_get(request.user, ticket_id)
     fields = payload.dict(exclude_unset=True)
     assignee = ticket.assignee
@@ -341,7 +341,7 @@ def update_ticket(request, ticket_id: int, payload: TicketPatch):
 
 @router.post("/tickets/{ticket_id}/rate", response={200: TicketOut, **ERROR_RESPONSES},
              summary="Record the customer's satisfaction with a resolved ticket")
-def rate_ticket(request, ticket_id: int, payload: RatingIn):
+def rate_ticket(request, ticket_id: Id, payload: RatingIn):
     ticket = selectors.ticket_get(request.user, ticket_id)
     services.ticket_rate(actor=actor_of(request), ticket=ticket,
                          satisfaction=payload.satisfaction)

@@ -26,6 +26,7 @@ ADMIN_NAVIGATION = [
     ("customers:tags", _("Tags"), "segment.manage"),
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
+    ("web:jobs", _("Background jobs"), None),
 ]
 
 

@@ -14,6 +14,8 @@ from django.views.decorators.http import require_GET
 
 from kehu.core.health import readiness
 from kehu.core.metrics import render as render_metrics
+from kehu.core.models import Job
+from kehu.core.selectors import job_list
 from kehu.web.selectors import AGENDA_ROWS, home_page
 
 
@@ -23,6 +25,19 @@ def home(request):
     return render(request, "web/home.html", {
         "home": home_page(user=request.user), "policy": request.user.access,
         "agenda_rows": AGENDA_ROWS})
+
+
+@login_required
+@require_GET
+def jobs(request):
+    """Every long job the user may see (imports, scans, scoring …) with its progress."""
+    status = request.GET.get("status") or None
+    if status not in dict(Job.STATUSES):
+        status = None
+    _total, rows = job_list(user=request.user, status=status, limit=100)
+    context = {"jobs": rows, "status": status, "statuses": Job.STATUSES,
+               "running": any(row["status"] in (Job.QUEUED, Job.RUNNING) for row in rows)}
+    return render(request, "web/jobs.html", context)
 
 
 @require_GET

@@ -46,6 +46,7 @@ from kehu.customers.services.customers import (
     record_card_change,
 )
 from kehu.customers.services.identity import id_number_index, normalize_identifier
+from kehu.customers.services.lookups import customer_sensitive_lookup
 from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save, tag_update
 
 __all__ = [
@@ -55,7 +56,8 @@ __all__ = [
     "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
     "customer_lock_for_write", "customer_touch_activity", "customers_lock_for_write",
     "customers_touch_activity",
-    "customer_delete", "customer_reveal_id_number", "customer_update", "customers_add_tag",
+    "customer_delete", "customer_reveal_id_number", "customer_sensitive_lookup",
+    "customer_update", "customers_add_tag",
     "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
     "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
     "saved_view_save", "tag_add", "tag_group_delete", "tag_group_save", "tag_remove",

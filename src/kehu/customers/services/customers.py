@@ -31,6 +31,7 @@ from kehu.core.normalize import (
     normalize_uscc,
     parse_date,
 )
+from kehu.core.schemas import EARLIEST
 from kehu.customers import fields as catalogue
 from kehu.customers import planning
 from kehu.customers.models import Customer, Identifier
@@ -85,6 +86,9 @@ def _clean_simple(plan: _Plan, kind: str, name: str, value: Any) -> None:
             value = None if value in (None, "") else parse_date(value)
             if value is not None and value > timezone.localdate():
                 plan.error("birthday", _("The birthday cannot be in the future."))
+                return
+            if value is not None and value < EARLIEST:
+                plan.error("birthday", _("Give a birthday from 1900-01-01 on."))
                 return
         elif name == "company":  # written as names are (the import cleans it alike)
             value = normalize_name(value) if value else ""

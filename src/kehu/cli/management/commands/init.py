@@ -12,6 +12,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, admin, **options):
         result = initialise(admin_username=admin, verbosity=max(options["verbosity"] - 1, 0))
+        if result.modes_fixed:
+            self.stdout.write(_("Made %d files and folders in the data directory readable by "
+                                "their owner only.") % result.modes_fixed)
         if result.admin_password:
             self.stdout.write(self.style.SUCCESS(_("Created the first admin.")))
             self.stdout.write(f"  username: {result.admin_username}")
