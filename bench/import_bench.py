@@ -219,6 +219,10 @@ def main() -> None:
     parser.add_argument("--database-url", default="",
                         help="an EMPTY PostgreSQL database to import into (default: SQLite)")
     parser.add_argument("--export", action="store_true", help="time the CSV export too")
+    parser.add_argument("--on-name-conflict", choices=("review", "reject", "update"),
+                        default="review",
+                        help="the import's option (the in-file duplicates repeat a mobile "
+                             "under another name: review creates and queues them)")
     parser.add_argument("--workers", type=int, default=None,
                         help="KEHU_IMPORT_WORKERS (processes cleaning ahead; 0: none)")
     parser.add_argument("--chunk", type=int, default=None, help="KEHU_IMPORT_CHUNK_ROWS")
@@ -255,7 +259,8 @@ def main() -> None:
 
     cpu_before = _cpu()
     started = time.perf_counter()
-    job = import_job_create(actor=actor, file=source, filename=source.name)
+    job = import_job_create(actor=actor, file=source, filename=source.name,
+                            options={"on_name_conflict": args.on_name_conflict})
     job = import_job_run(job_id=job.pk, actor=actor)
     seconds = time.perf_counter() - started
     cpu = _cpu() - cpu_before

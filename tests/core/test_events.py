@@ -95,6 +95,24 @@ def test_sensitive_customer_values_are_referenced_not_copied():
     assert AuditEntry.objects.get().changes["mobile"]["after"] == "+8613900000000"
 
 
+@pytest.mark.django_db
+def test_identifier_changes_audited_per_kind_are_referenced_too(tmp_path):
+    """The import and the card audit identifier changes one key per kind; the events of a real
+    import carry none of those values (a marketer-level subscriber must not read WeChat)."""
+    from kehu.customers.services import customer_create
+
+    customer = customer_create(actor=SYSTEM, name="李娜", mobile="13812345678",
+                               email="ln@example.com", wechat="wx_secret_9")
+    for event in DomainEvent.objects.filter(customer_id=customer.pk):
+        text = json.dumps(event.changes, ensure_ascii=False)
+        assert "12345678" not in text and "ln@example.com" not in text and "wx_secret_9" not in text, text
+    record_change(actor=SYSTEM, action="customer.update", event="customer.field_changed",
+                  object_type="customer", object_id=customer.pk, changes={
+                      "identifier.wechat": {"before": "wx_old", "after": "wx_new"}})
+    assert DomainEvent.objects.order_by("-id").first().changes == {
+        "identifier.wechat": {"ref": "customer.wechat", "cleared": False}}
+
+
 # Dispatching --------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from kehu.core.actor import Actor
 from kehu.core.audit import audit_verify
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Address, Customer, Identifier
+from kehu.customers.services import bulk as customers_bulk
 from kehu.customers.services.identity import id_number_index
 from kehu.interchange import bulk
 from kehu.interchange.models import ImportJob
@@ -263,7 +264,7 @@ def test_a_chunk_that_meets_a_concurrent_unique_row_runs_again(actor, tmp_path, 
     path = write_csv(tmp_path / "a.csv", rows)
     monkeypatch.setattr(bulk, "CHUNK_ROWS", 4)
     monkeypatch.setattr(bulk, "WORKERS", 0)
-    real_insert, calls = bulk.insert_rows, []
+    real_insert, calls = customers_bulk.insert_rows, []
 
     def insert_rows(model, names, values):
         if model is Identifier:
@@ -272,7 +273,7 @@ def test_a_chunk_that_meets_a_concurrent_unique_row_runs_again(actor, tmp_path, 
                 raise IntegrityError("UNIQUE constraint failed: identifier_live_unique")
         return real_insert(model, names, values)
 
-    monkeypatch.setattr(bulk, "insert_rows", insert_rows)
+    monkeypatch.setattr(customers_bulk, "insert_rows", insert_rows)
     job = run(actor, path)
     assert counts(job) == (9, 9, 0, 0, 0)
     assert len(calls) == 4  # chunks of 4, 4, 1 and the second one again
@@ -294,7 +295,7 @@ def test_a_chunk_still_conflicting_after_its_attempts_fails_the_job(actor, tmp_p
         attempts.append(args[0])
         raise IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(bulk, "insert_rows", insert_rows)
+    monkeypatch.setattr(customers_bulk, "insert_rows", insert_rows)
     with pytest.raises(IntegrityError):
         run(actor, path)
     job = ImportJob.objects.get()
@@ -316,15 +317,16 @@ def test_a_mobile_saved_on_a_card_during_a_chunk_is_updated_not_duplicated(
     path = write_csv(tmp_path / "a.csv", [row(f"客户{i}", f"139{i:08d}", notes="导入")
                                           for i in range(3)])
     monkeypatch.setattr(bulk, "WORKERS", 0)
-    real_load, loads = bulk._ChunkWriter._load, []
+    real_load, loads = customers_bulk._ChunkWriter._load, []
 
     def load(self, prepared):
         real_load(self, prepared)
         loads.append(len(self.cards))
         if len(loads) == 1:
-            committed_elsewhere(lambda: create_customer(name="前台登记", mobile="13900000001"))
+            # The same person (same name) registered at the front desk meanwhile.
+            committed_elsewhere(lambda: create_customer(name="客户1", mobile="13900000001"))
 
-    monkeypatch.setattr(bulk._ChunkWriter, "_load", load)
+    monkeypatch.setattr(customers_bulk._ChunkWriter, "_load", load)
     job = run(actor, path)
     assert counts(job) == (3, 2, 1, 0, 0)
     assert loads == [0, 1]  # the chunk ran again and then found the card's customer

@@ -13,6 +13,7 @@ from typing import Any
 from kehu.core.models import AuditEntry
 from kehu.core.selectors import audit_history_for
 from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
+from kehu.customers import fields as catalogue
 from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
 from kehu.interactions import selectors as interactions
@@ -25,14 +26,6 @@ from kehu.transactions.models import Order, Ticket
 
 TIMELINE_KINDS = ("interaction", "event", "order", "ticket")
 TIMELINE_PAGE = 20
-
-# Audit fields that carry sensitive values, and the field permission that governs them.
-_SENSITIVE_HISTORY = {"mobile": "customer.mobile", "email": "customer.email",
-                      "birthday": "customer.birthday", "address": "customer.address",
-                      "id_number": "customer.id_number", "wechat": "customer.wechat"}
-_IDENTIFIER_KINDS = {"mobile": "customer.mobile", "landline": "customer.mobile",
-                     "email": "customer.email", "wechat": "customer.wechat"}
-
 
 @dataclass(frozen=True)
 class TimelinePage:
@@ -136,38 +129,10 @@ def card_history(*, user, customer: Customer, limit: int = 20) -> list[HistoryEn
 
 
 def _history_entry(user, entry: AuditEntry) -> HistoryEntry:
-    access = user.access
-    changes: dict[str, Any] = {}
-    for field, change in (entry.changes or {}).items():
-        if not (isinstance(change, dict) and set(change) == {"before", "after"}):
-            changes[field] = change
-            continue
-        sensitive = _SENSITIVE_HISTORY.get(field)
-        if field == "identifier":
-            changes[field] = {side: _present_identifier(access, change[side])
-                              for side in ("before", "after")}
-        elif sensitive:
-            if access.is_hidden(sensitive):
-                continue
-            changes[field] = {side: access.present(sensitive, change[side])
-                              for side in ("before", "after")}
-        else:
-            changes[field] = change
+    """One entry, each field's values masked (or left out) by that field's own setting."""
     return HistoryEntry(seq=entry.seq, at=entry.at, actor=entry.actor_label,
-                        action=entry.action, changes=changes)
-
-
-def _present_identifier(access, described):
-    """Identifiers are audited as "kind:value" (or "kind:system:value")."""
-    if not isinstance(described, str) or ":" not in described:
-        return described
-    kind, _sep, value = described.partition(":")
-    sensitive = _IDENTIFIER_KINDS.get(kind)
-    if sensitive is None:
-        return described
-    if access.is_hidden(sensitive):
-        return f"{kind}:—"
-    return f"{kind}:{access.present(sensitive, value)}"
+                        action=entry.action,
+                        changes=catalogue.present_changes(user.access, entry.changes or {}))
 
 
 def custom_field_values(*, user, customer: Customer) -> list[CustomFieldValue]:

@@ -9,10 +9,15 @@ table is what the ORM would have written. Callers run inside `transaction.atomic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models
+
+from kehu.core.conflicts import CONFLICT_ATTEMPTS, atomic_retrying_conflicts
+
+__all__ = ["CONFLICT_ATTEMPTS", "JSONText", "allocate_ids", "atomic_retrying_conflicts",
+           "insert_rows", "update_rows"]
 
 # Column types whose Python values need the field's own conversion before they reach the
 # driver (the rest are str/int/bool/None, which every driver takes as they are).
@@ -26,25 +31,6 @@ class JSONText(str):
 
 
 _UNSET = object()
-_T = TypeVar("_T")
-# How often a bulk step meets a row another writer committed after its lookups before it
-# gives up (each attempt's lookups see the rows committed before it).
-CONFLICT_ATTEMPTS = 3
-
-
-def atomic_retrying_conflicts(step: Callable[[], _T]) -> _T:
-    """`step()` in one transaction; when it fails on a unique constraint (on PostgreSQL
-    another writer can commit, say, the same mobile between a chunk's lookups and its
-    inserts; SQLite serialises writers), everything it did is rolled back and it runs
-    again. The step must be safe to repeat: it reads what it needs inside."""
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                return step()
-        except IntegrityError:
-            if attempt == CONFLICT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:

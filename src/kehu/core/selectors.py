@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -53,6 +55,24 @@ def audit_history_for(*, user, object_type: str, object_id) -> QuerySet[AuditEnt
     return AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by(
         "-seq"
     )
+
+
+# object_type -> presenter(access, changes) -> the changes as that user may read them. The
+# apps that own the objects register theirs (customers: each field masked by its own setting).
+_PRESENTERS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {}
+
+
+def audit_presenter_register(object_type: str,
+                             presenter: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> None:
+    _PRESENTERS[object_type] = presenter
+
+
+def audit_changes_present(user, entry: AuditEntry) -> Any:
+    """An entry's changes as this user may read them (masked per field by the owning app)."""
+    presenter = _PRESENTERS.get(entry.object_type)
+    if presenter is None or not isinstance(entry.changes, dict):
+        return entry.changes
+    return presenter(getattr(user, "access", None), entry.changes)
 
 
 # Jobs --------------------------------------------------------------------------------------

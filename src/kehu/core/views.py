@@ -21,7 +21,13 @@ from kehu.core.events import delivery_replay
 from kehu.core.forms import AuditFilterForm
 from kehu.core.models import EventDelivery
 from kehu.core.pages import requires
-from kehu.core.selectors import AuditFilter, audit_entry_list, dead_letters, subscriber_lag
+from kehu.core.selectors import (
+    AuditFilter,
+    audit_changes_present,
+    audit_entry_list,
+    dead_letters,
+    subscriber_lag,
+)
 from kehu.core.spreadsheet import csv_stream, xlsx_bytes
 
 
@@ -45,6 +51,8 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     entries = audit_entry_list(user=request.user, filters=_filters(form))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    for entry in page.object_list:  # shown only, never saved: masked per field
+        entry.changes = audit_changes_present(request.user, entry)
     context = {"form": form, "page": page, "entries": page.object_list,
                "can_export": request.user.access.can("audit.export"),
                "query": request.GET.urlencode()}
@@ -70,7 +78,8 @@ def audit_export(request):
     def rows():
         for e in entries.iterator(chunk_size=2000):
             yield [e.seq, e.at.isoformat(), e.actor_label, e.api_key_prefix, e.via, e.action,
-                   e.object_type, e.object_id, e.object_repr, str(e.changes), e.ip or "",
+                   e.object_type, e.object_id, e.object_repr,
+                   str(audit_changes_present(request.user, e)), e.ip or "",
                    e.user_agent, e.hash]
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")

@@ -18,6 +18,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Position, Score
 from kehu.customers import selectors, services
+from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
 
 router = Router(tags=["customers"])
@@ -103,6 +104,7 @@ class CustomerRowOut(Schema):
     gender: str
     birthday: str | None
     title: str
+    company: str = Field("", description="The company a person works for, as typed")
     mobile: str | None
     email: str | None
     wechat: str | None
@@ -165,6 +167,7 @@ class _CustomerFields(Input):
     birthday: str | None = Field(None, description="A date (1990-01-02, 1990/1/2, 1990年1月2日) "
                                                    "from 1900-01-01 to today; \"\" clears it")
     title: str | None = None
+    company: str | None = None
     uscc: str | None = None
     industry: str | None = None
     company_size: str | None = None
@@ -312,6 +315,11 @@ class ListQuery(Schema):
     quality_missing: str = Field("", description="A field the quality score found missing")
     quality_invalid: str = Field("", description="A field the quality score found invalid")
     stale_days: Days | None = Field(None, description="No interaction for this many days")
+    value_tier: str = Field("", description="Value tier code (see the card's value tiers)")
+    rfm_segment: str = Field("", description="RFM segment code")
+    r_score: int | None = Field(None, ge=1, le=5, description="R score, 1-5")
+    f_score: int | None = Field(None, ge=1, le=5, description="F score, 1-5")
+    m_score: int | None = Field(None, ge=1, le=5, description="M score, 1-5")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
                                                   "lifecycle_stage, region; `-` for descending "
                                                   "(a masked or hidden field: 422)")
@@ -356,7 +364,7 @@ def _changes(request, data: dict[str, Any]) -> dict[str, Any]:
         data["owner"] = _owner(request, data.pop("owner_id"))
     if "team_id" in data:
         data["team"] = _team(request, data.pop("team_id"))
-    for key in ("gender", "title", "uscc", "industry", "company_size", "revenue_band",
+    for key in ("gender", "title", "company", "uscc", "industry", "company_size", "revenue_band",
                 "website", "source", "notes", "mobile", "email", "wechat", "id_number"):
         if key in data and data[key] is None:
             data[key] = ""
@@ -373,22 +381,11 @@ def _get(request, customer_id: Id) -> Customer:
 
 
 def filters_from(query: ListQuery | dict[str, Any]) -> selectors.CustomerFilters:
-    """The list filters from API query parameters (also used by the page)."""
+    """The list filters from API query parameters: the one parser the page, the export, the
+    CLI and the duplicate scan use too (customers.listing.filters_from_query)."""
     data = query.dict() if isinstance(query, Schema) else dict(query)
-    custom = {}
-    for item in data.get("custom") or []:
-        key, sep, value = str(item).partition("=")
-        if sep and key.strip():
-            custom[key.strip()] = value
-    return selectors.CustomerFilters(
-        q=data.get("q") or "", owner=data.get("owner") or None, team=data.get("team") or None,
-        region=data.get("region") or "", province=data.get("province") or "",
-        lifecycle=data.get("lifecycle") or "", tag=data.get("tag") or None,
-        source=data.get("source") or "", kind=data.get("kind") or "",
-        created_from=data.get("created_from"), created_to=data.get("created_to"), custom=custom,
-        quality_below=data.get("quality_below"), stale_days=data.get("stale_days"),
-        quality_missing=data.get("quality_missing") or "",
-        quality_invalid=data.get("quality_invalid") or "")
+    return filters_from_query({key: value.isoformat() if hasattr(value, "isoformat") else value
+                               for key, value in data.items()})
 
 
 # Customers ----------------------------------------------------------------------------

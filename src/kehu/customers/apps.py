@@ -22,13 +22,19 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import events
+        from kehu.core.selectors import audit_presenter_register
+        from kehu.customers.fields import identifier_audit_key, present_changes
         from kehu.customers.labels import register
+        from kehu.customers.services.identity import SENSITIVE_FIELD_OF_KIND
 
         register()  # field and value labels for kehu.core.labels
+        audit_presenter_register("customer", present_changes)
         # Domain events reference these customer values, never copy them.
         events.register_sensitive("customer", {
             "mobile": "customer.mobile", "email": "customer.email",
             "wechat": "customer.wechat", "id_number": "customer.id_number",
             "birthday": "customer.birthday", "address": "customer.address",
             "identifier": _identifier_field,
+            # Identifier changes are audited one key per kind ("identifier.wechat").
+            **{identifier_audit_key(kind): field for kind, field in SENSITIVE_FIELD_OF_KIND.items()},
         })

@@ -76,7 +76,7 @@ def match_record(customer: Customer) -> dict[str, Any]:
     if customer.kind == Customer.KIND_ORGANISATION:
         company = customer.name
     else:
-        company = employers[0].organisation.name if employers else ""
+        company = employers[0].organisation.name if employers else customer.company
     return {
         "id": customer.pk, "name": customer.name, "gender": customer.gender,
         "birthday": customer.birthday.isoformat() if customer.birthday else "",

@@ -8,14 +8,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import labels
+from kehu.customers import fields as catalogue
 from kehu.customers.models import Customer, CustomFieldDefinition
 
-PERSON_FIELDS = ("gender", "birthday", "title", "id_number")
+PERSON_FIELDS = ("gender", "birthday", "title", "company", "id_number")
 ORGANISATION_FIELDS = ("uscc", "industry", "company_size", "revenue_band", "website")
-# Form field -> the role field setting that decides whether it may be edited.
-SENSITIVE = {"mobile": "customer.mobile", "email": "customer.email", "wechat": "customer.wechat",
-             "id_number": "customer.id_number", "birthday": "customer.birthday",
-             "address": "customer.address"}
+# Form field -> the role field setting that decides whether it may be edited (the catalogue's).
+SENSITIVE = catalogue.sensitive_inputs()
 
 
 def custom_field_name(key: str) -> str:
@@ -55,6 +54,7 @@ class CustomerForm(forms.Form):
     birthday = forms.CharField(label=_("Birthday"), required=False,
                                help_text=_("e.g. 1990-01-02 or 1990年1月2日"))
     title = forms.CharField(label=_("Title"), required=False, max_length=100)
+    company = forms.CharField(label=_("Company"), required=False, max_length=200)
     id_number = forms.CharField(label=_("ID number"), required=False, max_length=30,
                                 widget=forms.TextInput(attrs={"autocomplete": "off"}))
     uscc = forms.CharField(label=_("Unified social credit code"), required=False, max_length=30)
@@ -175,7 +175,7 @@ def customer_form_initial(customer, *, wechat: str = "") -> dict:
     """A CustomerForm's initial values for editing `customer` (its stored values, custom
     fields in the form's vocabulary). `wechat` is the clear value the editor may see."""
     initial = {name: getattr(customer, name) for name in (
-        "name", "gender", "title", "uscc", "industry", "company_size", "revenue_band",
+        "name", "gender", "title", "company", "uscc", "industry", "company_size", "revenue_band",
         "website", "lifecycle_stage", "source", "preferred_channel", "notes")}
     initial.update(version=customer.version, owner=customer.owner_id,
                    birthday=customer.birthday.isoformat() if customer.birthday else "",

@@ -45,9 +45,12 @@ def register() -> None:
         "address": _("Address"), "contact": _("Contact"), "tag": _("Tag"), "tags": _("Tags"),
         "field": _("Field"), "product_interests": _("Product interests"),
         "merged_into": _("Merged into"), "merged": _("Merged customers"),
+        # identifier changes are audited one key per kind (kehu.customers.fields)
+        **{f"identifier.{kind}": label for kind, label in Identifier.KINDS},
         # demo.load
         "counts": _("Counts"), "seed": _("Seed"), "events_per_customer": _("Events per customer"),
     }, values={"identifier": "identifier.described", "source": "source",
+               "identifier.external": "identifier.described",
                "channel": "source"})
     labels.register_model("identifier", Identifier, values={"system": "identifier.system"})
     labels.register_model("address", Address)

@@ -5,7 +5,6 @@ Shared by the list page and the exports, so both show and filter exactly alike.
 
 from __future__ import annotations
 
-from django.http import QueryDict
 from django.utils.translation import gettext_lazy
 
 from kehu.customers.labels import SOURCE_CHANNELS
@@ -30,39 +29,52 @@ _SEGMENTS = {code for code, _label in RFM_SEGMENTS}
 DEFAULT_COLUMNS = ["name", "mobile", "owner", "region", "lifecycle_stage", "tags", "created_at"]
 
 
-def filters_from_query(params: QueryDict, definitions) -> CustomerFilters:
-    """The list filters from a page's query string (custom fields as `cf_<key>`)."""
+def filters_from_query(params, definitions=()) -> CustomerFilters:
+    """THE customer filter parser: the list page's query string (a QueryDict, custom fields
+    as `cf_<key>`), and the API's, the export's, the CLI's and the duplicate scan's
+    parameters (a dict; custom fields as `custom=key=value` items). Every entry point reads
+    filters here, so each filter means the same everywhere; an unusable value is ignored."""
     from datetime import date
+
+    def get(name: str) -> str:
+        value = params.get(name, "")
+        if isinstance(value, list | tuple):
+            value = value[-1] if value else ""
+        return "" if value is None else str(value)
 
     def day(name):
         try:
-            return date.fromisoformat(params.get(name, ""))
+            return date.fromisoformat(get(name))
         except ValueError:
             return None
 
     def number(name):
-        value = params.get(name, "")
+        value = get(name).strip()
         return int(value) if value.isdigit() else None
 
     def score(name):
-        value = params.get(name, "")
+        value = get(name).strip()
         return int(value) if value in ("1", "2", "3", "4", "5") else None
 
-    owner = params.get("owner", "")
+    custom = {d.key: get(f"cf_{d.key}") for d in definitions if get(f"cf_{d.key}").strip()}
+    items = params.getlist("custom") if hasattr(params, "getlist") else params.get("custom")
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        if sep and key.strip():
+            custom[key.strip()] = value
+    owner = get("owner").strip()
     return CustomerFilters(
-        q=params.get("q", "").strip(), owner=owner if owner == "me" else number("owner"),
-        team=number("team"), region=params.get("region", ""),
-        lifecycle=params.get("lifecycle", ""), tag=params.get("tag") or None,
-        source=params.get("source", ""), kind=params.get("kind", ""),
+        q=get("q").strip(), owner=owner if owner == "me" else number("owner"),
+        team=number("team"), region=get("region"), province=get("province"),
+        lifecycle=get("lifecycle"), tag=get("tag") or None,
+        source=get("source"), kind=get("kind"),
         created_from=day("created_from"), created_to=day("created_to"),
         quality_below=number("quality_below"), stale_days=number("stale_days"),
-        quality_missing=params.get("quality_missing", "").strip(),
-        quality_invalid=params.get("quality_invalid", "").strip(),
-        custom={d.key: params.get(f"cf_{d.key}", "") for d in definitions
-                if params.get(f"cf_{d.key}", "").strip()},
-        value_tier=params.get("value_tier", "") if params.get("value_tier") in _TIERS else "",
-        rfm_segment=params.get("rfm_segment", "") if params.get("rfm_segment") in _SEGMENTS
-        else "",
+        quality_missing=get("quality_missing").strip(),
+        quality_invalid=get("quality_invalid").strip(),
+        custom=custom,
+        value_tier=get("value_tier") if get("value_tier") in _TIERS else "",
+        rfm_segment=get("rfm_segment") if get("rfm_segment") in _SEGMENTS else "",
         r_score=score("r_score"), f_score=score("f_score"), m_score=score("m_score"))
 
 

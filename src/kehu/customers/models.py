@@ -51,6 +51,8 @@ class Customer(models.Model):
     gender = models.CharField(_("gender"), max_length=8, choices=GENDERS, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     title = models.CharField(_("title"), max_length=100, blank=True)
+    # The company a person works for, as typed (an import's 公司名称 column, the card).
+    company = models.CharField(_("company"), max_length=200, blank=True, default="")
     # Resident ID number: AES-GCM ciphertext, an HMAC blind index for exact lookup,
     # and a masked form for display. The clear value is never stored.
     id_number_encrypted = models.TextField(blank=True)

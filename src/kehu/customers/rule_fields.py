@@ -12,14 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from kehu.customers.models import Customer, CustomFieldDefinition
 
 # Plain columns read straight from the customer row.
-COLUMN_FIELDS = ("name", "gender", "birthday", "title", "uscc", "industry", "company_size",
-                 "revenue_band", "website", "source", "lifecycle_stage", "preferred_channel",
+COLUMN_FIELDS = ("name", "gender", "birthday", "title", "company", "uscc", "industry",
+                 "company_size", "revenue_band", "website", "source", "lifecycle_stage", "preferred_channel",
                  "notes", "province", "city")
-PERSON_FIELDS = {"gender", "birthday", "title", "id_number"}
+PERSON_FIELDS = {"gender", "birthday", "title", "company", "id_number"}
 ORGANISATION_FIELDS = {"uscc", "industry", "company_size", "revenue_band", "website"}
 
 _LABELS = {
     "name": _("Name"), "gender": _("Gender"), "birthday": _("Birthday"), "title": _("Title"),
+    "company": _("Company"),
     "id_number": _("ID number"), "uscc": _("Unified social credit code"),
     "industry": _("Industry"), "company_size": _("Company size"),
     "revenue_band": _("Revenue band"), "website": _("Website"), "source": _("Source"),

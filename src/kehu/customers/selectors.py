@@ -514,6 +514,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
         "birthday": access.present("customer.birthday", customer.birthday.isoformat()
                                    if customer.birthday else None),
         "title": customer.title,
+        "company": customer.company,
         "mobile": access.present("customer.mobile", customer.primary_mobile or None),
         "email": access.present("customer.email", customer.primary_email or None),
         "wechat": access.present("customer.wechat", wechat) if detail else None,

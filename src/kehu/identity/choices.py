@@ -10,8 +10,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from kehu.customers.fields import ORGANISATION_ONLY, PERSON_ONLY, SIMPLE_FIELDS
 from kehu.customers.models import Address, Customer, Identifier
-from kehu.customers.services._common import ORGANISATION_ONLY, PERSON_ONLY, SIMPLE_FIELDS
 
 # Column groups that move together when a field's value is taken from another record.
 COLUMN_GROUPS: dict[str, tuple[str, ...]] = {

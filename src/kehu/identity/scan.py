@@ -239,6 +239,47 @@ def duplicates_record_for(*, actor: Actor, customer_ids: Iterable[int],
     return found
 
 
+def candidates_queue_pairs(*, actor: Actor, pairs: Iterable[tuple[int, int]],
+                           found_by: str = DuplicateCandidate.IMPORT) -> int:
+    """Queue pairs of customers for duplicate review whatever their score (an import row
+    that named another person than the customer holding its phone: a person decides).
+    Scored and explained like any candidate; a pair marked "not the same", or already
+    proposed (pending, merged or dismissed), is left alone. A chunk's pairs in a handful of
+    queries; returns how many candidates were created."""
+    actor.require("customer.add")
+    wanted = {tuple(sorted((int(a), int(b)))) for a, b in pairs if int(a) != int(b)}
+    if not wanted:
+        return 0
+    ids = {i for pair in wanted for i in pair}
+    wanted -= set(NotSameMark.objects.filter(low_id__in=ids, high_id__in=ids)
+                  .values_list("low_id", "high_id"))
+    keys = {candidate_key(pair): pair for pair in wanted}
+    keys = {key: pair for key, pair in keys.items() if key not in set(
+        DuplicateCandidate.objects.filter(key__in=list(keys)).values_list("key", flat=True))}
+    if not keys:
+        return 0
+    records = {r["id"]: r for r in duplicates.match_records(
+        Customer.objects.filter(pk__in={i for pair in keys.values() for i in pair}))}
+    new = []
+    for key, (low, high) in sorted(keys.items()):
+        if low not in records or high not in records:
+            continue
+        pair = score_pair(records[low], records[high])
+        new.append(DuplicateCandidate(
+            key=key, probability=pair.probability, found_by=found_by,
+            explanation=[{"left_id": low, "right_id": high,
+                          "probability": round(float(pair.probability), 6),
+                          "fields": _evidence(pair)}]))
+    with transaction.atomic():
+        DuplicateCandidate.objects.bulk_create(new)
+        stored = dict(DuplicateCandidate.objects.filter(key__in=[c.key for c in new])
+                      .values_list("key", "pk"))
+        CandidateMember.objects.bulk_create([
+            CandidateMember(candidate_id=stored[key], customer_id=i)
+            for key in stored for i in keys[key]])
+    return len(new)
+
+
 class _Pair:
     """A scored pair with the ids put in order."""
 

@@ -23,8 +23,9 @@ from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, NotFound, ValidationFailed
 from kehu.core.events import record_change
 from kehu.customers.models import Customer
+from kehu.customers.services import customer_snapshot as snapshot
+from kehu.customers.services import customer_version_bump as bump
 from kehu.customers.services import identity as customer_identity
-from kehu.customers.services._common import bump, snapshot
 from kehu.identity import relations
 from kehu.identity.choices import COLUMN_GROUPS, ROW_FIELDS, choosable_fields, primary_row
 from kehu.identity.models import (

@@ -28,6 +28,14 @@ class ImportMappingForm(forms.Form):
     create_products = forms.BooleanField(
         label=_("Add products with unknown SKUs to the catalogue instead of rejecting their "
                 "rows"), required=False)
+    on_name_conflict = forms.ChoiceField(
+        label=_("When a row matches a customer by phone, email, ID number or external id but "
+                "names someone else"),
+        choices=[("review", _("Keep the customer's name, report the row and queue both for "
+                              "duplicate review")),
+                 ("reject", _("Reject the row")),
+                 ("update", _("Update the customer with the row's name"))],
+        initial="review", required=False)
     template_name = forms.CharField(label=_("Template name"), required=False, max_length=100)
 
     def __init__(self, *args, headers: list[str], mapping: dict[int, str | None],
@@ -36,6 +44,8 @@ class ImportMappingForm(forms.Form):
         self.kind = kind
         if kind != "orders":
             del self.fields["create_products"]
+        if kind != "customers":
+            del self.fields["on_name_conflict"]
         options = [(IGNORE, _("— ignore —")), *choices]
         self.columns = []
         for index, header in enumerate(headers):

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from kehu.core.bulkdb import atomic_retrying_conflicts, insert_rows
+from kehu.core.conflicts import atomic_retrying_conflicts
 from kehu.core.jobs import job_report
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.rows import RowError
@@ -124,5 +124,6 @@ def _count(job: ImportJob, chunk: Chunk, written: Written) -> list[RowError]:
 
 
 def _store_errors(job: ImportJob, errors: list[RowError]) -> None:
-    insert_rows(ImportRowError, ["job_id", "row", "column", "value", "reason"],
-                ([job.pk, e.row, e.column[:255], e.value, e.reason] for e in errors))
+    ImportRowError.objects.bulk_create(
+        [ImportRowError(job_id=job.pk, row=e.row, column=e.column[:255], value=e.value,
+                        reason=e.reason) for e in errors], batch_size=2000)

@@ -40,8 +40,9 @@ from kehu.core.normalize import (
     normalize_phone,
     parse_date,
 )
-from kehu.customers.models import Customer, Identifier
-from kehu.customers.services.identity import PHONE_KINDS, id_number_index
+from kehu.customers import fields as catalogue
+from kehu.customers.bulk_selectors import customer_ids_by_identifiers
+from kehu.customers.services import id_number_index
 from kehu.interchange.jobs import Chunk, Written, run_chunks, run_chunks_dry
 from kehu.interchange.mapping import CUSTOMER_KEYS, fold_header, kind_fields
 from kehu.interchange.models import ImportJob
@@ -155,7 +156,7 @@ def identifier_value(field: str, text: str) -> str:
             return id_number_index(normalize_id_number(text).value)
     except NormalizationError as exc:
         raise CellInvalid(exc) from None
-    return limited(text, Identifier._meta.get_field("value").max_length)
+    return limited(text, catalogue.max_length("external_id"))
 
 
 # Finding customers ---------------------------------------------------------------------------
@@ -169,11 +170,6 @@ class CustomerFinder:
         self.precedence = [p for p in precedence if p in CUSTOMER_KEYS] or list(
             DEFAULT_PRECEDENCE)
 
-    def _visible(self):
-        customers = Customer.objects.filter(status=Customer.STATUS_ACTIVE)
-        access = self.actor.access
-        return access.restrict(customers) if access is not None else customers
-
     def find(self, keys: Iterable[dict[str, str]]) -> dict[tuple[str, str], int]:
         """{(field, stored value): customer id} for every identifier of the given rows that
         belongs to a live customer the actor may see."""
@@ -181,24 +177,8 @@ class CustomerFinder:
         for row in keys:
             for name, value in row.items():
                 wanted.setdefault(name, set()).add(value)
-        found: dict[tuple[str, str], int] = {}
-        visible = self._visible()
-        for name, values in wanted.items():
-            identifiers = Identifier.objects.filter(is_live=True, value__in=values,
-                                                    customer__in=visible)
-            if name == "mobile":
-                identifiers = identifiers.filter(kind__in=PHONE_KINDS)
-            elif name == "email":
-                identifiers = identifiers.filter(kind=Identifier.EMAIL)
-            elif name == "id_number":
-                identifiers = identifiers.filter(kind=Identifier.ID_NUMBER)
-            else:
-                identifiers = identifiers.filter(kind=Identifier.EXTERNAL,
-                                                 system=EXTERNAL_SYSTEM)
-            for value, customer_id in identifiers.order_by("customer_id").values_list(
-                    "value", "customer_id"):
-                found.setdefault((name, value), customer_id)
-        return found
+        return customer_ids_by_identifiers(actor=self.actor, wanted=wanted,
+                                           external_system=EXTERNAL_SYSTEM)
 
     def pick(self, keys: dict[str, str], found: Mapping[tuple[str, str], int]) -> int | None:
         """The customer of the row's first identifier, in precedence order, that has one."""

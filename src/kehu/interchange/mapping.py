@@ -28,52 +28,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.errors import DomainError
+from kehu.customers import fields as catalogue
 
 CUSTOM_PREFIX = "custom."
 TEMPLATE_VERSION = 1
 
-# field key -> (label, synonyms). The key itself and the label also match.
+# field key -> (label, synonyms). The key itself and the label also match. Customers' come
+# from the customer field catalogue (kehu.customers.fields): every field with synonyms.
 CUSTOMER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "name": (_("Name"), (
-        "客户名称", "客户名", "客户姓名", "姓名", "名称", "名字", "客户", "name", "customer name",
-        "full name", "customer")),
-    "mobile": (_("Mobile"), (
-        "手机", "手机号", "手机号码", "移动电话", "联系电话", "电话", "电话号码", "联系方式",
-        "mobile", "mobile phone", "mobile number", "cell", "cellphone", "phone",
-        "phone number", "tel", "telephone")),
-    "email": (_("Email"), (
-        "邮箱", "电子邮箱", "邮箱地址", "邮件", "电子邮件", "email", "e-mail", "mail",
-        "email address")),
-    "gender": (_("Gender"), ("性别", "gender", "sex")),
-    "birthday": (_("Birthday"), (
-        "生日", "出生日期", "出生年月日", "出生年月", "birthday", "birth date", "date of birth",
-        "dob")),
-    "id_number": (_("ID number"), (
-        "身份证", "身份证号", "身份证号码", "证件号码", "证件号", "id number", "id card",
-        "id card number", "resident id")),
-    "address": (_("Address"), (
-        "地址", "联系地址", "通讯地址", "通信地址", "详细地址", "住址", "家庭地址", "address")),
-    "company": (_("Company"), (
-        "公司", "公司名称", "单位", "单位名称", "工作单位", "所在公司", "企业名称", "company",
-        "company name", "organisation", "organization", "employer")),
-    "source": (_("Source channel"), (
-        "来源", "来源渠道", "客户来源", "渠道", "source", "source channel", "channel",
-        "lead source")),
-    "notes": (_("Notes"), ("备注", "备注信息", "说明", "notes", "note", "remark", "remarks",
-                           "comment", "comments")),
-    "wechat": (_("WeChat"), ("微信", "微信号", "微信id", "wechat", "wechat id", "weixin")),
-    "title": (_("Title"), ("职位", "职务", "头衔", "title", "job title", "position")),
-    "kind": (_("Customer type"), ("客户类型", "类型", "kind", "customer type", "type")),
-    "lifecycle_stage": (_("Lifecycle stage"), (
-        "生命周期", "生命周期阶段", "客户阶段", "阶段", "lifecycle", "lifecycle stage", "stage")),
-    "owner": (_("Owner"), ("负责人", "归属人", "销售负责人", "跟进人", "客户经理", "owner",
-                           "account owner", "sales rep")),
-    "external_id": (_("External id"), (
-        "外部编号", "外部id", "客户编号", "编号", "external id", "customer id", "customer no")),
-    "uscc": (_("Unified social credit code"), (
-        "统一社会信用代码", "信用代码", "社会信用代码", "uscc", "unified social credit code")),
-    "industry": (_("Industry"), ("行业", "所属行业", "industry")),
-}
+    key: (field.label, field.synonyms) for key, field in catalogue.importable().items()}
 REQUIRED_FIELDS = ("name",)
 
 # The customer of an order, interaction or event: by the same identifiers, in the same

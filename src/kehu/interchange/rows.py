@@ -34,11 +34,12 @@ from kehu.core.normalize import (
     normalize_name,
     normalize_phone,
     normalize_uscc,
+    parse_address,
     parse_date,
 )
-from kehu.customers.models import Address, Customer, Identifier
+from kehu.customers import fields as catalogue
+from kehu.customers.planning import kind_field_error
 from kehu.customers.services import custom_values_clean
-from kehu.customers.services._common import ORGANISATION_ONLY, PERSON_ONLY
 from kehu.customers.services.identity import normalize_identifier
 from kehu.interchange.mapping import CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
 
@@ -46,11 +47,12 @@ from kehu.interchange.mapping import CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
 # whichever column it was typed in.
 _ID_LIKE = re.compile(r"^(?:\d{17}[\dXx]|\d{15})$")
 _ID_JUNK = re.compile(r"[\s\-]")
+_TAG_SEPARATORS = re.compile(r"[,，;；、|]")
 _MIDNIGHT = re.compile(r"[ T]0?0:00(?::00(?:\.0+)?)?$")
 
 _KIND_WORDS = {
-    Customer.KIND_PERSON: ("个人", "个人客户", "自然人", "person", "individual", "personal"),
-    Customer.KIND_ORGANISATION: ("企业", "企业客户", "公司", "组织", "机构", "单位", "法人",
+    catalogue.PERSON: ("个人", "个人客户", "自然人", "person", "individual", "personal"),
+    catalogue.ORGANISATION: ("企业", "企业客户", "公司", "组织", "机构", "单位", "法人",
                                  "organisation", "organization", "company", "business"),
 }
 # The model's comments name the stages the way Chinese sales teams say them.
@@ -144,7 +146,7 @@ class RowCleaner:
 
     def __init__(self, headers: Sequence[str], mapping: Mapping[int, str | None], *,
                  custom_fields: Iterable[Any] = (), skip_invalid_fields: bool = False,
-                 default_kind: str = Customer.KIND_PERSON, today: date | None = None):
+                 default_kind: str = catalogue.PERSON, today: date | None = None):
         self.headers = list(headers)
         self.columns = [(index, key, self.headers[index]) for index, key in sorted(mapping.items())
                         if key and index < len(self.headers)]
@@ -153,8 +155,8 @@ class RowCleaner:
         self.skip_invalid_fields = skip_invalid_fields
         self.default_kind = default_kind
         self.today = today or timezone.localdate()
-        self._kinds = choice_table(Customer.KINDS, _KIND_WORDS)
-        self._stages = choice_table(Customer.LIFECYCLE_STAGES, _STAGE_WORDS)
+        self._kinds = choice_table(catalogue.choices("kind"), _KIND_WORDS)
+        self._stages = choice_table(catalogue.choices("lifecycle_stage"), _STAGE_WORDS)
         self._name_column = next((h for _i, k, h in self.columns if k == "name"), None)
 
     # One field ------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ class RowCleaner:
                 name = normalize_name(text)
                 if not name:
                     raise _Invalid(MSG_NAME)
-                return _limit(name, Customer._meta.get_field("name").max_length)
+                return _limit(name, catalogue.max_length("name"))
             if key == "mobile":
                 return normalize_phone(text).e164
             if key == "email":
@@ -182,7 +184,7 @@ class RowCleaner:
             if key == "id_number":
                 return normalize_id_number(text)
             if key == "wechat":
-                return normalize_identifier(Identifier.WECHAT, text)["value"]
+                return normalize_identifier("wechat", text)["value"]
             if key == "uscc":
                 return normalize_uscc(text)
             if key == "kind":
@@ -190,13 +192,25 @@ class RowCleaner:
             if key == "lifecycle_stage":
                 return self._choice(self._stages, text)
             if key == "company":
-                return _limit(normalize_name(text), Customer._meta.get_field("name").max_length)
+                return _limit(normalize_name(text), catalogue.max_length("company"))
             if key == "address":
-                return _limit(text, Address._meta.get_field("raw").max_length)
+                return _limit(text, catalogue.max_length("address"))
+            if key == "province":
+                return _limit(parse_address(text).province or text,
+                              catalogue.max_length("province"))
+            if key == "city":
+                return _limit(parse_address(text).city or text,
+                              catalogue.max_length("city"))
+            if key == "tags":
+                names = list(dict.fromkeys(normalize_name(t) for t in _TAG_SEPARATORS.split(text)
+                                           if normalize_name(t)))
+                for name in names:
+                    _limit(name, catalogue.max_length("tags"))
+                return names or None
             if key == "external_id":
-                return _limit(text, Identifier._meta.get_field("value").max_length)
+                return _limit(text, catalogue.max_length("external_id"))
             if key in ("title", "source", "industry"):
-                return _limit(text, Customer._meta.get_field(key).max_length)
+                return _limit(text, catalogue.max_length(key))
             return text  # notes, owner (the job resolves the user: it needs the actor's scope)
         except NormalizationError as exc:
             raise _Invalid(exc) from None
@@ -251,11 +265,11 @@ class RowCleaner:
         for key, (_index, _header, text) in raw.items():
             if key == "kind":
                 continue
-            if key in PERSON_ONLY + ("id_number",) and kind != Customer.KIND_PERSON:
-                fail(key, _("Only persons have this field."))
-                continue
-            if key in ORGANISATION_ONLY and kind != Customer.KIND_ORGANISATION:
-                fail(key, _("Only organisations have this field."))
+            # Without a kind column a row may update an organisation: the writer checks the
+            # fields against the matched customer's kind (or the new one's) instead.
+            wrong_kind = kind_field_error(kind, key, text) if "kind" in raw else None
+            if wrong_kind:
+                fail(key, wrong_kind)
                 continue
             try:
                 if key.startswith(CUSTOM_PREFIX):

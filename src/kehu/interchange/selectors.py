@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.errors import Conflict, NotFound, ValidationFailed
-from kehu.customers.models import CustomFieldDefinition
+from kehu.customers.bulk_selectors import custom_fields_active
 from kehu.interchange.mapping import field_choices
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.readers import ReaderError, open_table
@@ -41,8 +41,8 @@ def job_for_actor(*, actor: Actor, job_id: int, lock: bool = False) -> ImportJob
     return jobs.filter(pk=job_id).first() or _not_found()
 
 
-def active_custom_fields() -> list[CustomFieldDefinition]:
-    return list(CustomFieldDefinition.objects.filter(is_active=True))
+def active_custom_fields() -> list[Any]:
+    return custom_fields_active()
 
 
 def mapping_from_json(data: Mapping[str, Any]) -> dict[int, str | None]:

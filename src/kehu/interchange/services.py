@@ -35,10 +35,16 @@ from kehu.core.errors import Conflict, DomainError, ValidationFailed
 from kehu.core.events import Related, emit_many
 from kehu.core.jobs import job_open, job_report, runner_is_worker
 from kehu.core.models import Job
-from kehu.customers.models import Customer
+from kehu.customers.bulk_selectors import customer_ids_changed_since
 from kehu.identity.models import DuplicateCandidate
 from kehu.identity.scan import dedup_scan_create, dedup_scan_run, duplicates_record_for
-from kehu.interchange.bulk import CHUNK_ROWS, EXTERNAL_SYSTEM, PRECEDENCE, CustomersImport
+from kehu.interchange.bulk import (
+    CHUNK_ROWS,
+    EXTERNAL_SYSTEM,
+    ON_NAME_CONFLICT,
+    PRECEDENCE,
+    CustomersImport,
+)
 from kehu.interchange.jobs import import_job_sync, run_chunks, run_chunks_dry
 from kehu.interchange.kinds import kind_require, run_kind
 from kehu.interchange.mapping import (
@@ -144,6 +150,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
     if unknown:
         raise ValidationFailed(details={"precedence": [
             _("Match customers by %(fields)s only.") % {"fields": ", ".join(PRECEDENCE)}]})
+    on_name_conflict = _name_conflict_option(options.get("on_name_conflict"))
     stored = _imports_dir() / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
     try:
         _store_upload(file, stored, filename)
@@ -187,9 +194,22 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         mapping={str(i): f for i, f in mapping.items()},
         options={"skip_invalid_fields": bool(options.get("skip_invalid_fields")),
                  "dry_run": bool(options.get("dry_run")), "precedence": precedence,
+                 "on_name_conflict": on_name_conflict,
                  "headers": headers, "create_products": bool(options.get("create_products"))},
         total_rows=total, next_row=first_row, report_path=str(options.get("report") or ""),
         language=translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def _name_conflict_option(value: Any) -> str:
+    """review (the default), reject or update; ValidationFailed naming the choices."""
+    value = str(value or "review").strip()
+    if value not in ON_NAME_CONFLICT:
+        raise ValidationFailed(
+            _("Choose what a row does when its name differs from the customer's: %s.")
+            % " | ".join(ON_NAME_CONFLICT),
+            details={"on_name_conflict": [_("Choose one of: %s.") % ", ".join(ON_NAME_CONFLICT)]},
+            code="invalid_option")
+    return value
 
 
 def import_job_cancel(*, actor: Actor, job_id: int) -> ImportJob:
@@ -310,9 +330,7 @@ def import_job_check_duplicates(*, job_id: int) -> int:
     if job.status != ImportJob.DONE or job.started_at is None:
         return 0
     system = Actor.system(via="system")
-    touched = list(Customer.objects.filter(status=Customer.STATUS_ACTIVE,
-                                           updated_at__gte=job.started_at)
-                   .values_list("pk", flat=True)[:DUPLICATE_CHECK_ONE_BY_ONE + 1])
+    touched = customer_ids_changed_since(job.started_at, limit=DUPLICATE_CHECK_ONE_BY_ONE + 1)
     if len(touched) > DUPLICATE_CHECK_ONE_BY_ONE:
         scan = dedup_scan_create(actor=system)
         return dedup_scan_run(actor=system, scan_id=scan.pk).total
@@ -356,7 +374,8 @@ def _write_report(job: ImportJob) -> None:
 
 def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str | None],
                          dry_run: bool, skip_invalid_fields: bool = False,
-                         create_products: bool | None = None) -> ImportJob:
+                         create_products: bool | None = None,
+                         on_name_conflict: str | None = None) -> ImportJob:
     """Store the mapping and options chosen on the page and make the job ready to run again
     from its first row (a finished dry run may be followed by the real import)."""
     actor.require("customer.import")
@@ -402,6 +421,8 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
                        "skip_invalid_fields": bool(skip_invalid_fields)}
         if create_products is not None:
             job.options["create_products"] = bool(create_products)
+        if on_name_conflict is not None:
+            job.options["on_name_conflict"] = _name_conflict_option(on_name_conflict)
         job.status, job.error_message = ImportJob.QUEUED, ""
         job.rows_done = job.created = job.updated = job.unchanged = job.rejected = 0
         job.next_row, job.total_rows = first_row, max(job.total_rows, estimate)
@@ -417,6 +438,6 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
     return job
 
 
-__all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "PRECEDENCE", "CleanRow",
+__all__ = ["CHUNK_ROWS", "EXTERNAL_SYSTEM", "ON_NAME_CONFLICT", "PRECEDENCE", "CleanRow",
            "import_job_cancel", "import_job_configure", "import_job_create",
            "import_job_run", "import_uploads_cleanup", "upload_discard"]

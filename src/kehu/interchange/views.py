@@ -145,6 +145,8 @@ def _mapping_context(request, job: ImportJob, *, data=None, mapping=None,
                              initial={"skip_invalid_fields":
                                       job.options.get("skip_invalid_fields", False),
                                       "create_products": job.options.get("create_products", False),
+                                      "on_name_conflict":
+                                      job.options.get("on_name_conflict", "review"),
                                       "template_name": template_name})
     return {"job": job, "form": form, "preview_rows": preview.rows, "headers": preview.headers,
             "sheets": preview.sheets,
@@ -191,7 +193,9 @@ def import_mapping(request, job_id: int):
                 actor=actor, job_id=job.pk, mapping=form.chosen_mapping(),
                 dry_run=action != "import",
                 skip_invalid_fields=form.cleaned_data.get("skip_invalid_fields", False),
-                create_products=form.cleaned_data.get("create_products", False))
+                create_products=form.cleaned_data.get("create_products", False),
+                on_name_conflict=(form.cleaned_data.get("on_name_conflict") or "review")
+                if job.kind == "customers" else None)
             if job.total_rows <= SYNC_ROWS:
                 import_job_run(job_id=job.pk, actor=actor)
             else:

@@ -7,6 +7,8 @@ from kehu.matching.engine import (
     FieldEvidence,
     MatchPair,
     cluster,
+    name_agreement,
+    names_conflict,
     needs_training,
     predict_pairs,
     score_pair,
@@ -14,6 +16,7 @@ from kehu.matching.engine import (
 from kehu.matching.features import MatchRecord, candidate_keys, prepare_record
 
 __all__ = [
-    "FieldEvidence", "MatchPair", "MatchRecord", "candidate_keys", "cluster", "needs_training", "predict_pairs",
+    "FieldEvidence", "MatchPair", "MatchRecord", "candidate_keys", "cluster", "name_agreement", "names_conflict",
+    "needs_training", "predict_pairs",
     "prepare_record", "score_pair",
 ]

@@ -282,3 +282,24 @@ def cluster(pairs: Iterable[MatchPair], *, threshold: float = 0.9) -> dict[Any, 
         for item in items:
             result[item] = head
     return result
+
+
+def name_agreement(a: str, b: str) -> str:
+    """How two names compare, by the model's own name levels: "exact" (the same once
+    simplified and spaced alike: 張偉 / 张伟), "same_pinyin" (李寻欢 / 李尋歡 / Li Xunhuan,
+    or a homophone typo), "similar" (pinyin nearly the same: a typo), "different", or
+    "missing" when either is empty."""
+    from kehu.matching.features import _name
+    from kehu.matching.scorer import LEVELS
+
+    rows = []
+    for raw in (a, b):
+        key, pinyin, _surname, _given = _name(str(raw)) if str(raw or "").strip() else (
+            None, None, None, None)
+        rows.append({"name_key": key, "name_pinyin": pinyin})
+    return next(label for label, predicate in LEVELS["name"] if predicate(rows[0], rows[1]))
+
+
+def names_conflict(a: str, b: str) -> bool:
+    """Whether two names clearly name two people (not a variant or typo of one name)."""
+    return name_agreement(a, b) == "different"

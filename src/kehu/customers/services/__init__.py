@@ -1,11 +1,22 @@
 """Every write to customers and the rows of their card. Import from here:
 `from kehu.customers import services; services.customer_create(actor=…, …)`."""
 
+from kehu.customers.services._common import bump as customer_version_bump
+from kehu.customers.services._common import snapshot as customer_snapshot
 from kehu.customers.services.activity import (
     customer_lock_for_write,
     customer_touch_activity,
     customers_lock_for_write,
     customers_touch_activity,
+)
+from kehu.customers.services.bulk import (
+    EXTERNAL_SYSTEM,
+    UpsertOptions,
+    UpsertResult,
+    UpsertRow,
+    UpsertSession,
+    customers_upsert_many,
+    upsert_row,
 )
 from kehu.customers.services.cards import (
     address_remove,
@@ -39,6 +50,8 @@ from kehu.customers.services.lookups import customer_sensitive_lookup
 from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save, tag_update
 
 __all__ = [
+    "EXTERNAL_SYSTEM", "UpsertOptions", "UpsertResult", "UpsertRow", "UpsertSession",
+    "customers_upsert_many", "upsert_row", "customer_snapshot", "customer_version_bump",
     "address_remove", "address_set", "contact_link_remove", "contact_link_save",
     "custom_field_define", "custom_field_update", "custom_values_clean", "customer_create",
     "customer_lock_for_write", "customer_touch_activity", "customers_lock_for_write",

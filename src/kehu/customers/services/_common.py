@@ -11,15 +11,13 @@ from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.validation import full_clean as _model_full_clean
+from kehu.customers import fields as catalogue
 from kehu.customers.models import Customer
 
-# Plain columns a caller may set directly; everything else is maintained by the services.
-SIMPLE_FIELDS = (
-    "name", "gender", "birthday", "title", "uscc", "industry", "company_size", "revenue_band",
-    "website", "source", "lifecycle_stage", "preferred_channel", "product_interests", "notes",
-)
-PERSON_ONLY = ("gender", "birthday", "title")
-ORGANISATION_ONLY = ("uscc", "industry", "company_size", "revenue_band", "website")
+# Plain columns a caller may set directly, person-only and organisation-only ones: the
+# catalogue's (kehu.customers.fields).
+SIMPLE_FIELDS, PERSON_ONLY, ORGANISATION_ONLY = (
+    catalogue.SIMPLE_FIELDS, catalogue.PERSON_ONLY, catalogue.ORGANISATION_ONLY)
 
 
 

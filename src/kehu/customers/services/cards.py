@@ -5,6 +5,7 @@ advances its version."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from kehu.core.audit import diff
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.events import record_change
 from kehu.core.normalize import NormalizationError, normalize_name
+from kehu.customers import fields as catalogue
 from kehu.customers.models import (
     Address,
     ContactLink,
@@ -45,13 +47,16 @@ def _require_field(actor: Actor, kind: str) -> None:
         raise PermissionDenied(details={"field": sensitive})
 
 
-def _describe(identifier: Identifier) -> str:
-    """How an identifier appears in the audit log: ID numbers only as "id_number"."""
-    if identifier.kind == Identifier.ID_NUMBER:
-        return "id_number:***"
-    prefix = f"{identifier.kind}:{identifier.system}:" if identifier.system else (
-        f"{identifier.kind}:")
-    return prefix + identifier.value
+def _audited(identifier: Identifier, *, before: bool) -> dict[str, Any]:
+    """An identifier's change as the audit log keeps it: one key per identifier kind
+    ("identifier.wechat", "identifier.external:tmall"), so each value is masked by its own
+    field wherever it is shown; ID numbers never in clear."""
+    value = "***" if identifier.kind == Identifier.ID_NUMBER else (
+        f"{identifier.kind}:{identifier.system}:{identifier.value}" if identifier.system
+        else identifier.value)
+    key = catalogue.identifier_audit_key(identifier.kind, identifier.system)
+    return {key: {"before": value, "after": None} if before
+            else {"before": None, "after": value}}
 
 
 # Identifiers ---------------------------------------------------------------------------
@@ -98,7 +103,7 @@ def identifier_add(
         identity.save_identifier(actor, identifier, field="value")
         record_card_change(actor=actor, customer=customer, action="customer.identifier_add",
                            before=before,
-                           extra={"identifier": {"before": None, "after": _describe(identifier)}})
+                           extra=_audited(identifier, before=False))
     return identifier
 
 
@@ -110,7 +115,7 @@ def identifier_remove(*, actor: Actor, identifier: Identifier) -> None:
         customer = lock(identifier.customer)
         require_visible(actor, customer)
         before = snapshot(customer)
-        described = _describe(identifier)
+        described = _audited(identifier, before=True)
         Identifier.objects.filter(pk=identifier.pk).delete()
         if identifier.kind == Identifier.ID_NUMBER:
             for name, value in identity.id_number_columns("").items():
@@ -122,8 +127,7 @@ def identifier_remove(*, actor: Actor, identifier: Identifier) -> None:
                 successor.is_primary = True
                 successor.save(update_fields=["is_primary"])
         record_card_change(actor=actor, customer=customer, action="customer.identifier_remove",
-                           before=before, extra={"identifier": {"before": described,
-                                                                "after": None}})
+                           before=before, extra=described)
 
 
 def identifier_set_primary(*, actor: Actor, identifier: Identifier) -> Identifier:
@@ -140,8 +144,7 @@ def identifier_set_primary(*, actor: Actor, identifier: Identifier) -> Identifie
         Identifier.objects.filter(pk=identifier.pk).update(is_primary=True)
         identifier.is_primary = True
         record_card_change(actor=actor, customer=customer, action="customer.identifier_primary",
-                           before=before, extra={"identifier": {"before": None,
-                                                                "after": _describe(identifier)}})
+                           before=before, extra=_audited(identifier, before=False))
     return identifier
 
 

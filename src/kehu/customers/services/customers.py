@@ -21,7 +21,6 @@ from kehu.core.audit import audit_record, diff
 from kehu.core.crypto import decrypt
 from kehu.core.errors import Conflict, PermissionDenied, ValidationFailed
 from kehu.core.events import record_change
-from kehu.core.field_rules import active_rules, field_rules_check
 from kehu.core.models import AuditEntry
 from kehu.core.normalize import (
     IdNumber,
@@ -34,17 +33,11 @@ from kehu.core.normalize import (
     parse_date,
 )
 from kehu.core.schemas import EARLIEST
+from kehu.customers import fields as catalogue
+from kehu.customers import planning
 from kehu.customers.models import Customer, Identifier
-from kehu.customers.rule_fields import (
-    COLUMN_FIELDS,
-    applicable_rules,
-    custom_keys_for,
-    label_for,
-)
 from kehu.customers.services import identity
 from kehu.customers.services._common import (
-    ORGANISATION_ONLY,
-    PERSON_ONLY,
     SIMPLE_FIELDS,
     bump,
     check_owner_team,
@@ -56,9 +49,7 @@ from kehu.customers.services._common import (
 from kehu.customers.services.custom_fields import custom_values_clean
 
 CONTACT_KINDS = {"mobile": "phone", "email": Identifier.EMAIL, "wechat": Identifier.WECHAT}
-SENSITIVE_INPUTS = {"mobile": "customer.mobile", "email": "customer.email",
-                    "wechat": "customer.wechat", "id_number": "customer.id_number",
-                    "birthday": "customer.birthday", "address": "customer.address"}
+SENSITIVE_INPUTS = catalogue.sensitive_inputs()
 ACCEPTED = set(SIMPLE_FIELDS) | {"kind", "owner", "team", "custom", "id_number",
                                  *CONTACT_KINDS, "address"}
 
@@ -79,12 +70,9 @@ class _Plan:
 
 
 def _clean_simple(plan: _Plan, kind: str, name: str, value: Any) -> None:
-    if name in PERSON_ONLY and kind != Customer.KIND_PERSON and value not in (None, ""):
-        plan.error(name, _("Only persons have this field."))
-        return
-    if name in ORGANISATION_ONLY and kind != Customer.KIND_ORGANISATION and value not in (
-            None, ""):
-        plan.error(name, _("Only organisations have this field."))
+    message = planning.kind_field_error(kind, name, value)
+    if message:
+        plan.error(name, message)
         return
     try:
         if name == "name":
@@ -103,6 +91,8 @@ def _clean_simple(plan: _Plan, kind: str, name: str, value: Any) -> None:
             if value is not None and value < EARLIEST:
                 plan.error("birthday", _("Give a birthday from 1900-01-01 on."))
                 return
+        elif name == "company":  # written as names are (the import cleans it alike)
+            value = normalize_name(value) if value else ""
         elif name == "uscc":
             value = normalize_uscc(value) if value else ""
         elif name == "product_interests":
@@ -184,49 +174,37 @@ def _plan(actor: Actor, customer: Customer, changes: Mapping[str, Any]) -> _Plan
 def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
                        changes: Mapping[str, Any]) -> None:
     """Apply the data steward's field rules (kehu.core.field_rules) to the values this write
-    would leave. A create checks every rule; an update only the fields it writes, so a rule
-    added later never blocks an unrelated edit of an older record (its quality score shows it)."""
-    rules = active_rules(kind=kind)
-    custom = (custom_keys_for(kind) if any(r.field.startswith("custom.") for r in rules)
-              else {})
-    rules = applicable_rules(rules, kind, custom)
-    if not rules:
+    would leave (kehu.customers.planning, as the import does)."""
+    rules = planning.Rules.load(custom=False)
+    if not rules.field_rules.get(kind):
         return
-    values: dict[str, Any] = {}
-    for name in COLUMN_FIELDS:
-        if name in ("province", "city") and plan.address is not None:
-            values[name] = plan.address.get(name, "")
-        else:
-            values[name] = plan.columns.get(name, getattr(customer, name))
-    for name, current in (("mobile", customer.primary_mobile), ("email", customer.primary_email),
-                          ("wechat", None)):
+    columns = {name: plan.columns.get(name, getattr(customer, name))
+               for name in planning.COLUMN_FIELDS if name not in ("province", "city")}
+    province, city = customer.province, customer.city
+    if plan.address is not None:
+        province, city = plan.address.get("province", ""), plan.address.get("city", "")
+    contacts = {}
+    for name, current in (("mobile", customer.primary_mobile),
+                          ("email", customer.primary_email), ("wechat", None)):
         if name in plan.contacts:
-            values[name] = (plan.contacts[name] or {}).get("value", "")
+            contacts[name] = (plan.contacts[name] or {}).get("value", "")
         elif current is not None:
-            values[name] = current
-        elif customer.pk and any(r.field == name for r in rules):
-            values[name] = (Identifier.objects.filter(
+            contacts[name] = current
+        elif customer.pk:
+            contacts[name] = (Identifier.objects.filter(
                 customer=customer, kind=Identifier.WECHAT, is_primary=True, is_live=True)
                 .values_list("value", flat=True).first() or "")
-    values["id_number"] = (plan.id_number.value if plan.id_number is not None
-                           else "" if plan.clear_id_number else customer.id_number_masked)
-    for key, value in (plan.columns.get("custom", customer.custom) or {}).items():
-        values[f"custom.{key}"] = value
-    only = None
-    if customer.pk is not None:
-        only = set()
-        for name, value in changes.items():
-            if name == "address":
-                only |= {"province", "city"}
-            elif name == "custom":
-                only |= {f"custom.{key}" for key in (value or {})}
-            else:
-                only.add(name)
-    found = field_rules_check(values, kind=kind, only=only, rules=rules,
-                              label=lambda name: label_for(name, custom))
-    for name, messages in found.items():
-        if name not in plan.errors:  # a value already rejected keeps its own error
-            plan.errors[name] = messages
+        else:
+            contacts[name] = ""
+    values = planning.rule_values(
+        columns=columns, province=province, city=city, custom=plan.columns.get(
+            "custom", customer.custom) or {},
+        id_number=(plan.id_number.value if plan.id_number is not None
+                   else "" if plan.clear_id_number else customer.id_number_masked),
+        **contacts)
+    only = None if customer.pk is None else planning.written_fields(changes,
+                                                                     changes.get("custom"))
+    plan.errors.update(planning.field_rule_errors(rules, kind, values, only, plan.errors))
 
 
 def _check_id_number_agrees(plan: _Plan, customer: Customer) -> None:
@@ -234,16 +212,9 @@ def _check_id_number_agrees(plan: _Plan, customer: Customer) -> None:
     parsed = plan.id_number
     if parsed is None:
         return
-    birthday = plan.columns.get("birthday", customer.birthday)
-    if birthday and birthday != parsed.birthday:
-        plan.error("id_number", _("The birth date in the ID number does not match the birthday."))
-    elif not birthday:
-        plan.columns["birthday"] = parsed.birthday
-    gender = plan.columns.get("gender", customer.gender)
-    if gender in ("", "unknown"):
-        plan.columns["gender"] = parsed.gender
-    elif gender != parsed.gender:
-        plan.error("id_number", _("The gender in the ID number does not match the gender."))
+    planning.id_number_agreement(plan.errors, plan.columns, birthday=customer.birthday,
+                                 gender=customer.gender, birthday_of_id=parsed.birthday,
+                                 gender_of_id=parsed.gender)
 
 
 def _apply(actor: Actor, customer: Customer, plan: _Plan) -> list[str]:
@@ -358,7 +329,9 @@ def customer_create(
         record_change(actor=actor, action="customer.create", event="customer.created",
                       object_type="customer",
                       object_id=customer.pk, object_repr=customer.name,
-                      changes={**diff({}, snapshot(customer)),
+                      changes={**{name: change for name, change in diff(
+                                  {}, snapshot(customer)).items()
+                                  if change["after"] not in planning.EMPTY},
                               "version": {"before": None, "after": customer.version}})
     return customer
 

@@ -125,12 +125,21 @@ def refresh_address_columns(customer: Customer) -> list[str]:
 
 def address_parts(*, raw: str = "", province: str = "", city: str = "", district: str = "",
                   detail: str = "") -> dict[str, str]:
-    """Explicit parts win; a raw address fills what was not given."""
+    """Explicit parts win; a raw address fills what was not given. An explicit province or
+    city is written the standard way (广东 -> 广东省, 深圳 -> 深圳市), and a city names its
+    province when none is given (the import's 省份 / 城市 columns, the API's parts)."""
     parsed = parse_address(raw) if raw else None
-    province = province.strip() or (parsed.province if parsed else "")
+    province, city = province.strip(), city.strip()
+    if province or city:
+        hint = parse_address(f"{province}{city}")
+        province = (hint.province or province) if province else (
+            (parsed.province if parsed else "") or (hint.province if city else ""))
+        city = (hint.city or city) if city else ""
+    else:
+        province = parsed.province if parsed else ""
     parts = {
         "province": province,
-        "city": city.strip() or (parsed.city if parsed else ""),
+        "city": city or (parsed.city if parsed else ""),
         "district": district.strip() or (parsed.district if parsed else ""),
         "detail": detail.strip() or (parsed.detail if parsed else ""),
         "raw": raw.strip()[:300],

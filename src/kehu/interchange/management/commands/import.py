@@ -4,7 +4,7 @@ xlsx/xls/csv/tsv file, in-process, resumable.
     kehu import FILE [--kind customers|orders|interactions|events] [--sheet NAME]
                      [--map COL=field …] [--dry-run] [--skip-invalid-fields]
                      [--report PATH.xlsx|.csv] [--json] [--as USERNAME] [--resume JOB_ID]
-                     [--create-products]
+                     [--create-products] [--on-name-conflict review|reject|update]
 
 Exit 0 when the import ran (even with rejected rows), 1 with a message when it could not.
 With --json the last line of stdout is {"rows", "created", "updated", "unchanged",
@@ -43,6 +43,14 @@ class Command(BaseCommand):
         parser.add_argument("--create-products", action="store_true",
                             help="orders: add products with unknown SKUs to the catalogue "
                                  "instead of rejecting their rows")
+        parser.add_argument("--on-name-conflict", choices=("review", "reject", "update"),
+                            default="review",
+                            help="customers: a row that matches a customer by mobile, email, "
+                                 "ID number or external id but names someone else (not a "
+                                 "variant of the name): review = keep the customer's name, "
+                                 "report the row, create it as its own customer and queue the "
+                                 "pair for duplicate review (default); reject = reject the "
+                                 "row; update = write the row over that customer")
         parser.add_argument("--sheet", default=None, metavar="NAME", help="workbook sheet")
         parser.add_argument("--map", action="append", default=[], metavar="COL=field",
                             help="map a column to a field (COL= ignores it); repeat for more")
@@ -108,7 +116,8 @@ class Command(BaseCommand):
                 overrides=options["map"], kind=options["kind"],
                 options={"dry_run": options["dry_run"], "report": report,
                          "skip_invalid_fields": options["skip_invalid_fields"],
-                         "create_products": options["create_products"]})
+                         "create_products": options["create_products"],
+                         "on_name_conflict": options["on_name_conflict"]})
         except DomainError as exc:
             raise CommandError(str(exc.message)) from None
 
