@@ -63,6 +63,18 @@ def _jobs_by_kind_and_status():
             for row in Job.objects.values("kind", "status").annotate(n=Count("id")).order_by()]
 
 
+def _subscriber_lag():
+    from kehu.core.selectors import subscriber_lag
+
+    rows = []
+    for lag in subscriber_lag():
+        rows.append(({"subscriber": lag.name, "state": "behind"}, lag.behind))
+        rows.append(({"subscriber": lag.name, "state": "dead"}, lag.dead))
+    return rows
+
+
+register_gauge("kehu_event_subscriber_lag", "Domain events each subscriber has yet to handle, "
+               "and its dead letters", _subscriber_lag)
 register_gauge("kehu_queue_pending_tasks", "Background tasks waiting in the queue", _queue_depth)
 register_gauge("kehu_jobs", "Long jobs by kind and status", _jobs_by_kind_and_status)
 

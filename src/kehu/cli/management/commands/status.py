@@ -1,9 +1,13 @@
 import json
 
 from django.core.management.base import BaseCommand
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from kehu.core.health import readiness
+from kehu.core.jobs import job_kind
+from kehu.core.models import Job
+from kehu.core.selectors import subscriber_lag
 
 
 class Command(BaseCommand):
@@ -14,11 +18,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, json: bool = False, **options):
         result = readiness()
+        lag = [{"name": s.name, "behind": s.behind, "retrying": s.retrying, "held": s.held,
+                "dead": s.dead} for s in subscriber_lag()]
+        running = {kind: n for kind, n in Job.objects.filter(status=Job.RUNNING)
+                   .values_list("kind").annotate(n=Count("id")).order_by()}
         if json:
-            self.stdout.write(_dumps({"ok": result.ok, "checks": result.checks}))
+            self.stdout.write(_dumps({"ok": result.ok, "checks": result.checks,
+                                      "subscribers": lag, "running_jobs": running}))
         else:
             for line in _lines(result.checks):
                 self.stdout.write(line)
+            for row in lag:
+                self.stdout.write(_("subscriber %(name)s: %(behind)s events behind, %(retrying)s retrying, "
+                                    "%(dead)s dead letters") % row)
+            for kind, n in sorted(running.items()):
+                label = job_kind(kind).label if job_kind(kind) else kind
+                self.stdout.write(_("running jobs (%(kind)s): %(n)s") % {"kind": label, "n": n})
         if not result.ok:
             raise SystemExit(1)
 
