@@ -906,6 +906,9 @@ def check_file(path: str | os.PathLike, *, filename: str, sheet: str | None = No
         status = 1
         try:
             os.close(read_end)
+            # A parser that aborts would print its fatal error over the server's own output;
+            # the parent reports the outcome instead.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
             answer = json.dumps(_read_all(path, filename, sheet, limits)).encode()
             view = memoryview(answer)
             while view:
