@@ -222,7 +222,7 @@ def _identifier_add(c):
     mark = c.mark()
     identifier_add(actor=c.actor, customer=customer, kind="email", value="Wang@Example.com")
     return mark, {"email": {"ref": "customer.email", "cleared": False},
-                  "identifier": {"ref": "customer.email", "cleared": False}}
+                  "identifier.email": {"ref": "customer.email", "cleared": False}}
 
 
 @case("kehu.customers.services.cards.identifier_remove", "customer.field_changed")
@@ -666,7 +666,7 @@ def _orders_record_many(c):
     return mark, {"number": (None, "SO-9"), "status": (None, "paid")}
 
 
-@case("kehu.interchange.bulk._ChunkWriter.flush", "customer.created")
+@case("kehu.customers.services.bulk._ChunkWriter.flush", "customer.created")
 def _bulk_flush(c):
     path = c.csv("c.csv", ["客户名称", "手机"], [["赵敏", "13712345678"]])
     mark = c.mark()

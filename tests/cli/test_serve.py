@@ -28,14 +28,14 @@ def home(initialized_home):
 def test_serve_runs_the_background_worker_and_restarts_it_when_killed(home):
     server = Server(home)
     try:
-        body = wait_for(server.ready, 60, "/readyz to report a live worker")
+        body = wait_for(server.ready, 150, "/readyz to report a live worker")
         assert body["checks"]["worker"]["ok"] is True
         first_pid = body["checks"]["worker"]["pid"]
         assert first_pid != server.proc.pid
 
         os.kill(first_pid, signal.SIGKILL)  # the supervisor must bring a new worker up
         body = wait_for(lambda: (b := server.ready()) and b["checks"]["worker"]["pid"] != first_pid and b,
-                         60, "a restarted worker's heartbeat")
+                         150, "a restarted worker's heartbeat")
         assert body["checks"]["worker"]["ok"] is True
         status = subprocess.run([sys.executable, "-m", "kehu", "status", "--json"], env=kehu_env(home),
                                 capture_output=True, text=True, timeout=60)
