@@ -46,6 +46,8 @@ EXEMPT = {
     "kehu.interchange.services.import_job_interrupted": "job bookkeeping (the job system's)",
     "kehu.identity.scan.dedup_scan_interrupted": "job bookkeeping (the job system's)",
     "kehu.interchange.services.upload_discard": "deletes a finished job's upload file (bookkeeping)",
+    "kehu.customers.services.bulk._ChunkWriter.row":
+        "plans one row in memory; the chunk's flush writes it with its events",
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
 }
 # Audited reads: they change nothing, so they have no event.
@@ -754,6 +756,16 @@ def _dedup_scan_create(c):
 
     dedup_scan_create(actor=c.actor, threshold=0.9)
     return {"threshold": 0.9, "filters": {}}
+
+
+@case("kehu.identity.scan.candidates_queue_pairs", "duplicate.found")
+def _candidates_queue_pairs(c):
+    from kehu.identity.scan import candidates_queue_pairs
+
+    a, b = c.customer(name="李寻欢"), c.customer(name="张伟")
+    mark = c.mark()
+    candidates_queue_pairs(actor=c.actor, pairs=[(b.pk, a.pk)])
+    return mark, {"customers": (None, [a.pk, b.pk]), "found_by": "import"}
 
 
 @case("kehu.identity.scan.candidate_record", "duplicate.found")

@@ -277,6 +277,11 @@ def candidates_queue_pairs(*, actor: Actor, pairs: Iterable[tuple[int, int]],
         CandidateMember.objects.bulk_create([
             CandidateMember(candidate_id=stored[key], customer_id=i)
             for key in stored for i in keys[key]])
+        emit_many(actor=actor, events=[Related(
+            type="duplicate.found", object_type="duplicate", object_id=stored[c.key], object_repr=c.key,
+            changes={"customers": {"before": None, "after": list(keys[c.key])},
+                     "probability": float(c.probability), "found_by": found_by})
+            for c in new if c.key in stored])
     return len(new)
 
 
