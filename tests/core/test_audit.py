@@ -113,9 +113,11 @@ def test_concurrent_appends_keep_one_unbroken_chain():
         finally:
             connections.close_all()
 
+    from kehu.core.audit import keyed_mark
     from kehu.core.models import AuditChainHead
 
-    AuditChainHead.objects.get_or_create(id=1)  # as the migration leaves it (flushed here)
+    # As the migrations leave it (flushed here): empty, keyed from the first entry.
+    AuditChainHead.objects.get_or_create(id=1, defaults={"keyed_from_seq": 1, "keyed_mark": keyed_mark(1)})
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
