@@ -29,9 +29,10 @@ from _kehu_home import fresh_home, print_machine
 
 GOAL_RATIO = 1.10
 GOAL_RATE = 5000.0
-TABLES = ("core_eventdelivery", "core_domainevent", "customers_identifier",
-          "customers_address", "customers_customer", "interchange_importrowerror",
-          "interchange_importjob", "core_auditentry")
+TABLES = ("core_eventdelivery", "core_domainevent", "identity_candidatemember",
+          "identity_duplicatecandidate", "customers_identifier", "customers_address",
+          "customers_customertag", "customers_customer", "interchange_importrowerror",
+          "interchange_importjob", "core_job", "core_auditentry")
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
     from kehu.core.actor import Actor
     from kehu.core.audit import audit_record_many
     from kehu.core.models import DomainEvent
-    from kehu.interchange import bulk
+    from kehu.customers.services import bulk  # the customers bulk writer
     from kehu.interchange.services import import_job_create, import_job_run
 
     source = home / "customers.csv"
