@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         for row in rows:
             table.add_row(str(row["id"]), f"{row['kind_label']} · {row['label']}", row["status_label"],
                           _progress_text(row),
-                          row["started_at"].strftime("%Y-%m-%d %H:%M") if row["started_at"] else "",
+                          timezone.localtime(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+                          if row["started_at"] else "",
                           row["created_by"] or _("system"))
         console.print(table)
 
