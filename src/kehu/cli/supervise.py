@@ -29,17 +29,28 @@ class WorkerSupervisor:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
-        self._thread: threading.Thread | None = None
+        self._supervisor_pid: int | None = None
         self.restarts = 0
         # gunicorn forks its web processes from the one that owns this supervisor; only the
         # owner may stop the worker (a web process unwinding on exit must not).
         self._owner_pid = os.getpid()
 
     def start(self) -> None:
-        if self._thread is not None:
+        """Fork the supervising process. It, not the web server, is the worker's parent:
+        gunicorn reaps every child of its master (waitpid(-1)), which would steal the worker's
+        exit from a supervisor living there."""
+        if self._supervisor_pid is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="kehu-worker-supervisor", daemon=True)
-        self._thread.start()
+        pid = os.fork()
+        if pid == 0:  # the supervising process
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when to stop
+            signal.signal(signal.SIGTERM, lambda *_args: self._stopping.set())
+            try:
+                self._run()
+            finally:
+                self._stop_worker()
+                os._exit(0)
+        self._supervisor_pid = pid
 
     def _spawn(self) -> subprocess.Popen:
         # The child gets its own process group, so a Ctrl-C in the terminal reaches the
@@ -55,7 +66,8 @@ class WorkerSupervisor:
                     return
                 self._process = self._spawn()
             started = time.monotonic()
-            code = self._process.wait()
+            while (code := self._process.poll()) is None and not self._stopping.wait(0.5):
+                pass
             if self._stopping.is_set():
                 return
             if time.monotonic() - started >= HEALTHY_RUN_SECONDS:
@@ -67,9 +79,24 @@ class WorkerSupervisor:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def stop(self, timeout: float = 20.0) -> None:
-        if os.getpid() != self._owner_pid:
+        if os.getpid() != self._owner_pid or self._supervisor_pid is None:
             return
-        self._stopping.set()
+        pid, self._supervisor_pid = self._supervisor_pid, None
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout + 5
+        while time.monotonic() < deadline:
+            try:  # gunicorn may reap it first: then it is gone either way
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+    def _stop_worker(self, timeout: float = 20.0) -> None:
         with self._lock:
             process = self._process
         if process is not None and process.poll() is None:
@@ -79,8 +106,6 @@ class WorkerSupervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=timeout)
 
     @property
     def pid(self) -> int | None:
