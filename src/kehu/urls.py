@@ -16,5 +16,13 @@ urlpatterns = [
     path("value/", include("kehu.scoring.urls")),
     path("quality/", include("kehu.quality.urls")),
     path("identity/", include("kehu.identity.urls")),
+    path("notifications/", include("kehu.notifications.urls")),
+    path("pipeline/", include("kehu.pipeline.urls")),
+    path("service/", include("kehu.service.urls")),
+    path("prediction/", include("kehu.prediction.urls")),
+    path("insights/", include("kehu.insights.urls")),
+    path("automation/", include("kehu.automation.urls")),
+    path("assignment/", include("kehu.assignment.urls")),
+    path("privacy/", include("kehu.privacy.urls")),
     path("", include("kehu.web.urls")),
 ]

@@ -17,16 +17,24 @@ from kehu.accounts.api import router as accounts_router
 from kehu.api.auth import BearerKeyAuth, SessionUserAuth
 from kehu.api.middleware import too_large
 from kehu.api.parser import KehuParser
+from kehu.assignment.api import router as assignment_router
+from kehu.automation.api import router as automation_router
 from kehu.cards.api import router as cards_router
 from kehu.core.api import router as jobs_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
+from kehu.insights.api import router as insights_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
+from kehu.notifications.api import router as notifications_router
+from kehu.pipeline.api import router as pipeline_router
+from kehu.prediction.api import router as prediction_router
+from kehu.privacy.api import router as privacy_router
 from kehu.quality.api import router as quality_router
 from kehu.scoring.api import router as scoring_router
 from kehu.segments.api import router as segments_router
+from kehu.service.api import router as service_router
 from kehu.transactions.api import router as transactions_router
 
 logger = logging.getLogger("django.request")
@@ -133,3 +141,11 @@ api.add_router("/", cards_router)
 api.add_router("/", segments_router)
 api.add_router("/", scoring_router)
 api.add_router("/", jobs_router)
+api.add_router("/", notifications_router)
+api.add_router("/", pipeline_router)
+api.add_router("/", service_router)
+api.add_router("/", prediction_router)
+api.add_router("/", insights_router)
+api.add_router("/", automation_router)
+api.add_router("/", assignment_router)
+api.add_router("/", privacy_router)

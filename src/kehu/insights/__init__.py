@@ -1,0 +1,1 @@
+"""Churn risk with its factors, purchase signals, product recommendations and next best actions."""

@@ -1,0 +1,1 @@
+"""Sales pipeline: deals, pipelines and stages, quotes, contracts, payments, targets and forecast."""

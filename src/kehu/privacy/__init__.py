@@ -1,0 +1,1 @@
+"""Consent ledger, data-subject requests, retention and the record of processing (PIPL)."""

@@ -1,0 +1,1 @@
+"""Service desk: SLA policies and business calendars, ticket clocks, satisfaction surveys and complaints."""
