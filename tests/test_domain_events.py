@@ -49,6 +49,8 @@ EXEMPT = {
     "kehu.customers.services.bulk._ChunkWriter.row":
         "plans one row in memory; the chunk's flush writes it with its events",
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
+    "kehu.integration.services.webhook_deliveries_enqueue":
+        "a subscriber: queues the calls for an event that is already recorded (delivery log)",
 }
 # Audited reads: they change nothing, so they have no event.
 READ_ONLY_AUDITS = {
@@ -920,6 +922,107 @@ def _segment_refresh(c):
     mark = c.mark()
     segment_refresh(actor=c.actor, segment=segment)
     return mark, {"segment": (None, {"id": segment.pk, "name": "上海客户"})}
+
+
+# Outbound webhooks
+
+
+def _webhook(c, url="https://example.com/hook"):
+    from kehu.integration.services import webhook_create
+
+    endpoint, _secret = webhook_create(actor=c.actor, url=url, event_types=["customer.*"],
+                                       allow_private_network=True)
+    return endpoint
+
+
+@case("kehu.integration.services.webhook_create", "webhook.created")
+def _webhook_create(c):
+    from kehu.integration.services import webhook_create
+
+    webhook_create(actor=c.actor, url="https://example.com/hook", event_types=["customer.*"])
+    return {"url": "https://example.com/hook", "event_types": ["customer.*"]}
+
+
+@case("kehu.integration.services.webhook_update", "webhook.updated")
+def _webhook_update(c):
+    from kehu.integration.services import webhook_update
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_update(actor=c.actor, endpoint_id=endpoint.pk, event_types=["order.*"])
+    return mark, {"event_types": (["customer.*"], ["order.*"])}
+
+
+@case("kehu.integration.services.webhook_rotate_secret", "webhook.secret_rotated")
+def _webhook_rotate(c):
+    from kehu.integration.services import webhook_rotate_secret
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_rotate_secret(actor=c.actor, endpoint_id=endpoint.pk)
+    return mark, {}
+
+
+@case("kehu.integration.services.webhook_delete", "webhook.deleted")
+def _webhook_delete(c):
+    from kehu.integration.services import webhook_delete
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_delete(actor=c.actor, endpoint_id=endpoint.pk)
+    return mark, {"url": "https://example.com/hook"}
+
+
+def _gone_receiver():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Gone(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(410)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@case("kehu.integration.services.webhook_attempt", "webhook.disabled")
+def _webhook_attempt(c):
+    from kehu.core.events import dispatch
+    from kehu.integration.models import WebhookDelivery
+    from kehu.integration.services import webhook_attempt
+
+    server = _gone_receiver()
+    try:
+        _webhook(c, url=f"http://127.0.0.1:{server.server_port}/")
+        c.customer()
+        dispatch()
+        mark = c.mark()
+        webhook_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return mark, {"is_active": (True, False)}
+
+
+@case("kehu.integration.services.webhook_delivery_replay", "webhook.replayed")
+def _webhook_replay(c):
+    from kehu.core.events import dispatch
+    from kehu.integration.models import WebhookDelivery
+    from kehu.integration.services import webhook_delivery_replay
+
+    _webhook(c)
+    c.customer()
+    dispatch()
+    delivery = WebhookDelivery.objects.get()
+    mark = c.mark()
+    webhook_delivery_replay(actor=c.actor, delivery_id=delivery.pk)
+    return mark, {"status": ("pending", "pending")}
 
 
 # Command line

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "kehu.automation",
     "kehu.assignment",
     "kehu.privacy",
+    "kehu.integration",
     "kehu.interchange",
     "kehu.api",
     "kehu.cli",
@@ -325,6 +326,17 @@ KEHU_EVENT_RETENTION_DAYS = max(1, min(int(os.environ.get("KEHU_EVENT_RETENTION_
                                        3650))
 KEHU_EVENT_SUBSCRIBERS = [m.strip() for m in os.environ.get("KEHU_EVENT_SUBSCRIBERS", "").split(",")
                           if m.strip()]
+
+# Outbound webhooks (kehu.integration): hosts allowed even on a private/loopback address
+# (comma-separated; the SSRF guard refuses internal addresses otherwise), the timeout of one
+# call, and after how many days of failing without a success an endpoint is disabled.
+KEHU_WEBHOOK_ALLOWED_HOSTS = [h.strip() for h in
+                              os.environ.get("KEHU_WEBHOOK_ALLOWED_HOSTS", "").split(",")
+                              if h.strip()]
+KEHU_WEBHOOK_TIMEOUT_SECONDS = max(1, min(int(os.environ.get("KEHU_WEBHOOK_TIMEOUT_SECONDS",
+                                                             "10")), 60))
+KEHU_WEBHOOK_DISABLE_AFTER_DAYS = max(1, min(int(os.environ.get(
+    "KEHU_WEBHOOK_DISABLE_AFTER_DAYS", "5")), 60))
 
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {

@@ -28,6 +28,7 @@ ADMIN_NAVIGATION = [
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
+    ("integration:webhooks", _("Webhooks"), "webhook.manage"),
 ]
 
 
