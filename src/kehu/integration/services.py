@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import fnmatch
+import http.client
 import json
 import logging
 import random
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +41,7 @@ ROTATION_GRACE = dt.timedelta(hours=24)  # the previous secret still signs for t
 LEASE = dt.timedelta(minutes=2)  # an attempt in flight; another worker will not take it
 MAX_PATTERNS = 50
 _SENDING_BATCH = 200
+_PARALLEL_CALLS = 16  # receivers called at once by one worker
 
 
 # Endpoints -----------------------------------------------------------------------------------
@@ -220,22 +223,67 @@ def _schedule_due() -> None:
     webhooks_send_due_task()
 
 
-def _signature(endpoint: WebhookEndpoint, message_id: str, at: dt.datetime, body: str) -> str:
-    signatures = [Webhook(decrypt(endpoint.secret_encrypted)).sign(message_id, at, body)]
+def _due(now: dt.datetime):
+    return WebhookDelivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), endpoint__is_active=True)
+
+
+def _claim(ids: list[int], now: dt.datetime) -> list[WebhookDelivery]:
+    """Take due deliveries for one attempt each (a lease marked with a value of its own), so
+    two workers never send one twice; the ones this call got, with their endpoints."""
+    lease = now + LEASE + dt.timedelta(microseconds=secrets.randbelow(10**6))
+    _due(now).filter(pk__in=ids).update(next_attempt_at=lease)
+    return list(WebhookDelivery.objects.select_related("endpoint")
+                .filter(pk__in=ids, next_attempt_at=lease).order_by("id"))
+
+
+def _call(delivery: WebhookDelivery, signature: str, now: dt.datetime
+          ) -> tuple[int | None, str, str]:
+    """One signed POST (no database): (status code, the answer's start, error text)."""
+    endpoint = delivery.endpoint
+    try:
+        target = transport.resolve(endpoint.url, allow_private=endpoint.allow_private_network)
+        headers = {"content-type": "application/json", "user-agent": "kehu-webhooks/1",
+                   "webhook-id": delivery.message_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": signature}
+        code, text = transport.post(target, delivery.body.encode("utf-8"), headers,
+                                    timeout=settings.KEHU_WEBHOOK_TIMEOUT_SECONDS)
+        return code, text, ""
+    except transport.Refused as exc:
+        return None, "", str(exc)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # connection refused, timeout, TLS, a malformed answer
+        return None, "", f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _send(claimed: list[WebhookDelivery], now: dt.datetime) -> dict[str, int]:
+    """Sign, call (several at once: the time goes into waiting for receivers) and settle."""
+    signers: dict[int, Any] = {}
+    calls = []
+    for delivery in claimed:
+        endpoint = delivery.endpoint
+        if endpoint.pk not in signers:
+            signers[endpoint.pk] = _signers(endpoint, now)
+        signature = " ".join(s.sign(delivery.message_id, now, delivery.body)
+                             for s in signers[endpoint.pk])
+        calls.append((delivery, signature))
+    if len(calls) == 1:
+        outcomes = [_call(calls[0][0], calls[0][1], now)]
+    else:
+        with ThreadPoolExecutor(max_workers=min(_PARALLEL_CALLS, len(calls))) as pool:
+            outcomes = list(pool.map(lambda c: _call(c[0], c[1], now), calls))
+    return _settle([(delivery, outcome) for (delivery, _s), outcome
+                     in zip(calls, outcomes, strict=True)], now)
+
+
+def _signers(endpoint: WebhookEndpoint, at: dt.datetime) -> list[Webhook]:
+    signers = [Webhook(decrypt(endpoint.secret_encrypted))]
     if (endpoint.previous_secret_encrypted and endpoint.previous_secret_expires_at
             and endpoint.previous_secret_expires_at > at):
-        signatures.append(Webhook(decrypt(endpoint.previous_secret_encrypted))
-                          .sign(message_id, at, body))
-    return " ".join(signatures)
-
-
-def _claim(delivery_id: int, now: dt.datetime) -> bool:
-    """Take a due delivery for one attempt (a lease), so two workers never send it twice."""
-    return bool(WebhookDelivery.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), pk=delivery_id,
-        status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED),
-        endpoint__is_active=True,
-    ).update(next_attempt_at=now + LEASE))
+        signers.append(Webhook(decrypt(endpoint.previous_secret_encrypted)))
+    return signers
 
 
 def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str | None:
@@ -243,61 +291,76 @@ def webhook_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str 
     delivered; 410: given up and the endpoint disabled; anything else: retried later (given
     up after the last delay). Returns the new status, or None when it was not due."""
     now = now or timezone.now()
-    if not _claim(delivery_id, now):
+    claimed = _claim([delivery_id], now)
+    if not claimed:
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    code, text, error = None, "", ""
-    try:
-        target = transport.resolve(endpoint.url, allow_private=endpoint.allow_private_network)
-        headers = {"content-type": "application/json", "user-agent": "kehu-webhooks/1",
-                   "webhook-id": delivery.message_id,
-                   "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": _signature(endpoint, delivery.message_id, now,
-                                                   delivery.body)}
-        code, text = transport.post(target, delivery.body.encode("utf-8"), headers,
-                                    timeout=settings.KEHU_WEBHOOK_TIMEOUT_SECONDS)
-    except transport.Refused as exc:
-        error = str(exc)
-    except (OSError, ValueError) as exc:  # connection refused, timeout, TLS, bad answer
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    return _settle(delivery, now=now, code=code, text=text, error=error)
+    counts = _send(claimed, now)
+    return next(iter(counts))
 
 
-def _settle(delivery: WebhookDelivery, *, now, code, text, error) -> str:
+_SETTLED_FIELDS = ("attempts", "last_attempt_at", "last_status_code", "last_response",
+                   "last_error", "status", "delivered_at", "next_attempt_at")
+
+
+def _store(settled: list[WebhookDelivery]) -> None:
+    """Write settled attempts with one UPDATE per identical outcome (a batch of successes
+    is one statement; Django's bulk_update builds a CASE per row and field)."""
+    groups: dict[tuple, list[int]] = {}
+    for delivery in settled:
+        key = tuple(getattr(delivery, f) for f in _SETTLED_FIELDS)
+        groups.setdefault(key, []).append(delivery.pk)
+    for key, ids in groups.items():
+        for start in range(0, len(ids), 500):
+            WebhookDelivery.objects.filter(pk__in=ids[start:start + 500]).update(
+                **dict(zip(_SETTLED_FIELDS, key, strict=True)))
+
+
+def _settle(results: list[tuple[WebhookDelivery, tuple[int | None, str, str]]],
+            now: dt.datetime) -> dict[str, int]:
+    """Record a batch of attempts in one transaction (each endpoint locked once): 2xx
+    delivered; 410 given up and the endpoint disabled; anything else retried after the next
+    delay, or given up after the last; an endpoint failing for days is disabled."""
+    counts: dict[str, int] = {}
     with transaction.atomic():
-        endpoint = _locked(delivery.endpoint_id)
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        delivery.last_status_code = code
-        delivery.last_response = text
-        delivery.last_error = error
-        if code is not None and 200 <= code < 300:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-                WebhookDelivery.SUCCEEDED, now, None)
-            if endpoint.failing_since is not None:
+        endpoints = {e.pk: e for e in WebhookEndpoint.objects.select_for_update().filter(
+            pk__in={d.endpoint_id for d, _outcome in results})}
+        failing_before = {pk: e.failing_since for pk, e in endpoints.items()}
+        settled = []
+        for delivery, (code, text, error) in results:
+            endpoint = endpoints.get(delivery.endpoint_id)
+            if endpoint is None:  # deleted meanwhile, with its deliveries
+                continue
+            delivery.attempts += 1
+            delivery.last_attempt_at, delivery.last_status_code = now, code
+            delivery.last_response, delivery.last_error = text, error
+            if code is not None and 200 <= code < 300:
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+                    WebhookDelivery.SUCCEEDED, now, None)
                 endpoint.failing_since = None
-                endpoint.save(update_fields=["failing_since"])
-        elif code == 410:
-            delivery.status, delivery.next_attempt_at = WebhookDelivery.GAVE_UP, None
-            _disable(endpoint, _("The receiver answered 410 Gone: it no longer wants these "
-                                 "calls."))
-        else:
-            if delivery.attempts > len(RETRY_DELAYS):
+            elif code == 410:
                 delivery.status, delivery.next_attempt_at = WebhookDelivery.GAVE_UP, None
+                _disable(endpoint, _("The receiver answered 410 Gone: it no longer wants "
+                                     "these calls."))
             else:
-                delay = RETRY_DELAYS[delivery.attempts - 1]
-                delivery.status = WebhookDelivery.FAILED
-                delivery.next_attempt_at = now + delay * random.uniform(0.9, 1.1)  # noqa: S311
-            if endpoint.failing_since is None:
-                endpoint.failing_since = now
+                if delivery.attempts > len(RETRY_DELAYS):
+                    delivery.status, delivery.next_attempt_at = WebhookDelivery.GAVE_UP, None
+                else:
+                    delay = RETRY_DELAYS[delivery.attempts - 1]
+                    delivery.status = WebhookDelivery.FAILED
+                    delivery.next_attempt_at = now + delay * random.uniform(0.9, 1.1)  # noqa: S311
+                if endpoint.failing_since is None:
+                    endpoint.failing_since = now
+                elif now - endpoint.failing_since > dt.timedelta(
+                        days=settings.KEHU_WEBHOOK_DISABLE_AFTER_DAYS):
+                    _disable(endpoint, _("No call succeeded for %d days.")
+                             % settings.KEHU_WEBHOOK_DISABLE_AFTER_DAYS)
+            settled.append(delivery)
+            counts[delivery.status] = counts.get(delivery.status, 0) + 1
+        _store(settled)
+        for pk, endpoint in endpoints.items():
+            if endpoint.failing_since != failing_before[pk]:
                 endpoint.save(update_fields=["failing_since"])
-            elif now - endpoint.failing_since > dt.timedelta(
-                    days=settings.KEHU_WEBHOOK_DISABLE_AFTER_DAYS):
-                _disable(endpoint, _("No call succeeded for %d days.")
-                         % settings.KEHU_WEBHOOK_DISABLE_AFTER_DAYS)
-        delivery.save()
-    return delivery.status
+    return counts
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
@@ -314,11 +377,11 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
 def webhooks_send_due(*, now: dt.datetime | None = None, limit: int = _SENDING_BATCH) -> int:
     """Attempt every due delivery (oldest first, at most `limit`); the count attempted."""
     now = now or timezone.now()
-    due = list(WebhookDelivery.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), endpoint__is_active=True,
-    ).order_by("id").values_list("pk", flat=True)[:limit])
-    return sum(1 for pk in due if webhook_attempt(delivery_id=pk, now=now) is not None)
+    ids = list(_due(now).order_by("id").values_list("pk", flat=True)[:limit])
+    claimed = _claim(ids, now) if ids else []
+    if not claimed:
+        return 0
+    return sum(_send(claimed, now).values())
 
 
 def webhook_delivery_replay(*, actor: Actor, delivery_id: int) -> WebhookDelivery:
