@@ -653,6 +653,19 @@ def _follow_up_reassign(c):
     return mark, {"assignee": (task.assignee_id, other.pk)}
 
 
+@case("kehu.notifications.services.outbound_retry", "message.requeued")
+def _outbound_retry(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_retry
+
+    message = OutboundMessage.objects.create(channel="email", to=["a@example.com"],
+                                             subject="x", text="y", status="failed",
+                                             attempts=5)
+    mark = c.mark()
+    outbound_retry(actor=c.actor, message_id=message.pk)
+    return mark, {"status": ("failed", "queued")}
+
+
 @case("kehu.notifications.services.notification_send", "notification.sent")
 def _notification_send(c):
     from kehu.notifications.services import notification_send

@@ -79,7 +79,7 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
-    "notification.sent", "followup.snoozed", "followup.reassigned",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

@@ -150,3 +150,29 @@ def notification_mark_read(*, actor: Actor, notification_ids: Iterable[int] | No
         if missing:
             raise NotFound(details={"ids": missing})
         return mine.filter(pk__in=ids, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def outbound_retry(*, actor: Actor, message_id: int):
+    """Send a failed email or SMS again (an operator fixed the mail server, say): it is queued
+    for one more attempt now, audited. NotFound for anything but a failed message."""
+    from kehu.core.events import record_change
+    from kehu.notifications.channels import _deliver_soon
+    from kehu.notifications.models import OutboundMessage
+
+    actor.require("event.manage")
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().filter(
+            pk=message_id, status=OutboundMessage.FAILED).first()
+        if message is None:
+            raise NotFound()
+        message.status, message.next_attempt_at = OutboundMessage.QUEUED, timezone.now()
+        message.locked_until = None
+        message.save(update_fields=["status", "next_attempt_at", "locked_until"])
+        record_change(actor=actor, action="outbound_message.retry", event="message.requeued",
+                      object_type="outbound_message", object_id=message.pk,
+                      object_repr=str(message), customer_id=message.customer_id,
+                      changes={"status": {"before": OutboundMessage.FAILED,
+                                          "after": OutboundMessage.QUEUED},
+                               "attempts": message.attempts})
+        transaction.on_commit(lambda: _deliver_soon(message.pk))
+    return message
