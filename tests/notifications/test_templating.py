@@ -13,7 +13,7 @@ from kehu.notifications.channels import message_check, message_render, message_v
 def test_variables_filters_and_missing_values():
     subject, body = message_render(
         subject="{{ customer.name }}\n的生日快到了",
-        body="{{ customer.name }}，{{ customer.tier|default:'会员' }}{{ nobody.knows }}：" 
+        body="{{ customer.name }}，{{ customer.tier|default:'会员' }}{{ nobody.knows }}："
              "{% for o in orders %}{{ o.number }}{% if not forloop.last %}、{% endif %}{% endfor %}",
         context={"customer": {"name": "王<芳>"}, "orders": [{"number": "A1"}, {"number": "A2"}]},
         language="zh-hans")

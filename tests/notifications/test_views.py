@@ -70,7 +70,7 @@ def test_mark_one_read_with_htmx_then_all(as_alice, system, alice):
     response = as_alice.post(reverse("notifications:mark_read"),
                              {"ids": [one.pk], "render": "item"}, **HTMX)
     assert response.status_code == 200 and response["HX-Trigger"] == "notificationsChanged"
-    assert response.content.decode().lstrip().startswith(f'<li class="notification"')
+    assert response.content.decode().lstrip().startswith('<li class="notification"')
     one.refresh_from_db()
     assert one.read_at is not None
     unread = as_alice.get(reverse("notifications:list") + "?unread=1").content.decode()

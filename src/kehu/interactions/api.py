@@ -2,18 +2,17 @@
 selectors, schemas out; domain errors become {"code","message","details"} upstream."""
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import Field as PydField
 
 from kehu.accounts import selectors as accounts
 from kehu.core.errors import ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
-from kehu.core.schemas import MAX_ID, Day, Flag, Id, Input, Limit, Moment, Page
+from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Moment, Page
 from kehu.interactions import selectors, services
 from kehu.interactions.models import Interaction
 
@@ -219,7 +218,7 @@ def reschedule_follow_up(request, task_id: Id, payload: RescheduleIn):
 
 
 class SnoozeIn(Input):
-    days: Annotated[int, PydField(ge=1, le=365)] | None = Field(
+    days: Days | None = Field(
         None, description="Put off by this many days from today (1, 3, 7 …).")
     until: Day | None = Field(None, description="Or to this day (today or later).")
 
