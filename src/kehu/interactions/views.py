@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.core.actor import Actor
@@ -42,8 +42,9 @@ def _found(read, *args, **kwargs):
         raise Http404 from exc
 
 
-TAB_LABELS = {"open": _lazy("All open"), "today": _lazy("Due today"),
-              "overdue": _lazy("Overdue"), "upcoming": _lazy("Upcoming"), "done": _lazy("Done")}
+TAB_LABELS = {"open": gettext_lazy("All open"), "today": gettext_lazy("Due today"),
+              "overdue": gettext_lazy("Overdue"), "upcoming": gettext_lazy("Upcoming"),
+              "done": gettext_lazy("Done")}
 
 
 def _task_filters(request):
