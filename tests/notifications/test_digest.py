@@ -83,3 +83,16 @@ def test_send_queued_command(people, tmp_path):
     call_command("notifications", "send-queued", "--json", stdout=out)
     data = json.loads(out.getvalue())
     assert data["tried"] == 1 and data["sent"] == 1
+
+
+def test_the_hourly_task_waits_for_the_digest_hour(people, settings):
+    from kehu.notifications.tasks import digest_hourly
+
+    settings.KEHU_DIGEST_HOUR = 23
+    hour = timezone.localtime().hour
+    expected_before = None if hour < 23 else 1
+    assert digest_hourly.call_local() == expected_before
+    settings.KEHU_DIGEST_HOUR = 0
+    sent = digest_hourly.call_local()
+    assert sent == (1 if expected_before is None else 0)
+    assert OutboundMessage.objects.filter(dedupe_key__startswith="digest:").count() == 1
