@@ -233,3 +233,14 @@ def test_api_reassign_refusals(api_client_for, rep, customer, make_user):
     assert _post(read_only, f"/api/v1/follow-ups/{task.pk}/snooze",
                  {"days": 1}).status_code == 403
     assert db_snapshot() == before
+
+
+def test_snooze_to_a_day_through_the_page(browser, rep, customer):
+    task = _task(customer, rep)
+    day = (timezone.localdate() + dt.timedelta(days=12)).isoformat()
+    response = browser.post(reverse("interactions:follow_up_snooze", args=[task.pk]),
+                            {f"s{task.pk}-until": day})
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.due_date.isoformat() == day
+    assert DomainEvent.objects.filter(type="followup.snoozed").count() == 1
