@@ -80,6 +80,7 @@ EVENT_TYPES = frozenset({
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
