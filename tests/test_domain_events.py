@@ -51,6 +51,8 @@ EXEMPT = {
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
     "kehu.integration.services.webhook_deliveries_enqueue":
         "a subscriber: queues the calls for an event that is already recorded (delivery log)",
+    "kehu.notifications.services.notification_mark_read":
+        "a recipient's read marks on their own notifications (bookkeeping)",
 }
 # Audited reads: they change nothing, so they have no event.
 READ_ONLY_AUDITS = {
@@ -628,6 +630,64 @@ def _follow_up_cancel(c):
     mark = c.mark()
     follow_up_cancel(actor=c.actor, task=task)
     return mark, {"status": ("open", "cancelled")}
+
+
+@case("kehu.interactions.services.follow_up_snooze", "followup.snoozed")
+def _follow_up_snooze(c):
+    from kehu.interactions.services import follow_up_snooze
+
+    task = _task(c)
+    later = timezone.localdate() + dt.timedelta(days=3)
+    mark = c.mark()
+    follow_up_snooze(actor=c.actor, task=task, days=3)
+    return mark, {"due_date": (timezone.localdate().isoformat(), later.isoformat())}
+
+
+@case("kehu.interactions.services.follow_up_reassign", "followup.reassigned")
+def _follow_up_reassign(c):
+    from kehu.interactions.services import follow_up_reassign
+    from tests.factories import UserFactory
+
+    task = _task(c)
+    other = UserFactory(role_code="sales_rep")
+    mark = c.mark()
+    follow_up_reassign(actor=c.actor, task=task, assignee=other)
+    return mark, {"assignee": (task.assignee_id, other.pk)}
+
+
+@case("kehu.notifications.services.outbound_retry", "message.requeued")
+def _outbound_retry(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_retry
+
+    message = OutboundMessage.objects.create(channel="email", to=["a@example.com"],
+                                             subject="x", text="y", status="failed",
+                                             attempts=5)
+    mark = c.mark()
+    outbound_retry(actor=c.actor, message_id=message.pk)
+    return mark, {"status": ("failed", "queued")}
+
+
+@case("kehu.notifications.services.outbound_messages_redact", "message.redacted")
+def _outbound_messages_redact(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_messages_redact
+
+    customer = c.customer()
+    OutboundMessage.objects.create(channel="sms", to=["+8613812345678"], text="生日快乐",
+                                   status="sent", customer_id=customer.pk)
+    mark = c.mark()
+    outbound_messages_redact(actor=c.actor, customer_id=customer.pk)
+    return mark, {"messages": 1}
+
+
+@case("kehu.notifications.services.notification_send", "notification.sent")
+def _notification_send(c):
+    from kehu.notifications.services import notification_send
+
+    mark = c.mark()
+    notification_send(actor=c.actor, recipients=[c.user], kind="test", title="提醒")
+    return mark, {"recipient": (None, c.user.pk), "title": (None, "提醒")}
 
 
 @case("kehu.interactions.services.event_ingest", "event.ingested")

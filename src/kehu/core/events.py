@@ -81,6 +81,8 @@ EVENT_TYPES = frozenset({
     "demo.loaded",
     "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated",
     "webhook.disabled", "webhook.replayed",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
