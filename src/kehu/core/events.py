@@ -79,6 +79,8 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "churn.risk_changed", "churn.scored", "churn.model_fitted", "churn.settings_changed",
+    "signal.detected", "signal.run_finished", "signal.rule_changed", "recommendations.built",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

@@ -134,6 +134,28 @@ for _key, _label in (("r_score", _("R score")), ("f_score", _("F score")),
     register(FieldSpec(_key, _label, "number", f"value__{_key}", group=_VALUE))
 register(FieldSpec("scored_at", _("RFM scored"), "datetime", "value__scored_at", group=_VALUE))
 
+
+def _insights_choices(name: str):
+    def choices():
+        if name == "signals":
+            from kehu.insights.signals import signal_choices
+
+            return signal_choices()
+        from kehu.insights.models import CHURN_LEVELS
+
+        return [(k, str(v)) for k, v in CHURN_LEVELS]
+    return choices
+
+
+# Insights (kehu.insights' CustomerChurn as "churn", CustomerSignals as "signal_set").
+_INSIGHTS = _("Churn and signals")
+register(FieldSpec("churn_risk", _("Churn risk (0–1)"), "number", "churn__churn_risk",
+                   group=_INSIGHTS))
+register(FieldSpec("churn_level", _("Churn risk level"), "choice", "churn__level",
+                   choices=_insights_choices("levels"), group=_INSIGHTS))
+register(FieldSpec("purchase_signal", _("Purchase signal"), "multi_choice",
+                   "signal_set__kinds", choices=_insights_choices("signals"), group=_INSIGHTS))
+
 CUSTOM_KINDS = {"text": "text", "url": "text", "choice": "choice", "user": "user",
                 "number": "number", "date": "custom_date", "boolean": "boolean",
                 "multi_choice": "multi_choice"}

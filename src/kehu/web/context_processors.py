@@ -14,6 +14,7 @@ NAVIGATION = [
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
+    ("insights:churn", _("Churn warning"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
 ]
@@ -25,6 +26,7 @@ ADMIN_NAVIGATION = [
     ("interchange:imports", _("Import"), "customer.import"),
     ("customers:tags", _("Tags"), "segment.manage"),
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
+    ("insights:settings", _("Churn and signal settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
