@@ -5,8 +5,9 @@ one click from a follow-up task (services.next_action_task_create).
 The rules, in priority order:
 1. call about the open complaint (an open complaint ticket);
 2. renew the contract (a `contract_expiring` signal);
-3. win back a customer at risk who is worth it (medium/high churn risk and a high-value or
-   can't-lose/at-risk customer, or the top fifth by spend or CLV);
+3. win back a customer at risk who is worth it (medium/high churn risk and a high-value,
+   champion/loyal/can't-lose/at-risk customer, M score 4+ or spend in the RFM window above
+   the high-value threshold; or high risk with a positive 12-month CLV);
 4. follow up buying interest (pricing-page views, cart without an order, after-sales terms);
 5. cross-sell the product most bought with what they own.
 """
@@ -65,9 +66,14 @@ def next_actions(*, user, customer: Customer) -> list[dict[str, Any]]:
     if churn is not None and churn.level in ("medium", "high"):
         value = _value(customer)
         clv = (predictions_of([customer.pk]).get(customer.pk) or {}).get("clv_12m")
+        from kehu.scoring.services import scoring_settings_get
+
+        threshold = scoring_settings_get().high_spend_threshold
         worth = value is not None and (value.value_tier in WORTH_KEEPING_TIERS
                                        or value.rfm_segment in WORTH_KEEPING_SEGMENTS
-                                       or (value.m_score or 0) >= 4)
+                                       or (value.m_score or 0) >= 4
+                                       or (threshold is not None
+                                           and value.monetary >= threshold))
         if worth or (clv is not None and clv > 0 and churn.level == "high"):
             reasons = [factor_text(f) for f in churn.factors[:2]]
             actions.append({"code": "win_back", "title": _(
