@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.core.schemas import Id
@@ -161,4 +161,4 @@ def post_action_task(request, customer_id: Id, code: str):
     customer = customer_get_plain(user=request.user, customer_id=customer_id)
     task = services.next_action_task_create(actor=actor_of(request), customer=customer,
                                             code=code[:40], user=request.user)
-    return 201, task
+    return Status(201, task)
