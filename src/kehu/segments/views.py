@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, ValidationFailed
 from kehu.core.pages import requires
-from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, cell_value, choice_labels
+from kehu.customers.listing import DEFAULT_COLUMNS, cell_value, choice_labels, list_columns
 from kehu.customers.selectors import customer_present
 from kehu.interactions.models import Event, Interaction
 from kehu.segments import selectors, services
@@ -162,7 +162,7 @@ def segment_detail(request, segment_id: int):
     base = reverse("segments:detail", args=[segment.pk])
     return render(request, "segments/detail.html", {
         "segment": segment, "rows": rows,
-        "headers": [{"label": COLUMNS[c]} for c in DEFAULT_COLUMNS],
+        "headers": [{"label": list_columns()[c]} for c in DEFAULT_COLUMNS],
         "page": {"count": selectors.segment_visible_size(user=request.user, segment=segment)},
         "next_url": f"{base}?cursor={following}" if following else None,
         "first_url": base if request.GET.get("cursor") else None,
