@@ -13,6 +13,7 @@ class InsightsConfig(AppConfig):
         from kehu.core import labels
         from kehu.core.jobs import JobKind, register_job_kind
         from kehu.insights import signals  # noqa: F401 - registers the built-in signal kinds
+        from kehu.insights.list_extensions import register_list_extensions
         from kehu.insights.models import (
             CHURN_LEVELS,
             ChurnModelFit,
@@ -30,6 +31,7 @@ class InsightsConfig(AppConfig):
                            ("recommendations_build", _("Product recommendations"))):
             register_job_kind(JobKind(key=key, label=label, permission="scoring.view",
                                       detail_url=churn_page))
+        register_list_extensions()
         labels.register_object("insights", self.verbose_name)
         labels.register_choices("churn.level", CHURN_LEVELS)
         labels.register_object("churn", _("churn model"))
