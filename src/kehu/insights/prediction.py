@@ -9,8 +9,8 @@ import logging
 from collections.abc import Iterable
 
 from django.apps import apps
-from django.db import DatabaseError
 from django.core.exceptions import FieldError
+from django.db import DatabaseError
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
