@@ -123,8 +123,8 @@ def _pricing_text(d: dict[str, Any]) -> str:
 
 def _after_sales_text(d: dict[str, Any]) -> str:
     n = int(d.get("count", 0))
-    return ngettext("Viewed the after-sales terms", "Viewed the after-sales terms %(n)d times",
-                    n) % {"n": n}
+    return ngettext("Viewed the after-sales terms %(n)d time",
+                    "Viewed the after-sales terms %(n)d times", n) % {"n": n}
 
 
 def _cart_text(d: dict[str, Any]) -> str:
