@@ -128,3 +128,19 @@ def test_settings_are_validated_and_need_configure(db, make_user):
     with pytest.raises(PermissionDenied):
         services.churn_fit(actor=Actor(user=rep))
     assert not ChurnModelFit.objects.exists()
+
+
+def test_cli(db):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    planted_churn_book(n=60)
+    out = StringIO()
+    call_command("insights", "fit", "--json", stdout=out)
+    body = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert body["enough_data"] is False and body["labelled"] == 60
+    out = StringIO()
+    call_command("insights", "score", "--json", stdout=out)
+    assert json.loads(out.getvalue())["scored"] == 60
