@@ -73,7 +73,8 @@ def test_fit_needs_configure(db, rep, api_client_for, make_user):
     assert (denied.status_code, denied.json()["code"]) == (403, "permission_denied")
     assert db_snapshot() == before
     response = api_client_for(make_user("admin")).post("/api/v1/insights/churn/fit",
-                                                       content_type="application/json")
+                                                       content_type="application/json",
+                                                       HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     body = response.json()
     assert body["enough_data"] is False and "Too little history" in body["message"]

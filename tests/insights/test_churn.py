@@ -97,7 +97,7 @@ def test_too_little_data_says_so_and_falls_back_to_recency(db):
     CustomerFactory()  # never bought: not scored
     fit = services.churn_fit(actor=SYSTEM, now=now)
     assert not fit.enough_data
-    assert "Too little history" in fit.message and fit.metrics == {}
+    assert "Too little history" in fit.explanation() and fit.metrics == {}
     row = CustomerChurn.objects.get()
     assert row.customer_id == buyer.pk and row.model == "recency"
     assert row.churn_risk == pytest.approx(1 - 0.5 ** (170 / 90), abs=1e-3)

@@ -119,9 +119,15 @@ class FitOut(Schema):
     labelled: int
     churned: int
     enough_data: bool
-    message: str
+    message: str = Field(description="Why it could not train (too little data), in the "
+                                     "caller's language; empty for a good fit")
     metrics: dict[str, Any] = Field(description="auc, precision_top_decile, baseline_auc, "
                                                 "baseline_precision_top_decile, test_size …")
+
+
+    @staticmethod
+    def resolve_message(obj) -> str:
+        return obj.explanation()
 
 
 class TaskOut(Schema):

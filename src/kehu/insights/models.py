@@ -107,6 +107,21 @@ class ChurnModelFit(models.Model):
     def __str__(self) -> str:
         return f"{self.model_kind} {self.cutoff} ({self.labelled})"
 
+    def explanation(self) -> str:
+        """Why there was too little data, in the reader's language ("" for a good fit)."""
+        if self.enough_data:
+            return ""
+        from django.utils.translation import gettext
+
+        need = self.params.get("requirements") or {}
+        if not need:
+            return self.message
+        return gettext("Too little history to train: %(n)d customers had bought before the "
+                       "cut-off and %(c)d of them churned; the model needs %(min)d, with at "
+                       "least %(each)d churned and %(each)d retained.") % {
+            "n": self.labelled, "c": self.churned, "min": need.get("min_labelled", 0),
+            "each": need.get("min_each_class", 0)}
+
 
 class CustomerSignals(models.Model):
     """A customer's active purchase signals: `kinds` (a JSON list of signal kind codes, what

@@ -181,11 +181,10 @@ def _fit(*, actor: Actor, now: dt.datetime, job: Job | None):
         fitted = model.fit(settings.model_kind, x, y)
         params = {**fitted.params, "features": model.NAMES}
     else:
-        message = _("Too little history to train: %(n)d customers had bought before the "
-                    "cut-off and %(c)d of them churned; the model needs %(min)d, with at "
-                    "least %(each)d churned and %(each)d retained.") % {
-            "n": len(rows), "c": churned, "min": settings.min_labelled,
-            "each": settings.min_each_class}
+        params = {"requirements": {"min_labelled": settings.min_labelled,
+                                   "min_each_class": settings.min_each_class}}
+        message = (f"too little history: {len(rows)} labelled, {churned} churned; needs "
+                   f"{settings.min_labelled} with {settings.min_each_class} of each class")
     with transaction.atomic():
         fit = ChurnModelFit.objects.create(
             fitted_at=now, model_kind=settings.model_kind, window_days=settings.window_days,

@@ -62,7 +62,7 @@ def fit_now(request):
             messages.success(request, _("Churn model fitted on %(n)d customers and the book "
                                         "rescored.") % {"n": fit.labelled})
         else:
-            messages.warning(request, fit.message)
+            messages.warning(request, fit.explanation())
     return redirect("insights:churn")
 
 

@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 fit = services.churn_fit(actor=actor)
                 figures = {"fit": fit.pk, "model": fit.model_kind, "enough_data": fit.enough_data,
                            "labelled": fit.labelled, "churned": fit.churned,
-                           "message": fit.message, **fit.metrics}
+                           "message": fit.explanation(), **fit.metrics}
             elif what == "score":
                 figures = services.churn_score(actor=actor)
             elif what == "signals":
