@@ -36,11 +36,11 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
+    from tests.insights.book import planted_churn_book
 
     from kehu.core.actor import Actor
     from kehu.insights import services
     from kehu.insights.models import ChurnModelFit
-    from tests.insights.book import planted_churn_book
 
     actor = Actor.system(via="cli")
     started = time.perf_counter()
