@@ -32,6 +32,7 @@ class InsightsConfig(AppConfig):
             register_job_kind(JobKind(key=key, label=label, permission="scoring.view",
                                       detail_url=churn_page))
         register_list_extensions()
+        signals.register_contract_signal()
         labels.register_object("insights", self.verbose_name)
         labels.register_choices("churn.level", CHURN_LEVELS)
         labels.register_object("churn", _("churn model"))

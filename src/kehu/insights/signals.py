@@ -140,3 +140,50 @@ register_signal_kind(SignalKind(
 register_signal_kind(SignalKind(
     key="cart_abandoned", label=gettext_lazy("Cart without an order"),
     detect=detect_cart_abandoned, default_min_count=1, default_days=7, text=_cart_text))
+
+
+# Contracts (kehu.pipeline, a lower app reached by lookup, never imported) ----------------
+
+CONTRACT_LIVE = ("signed", "executing")
+
+
+def detect_contracts(*, as_of: dt.datetime, rule: RuleConfig, book: Book):
+    """A live contract (signed or in progress) ending within the rule's days; the soonest
+    per customer."""
+    from django.apps import apps
+    from django.utils import timezone
+
+    contract = apps.get_model("pipeline", "Contract")
+    today = timezone.localtime(as_of).date()
+    rows = (contract.objects.filter(status__in=CONTRACT_LIVE, end_date__gte=today,
+                                    end_date__lte=today + dt.timedelta(days=rule.days))
+            .order_by("customer_id", "end_date")
+            .values_list("customer_id", "number", "end_date"))
+    out: dict[int, dict[str, Any]] = {}
+    for pk, number, end in rows:
+        if pk not in out:
+            out[pk] = {"days": rule.days, "number": number, "end_date": end.isoformat(),
+                       "days_left": (end - today).days}
+    return out
+
+
+def _contract_text(d: dict[str, Any]) -> str:
+    n = int(d.get("days_left", 0) or 0)
+    return ngettext("Contract %(number)s ends in %(n)d day",
+                    "Contract %(number)s ends in %(n)d days", n) % {
+        "number": d.get("number", ""), "n": n}
+
+
+def register_contract_signal() -> bool:
+    """"合同 30 天内到期", when the pipeline app keeps contracts (called from ready())."""
+    from django.apps import apps
+
+    try:
+        apps.get_model("pipeline", "Contract")
+    except LookupError:
+        return False
+    register_signal_kind(SignalKind(
+        key="contract_expiring", label=gettext_lazy("Contract expiring"),
+        detect=detect_contracts, default_min_count=1, default_days=30, uses_count=False,
+        text=_contract_text))
+    return True
