@@ -26,7 +26,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
 from kehu.core.errors import PermissionDenied, ValidationFailed
+from kehu.core.jobs import job_open, job_report
 from kehu.core.masking import mask_id_number
+from kehu.core.models import Job
 from kehu.core.spreadsheet import csv_stream, safe_cell
 from kehu.customers.listing import (
     DEFAULT_COLUMNS,
@@ -143,24 +145,56 @@ def _export(actor: Actor, user, queryset, columns: list[str], fmt: str,
     stamp = timezone.localtime(timezone=tz).strftime("%Y%m%d-%H%M%S")
     changes = {"format": fmt, "columns": columns, **audited}
 
-    def rows() -> Iterator[list[Any]]:
-        for customer in listed_rows(queryset, tags="tags" in columns, chunk_size=CHUNK_SIZE):
-            data = customer_present(user, customer, detail=False)
-            yield [_cell(data, c, labels=labels, tz=tz, xlsx=fmt == "xlsx") for c in columns]
-
     common = {"format": fmt, "columns": columns, "content_type": FORMATS[fmt],
               "filename": f"{_FILE_STEM}-{stamp}.{fmt}",
               "ascii_filename": f"kehu-customers-{stamp}.{fmt}"}
-    if fmt == "csv":
-        count = queryset.count()
-        _audit(actor, count, changes)
-        return ExportResult(rows=count, content=_csv_bytes(header, rows()), **common)
-    handle, count = _xlsx_file(header, rows(), title=str(_SHEET_TITLE))
+    # The jobs page shows every export with its progress (rows written) and outcome.
+    job = job_open(kind="export", label=common["filename"], user=user)
+    job_report(job, status=Job.RUNNING)
+
+    written = 0
+
+    def rows() -> Iterator[list[Any]]:
+        nonlocal written
+        for customer in listed_rows(queryset, tags="tags" in columns, chunk_size=CHUNK_SIZE):
+            data = customer_present(user, customer, detail=False)
+            yield [_cell(data, c, labels=labels, tz=tz, xlsx=fmt == "xlsx") for c in columns]
+            written += 1
+            if written % CHUNK_SIZE == 0:
+                job_report(job, done=written)
+
+    def finish() -> None:
+        job_report(job, status=Job.DONE, done=written, total=written,
+                   result={"rows": written, "format": fmt})
+
+    def tracked(content: Iterator[bytes]) -> Iterator[bytes]:
+        finished = False
+        try:
+            yield from content
+            finished = True
+        finally:
+            if finished:
+                finish()
+            else:  # the download was abandoned or failed half-way
+                job_report(job, status=Job.CANCELLED, done=written)
+
     try:
-        _audit(actor, count, changes)
-    except BaseException:
-        handle.close()
+        if fmt == "csv":
+            count = queryset.count()
+            job_report(job, total=count)
+            _audit(actor, count, changes)
+            return ExportResult(rows=count, content=tracked(_csv_bytes(header, rows())),
+                                **common)
+        handle, count = _xlsx_file(header, rows(), title=str(_SHEET_TITLE))
+        try:
+            _audit(actor, count, changes)
+        except BaseException:
+            handle.close()
+            raise
+    except BaseException as exc:
+        job_report(job, status=Job.FAILED, error=type(exc).__name__)
         raise
+    finish()
     return ExportResult(rows=count, content=handle, **common)
 
 

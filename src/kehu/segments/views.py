@@ -20,6 +20,7 @@ from kehu.interactions.models import Event, Interaction
 from kehu.segments import selectors, services
 from kehu.segments.builder import NODE_TYPES, apply_edit, parse, view_tree
 from kehu.segments.definition import Catalogue
+from kehu.segments.describe import describe
 from kehu.segments.library import TEMPLATES
 from kehu.transactions.models import Ticket
 from kehu.transactions.selectors import product_categories, product_list
@@ -65,7 +66,8 @@ def _preview_context(request, definition):
     except ValidationFailed as exc:
         return {"errors": _errors(exc), "count": None, "sample": []}
     return {"errors": [], "count": preview.count, "sample": preview.sample,
-            "json": json.dumps(preview.definition, ensure_ascii=False, indent=2)}
+            "json": json.dumps(preview.definition, ensure_ascii=False, indent=2),
+            "described": describe(preview.definition)}
 
 
 def _builder_context(request, definition, **extra):
@@ -168,6 +170,7 @@ def segment_detail(request, segment_id: int):
         "first_url": base if request.GET.get("cursor") else None,
         "history": {"at": [s.at.isoformat() for s in history], "size": [s.size for s in history]},
         "definition_json": json.dumps(segment.definition, ensure_ascii=False, indent=2),
+        "described": describe(segment.definition),
         "can_manage": access.can("segment.manage"), "can_export": access.can("customer.export"),
         "can_assign": access.can("customer.assign"), "can_tag": access.can("segment.manage"),
         "users": _assignable(request.user) if access.can("customer.assign") else []})
