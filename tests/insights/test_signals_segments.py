@@ -102,3 +102,16 @@ def test_churn_and_signal_segment_fields_round_trip(db, make_user):
     assert set(segment_queryset(user=marketer, definition={
         "type": "group", "match": "all", "conditions": [none]}).values_list(
             "pk", flat=True)) == {risky.pk, safe.pk}
+
+
+def test_insights_fields_read_as_sentences(db):
+    from kehu.segments.describe import describe_text
+
+    definition = {"type": "group", "match": "all", "conditions": [
+        {"type": "field", "field": "churn_risk", "op": "gte", "value": 0.7},
+        {"type": "field", "field": "churn_level", "op": "eq", "value": "high"},
+        {"type": "field", "field": "purchase_signal", "op": "has_any",
+         "value": ["pricing_views"]}]}
+    text = describe_text(definition)
+    assert "Churn risk (0–1)" in text and "High risk" in text
+    assert "Viewing the pricing page" in text
