@@ -60,6 +60,12 @@ def test_churn_list_is_scoped(db, rep, colleague, team, api_client_for, make_use
     manager = make_user("admin")
     everyone = api_client_for(manager, scopes=("read",)).get("/api/v1/insights/churn").json()
     assert {row["customer_id"] for row in everyone["items"]} == {mine.pk, theirs.pk}
+    admin_api = api_client_for(manager, scopes=("read",))
+    by_owner = admin_api.get(f"/api/v1/insights/churn?owner={colleague.pk}").json()
+    assert [row["customer_id"] for row in by_owner["items"]] == [theirs.pk]
+    assert admin_api.get("/api/v1/insights/churn?owner=me").json()["count"] == 0
+    mine_only = api_client_for(rep, scopes=("read",)).get("/api/v1/insights/churn?owner=me")
+    assert [row["customer_id"] for row in mine_only.json()["items"]] == [mine.pk]
     low = api_client_for(manager, scopes=("read",)).get("/api/v1/insights/churn?level=low")
     assert low.json()["count"] == 0
     bad = api_client_for(manager, scopes=("read",)).get("/api/v1/insights/churn?level=bogus")

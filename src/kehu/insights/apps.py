@@ -26,11 +26,13 @@ class InsightsConfig(AppConfig):
         def churn_page(job):
             return reverse("insights:churn")
 
-        for key, label in (("churn_fit", _("Churn model fit")), ("churn_score", _("Churn scoring")),
-                           ("signals_detect", _("Purchase signals")),
-                           ("recommendations_build", _("Product recommendations"))):
+        # A fit keeps its own row (ChurnModelFit); the others are frequent and kept 30 days.
+        for key, label, keep in (("churn_fit", _("Churn model fit"), None),
+                                 ("churn_score", _("Churn scoring"), 30),
+                                 ("signals_detect", _("Purchase signals"), 30),
+                                 ("recommendations_build", _("Product recommendations"), 30)):
             register_job_kind(JobKind(key=key, label=label, permission="scoring.view",
-                                      detail_url=churn_page))
+                                      detail_url=churn_page, keep_days=keep))
         register_list_extensions()
         signals.register_contract_signal()
         labels.register_object("insights", self.verbose_name)
