@@ -125,3 +125,30 @@ def test_churn_page_and_one_click_task(db, rep, colleague, team, client):
     assert not FollowUpTask.objects.filter(customer=theirs).exists()
     card = client.get(f"/insights/customers/{mine.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     assert "High risk" in card.text and "No purchase for" in card.text
+
+
+def test_settings_page(db, rep, client, make_user):
+    from kehu.insights.models import ChurnSettings, SignalRule
+
+    client.force_login(rep)
+    assert client.get("/insights/settings/").status_code == 403
+    client.force_login(make_user("admin"))
+    page = client.get("/insights/settings/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and "Viewing the pricing page" in page.text
+    form = {"churn-window_days": "120", "churn-model_kind": "gbm", "churn-min_labelled": "200",
+            "churn-min_each_class": "20", "churn-medium_threshold": "0.4",
+            "churn-high_threshold": "0.7", "enabled_pricing_views": "1",
+            "min_count_pricing_views": "4", "days_pricing_views": "7",
+            "enabled_after_sales_views": "1", "min_count_after_sales_views": "1",
+            "days_after_sales_views": "14", "days_cart_abandoned": "7",
+            "min_count_cart_abandoned": "1"}
+    response = client.post("/insights/settings/", form)
+    assert response.status_code == 302
+    settings = ChurnSettings.objects.get()
+    assert (settings.window_days, settings.model_kind) == (120, "gbm")
+    assert SignalRule.objects.get(kind="pricing_views").min_count == 4
+    assert SignalRule.objects.get(kind="cart_abandoned").enabled is False
+    bad = client.post("/insights/settings/", {**form, "churn-high_threshold": "0.2"},
+                      HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 200 and "High risk must start above medium risk." in bad.text
+    assert ChurnSettings.objects.get().high_threshold == 0.7
