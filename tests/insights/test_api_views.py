@@ -152,3 +152,27 @@ def test_settings_page(db, rep, client, make_user):
                       HTTP_ACCEPT_LANGUAGE="en")
     assert bad.status_code == 200 and "High risk must start above medium risk." in bad.text
     assert ChurnSettings.objects.get().high_threshold == 0.7
+
+
+def test_churn_list_queries_do_not_grow_with_rows(db, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kehu.insights import selectors
+
+    manager = make_user("admin")
+    now = timezone.now()
+
+    def add(n):
+        for _i in range(n):
+            c = CustomerFactory(owner=manager)
+            order(c.pk, now - timedelta(days=300))
+        services.churn_score(actor=SYSTEM, now=now)
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        assert len(selectors.churn_list(user=manager)["items"]) == 2
+    add(6)
+    with CaptureQueriesContext(connection) as many:
+        assert len(selectors.churn_list(user=manager)["items"]) == 8
+    assert len(many.captured_queries) == len(few.captured_queries) <= 4
