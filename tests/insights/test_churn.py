@@ -144,3 +144,15 @@ def test_cli(db):
     out = StringIO()
     call_command("insights", "score", "--json", stdout=out)
     assert json.loads(out.getvalue())["scored"] == 60
+
+
+def test_nightly_task_runs_every_job(db):
+    from kehu.core.models import Job
+    from kehu.insights.tasks import insights_nightly
+
+    planted_churn_book(n=30)
+    insights_nightly.call_local()
+    kinds = set(Job.objects.filter(status=Job.DONE).values_list("kind", flat=True))
+    assert kinds == {"recommendations_build", "signals_detect", "churn_fit"}
+    assert CustomerChurn.objects.count() == 30
+    assert ChurnModelFit.objects.count() == 1
