@@ -94,14 +94,18 @@ TRACKED_TYPES = (*VISIT_TYPES, *PRICING_TYPES, *AFTER_SALES_TYPES, *CART_TYPES)
 
 
 def book_load(*, events_since: dt.datetime | None = None,
-              customer_ids: list[int] | None = None) -> Book:
-    """The book of every active customer (or of `customer_ids`); web events only from
-    `events_since` on (the features look back 60 days at most)."""
+              customer_ids: list[int] | None = None, only_active_online: bool = False) -> Book:
+    """The book of every active customer (or of `customer_ids`, or with `only_active_online`
+    of those with a tracked web event since `events_since`: what the signal rules read);
+    web events only from `events_since` on (the features look back 60 days at most)."""
     book = Book()
     tz = timezone.get_current_timezone()
     customers = Customer.objects.filter(status=Customer.STATUS_ACTIVE)
     if customer_ids is not None:
         customers = customers.filter(pk__in=customer_ids)
+    if only_active_online and events_since is not None:
+        customers = customers.filter(pk__in=Event.objects.filter(
+            occurred_at__gte=events_since, event_type__in=TRACKED_TYPES).values("customer_id"))
     book.created = {pk: _aware(at) for pk, at in _raw(
         customers.order_by().values_list("pk", "created_at"))}
     ids = customers.values("pk")

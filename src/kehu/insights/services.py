@@ -341,14 +341,23 @@ def signals_detect(*, actor: Actor, now: dt.datetime | None = None) -> dict[str,
 def _detect(*, actor: Actor, now: dt.datetime) -> dict[str, int]:
     rules = [r for r in signal_rules_ensure() if r.enabled]
     longest = max((r.days for r in rules), default=1)
-    book = book_load(events_since=now - dt.timedelta(days=longest + 1))
+    # The behavioural kinds read web events: only customers with some are loaded.
+    book = book_load(events_since=now - dt.timedelta(days=longest + 1),
+                     only_active_online=True)
     found: dict[int, dict[str, dict]] = {}
     for rule in rules:
         kind = signal_kind(rule.kind)
         hits = kind.detect(as_of=now, rule=RuleConfig(rule.min_count, rule.days), book=book)
         for pk, details in hits.items():
-            if pk in book.created:
-                found.setdefault(pk, {})[rule.kind] = details
+            found.setdefault(pk, {})[rule.kind] = details
+    # Detectors that read their own tables may name customers outside the book.
+    outside = sorted(found.keys() - book.created.keys())
+    for start in range(0, len(outside), SLICE):
+        part = outside[start:start + SLICE]
+        live = set(Customer.objects.filter(pk__in=part, status=Customer.STATUS_ACTIVE)
+                   .values_list("pk", flat=True))
+        for pk in set(part) - live:
+            del found[pk]
     stored = {pk: (kinds, details) for pk, kinds, details in
               CustomerSignals.objects.values_list("customer_id", "kinds", "details")}
     objs, events = [], []
