@@ -5,6 +5,7 @@ action made a task, and the churn-warning page."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -118,6 +119,9 @@ def test_churn_page_and_one_click_task(db, rep, colleague, team, client):
     assert page.status_code == 200
     assert "我的客户" in page.text and "同事客户" not in page.text
     assert "not been fitted yet" in page.text
+    overview = page.context["overview"]["levels"]
+    assert {r["level"]: (r["count"], r["value_at_stake"]) for r in overview}["high"] == (
+        1, Decimal("80000.00"))  # spend in the RFM window of the one high-risk customer
     response = client.post(f"/insights/churn/{mine.pk}/task/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Task created" in response.text
     assert FollowUpTask.objects.filter(customer=mine, title__startswith="Retention call").exists()

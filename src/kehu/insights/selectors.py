@@ -168,8 +168,10 @@ def churn_overview(*, user) -> dict[str, Any]:
     _require(user)
     rows = rows_of_visible_customers(user=user, queryset=CustomerChurn.objects.all())
     counts = {code: 0 for code, _l in CHURN_LEVELS}
-    for level, n in _level_counts(rows):
+    at_stake: dict[str, Decimal | None] = {code: None for code, _l in CHURN_LEVELS}
+    for level, n, stake in _level_counts(rows):
         counts[level] = n
+        at_stake[level] = stake
     fits = list(ChurnModelFit.objects.all()[:5])
     latest = fits[0] if fits else None
     coefficients = []
@@ -181,16 +183,26 @@ def churn_overview(*, user) -> dict[str, Any]:
             ({"code": code, "name": str(FACTOR_NAMES.get(code, code)), "value": round(v, 4)}
              for (_n, code, _l), v in zip(FEATURES, values, strict=False)),
             key=lambda c: -abs(c["value"]))
-    return {"levels": [{"level": code, "label": str(label), "count": counts[code]}
-                       for code, label in CHURN_LEVELS],
+    return {"levels": [{"level": code, "label": str(label), "count": counts[code],
+                        "value_at_stake": at_stake[code]} for code, label in CHURN_LEVELS],
             "latest": latest, "fits": fits, "coefficients": coefficients,
             "settings": churn_settings_get()}
 
 
 def _level_counts(rows):
-    from django.db.models import Count
+    """(level, customers, value at stake): the 12-month CLV where kehu.prediction scored
+    the customer, else the spend in the RFM window."""
+    from django.apps import apps
+    from django.db.models import Count, Sum
+    from django.db.models.functions import Coalesce
 
-    return rows.order_by().values("level").annotate(n=Count("pk")).values_list("level", "n")
+    try:
+        apps.get_model("prediction", "CustomerPrediction")
+        stake = Sum(Coalesce("customer__prediction__clv_12m", "customer__value__monetary"))
+    except LookupError:
+        stake = Sum("customer__value__monetary")
+    return (rows.order_by().values("level").annotate(n=Count("pk"), stake=stake)
+            .values_list("level", "n", "stake"))
 
 
 def signal_rules(*, user) -> list[dict[str, Any]]:
