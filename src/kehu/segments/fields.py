@@ -134,6 +134,25 @@ for _key, _label in (("r_score", _("R score")), ("f_score", _("F score")),
     register(FieldSpec(_key, _label, "number", f"value__{_key}", group=_VALUE))
 register(FieldSpec("scored_at", _("RFM scored"), "datetime", "value__scored_at", group=_VALUE))
 
+CUSTOM_KINDS = {"text": "text", "url": "text", "choice": "choice", "user": "user",
+                "number": "number", "date": "custom_date", "boolean": "boolean",
+                "multi_choice": "multi_choice"}
+
+
+def custom_spec(definition) -> FieldSpec:
+    """The spec of a custom field (`custom.<key>`), from its definition row."""
+    choices = None
+    if definition.field_type in ("choice", "multi_choice"):
+        values = [(str(c.get("value", c)) if isinstance(c, dict) else str(c)) for c in
+                  definition.choices or []]
+
+        def choices():
+            return [(v, v) for v in values]
+    return FieldSpec(f"custom.{definition.key}", definition.label,
+                     CUSTOM_KINDS.get(definition.field_type, "text"),
+                     f"custom__{definition.key}", choices=choices,
+                     group=pgettext_lazy("segment field group", "Custom fields"))
+
 
 def _insights_choices(name: str):
     def choices():
@@ -155,22 +174,3 @@ register(FieldSpec("churn_level", _("Churn risk level"), "choice", "churn__level
                    choices=_insights_choices("levels"), group=_INSIGHTS))
 register(FieldSpec("purchase_signal", _("Purchase signal"), "multi_choice",
                    "signal_set__kinds", choices=_insights_choices("signals"), group=_INSIGHTS))
-
-CUSTOM_KINDS = {"text": "text", "url": "text", "choice": "choice", "user": "user",
-                "number": "number", "date": "custom_date", "boolean": "boolean",
-                "multi_choice": "multi_choice"}
-
-
-def custom_spec(definition) -> FieldSpec:
-    """The spec of a custom field (`custom.<key>`), from its definition row."""
-    choices = None
-    if definition.field_type in ("choice", "multi_choice"):
-        values = [(str(c.get("value", c)) if isinstance(c, dict) else str(c)) for c in
-                  definition.choices or []]
-
-        def choices():
-            return [(v, v) for v in values]
-    return FieldSpec(f"custom.{definition.key}", definition.label,
-                     CUSTOM_KINDS.get(definition.field_type, "text"),
-                     f"custom__{definition.key}", choices=choices,
-                     group=pgettext_lazy("segment field group", "Custom fields"))

@@ -12,9 +12,9 @@ NAVIGATION = [
     ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("insights:churn", _("Churn warning"), "scoring.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
-    ("insights:churn", _("Churn warning"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
 ]
