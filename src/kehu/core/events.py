@@ -81,6 +81,10 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated",
+    "webhook.disabled", "webhook.replayed",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
