@@ -49,6 +49,9 @@ EXEMPT = {
     "kehu.customers.services.bulk._ChunkWriter.row":
         "plans one row in memory; the chunk's flush writes it with its events",
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
+    "kehu.insights.services.churn_settings_get": "creates the defaults row on first read",
+    "kehu.insights.services.signal_rules_ensure":
+        "creates the default rule row of each registered signal kind on first read",
     "kehu.integration.services.webhook_deliveries_enqueue":
         "a subscriber: queues the calls for an event that is already recorded (delivery log)",
     "kehu.notifications.services.notification_mark_read":
@@ -1111,6 +1114,71 @@ def _demo_customers_load(c):
 
     demo_customers_load(customers=3, seed=1, events_per_customer=1, chunk_size=3)
     return {"seed": 1, "events_per_customer": 1}
+
+
+# Insights
+
+@case("kehu.insights.services.churn_settings_update", "churn.settings_changed")
+def _churn_settings_update(c):
+    from kehu.insights.services import churn_settings_update
+
+    churn_settings_update(actor=c.actor, changes={"window_days": 90})
+    return {"window_days": (180, 90)}
+
+
+@case("kehu.insights.services.signal_rule_update", "signal.rule_changed")
+def _signal_rule_update(c):
+    from kehu.insights.services import signal_rule_update
+
+    signal_rule_update(actor=c.actor, kind="pricing_views", changes={"min_count": 5})
+    return {"min_count": (3, 5)}
+
+
+@case("kehu.insights.services.churn_fit", "churn.model_fitted")
+def _churn_fit(c):
+    from kehu.insights.services import churn_fit
+
+    churn_fit(actor=c.actor)
+    return {"enough_data": (None, False), "labelled": (None, 0)}
+
+
+@case("kehu.insights.services.churn_score", "churn.scored")
+def _churn_score(c):
+    from kehu.insights.services import churn_score
+    from kehu.transactions.services import order_update_status
+
+    order_update_status(actor=c.actor, order=c.order(), status="paid")
+    mark = c.mark()
+    churn_score(actor=c.actor)
+    assert [e.type for e in mark.events()].count("churn.risk_changed") == 1
+    return mark, {"scored": (None, 1), "level_changes": (None, 1)}
+
+
+@case("kehu.insights.services.signals_detect", "signal.run_finished")
+def _signals_detect(c):
+    from kehu.insights.services import signals_detect
+    from kehu.interactions.models import Event
+
+    customer = c.customer()
+    for minutes in range(3):
+        Event.objects.create(customer=customer, event_type="page_view",
+                             occurred_at=timezone.now() - dt.timedelta(minutes=minutes),
+                             properties={"url": "/pricing"})
+    mark = c.mark()
+    signals_detect(actor=c.actor)
+    assert [e.type for e in mark.events()].count("signal.detected") == 1
+    return mark, {"customers": (None, 1), "new_signals": (None, 1)}
+
+
+@case("kehu.insights.services.recommendations_build", "recommendations.built")
+def _recommendations_build(c):
+    from kehu.insights.services import recommendations_build
+    from kehu.transactions.services import order_update_status
+
+    order_update_status(actor=c.actor, order=c.order(), status="paid")
+    mark = c.mark()
+    recommendations_build(actor=c.actor)
+    return mark, {"associations": (None, 0), "products": (None, 1), "customers": (None, 1)}
 
 
 # The tests ----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def card(request, customer_id: int):
         "customer_ref": {"pk": data.customer["id"]},
         "can_log": request.user.access.can("interaction.add"),
         "can_order": request.user.access.can("order.manage"),
+        "can_insights": request.user.access.can("scoring.view"),
         "can_ticket": request.user.access.can("ticket.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })

@@ -69,6 +69,8 @@ EVENT_TYPES = frozenset({
     "followup.cancelled", "event.ingested",
     "value.tier_changed", "value.segment_changed", "lifecycle.changed",
     "scoring.settings_changed", "scoring.run_finished",
+    "churn.risk_changed", "churn.scored", "churn.model_fitted", "churn.settings_changed",
+    "signal.detected", "signal.run_finished", "signal.rule_changed", "recommendations.built",
     "segment.created", "segment.updated", "segment.deleted", "segment.refreshed",
     "segment.entered", "segment.left",
     "duplicate.found", "duplicate.dismissed", "duplicate.scan_requested", "survivorship.changed",

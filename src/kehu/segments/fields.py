@@ -152,3 +152,25 @@ def custom_spec(definition) -> FieldSpec:
                      CUSTOM_KINDS.get(definition.field_type, "text"),
                      f"custom__{definition.key}", choices=choices,
                      group=pgettext_lazy("segment field group", "Custom fields"))
+
+
+def _insights_choices(name: str):
+    def choices():
+        if name == "signals":
+            from kehu.insights.signals import signal_choices
+
+            return signal_choices()
+        from kehu.insights.models import CHURN_LEVELS
+
+        return [(k, str(v)) for k, v in CHURN_LEVELS]
+    return choices
+
+
+# Insights (kehu.insights' CustomerChurn as "churn", CustomerSignals as "signal_set").
+_INSIGHTS = _("Churn and signals")
+register(FieldSpec("churn_risk", _("Churn risk (0–1)"), "number", "churn__churn_risk",
+                   group=_INSIGHTS))
+register(FieldSpec("churn_level", _("Churn risk level"), "choice", "churn__level",
+                   choices=_insights_choices("levels"), group=_INSIGHTS))
+register(FieldSpec("purchase_signal", _("Purchase signal"), "multi_choice",
+                   "signal_set__kinds", choices=_insights_choices("signals"), group=_INSIGHTS))

@@ -94,7 +94,7 @@ def product_edit(request, product_id: int | None = None):
             return redirect("transactions:products")
     title = _("Edit product %s") % product.sku if product else _("New product")
     return render(request, "transactions/form.html", {
-        "form": form, "title": title, "back": "transactions:products"})
+        "form": form, "title": title, "back": "transactions:products", "product": product})
 
 
 # Orders --------------------------------------------------------------------------
