@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, object] = {
     "interaction.add": _("Log interactions"),
     "order.manage": _("Manage products and orders"),
     "ticket.manage": _("Manage service tickets"),
+    "deal.manage": _("Manage deals, quotes, contracts and payments"),
+    "target.manage": _("Set sales targets"),
     "customfield.manage": _("Define custom fields"),
     "segment.view": _("View segments and their members"),
     "quality.view": _("See the data-quality page"),
