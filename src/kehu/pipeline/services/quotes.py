@@ -78,7 +78,8 @@ def quote_lines_price(errors: dict, lines: Any) -> list[QuoteLine]:
             problems["product"] = _("Choose a product from the catalogue.")
         if quantity is None or quantity <= 0 or quantity > Decimal("9999999999"):
             problems["quantity"] = _("The quantity is a number greater than zero.")
-        if price is None or price < 0 or price > Decimal("9999999999"):
+        if (product is not None or raw_price not in (None, "")) and (
+                price is None or price < 0 or price > Decimal("9999999999")):
             problems["unit_price"] = _("The price is an amount of zero or more.")
         if discount is None or not 0 <= discount <= 100:
             problems["discount"] = _("The discount is a percentage from 0 to 100.")
