@@ -50,6 +50,7 @@ def card(request, customer_id: int):
         "can_log": request.user.access.can("interaction.add"),
         "can_order": request.user.access.can("order.manage"),
         "can_ticket": request.user.access.can("ticket.manage"),
+        "can_deal": request.user.access.can("deal.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })
 
