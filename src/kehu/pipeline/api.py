@@ -3,7 +3,6 @@ payments, invoices, targets and the forecast are in api_contracts (added to this
 Thin: bounded schemas in, services and selectors, schemas out; domain errors become
 {"code", "message", "details"} upstream."""
 
-from __future__ import annotations
 
 import datetime as dt
 import re
@@ -286,14 +285,25 @@ class DealDetailOut(DealOut):
     lines: list[DealLineOut]
     stage_history: list[StayOut]
 
+    @staticmethod
+    def resolve_contacts(deal):
+        return deal.presented_contacts
 
-def _detail(request, deal_id: int) -> dict[str, Any]:
+    @staticmethod
+    def resolve_lines(deal):
+        return list(deal.lines.all())
+
+    @staticmethod
+    def resolve_stage_history(deal):
+        return list(deal.stage_history.all())
+
+
+def _detail(request, deal_id: int):
+    """The deal with its contacts presented for the caller (masked as their role says)."""
     deal = selectors.deal_get(request.user, deal_id)
-    out = DealOut.from_orm(deal).dict()
-    out["contacts"] = [selectors.contact_present(request.user, c) for c in deal.contacts.all()]
-    out["lines"] = list(deal.lines.all())
-    out["stage_history"] = list(deal.stage_history.all())
-    return out
+    deal.presented_contacts = [selectors.contact_present(request.user, c)
+                               for c in deal.contacts.all()]
+    return deal
 
 
 class DealFilters(Schema):

@@ -1,7 +1,6 @@
 """API of the pipeline, part two: contracts (status, plan, attachments), payments, aging,
 invoice requests, targets, forecast and attainment."""
 
-from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
@@ -153,7 +152,7 @@ class ContractDetailOut(ContractOut):
 @router.get("/contracts", response=list[ContractOut], summary="Contracts in your scope")
 @paginate(Page)
 def list_contracts(request, status: ContractStatus | None = None, customer_id: Id | None = None,
-                   deal_id: Id | None = None, search: str = Field("", max_length=100)):
+                   deal_id: Id | None = None, search: str = Query("", max_length=100)):
     return selectors.contract_list(request.user, status=status or "", customer_id=customer_id,
                                    deal_id=deal_id, search=search)
 
