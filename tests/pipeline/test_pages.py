@@ -51,7 +51,7 @@ def test_board_drop_moves_and_answers_new_totals(web, rep):
     assert "¥1,000.00" in data["columns"][str(stage("需求确认").pk)]["header"]
     # lost without a reason: refused, JSON error, nothing changed
     response = web.post(url, {"stage": stage("输单").pk}, HTTP_ACCEPT="application/json")
-    assert response.status_code == 422 and "lost" in response.json()["error"]
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"
     assert Deal.objects.get(pk=deal.pk).stage.name == "需求确认"
 
 

@@ -332,7 +332,7 @@ def _history_open(deal: Deal, stage: Stage, at: dt.datetime, user) -> None:
 def deal_create(
     *,
     actor: Actor,
-    customer: Customer,
+    customer: Customer | int,
     title: str,
     amount: Decimal | str | None = None,
     expected_close_date: dt.date,
@@ -350,8 +350,10 @@ def deal_create(
 ) -> Deal:
     """Open a deal for a customer in a pipeline's first open stage (or the given open stage).
     Probability and forecast category default to the stage's; the amount to the lines' sum;
-    owner to the actor and team to the owner's team."""
+    owner to the actor and team to the owner's team. `customer` may be given by id (imports)."""
     actor.require("deal.manage")
+    if isinstance(customer, int):
+        customer = Customer(pk=customer)
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {"title": title, "probability": probability,
                               "forecast_category": forecast_category,
