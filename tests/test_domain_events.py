@@ -55,6 +55,8 @@ READ_ONLY_AUDITS = {
     "kehu.core.views.audit_export", "kehu.customers.services.customers.customer_reveal_id_number",
     "kehu.interchange.export.customers_export", "kehu.interchange.export.segment_members_export",
     "kehu.customers.services.lookups.customer_sensitive_lookup",  # and its rate-limit alert
+    "kehu.interchange.pipeline_export.deals_export",
+    "kehu.interchange.pipeline_export.payments_export",
 }
 # The events machinery itself.
 OWN = {"kehu.core.events.record_change", "kehu.core.events.delivery_replay"}

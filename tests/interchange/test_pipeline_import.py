@@ -144,3 +144,20 @@ def test_payments_import(tmp_path, admin_user):
         Decimal("1000.00"), Decimal("500.00")]
     again = run(Actor(user=admin_user), path, "payments")
     assert again.unchanged == 1 and Payment.objects.count() == 1
+
+
+def test_deal_export_is_scoped_and_audited(client, make_user):
+    from kehu.core.models import AuditEntry
+    from tests.pipeline.helpers import make_deal
+
+    manager = make_user("sales_manager")
+    mine = make_deal(manager, title="我的项目")
+    make_deal(make_user("sales_rep"), title="别人的项目")
+    client.force_login(manager)
+    response = client.get("/interchange/deals/export/?format=csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert response.status_code == 200 and "我的项目" in body and "别人的项目" not in body
+    assert "10000.00" in body and str(mine.expected_close_date) in body
+    entry = AuditEntry.objects.filter(action="deal.export").get()
+    assert entry.changes["rows"] == 1
+    assert client.get("/interchange/payments/export/?format=xlsx").status_code == 200

@@ -116,7 +116,8 @@ def deal_list(request):
     query.pop("page", None)
     return render(request, "pipeline/deal_list.html", {
         "form": form, "pipeline": pipeline, "page": page, "deals": page.object_list,
-        "query": query.urlencode(), "can_manage": request.user.access.can("deal.manage")})
+        "query": query.urlencode(), "can_manage": request.user.access.can("deal.manage"),
+        "can_export": request.user.access.can("customer.export")})
 
 
 @requires("customer.view")

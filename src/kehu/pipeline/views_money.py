@@ -316,7 +316,8 @@ def receivables(request):
     return render(request, "pipeline/receivables.html", {
         "aging": selectors.aging_report(request.user),
         "overdue": selectors.instalment_list(request.user, overdue=True)[:200],
-        "invoices": selectors.invoice_request_list(request.user, status="requested")[:100]})
+        "invoices": selectors.invoice_request_list(request.user, status="requested")[:100],
+        "can_export": request.user.access.can("customer.export")})
 
 
 @requires("customer.view")
