@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.pipeline.models import Contract, Deal, InvoiceRequest, Payment, Target
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TAX = [("13%", "13%"), ("9%", "9%"), ("6%", "6%"), ("0%", "0%")]
 
 

@@ -14,7 +14,8 @@
     const moveUrl = board.dataset.moveUrl;  // ends in /0/move/
     board.querySelectorAll("[data-cards]").forEach((list) => {
       Sortable.create(list, {
-        group: "deals", animation: 120, draggable: ".deal-card", filter: "a, button",
+        group: "deals", animation: 120, draggable: ".deal-card", filter: "button",
+        forceFallback: true, fallbackTolerance: 4,
         preventOnFilter: false,
         onEnd(event) {
           if (event.from === event.to) return;
