@@ -136,6 +136,25 @@ def deal_list(user, *, pipeline_id: int | None = None, stage_id: int | None = No
     return deals.order_by("expected_close_date", "id")
 
 
+def filter_people(user) -> tuple[list, list[Team]]:
+    """The owners and teams the board's and list's filters offer: the people owning deals in
+    the user's scope (and the user), and the teams in scope; a directory of thousands would
+    make every page heavy."""
+    from kehu.accounts.models import User
+
+    owner_ids = set(deal_queryset(user).exclude(owner__isnull=True).order_by()
+                    .values_list("owner_id", flat=True).distinct())
+    owner_ids.add(user.pk)
+    people = list(User.objects.filter(pk__in=sorted(owner_ids), is_active=True)
+                  .order_by("username"))
+    teams = Team.objects.order_by("name")
+    access = user.access
+    if access.scope != "all":
+        teams = teams.filter(pk__in=sorted(access.team_ids or ([user.team_id] if user.team_id
+                                                                else [])))
+    return people, list(teams)
+
+
 def days_in_stage(entered: dt.datetime, now: dt.datetime | None = None) -> int:
     return max(0, ((now or timezone.now()) - entered).days)
 

@@ -37,8 +37,8 @@ def _filters(request):
     if not pipelines:
         services.pipeline_ensure_default(actor=Actor.from_request(request))
         pipelines = list(selectors.pipeline_list(user))
-    form = BoardFilterForm(request.GET or None, pipelines=pipelines,
-                           users=accounts.user_list(user=user), teams=accounts.team_list(user=user))
+    people, teams = selectors.filter_people(user)
+    form = BoardFilterForm(request.GET or None, pipelines=pipelines, users=people, teams=teams)
     data = form.cleaned_data if form.is_valid() else {}
     pipeline = next((p for p in pipelines if p.pk == data.get("pipeline")), None) or next(
         (p for p in pipelines if p.is_default), pipelines[0])
