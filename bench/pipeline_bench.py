@@ -103,6 +103,12 @@ def build(deals: int, board_deals: int, seed: int):
          for d in created], batch_size=2000)
     print(f"built {len(created):,} deals ({board_deals:,} open on the board team) "
           f"in {time.perf_counter() - started:.1f} s")
+    # Planner statistics, as a live database has them (PostgreSQL's autovacuum analyses;
+    # SQLite needs ANALYZE / PRAGMA optimize, as `kehu demo` runs after loading).
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return board_manager, forecast_manager, forecast_team
 
 

@@ -112,7 +112,7 @@ def test_same_stage_and_foreign_stage_refused(rep):
     deal = make_deal(rep)
     with pytest.raises(ValidationFailed):
         services.deal_move(actor=Actor(user=rep), deal=deal, stage=stage("初步接洽"))
-    other = services.pipeline_create(actor=Actor(user=rep), name="渠道", stages=[
+    other = services.pipeline_create(actor=Actor.system(via="system"), name="渠道", stages=[
         {"name": "报备", "probability": 20}, {"name": "成交", "probability": 100, "kind": "won"},
         {"name": "丢单", "probability": 0, "kind": "lost"}])
     with pytest.raises(ValidationFailed) as exc:
@@ -163,8 +163,10 @@ def test_won_deal_makes_its_order_once(rep):
         services.deal_create_order(actor=Actor(user=rep), deal=deal)
 
 
-def test_pipeline_stage_rules(rep):
-    actor = Actor(user=rep)
+def test_pipeline_stage_rules(rep, make_user):
+    with pytest.raises(PermissionDenied):  # a rep does not configure pipelines
+        services.pipeline_create(actor=Actor(user=rep), name="x", stages=[])
+    actor = Actor(user=make_user("sales_manager"))
     with pytest.raises(ValidationFailed) as exc:
         services.pipeline_create(actor=actor, name="坏", stages=[
             {"name": "A", "probability": 10}, {"name": "A", "probability": 120}])

@@ -175,3 +175,29 @@ def test_signed_contract_helper(rep):
     contract = signed_contract(rep, amount="10.00")
     assert contract.status == "signed"
     services.contract_set_status(actor=Actor(user=rep), contract=contract, status="executing")
+
+
+def test_pipeline_configuration_page(client, make_user, rep):
+    from kehu.pipeline.models import Pipeline
+
+    client.force_login(rep)
+    assert client.get(reverse("pipeline:pipelines")).status_code == 403
+    assert "/pipeline/pipelines/" not in client.get(reverse("pipeline:board")).content.decode()
+    manager = make_user("sales_manager")
+    client.force_login(manager)
+    rows = [("报备", 20, "open", "pipeline"), ("签约", 100, "won", "commit"),
+            ("丢单", 0, "lost", "pipeline")]
+    data = {"name": "渠道销售", "is_active": "on", "stages-TOTAL_FORMS": "4",
+            "stages-INITIAL_FORMS": "0"}
+    for i, (name, probability, kind, category) in enumerate(rows):
+        data.update({f"stages-{i}-name": name, f"stages-{i}-probability": probability,
+                     f"stages-{i}-kind": kind, f"stages-{i}-forecast_category": category,
+                     f"stages-{i}-stalled_days": 14})
+    data.update({"stages-3-name": "", "stages-3-kind": "open",
+                 "stages-3-forecast_category": "pipeline"})
+    response = client.post(reverse("pipeline:pipeline_create"), data)
+    assert response.status_code == 302
+    pipeline = Pipeline.objects.get(name="渠道销售")
+    assert [s.name for s in pipeline.stages.all()] == ["报备", "签约", "丢单"]
+    page = client.get(reverse("pipeline:pipeline_edit", args=[pipeline.pk]))
+    assert page.status_code == 200 and "报备" in page.content.decode()

@@ -32,7 +32,7 @@ DEFAULT_ROLES = [
         "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
                                           "order.manage", "segment.view", "segment.manage",
                                           "apikey.manage", "scoring.view", "deal.manage",
-                                          "target.manage"],
+                                          "target.manage", "pipeline.configure"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",

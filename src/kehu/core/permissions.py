@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, object] = {
     "ticket.manage": _("Manage service tickets"),
     "deal.manage": _("Manage deals, quotes, contracts and payments"),
     "target.manage": _("Set sales targets"),
+    "pipeline.configure": _("Configure pipelines and their stages"),
     "customfield.manage": _("Define custom fields"),
     "segment.view": _("View segments and their members"),
     "quality.view": _("See the data-quality page"),

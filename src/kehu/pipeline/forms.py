@@ -167,3 +167,26 @@ class TargetForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["who"].choices = ([(f"user:{u.pk}", str(u)) for u in users]
                                       + [(f"team:{t.pk}", t.name) for t in teams])
+
+
+class PipelineForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=60)
+    is_default = forms.BooleanField(label=_("Default pipeline"), required=False)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class StageForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(label=_("Stage"), max_length=40, required=False)
+    probability = forms.IntegerField(label=_("Probability (%)"), min_value=0, max_value=100,
+                                     required=False)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Deal._meta.get_field("status").choices,
+                             initial="open")
+    forecast_category = forms.ChoiceField(label=_("Forecast category"),
+                                          choices=Deal._meta.get_field(
+                                              "forecast_category").choices, initial="pipeline")
+    stalled_days = forms.IntegerField(label=_("Stalled after (days)"), min_value=1,
+                                      max_value=3650, initial=14, required=False)
+
+
+StageFormSet = formset_factory(StageForm, extra=2, max_num=30)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from kehu.accounts.models import Team
@@ -137,22 +138,22 @@ def deal_list(user, *, pipeline_id: int | None = None, stage_id: int | None = No
 
 
 def filter_people(user) -> tuple[list, list[Team]]:
-    """The owners and teams the board's and list's filters offer: the people owning deals in
-    the user's scope (and the user), and the teams in scope; a directory of thousands would
-    make every page heavy."""
+    """The owners and teams the board's and list's filters offer: the user, and the people in
+    the user's scope who own deals (one index probe per person); the teams in scope. A whole
+    directory of thousands would make every page heavy."""
+    from django.db.models import Exists, OuterRef
+
     from kehu.accounts.models import User
 
-    owner_ids = set(deal_queryset(user).exclude(owner__isnull=True).order_by()
-                    .values_list("owner_id", flat=True).distinct())
-    owner_ids.add(user.pk)
-    people = list(User.objects.filter(pk__in=sorted(owner_ids), is_active=True)
-                  .order_by("username"))
-    teams = Team.objects.order_by("name")
     access = user.access
+    people = User.objects.filter(is_active=True)
+    teams = Team.objects.order_by("name")
     if access.scope != "all":
-        teams = teams.filter(pk__in=sorted(access.team_ids or ([user.team_id] if user.team_id
-                                                                else [])))
-    return people, list(teams)
+        in_scope = sorted(access.team_ids) if access.scope == "team" else []
+        people = people.filter(Q(pk=user.pk) | Q(team_id__in=in_scope))
+        teams = teams.filter(pk__in=in_scope or ([user.team_id] if user.team_id else []))
+    people = people.filter(Q(pk=user.pk) | Exists(Deal.objects.filter(owner_id=OuterRef("pk"))))
+    return list(people.order_by("username")), list(teams)
 
 
 def days_in_stage(entered: dt.datetime, now: dt.datetime | None = None) -> int:
@@ -246,9 +247,20 @@ def board(user, pipeline: Pipeline, *, owner_id: int | None = None,
     for stage_id, column in columns.items():
         column.amount = money(column.amount)
         column.weighted = money(exact.get(stage_id, ZERO) / 100)
-        if column.count:
-            column.deals = _card_rows(deals.filter(stage_id=stage_id).order_by(
-                "expected_close_date", "id")[:per_stage], now)
+    if per_stage > 0 and any(c.count for c in columns.values()):
+        # Every column's first cards in one pass: row numbers per stage, soonest close first.
+        # Ranked on the deal table alone, then the few winners joined to their names.
+        ranked = list(deals.order_by().annotate(rank=Window(
+            RowNumber(), partition_by=[F("stage_id")],
+            order_by=[F("expected_close_date").asc(), F("id").asc()])).filter(
+            rank__lte=per_stage).values_list("id", flat=True))
+        rows = Deal.objects.filter(pk__in=ranked).order_by("stage_id", "expected_close_date",
+                                                            "id")
+        for row in _card_rows(rows, now):
+            column = columns.get(row["stage_id"])
+            if column is not None:
+                column.deals.append(row)
+        for column in columns.values():
             column.more = column.count > len(column.deals)
     return [columns[s.pk] for s in stages]
 

@@ -30,4 +30,7 @@ urlpatterns = [
          name="invoice_status"),
     path("receivables/", views_money.receivables, name="receivables"),
     path("forecast/", views_money.forecast, name="forecast"),
+    path("pipelines/", views.pipelines, name="pipelines"),
+    path("pipelines/new/", views.pipeline_edit, name="pipeline_create"),
+    path("pipelines/<int:pipeline_id>/", views.pipeline_edit, name="pipeline_edit"),
 ]

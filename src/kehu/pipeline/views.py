@@ -18,7 +18,7 @@ from kehu.core.errors import DomainError, NotFound
 from kehu.core.pages import requires, show_errors
 from kehu.customers.selectors import customer_get_plain
 from kehu.pipeline import selectors, services
-from kehu.pipeline.forms import BoardFilterForm, DealForm, MoveForm
+from kehu.pipeline.forms import BoardFilterForm, DealForm, MoveForm, PipelineForm, StageFormSet
 
 PAGE_SIZE = 50
 
@@ -194,3 +194,43 @@ def deal_order(request, deal_id: int):
         return redirect("pipeline:deal", deal_id)
     messages.success(request, _("Order %s created.") % order.number)
     return redirect("transactions:order", order.pk)
+
+
+@requires("pipeline.configure")
+def pipelines(request):
+    return render(request, "pipeline/pipelines.html", {
+        "pipelines": selectors.pipeline_list(request.user, include_inactive=True)})
+
+
+@requires("pipeline.configure")
+def pipeline_edit(request, pipeline_id: int | None = None):
+    """A pipeline's name and its stages in order (blank rows are ignored)."""
+    pipeline = found(selectors.pipeline_get, request.user, pipeline_id) if pipeline_id else None
+    stages = list(pipeline.stages.all()) if pipeline else []
+    form = PipelineForm(request.POST or None, initial={
+        "name": pipeline.name if pipeline else "", "is_default": bool(pipeline and
+                                                                       pipeline.is_default),
+        "is_active": pipeline.is_active if pipeline else True})
+    rows = StageFormSet(request.POST or None, prefix="stages", initial=[
+        {"id": s.pk, "name": s.name, "probability": s.probability, "kind": s.kind,
+         "forecast_category": s.forecast_category, "stalled_days": s.stalled_days}
+        for s in stages] if pipeline else [dict(s) for s in services.DEFAULT_STAGES])
+    if request.method == "POST" and form.is_valid() and rows.is_valid():
+        specs = [{k: v for k, v in r.cleaned_data.items() if v not in (None, "") or k == "id"}
+                 for r in rows.forms if r.cleaned_data.get("name")]
+        actor = Actor.from_request(request)
+        try:
+            if pipeline is None:
+                pipeline = services.pipeline_create(actor=actor, name=form.cleaned_data["name"],
+                                                    stages=specs,
+                                                    is_default=form.cleaned_data["is_default"])
+            else:
+                services.pipeline_update(actor=actor, pipeline=pipeline, stages=specs,
+                                         **form.cleaned_data)
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            messages.success(request, _("Pipeline saved."))
+            return redirect("pipeline:pipelines")
+    return render(request, "pipeline/pipeline_form.html", {"form": form, "rows": rows,
+                                                           "pipeline": pipeline})

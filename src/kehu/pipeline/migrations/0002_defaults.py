@@ -6,8 +6,9 @@ from django.db import migrations
 STAGES = [("初步接洽", 10, "open", "pipeline"), ("需求确认", 30, "open", "pipeline"),
           ("方案报价", 50, "open", "best_case"), ("谈判审批", 70, "open", "commit"),
           ("赢单", 100, "won", "commit"), ("输单", 0, "lost", "pipeline")]
-GRANTS = {"sales_manager": ["deal.manage", "target.manage"], "sales_rep": ["deal.manage"],
-          "admin": ["deal.manage", "target.manage"]}
+GRANTS = {"sales_manager": ["deal.manage", "target.manage", "pipeline.configure"],
+          "sales_rep": ["deal.manage"],
+          "admin": ["deal.manage", "target.manage", "pipeline.configure"]}
 
 
 def forwards(apps, schema_editor):

@@ -117,7 +117,7 @@ def _clean_stages(errors: dict, stages: Any) -> list[dict[str, Any]]:
 def _pipeline_write(actor: Actor, pipeline: Pipeline | None, *, name: str, stages: Any,
                     is_default: bool, is_active: bool = True, check: bool = True) -> Pipeline:
     if check:
-        actor.require("deal.manage")
+        actor.require("pipeline.configure")
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name:
