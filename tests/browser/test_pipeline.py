@@ -99,3 +99,27 @@ def test_quote_accept_contract_plan_and_payment(page, rep):
     expect(page.get_by_test_id("payments")).to_contain_text("招行流水 0001")
     expect(page.get_by_test_id("contract-paid")).to_have_text("¥1,500.00")
     assert Payment.objects.get().amount == 1500
+
+
+def test_pipeline_pages_fit_a_phone(chromium_browser, live_server, rep):
+    deal = _deal(rep, "手机端项目", "3000.00")
+    ProductFactory(sku="P-1", name="打印机", unit_price="10.00")
+    quote = services.quote_create(actor=Actor(user=rep), deal=deal,
+                                  valid_until=timezone.localdate() + dt.timedelta(days=3),
+                                  lines=[{"product": ProductFactory().pk, "quantity": 1}])
+    context = chromium_browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                           viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        login(page, "wanglei", PASSWORD)
+        for path in ("/pipeline/", "/pipeline/deals/", f"/pipeline/deals/{deal.pk}/",
+                     f"/pipeline/quotes/{quote.pk}/", f"/pipeline/quotes/{quote.pk}/print/",
+                     "/pipeline/contracts/", "/pipeline/receivables/", "/pipeline/forecast/"):
+            page.goto(path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow}px wider than the screen"
+        page.goto("/pipeline/")
+        expect(page.get_by_test_id("column-初步接洽")).to_contain_text("手机端项目")
+        expect(page.get_by_test_id("column-初步接洽")).to_contain_text("本阶段 0 天")
+    finally:
+        context.close()

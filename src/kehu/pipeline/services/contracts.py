@@ -310,7 +310,8 @@ def contracts_remind_renewals(*, actor: Actor, today: dt.date | None = None) -> 
         if end_date - dt.timedelta(days=days) > today:
             continue
         with transaction.atomic():
-            contract = (Contract.objects.select_for_update().select_related("customer", "owner")
+            contract = (Contract.objects.select_for_update(of=("self",))
+                        .select_related("customer", "owner")
                         .filter(pk=pk, renewal_reminded_on__isnull=True).first())
             if contract is None:
                 continue
