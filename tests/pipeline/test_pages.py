@@ -77,11 +77,19 @@ def test_other_reps_deal_is_404(client, make_user, rep):
 
 def test_deal_form_create_and_page(web, rep):
     customer = create_customer(owner=rep, name="上海某某科技有限公司", kind="organisation")
+    product = ProductFactory(unit_price="44000.00")
     response = web.post(reverse("pipeline:deal_create") + f"?customer={customer.pk}", {
-        "customer": customer.pk, "title": "CRM 项目", "amount": "88000",
-        "expected_close_date": (today() + dt.timedelta(days=10)).isoformat()})
+        "customer": customer.pk, "title": "CRM 项目", "amount": "",
+        "expected_close_date": (today() + dt.timedelta(days=10)).isoformat(),
+        "contacts-TOTAL_FORMS": "1", "contacts-INITIAL_FORMS": "0",
+        "contacts-0-person": customer.pk, "contacts-0-decision_role": "decision_maker",
+        "lines-TOTAL_FORMS": "2", "lines-INITIAL_FORMS": "0",
+        "lines-0-product": product.pk, "lines-0-quantity": "2", "lines-1-product": ""})
     deal = Deal.objects.get(title="CRM 项目")
     assert response.status_code == 302 and deal.amount == Decimal("88000.00")
+    assert [c.decision_role for c in deal.contacts.all()] == ["decision_maker"]
+    assert deal.lines.get().quantity == Decimal("2.00")
+    assert web.get(reverse("pipeline:deal_edit", args=[deal.pk])).status_code == 200
     page = web.get(reverse("pipeline:deal", args=[deal.pk])).content.decode()
     assert "CRM 项目" in page and "初步接洽" in page
     card = web.get(reverse("cards:card", args=[customer.pk])).content.decode()

@@ -6,7 +6,7 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from kehu.pipeline.models import Contract, Deal, InvoiceRequest, Payment, Target
+from kehu.pipeline.models import Contract, Deal, DealContact, InvoiceRequest, Payment, Target
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TAX = [("13%", "13%"), ("9%", "9%"), ("6%", "6%"), ("0%", "0%")]
@@ -48,7 +48,8 @@ class BoardFilterForm(forms.Form):
 class DealForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     amount = forms.DecimalField(label=_("Amount (CNY)"), max_digits=14, decimal_places=2,
-                                min_value=0)
+                                min_value=0, required=False,
+                                help_text=_("Empty: the sum of the product lines."))
     expected_close_date = forms.DateField(label=_("Expected close date"), widget=DATE)
     probability = forms.IntegerField(label=_("Probability (%)"), min_value=0, max_value=100,
                                      required=False)
@@ -190,3 +191,33 @@ class StageForm(forms.Form):
 
 
 StageFormSet = formset_factory(StageForm, extra=2, max_num=30)
+
+
+class DealContactForm(forms.Form):
+    person = forms.TypedChoiceField(label=_("Contact"), coerce=int, required=False,
+                                    empty_value=None)
+    decision_role = forms.ChoiceField(label=_("Decision role"), required=False,
+                                      choices=[("", "—")] + list(
+                                          DealContact._meta.get_field("decision_role").choices))
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", "—")] + [(p.pk, p.name) for p in people]
+
+
+class DealLineForm(forms.Form):
+    product = forms.TypedChoiceField(label=_("Product"), coerce=int, required=False,
+                                     empty_value=None)
+    quantity = forms.DecimalField(label=_("Quantity"), max_digits=12, decimal_places=2,
+                                  required=False)
+    unit_price = forms.DecimalField(label=_("Unit price (CNY)"), max_digits=12,
+                                    decimal_places=2, required=False)
+
+    def __init__(self, *args, products=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "—")] + [(p.pk, f"{p.sku} {p.name}")
+                                                         for p in products]
+
+
+DealContactFormSet = formset_factory(DealContactForm, extra=2, max_num=50)
+DealLineFormSet = formset_factory(DealLineForm, extra=2, max_num=200)

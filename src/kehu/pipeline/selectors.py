@@ -195,6 +195,15 @@ def customer_contacts(user, customer: Customer) -> list[Customer]:
     return list(Customer.objects.filter(pk__in=[*ids, customer.pk]).order_by("name"))
 
 
+def product_choices(user, limit: int = 500) -> list:
+    """Active catalogue products for deal and quote lines (catalogue data; customer.view)."""
+    from kehu.pipeline.models import DealLine
+
+    user.access.require("customer.view")
+    product = DealLine._meta.get_field("product").related_model
+    return list(product.objects.filter(is_active=True).order_by("sku")[:limit])
+
+
 @dataclass
 class BoardColumn:
     stage: Stage

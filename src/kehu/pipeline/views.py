@@ -12,13 +12,20 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from kehu.accounts import selectors as accounts
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, NotFound
 from kehu.core.pages import requires, show_errors
 from kehu.customers.selectors import customer_get_plain
 from kehu.pipeline import selectors, services
-from kehu.pipeline.forms import BoardFilterForm, DealForm, MoveForm, PipelineForm, StageFormSet
+from kehu.pipeline.forms import (
+    BoardFilterForm,
+    DealContactFormSet,
+    DealForm,
+    DealLineFormSet,
+    MoveForm,
+    PipelineForm,
+    StageFormSet,
+)
 
 PAGE_SIZE = 50
 
@@ -138,7 +145,7 @@ def deal_detail(request, deal_id: int):
 
 @requires("deal.manage")
 def deal_edit(request, deal_id: int | None = None):
-    """Create (?customer=ID) or edit a deal."""
+    """Create (?customer=ID) or edit a deal, with its contacts and product lines."""
     user = request.user
     deal = found(selectors.deal_get, user, deal_id) if deal_id else None
     customer = deal.customer if deal else found(customer_get_plain, user=user, customer_id=int(
@@ -149,37 +156,57 @@ def deal_edit(request, deal_id: int | None = None):
             "title", "amount", "expected_close_date", "probability", "forecast_category",
             "source", "competitor", "next_step")}
         initial["owner"] = deal.owner_id
-    form = DealForm(request.POST or None, initial=initial, users=accounts.user_list(user=user))
-    if request.method == "POST" and form.is_valid():
+    people, _teams = selectors.filter_people(user)
+    form = DealForm(request.POST or None, initial=initial, users=people)
+    contacts = DealContactFormSet(
+        request.POST or None, prefix="contacts",
+        initial=[{"person": c.person_id, "decision_role": c.decision_role}
+                 for c in deal.contacts.all()] if deal else [],
+        form_kwargs={"people": selectors.customer_contacts(user, customer)})
+    lines = DealLineFormSet(
+        request.POST or None, prefix="lines",
+        initial=[{"product": line.product_id, "quantity": line.quantity,
+                  "unit_price": line.unit_price} for line in deal.lines.all()] if deal else [],
+        form_kwargs={"products": selectors.product_choices(user)})
+    if request.method == "POST" and form.is_valid() and contacts.is_valid() and lines.is_valid():
         data = dict(form.cleaned_data)
         owner_id = data.pop("owner")
-        owner = accounts.user_list(user=user).filter(pk=owner_id).first() if owner_id else None
+        owner = next((p for p in people if p.pk == owner_id), None)
+        chosen = {"contacts": [{"person": f.cleaned_data["person"],
+                                "decision_role": f.cleaned_data.get("decision_role") or ""}
+                               for f in contacts.forms if f.cleaned_data.get("person")],
+                  "lines": [{"product": f.cleaned_data["product"],
+                             "quantity": f.cleaned_data.get("quantity") or 1,
+                             "unit_price": f.cleaned_data.get("unit_price")}
+                            for f in lines.forms if f.cleaned_data.get("product")]}
         actor = Actor.from_request(request)
         try:
             if deal is None:
                 deal = services.deal_create(
                     actor=actor, customer=customer, owner=owner,
-                    forecast_category=data.pop("forecast_category") or None, **data)
+                    forecast_category=data.pop("forecast_category") or None, **data, **chosen)
             else:
                 changes = {k: v for k, v in data.items() if k != "forecast_category"}
                 if data["forecast_category"]:
                     changes["forecast_category"] = data["forecast_category"]
-                if changes.get("probability") is None:
-                    changes.pop("probability", None)
+                for name in ("probability", "amount"):
+                    if changes.get(name) is None:
+                        changes.pop(name, None)
                 if owner is not None:
                     changes["owner"] = owner
                 if deal.status != "open":
                     for name in ("amount", "expected_close_date", "probability"):
                         if changes.get(name) == getattr(deal, name):
                             changes.pop(name)
-                services.deal_update(actor=actor, deal=deal, changes=changes)
+                services.deal_update(actor=actor, deal=deal, changes={**changes, **chosen})
         except DomainError as exc:
             show_errors(form, exc)
         else:
             messages.success(request, _("Deal saved."))
             return redirect("pipeline:deal", deal.pk)
-    return render(request, "pipeline/deal_form.html", {"form": form, "deal": deal,
-                                                       "customer": customer})
+    return render(request, "pipeline/deal_form.html", {
+        "form": form, "deal": deal, "customer": customer, "contacts": contacts,
+        "lines": lines})
 
 
 @require_POST

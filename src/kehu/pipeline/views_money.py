@@ -38,7 +38,6 @@ from kehu.pipeline.forms import (
 )
 from kehu.pipeline.models import Contract, Quote
 from kehu.pipeline.pdf import PdfUnavailable, render_pdf
-from kehu.pipeline.services.common import Product
 from kehu.pipeline.views import found
 
 
@@ -80,7 +79,7 @@ def quote_edit(request, quote_id: int | None = None):
     quote = found(selectors.quote_get, user, quote_id) if quote_id else None
     deal = quote.deal if quote else found(selectors.deal_get, user, int(
         request.GET.get("deal") or request.POST.get("deal") or 0))
-    products = list(Product.objects.filter(is_active=True).order_by("sku")[:500])
+    products = selectors.product_choices(user)
     initial_lines = ([{"product": line.product_id, "quantity": line.quantity,
                        "unit_price": line.unit_price, "discount": line.discount,
                        "tax_rate": f"{int(line.tax_rate * 100)}%"} for line in quote.lines.all()]
