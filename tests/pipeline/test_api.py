@@ -162,3 +162,23 @@ def test_bad_input_is_named(api_client_for, rep):
     assert response.status_code == 422
     response = _json(client, "get", "/deals?close_month=2026-13")
     assert response.status_code == 422 and "close_month" in response.json()["details"]
+
+
+def test_card_lists_the_customers_deals(api_client_for, rep):
+    customer = create_customer(owner=rep, name="苏州某某精密有限公司", kind="organisation")
+    make_deal(rep, customer=customer, title="精密件采购")
+    card = _json(api_client_for(rep), "get", f"/customers/{customer.pk}/card").json()
+    assert [d["title"] for d in card["deals"]] == ["精密件采购"]
+
+
+def test_board_pages_its_columns(api_client_for, rep):
+    customer = create_customer(owner=rep, name="客户乙")
+    for i in range(5):
+        make_deal(rep, customer=customer, title=f"项目{i}", amount="100.00",
+                  close=today() + dt.timedelta(days=5 - i))
+    pipeline_id = Deal.objects.first().pipeline_id
+    board = _json(api_client_for(rep), "get", f"/pipelines/{pipeline_id}/board?per_stage=2").json()
+    first = board[0]
+    assert first["count"] == 5 and first["amount"] == "500.00" and first["weighted"] == "50.00"
+    assert [d["title"] for d in first["deals"]] == ["项目4", "项目3"] and first["more"]
+    assert all(c["count"] == 0 and not c["deals"] for c in board[1:])
