@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.audit import diff
-from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.errors import ValidationFailed
 from kehu.core.events import Related, record_change
 from kehu.core.validation import full_clean
 from kehu.customers.models import ContactLink, Customer
@@ -537,11 +537,3 @@ def deal_create_order(*, actor: Actor, deal: Deal):
                       customer_id=deal.customer_id, changes=diff(before, deal_snapshot(deal)))
     return order
 
-
-def stage_get_for(deal_or_pipeline, stage_id: int) -> Stage:
-    """A stage of the pipeline (NotFound otherwise); for views and the API."""
-    pipeline_id = getattr(deal_or_pipeline, "pipeline_id", None) or deal_or_pipeline.pk
-    stage = Stage.objects.filter(pk=stage_id, pipeline_id=pipeline_id).first()
-    if stage is None:
-        raise NotFound()
-    return stage
