@@ -187,3 +187,20 @@ def test_pipeline_stage_rules(rep, make_user):
     deal.refresh_from_db()
     assert deal.stage.name == "初步接洽"
     assert deal.expected_close_date >= today() - dt.timedelta(days=1)
+
+
+def test_days_in_stage_and_stalled_deals(rep):
+    from django.utils import timezone
+
+    from kehu.pipeline import selectors
+
+    fresh = make_deal(rep, title="新项目")
+    old = make_deal(rep, title="老项目")
+    Deal.objects.filter(pk=old.pk).update(
+        stage_entered_at=timezone.now() - dt.timedelta(days=15))  # 初步接洽: stalled at 14
+    pipeline = Pipeline.objects.get(is_default=True)
+    cards = {d["title"]: d for d in selectors.board(rep, pipeline)[0].deals}
+    assert (cards["老项目"]["days_in_stage"], cards["老项目"]["stalled"]) == (15, True)
+    assert (cards["新项目"]["days_in_stage"], cards["新项目"]["stalled"]) == (0, False)
+    assert [d.pk for d in selectors.deal_list(rep, stalled=True)] == [old.pk]
+    assert fresh.pk != old.pk
