@@ -62,6 +62,8 @@ READ_ONLY_AUDITS = {
     "kehu.core.views.audit_export", "kehu.customers.services.customers.customer_reveal_id_number",
     "kehu.interchange.export.customers_export", "kehu.interchange.export.segment_members_export",
     "kehu.customers.services.lookups.customer_sensitive_lookup",  # and its rate-limit alert
+    "kehu.interchange.pipeline_export.deals_export",
+    "kehu.interchange.pipeline_export.payments_export",
 }
 # The events machinery itself.
 OWN = {"kehu.core.events.record_change", "kehu.core.events.delivery_replay"}
@@ -1104,6 +1106,289 @@ def _webhook_replay(c):
     mark = c.mark()
     webhook_delivery_replay(actor=c.actor, delivery_id=delivery.pk)
     return mark, {"status": ("pending", "pending")}
+# Pipeline
+
+def _pl_deal(c, amount="1000.00"):
+    from kehu.pipeline.services import deal_create
+
+    return deal_create(actor=c.actor, customer=c.customer(), title="ERP 项目", amount=amount,
+                       expected_close_date=timezone.localdate())
+
+
+def _pl_stage(name):
+    from kehu.pipeline.models import Stage
+
+    return Stage.objects.get(pipeline__is_default=True, name=name)
+
+
+def _pl_quote(c, deal=None):
+    from kehu.pipeline.services import quote_create
+
+    return quote_create(actor=c.actor, deal=deal or _pl_deal(c),
+                        valid_until=timezone.localdate() + dt.timedelta(days=5),
+                        lines=[{"product": c.product().pk, "quantity": 1}])
+
+
+def _pl_contract(c, *, signed=False, plan=False):
+    from kehu.pipeline.services import contract_create, contract_set_status, payment_plan_set
+
+    contract = contract_create(actor=c.actor, deal=_pl_deal(c), title="合同", amount="100",
+                               start_date=timezone.localdate(),
+                               end_date=timezone.localdate() + dt.timedelta(days=20))
+    if plan:
+        payment_plan_set(actor=c.actor, contract=contract, instalments=[
+            {"due_date": timezone.localdate() - dt.timedelta(days=3), "amount": "100"}])
+    if signed:
+        contract_set_status(actor=c.actor, contract=contract, status="approving")
+        contract = contract_set_status(actor=c.actor, contract=contract, status="signed")
+    return contract
+
+
+PL_STAGES = [{"name": "报备", "probability": 20}, {"name": "成交", "probability": 100,
+                                                   "kind": "won"},
+             {"name": "丢单", "probability": 0, "kind": "lost"}]
+
+
+@case("kehu.pipeline.services.deals.pipeline_create", "pipeline.created")
+def _pipeline_create(c):
+    from kehu.pipeline.services import pipeline_create
+
+    pipeline_create(actor=c.actor, name="渠道销售", stages=PL_STAGES)
+    return {"name": (None, "渠道销售")}
+
+
+@case("kehu.pipeline.services.deals.pipeline_update", "pipeline.updated")
+def _pipeline_update(c):
+    from kehu.pipeline.services import pipeline_create, pipeline_update
+
+    pipeline = pipeline_create(actor=c.actor, name="渠道销售", stages=PL_STAGES)
+    mark = c.mark()
+    pipeline_update(actor=c.actor, pipeline=pipeline, name="渠道", stages=PL_STAGES)
+    return mark, {"name": ("渠道销售", "渠道")}
+
+
+@case("kehu.pipeline.services.deals.pipeline_ensure_default", "pipeline.created")
+def _pipeline_ensure_default(c):
+    from kehu.pipeline.models import Pipeline
+    from kehu.pipeline.services import pipeline_ensure_default
+
+    Pipeline.objects.all().delete()
+    pipeline_ensure_default(actor=c.actor)
+    return {"name": (None, "销售管道")}
+
+
+@case("kehu.pipeline.services.deals.deal_create", "deal.created")
+def _deal_create(c):
+    _pl_deal(c)
+    return {"title": (None, "ERP 项目"), "amount": (None, "1000.00")}
+
+
+@case("kehu.pipeline.services.deals.deal_update", "deal.updated")
+def _deal_update(c):
+    from kehu.pipeline.services import deal_update
+
+    deal = _pl_deal(c)
+    mark = c.mark()
+    deal_update(actor=c.actor, deal=deal, changes={"amount": "1500"})
+    return mark, {"amount": ("1000.00", "1500.00")}
+
+
+@case("kehu.pipeline.services.deals.deal_move", "deal.stage_changed")
+def _deal_move(c):
+    from kehu.pipeline.services import deal_move
+
+    deal = _pl_deal(c)
+    mark = c.mark()
+    deal_move(actor=c.actor, deal=deal, stage=_pl_stage("需求确认"))
+    return mark, {"stage_name": ("初步接洽", "需求确认"), "probability": (10, 30)}
+
+
+@case("kehu.pipeline.services.deals.deal_create_order", "deal.updated")
+def _deal_create_order(c):
+    from kehu.pipeline.services import deal_create, deal_create_order, deal_move
+
+    deal = deal_create(actor=c.actor, customer=c.customer(), title="ERP",
+                       expected_close_date=timezone.localdate(),
+                       lines=[{"product": c.product().pk, "quantity": 1}])
+    deal_move(actor=c.actor, deal=deal, stage=_pl_stage("赢单"))
+    mark = c.mark()
+    order = deal_create_order(actor=c.actor, deal=deal)
+    return mark, {"order": (None, order.pk)}
+
+
+@case("kehu.pipeline.services.quotes.quote_create", "quote.created")
+def _quote_create(c):
+    _pl_quote(c)
+    return {"total": (None, "111.87"), "status": (None, "draft")}
+
+
+@case("kehu.pipeline.services.quotes.quote_update", "quote.updated")
+def _quote_update(c):
+    from kehu.pipeline.services import quote_update
+
+    quote = _pl_quote(c)
+    mark = c.mark()
+    quote_update(actor=c.actor, quote=quote, valid_until=quote.valid_until,
+                 lines=[{"product": quote.lines.get().product_id, "quantity": 2}])
+    return mark, {"total": ("111.87", "223.74")}
+
+
+@case("kehu.pipeline.services.quotes.quote_revise", "quote.created")
+def _quote_revise(c):
+    from kehu.pipeline.services import quote_revise
+
+    quote = _pl_quote(c)
+    mark = c.mark()
+    quote_revise(actor=c.actor, quote=quote)
+    return mark, {"version": (None, 2)}
+
+
+def _quote_move(service, event, path):
+    def run(c):
+        from kehu.pipeline import services
+
+        quote = _pl_quote(c)
+        for step in path:
+            quote = getattr(services, step)(actor=c.actor, quote=quote)
+        mark = c.mark()
+        before = quote.status
+        quote = getattr(services, service)(actor=c.actor, quote=quote)
+        return mark, {"status": (before, quote.status)}
+
+    case(f"kehu.pipeline.services.quotes.{service}", event)(run)
+
+
+_quote_move("quote_send", "quote.sent", [])
+_quote_move("quote_accept", "quote.accepted", ["quote_send"])
+_quote_move("quote_reject", "quote.rejected", ["quote_send"])
+_quote_move("quote_expire", "quote.expired", [])
+
+
+@case("kehu.pipeline.services.quotes.quotes_expire_due", "quote.expired")
+def _quotes_expire_due(c):
+    from kehu.pipeline.models import Quote
+    from kehu.pipeline.services import quotes_expire_due
+
+    quote = _pl_quote(c)
+    Quote.objects.filter(pk=quote.pk).update(valid_until=timezone.localdate()
+                                             - dt.timedelta(days=1))
+    mark = c.mark()
+    quotes_expire_due(actor=c.actor)
+    return mark, {"status": ("draft", "expired")}
+
+
+@case("kehu.pipeline.services.contracts.contract_create", "contract.created")
+def _contract_create(c):
+    _pl_contract(c)
+    return {"amount": (None, "100.00"), "status": (None, "draft")}
+
+
+@case("kehu.pipeline.services.contracts.contract_update", "contract.updated")
+def _contract_update(c):
+    from kehu.pipeline.services import contract_update
+
+    contract = _pl_contract(c)
+    mark = c.mark()
+    contract_update(actor=c.actor, contract=contract, changes={"title": "年度合同"})
+    return mark, {"title": ("合同", "年度合同")}
+
+
+@case("kehu.pipeline.services.contracts.contract_set_status", "contract.status_changed")
+def _contract_set_status(c):
+    from kehu.pipeline.services import contract_set_status
+
+    contract = _pl_contract(c)
+    mark = c.mark()
+    contract_set_status(actor=c.actor, contract=contract, status="approving")
+    return mark, {"status": ("draft", "approving")}
+
+
+@case("kehu.pipeline.services.contracts.contract_attach", "contract.attachment_added")
+def _contract_attach(c):
+    from kehu.pipeline.services import contract_attach
+
+    contract = _pl_contract(c)
+    mark = c.mark()
+    contract_attach(actor=c.actor, contract=contract, file=io.BytesIO(b"%PDF-1.7 x"),
+                    filename="合同.pdf")
+    return mark, {}
+
+
+@case("kehu.pipeline.services.contracts.contracts_remind_renewals", "contract.renewal_reminded")
+def _contracts_remind_renewals(c):
+    from kehu.pipeline.services import contracts_remind_renewals
+
+    _pl_contract(c, signed=True)
+    mark = c.mark()
+    contracts_remind_renewals(actor=c.actor)
+    return mark, {"renewal_reminded_on": (None, timezone.localdate().isoformat())}
+
+
+@case("kehu.pipeline.services.payments.payment_plan_set", "payment_plan.set")
+def _payment_plan_set(c):
+    _pl_contract(c, plan=True)
+    return {}
+
+
+@case("kehu.pipeline.services.payments.payment_record", "payment.received")
+def _payment_record(c):
+    from kehu.pipeline.services import payment_record
+
+    contract = _pl_contract(c, signed=True, plan=True)
+    mark = c.mark()
+    payment_record(actor=c.actor, contract=contract, received_on=timezone.localdate(),
+                   amount="40", method="cash")
+    return mark, {"amount": (None, "40.00")}
+
+
+@case("kehu.pipeline.services.payments.instalments_flag_overdue", "payment.overdue")
+def _instalments_flag_overdue(c):
+    from kehu.pipeline.services import instalments_flag_overdue
+
+    _pl_contract(c, signed=True, plan=True)
+    mark = c.mark()
+    instalments_flag_overdue(actor=c.actor)
+    return mark, {"overdue_since": (None, timezone.localdate().isoformat())}
+
+
+@case("kehu.pipeline.services.payments.invoice_request_create", "invoice.requested")
+def _invoice_request_create(c):
+    from kehu.pipeline.services import invoice_request_create
+
+    contract = _pl_contract(c, signed=True)
+    mark = c.mark()
+    invoice_request_create(actor=c.actor, contract=contract, amount="50", kind="normal")
+    return mark, {"amount": (None, "50.00")}
+
+
+@case("kehu.pipeline.services.payments.invoice_request_set_status", "invoice.status_changed")
+def _invoice_request_set_status(c):
+    from kehu.pipeline.services import invoice_request_create, invoice_request_set_status
+
+    request = invoice_request_create(actor=c.actor, contract=_pl_contract(c, signed=True),
+                                     amount="50", kind="normal")
+    mark = c.mark()
+    invoice_request_set_status(actor=c.actor, request=request, status="approved")
+    return mark, {"status": ("requested", "approved")}
+
+
+@case("kehu.pipeline.services.targets.target_set", "target.set")
+def _target_set(c):
+    from kehu.pipeline.services import target_set
+
+    target_set(actor=c.actor, user=c.user, period_kind="month", year=2026, period=5,
+               amount="80000")
+    return {"amount": (None, "80000.00")}
+
+
+@case("kehu.pipeline.services.targets.forecast_snapshot_take", "forecast.snapshot_taken")
+def _forecast_snapshot_take(c):
+    from kehu.pipeline.services import forecast_snapshot_take
+
+    _pl_deal(c)
+    mark = c.mark()
+    forecast_snapshot_take(actor=c.actor)
+    return mark, {"owners": 1, "rows": 6}
 
 
 # Command line

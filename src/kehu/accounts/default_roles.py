@@ -31,7 +31,8 @@ DEFAULT_ROLES = [
         "description": gettext_noop("Runs a sales team: sees the team's customers and reassigns them."),
         "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
                                           "order.manage", "segment.view", "segment.manage",
-                                          "apikey.manage", "scoring.view"],
+                                          "apikey.manage", "scoring.view", "deal.manage",
+                                          "target.manage", "pipeline.configure"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -45,7 +46,8 @@ DEFAULT_ROLES = [
         "code": "sales_rep",
         "name": gettext_noop("Sales rep"),
         "description": gettext_noop("Works their own customers."),
-        "permissions": _CUSTOMER_WORK + ["order.manage", "segment.view", "scoring.view"],
+        "permissions": _CUSTOMER_WORK + ["order.manage", "segment.view", "scoring.view",
+                                         "deal.manage"],
         "record_scope": "own",
         "field_permissions": {
             "customer.mobile": "edit",

@@ -13,6 +13,7 @@ from kehu.core.http import ERROR_RESPONSES
 from kehu.core.schemas import Id, Limit
 from kehu.customers.api import CustomerOut
 from kehu.interactions.api import FollowUpOut
+from kehu.pipeline.api import DealOut
 from kehu.transactions.api import OrderOut, TicketOut
 
 router = Router(tags=["cards"])
@@ -74,6 +75,7 @@ class CardOut(Schema):
     timeline: TimelineOut
     history: list[HistoryOut]
     value: dict[str, Any] | None = None
+    deals: list[DealOut] = []
 
 
 class TimelineQuery(Schema):

@@ -18,6 +18,8 @@ from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
 from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
+from kehu.pipeline import selectors as pipeline
+from kehu.pipeline.models import Deal
 from kehu.quality import selectors as quality
 from kehu.quality.selectors import QualityBreakdown
 from kehu.scoring import selectors as scoring
@@ -66,6 +68,7 @@ class CustomerCard:
     history: list[HistoryEntry]
     value: dict[str, Any] | None = None  # RFM scores, segment and tier; None when unscored
     quality: QualityBreakdown | None = None
+    deals: list[Deal] | None = None  # the customer's deals in the caller's scope, open first
 
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
@@ -86,6 +89,7 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         # customer_get joins the score: no query of its own.
         quality=quality.customer_quality(user=user, customer=customer, labels={
             f"custom.{f.key}": f.label for f in custom_fields}),
+        deals=pipeline.customer_deals(user, customer),
     )
 
 

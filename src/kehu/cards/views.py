@@ -51,6 +51,7 @@ def card(request, customer_id: int):
         "can_order": request.user.access.can("order.manage"),
         "can_insights": request.user.access.can("scoring.view"),
         "can_ticket": request.user.access.can("ticket.manage"),
+        "can_deal": request.user.access.can("deal.manage"),
         "timeline_filters": TIMELINE_FILTERS, "kinds": set(),
     })
 

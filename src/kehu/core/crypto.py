@@ -88,3 +88,31 @@ def blind_index(kind: str, value: str) -> str:
     """
     message = kind.encode("utf-8") + b"\x00" + value.encode("utf-8")
     return hmac.new(_index_key(), message, hashlib.sha256).hexdigest()
+
+
+FILE_MAGIC = b"KEHU1"
+
+
+def encrypt_bytes(data: bytes, *, context: bytes = b"file") -> bytes:
+    """Encrypt a file's bytes (attachments): magic | nonce | ciphertext+tag. `context` is
+    bound as associated data, so a file encrypted for one record does not decrypt for another."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(NONCE_BYTES)
+    return FILE_MAGIC + nonce + AESGCM(_encryption_key()).encrypt(nonce, data,
+                                                                  FILE_MAGIC + context)
+
+
+def decrypt_bytes(blob: bytes, *, context: bytes = b"file") -> bytes:
+    """The clear bytes of `encrypt_bytes` output; DecryptionError if it does not verify."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not blob.startswith(FILE_MAGIC) or len(blob) < len(FILE_MAGIC) + NONCE_BYTES + 16:
+        raise DecryptionError("not an encrypted file")
+    body = blob[len(FILE_MAGIC):]
+    try:
+        return AESGCM(_encryption_key()).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:],
+                                                 FILE_MAGIC + context)
+    except InvalidTag as exc:
+        raise DecryptionError("file does not verify") from exc

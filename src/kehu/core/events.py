@@ -85,6 +85,12 @@ EVENT_TYPES = frozenset({
     "webhook.disabled", "webhook.replayed",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
     "message.redacted",
+    "pipeline.created", "pipeline.updated", "deal.created", "deal.updated", "deal.stage_changed",
+    "deal.won", "deal.lost", "quote.created", "quote.updated", "quote.sent", "quote.accepted",
+    "quote.rejected", "quote.expired", "contract.created", "contract.updated", "contract.signed",
+    "contract.status_changed", "contract.attachment_added", "contract.renewal_reminded",
+    "payment_plan.set", "payment.received", "payment.overdue", "invoice.requested",
+    "invoice.status_changed", "target.set", "forecast.snapshot_taken",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

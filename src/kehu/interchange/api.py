@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ninja import Field, Query, Router
+from ninja import Field, Query, Router, Schema
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.customers.api import ListQuery, filters_from
@@ -38,3 +38,30 @@ def export_customers(request, query: Query[ExportQuery]):
     result = customers_export(actor=actor_of(request), filters=filters_from(query),
                               columns=columns, fmt=query.format, sort=query.sort)
     return export_response(result)
+
+
+class DealExportQuery(Schema):
+    format: Literal["csv", "xlsx"] = "csv"
+    pipeline_id: int | None = Field(None, ge=1)
+    owner_id: int | None = Field(None, ge=1)
+    team_id: int | None = Field(None, ge=1)
+    status: Literal["open", "won", "lost", ""] = ""
+    search: str = Field("", max_length=100)
+
+
+@router.get("/deals/export", response=ERROR_RESPONSES, summary="Export deals to CSV or xlsx")
+def export_deals(request, query: Query[DealExportQuery]):
+    """Needs `customer.export`; the deals of your scope, audited like every export."""
+    from kehu.interchange.pipeline_export import deals_export
+
+    data = query.dict()
+    fmt = data.pop("format")
+    return export_response(deals_export(actor=actor_of(request), fmt=fmt, **data))
+
+
+@router.get("/payments/export", response=ERROR_RESPONSES,
+            summary="Export payments received to CSV or xlsx")
+def export_payments(request, format: Literal["csv", "xlsx"] = "csv"):  # noqa: A002
+    from kehu.interchange.pipeline_export import payments_export
+
+    return export_response(payments_export(actor=actor_of(request), fmt=format))

@@ -58,6 +58,8 @@ KIND_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "orders": ("customer.import", "order.manage"),
     "interactions": ("customer.import", "interaction.add"),
     "events": ("customer.import", "interaction.add"),
+    "deals": ("customer.import", "deal.manage"),
+    "payments": ("customer.import", "deal.manage"),
 }
 MSG_NO_CUSTOMER = gettext_lazy("No customer has this identifier.")
 MSG_TIME = gettext_lazy("Enter a time such as 2024-03-05 14:30 or a date such as 2024-03-05.")
@@ -337,10 +339,12 @@ def _write(importer: KindImporter, rows: list[tuple[int, list[str]]]) -> Written
 def importer_for(job: ImportJob, actor: Actor) -> KindImporter:
     from kehu.interchange.activity_import import EventImporter, InteractionImporter
     from kehu.interchange.orders_import import OrderImporter
+    from kehu.interchange.pipeline_import import DealImporter, PaymentImporter
 
     kinds: dict[str, type[KindImporter]] = {"orders": OrderImporter,
                                             "interactions": InteractionImporter,
-                                            "events": EventImporter}
+                                            "events": EventImporter, "deals": DealImporter,
+                                            "payments": PaymentImporter}
     return kinds[job.kind](job, actor)
 
 

@@ -116,9 +116,48 @@ EVENT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "property": (_("Property (named by the column)"), ()),
 }
 
+# Deals (商机) and payments received (回款): kehu.interchange.pipeline_import.
+DEAL_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    **_CUSTOMER_KEYS,
+    "title": (_("Deal title"), (
+        "商机名称", "商机", "项目名称", "机会名称", "销售机会", "标题", "deal", "deal name",
+        "deal title", "opportunity", "title")),
+    "amount": (_("Deal amount"), (
+        "金额", "商机金额", "预计金额", "预计成交金额", "合同金额", "amount", "deal amount",
+        "value")),
+    "expected_close_date": (_("Expected close date"), (
+        "预计成交日期", "预计签单日期", "预计结单日期", "成交日期", "预计关闭日期",
+        "expected close date", "close date", "closing date")),
+    "pipeline": (_("Pipeline"), ("管道", "销售管道", "销售流程", "pipeline")),
+    "stage": (_("Stage"), ("阶段", "销售阶段", "商机阶段", "stage", "deal stage")),
+    "probability": (_("Probability"), ("赢率", "成交概率", "可能性", "probability",
+                                       "win probability")),
+    "owner": (_("Owner"), ("负责人", "销售", "销售员", "业务员", "所有人", "owner",
+                           "salesperson", "sales rep")),
+    "source": (_("Source"), ("来源", "商机来源", "source", "lead source")),
+    "competitor": (_("Competitor"), ("竞争对手", "竞品", "competitor")),
+    "next_step": (_("Next step"), ("下一步", "下一步计划", "下一步行动", "next step")),
+    "lost_reason": (_("Lost reason"), ("输单原因", "丢单原因", "失败原因", "lost reason")),
+}
+
+PAYMENT_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "contract_no": (_("Contract number"), (
+        "合同编号", "合同号", "合同", "contract", "contract no", "contract number")),
+    "received_on": (_("Date received"), (
+        "回款日期", "到账日期", "收款日期", "付款日期", "日期", "date", "received on",
+        "payment date")),
+    "amount": (_("Amount received"), (
+        "回款金额", "到账金额", "收款金额", "金额", "amount", "amount received")),
+    "method": (_("Payment method"), (
+        "付款方式", "回款方式", "收款方式", "支付方式", "method", "payment method")),
+    "reference": (_("Reference"), (
+        "流水号", "银行流水号", "交易流水号", "凭证号", "参考号", "备注", "reference",
+        "transaction id")),
+}
+
 KIND_FIELDS: dict[str, dict[str, tuple[Any, tuple[str, ...]]]] = {
     "customers": CUSTOMER_FIELDS, "orders": ORDER_FIELDS, "interactions": INTERACTION_FIELDS,
-    "events": EVENT_FIELDS,
+    "events": EVENT_FIELDS, "deals": DEAL_FIELDS, "payments": PAYMENT_FIELDS,
 }
 CUSTOMER_KEYS = tuple(_CUSTOMER_KEYS)
 # Each group must have at least one column mapped to one of its fields.
@@ -128,6 +167,8 @@ REQUIRED_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
                ("sku", "product_name")),
     "interactions": (CUSTOMER_KEYS, ("occurred_at",), ("summary",)),
     "events": (CUSTOMER_KEYS, ("event_type",), ("occurred_at",)),
+    "deals": (("title",), CUSTOMER_KEYS, ("amount",), ("expected_close_date",)),
+    "payments": (("contract_no",), ("received_on",), ("amount",)),
 }
 # Fields several columns may be mapped to.
 MULTI_FIELDS = frozenset({"property"})

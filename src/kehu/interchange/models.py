@@ -17,7 +17,8 @@ class ImportJob(models.Model):
     STATUSES = [(QUEUED, _("Queued")), (RUNNING, _("Running")), (DONE, _("Done")),
                 (FAILED, _("Failed")), (CANCELLED, _("Cancelled"))]
     KINDS = [("customers", _("Customers")), ("orders", _("Orders")),
-             ("interactions", _("Interactions")), ("events", _("Events"))]
+             ("interactions", _("Interactions")), ("events", _("Events")),
+             ("deals", _("Deals")), ("payments", _("Payments received"))]
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

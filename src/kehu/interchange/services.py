@@ -66,7 +66,7 @@ from kehu.interchange.selectors import (
     job_for_actor,
 )
 
-KINDS = ("customers", "orders", "interactions", "events")
+KINDS = ("customers", "orders", "interactions", "events", "deals", "payments")
 
 
 def _imports_dir() -> Path:
@@ -142,7 +142,7 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
     column, and create a queued job. ValidationFailed names the problem otherwise."""
     if kind not in KINDS:
         raise ValidationFailed(details={"kind": [
-            _("Import customers, orders, interactions or events.")]}, code="unknown_kind")
+            _("Import customers, orders, interactions, events, deals or payments.")]}, code="unknown_kind")
     kind_require(actor, kind)
     options = dict(options or {})
     precedence = list(options.get("precedence") or PRECEDENCE)

@@ -264,3 +264,50 @@ def import_report(request, job_id: int):
     response = FileResponse(open(path, "rb"), as_attachment=True, filename=name)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _deal_filters(params) -> dict:
+    """The deal list's query string as deal_list's keywords (bad values are ignored)."""
+    import datetime as dt
+
+    def number(name):
+        value = params.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    month = None
+    text = params.get("month", "")
+    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() \
+            and 1 <= int(text[5:]) <= 12:
+        month = dt.date(int(text[:4]), int(text[5:]), 1)
+    status = params.get("status", "")
+    return {"pipeline_id": number("pipeline"), "owner_id": number("owner"),
+            "team_id": number("team"), "close_month": month,
+            "status": status if status in ("open", "won", "lost") else "",
+            "search": params.get("q", "")[:100], "stalled": params.get("stalled") == "on"}
+
+
+@requires("customer.export")
+def deals_export(request):
+    """The deal list as CSV or xlsx (`format`), with the list's filters."""
+    from kehu.interchange.pipeline_export import deals_export as export
+
+    try:
+        result = export(actor=Actor.from_request(request),
+                        fmt=request.GET.get("format", "csv"), **_deal_filters(request.GET))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("pipeline:deals")
+    return export_response(result)
+
+
+@requires("customer.export")
+def payments_export(request):
+    """Payments received as CSV or xlsx."""
+    from kehu.interchange.pipeline_export import payments_export as export
+
+    try:
+        result = export(actor=Actor.from_request(request), fmt=request.GET.get("format", "csv"))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("pipeline:receivables")
+    return export_response(result)

@@ -6,3 +6,21 @@ class PipelineConfig(AppConfig):
     name = "kehu.pipeline"
     label = "pipeline"
     verbose_name = _("Pipeline")
+
+    def ready(self):
+        from kehu.core import labels
+        from kehu.pipeline import models as m
+
+        labels.register_model("pipeline", m.Pipeline)
+        labels.register_model("stage", m.Stage)
+        labels.register_model("deal", m.Deal)
+        labels.register_model("quote", m.Quote)
+        labels.register_model("contract", m.Contract)
+        labels.register_model("payment", m.Payment)
+        labels.register_model("invoice_request", m.InvoiceRequest)
+        labels.register_model("target", m.Target)
+        labels.register_object("forecast", _("forecast"))
+        labels.register_choices("deal.forecast_category", m.FORECAST_CATEGORIES)
+        labels.register_choices("deal.status", m.STAGE_KINDS)
+        labels.register_choices("deal_contact.decision_role",
+                                m.DealContact._meta.get_field("decision_role").choices)

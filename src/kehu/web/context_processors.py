@@ -10,6 +10,7 @@ NAVIGATION = [
     ("web:home", _("Home"), None),
     ("customers:list", _("Customers"), "customer.view"),
     ("interactions:follow_ups", _("My tasks"), "customer.view"),
+    ("pipeline:board", _("Deals"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("insights:churn", _("Churn warning"), "scoring.view"),

@@ -1,7 +1,7 @@
 """`kehu import FILE`: import customers, orders, interactions or events from an
 xlsx/xls/csv/tsv file, in-process, resumable.
 
-    kehu import FILE [--kind customers|orders|interactions|events] [--sheet NAME]
+    kehu import FILE [--kind customers|orders|interactions|events|deals|payments] [--sheet NAME]
                      [--map COL=field …] [--dry-run] [--skip-invalid-fields]
                      [--report PATH.xlsx|.csv] [--json] [--as USERNAME] [--resume JOB_ID]
                      [--create-products] [--on-name-conflict review|reject|update]
