@@ -8,6 +8,7 @@ from typing import Literal
 from ninja import Field, Query, Router, Schema
 
 from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Id
 from kehu.customers.api import ListQuery, filters_from
 from kehu.interchange.export import customers_export
 from kehu.interchange.views import export_response
@@ -42,9 +43,9 @@ def export_customers(request, query: Query[ExportQuery]):
 
 class DealExportQuery(Schema):
     format: Literal["csv", "xlsx"] = "csv"
-    pipeline_id: int | None = Field(None, ge=1)
-    owner_id: int | None = Field(None, ge=1)
-    team_id: int | None = Field(None, ge=1)
+    pipeline_id: Id | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
     status: Literal["open", "won", "lost", ""] = ""
     search: str = Field("", max_length=100)
 
