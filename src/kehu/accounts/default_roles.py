@@ -31,7 +31,7 @@ DEFAULT_ROLES = [
         "description": gettext_noop("Runs a sales team: sees the team's customers and reassigns them."),
         "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
                                           "order.manage", "segment.view", "segment.manage",
-                                          "apikey.manage", "scoring.view"],
+                                          "apikey.manage", "scoring.view", "assignment.manage"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -81,7 +81,7 @@ DEFAULT_ROLES = [
         "permissions": ["customer.view", "customer.add", "customer.change", "customer.merge",
                         "customer.import", "customer.export", "customfield.manage",
                         "segment.view", "segment.manage", "scoring.view", "quality.view",
-                        "quality.configure", "merge.configure"],
+                        "quality.configure", "merge.configure", "form.design"],
         "record_scope": "all",
         "field_permissions": {
             "customer.mobile": "edit",

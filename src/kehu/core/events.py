@@ -79,6 +79,9 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "assignment.decided", "assignment_rule.created", "assignment_rule.updated",
+    "assignment_rule.deleted", "book.transferred", "followup.reassigned",
+    "formlayout.saved", "formlayout.deleted", "fieldbehaviour.saved", "fieldbehaviour.deleted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
