@@ -108,6 +108,14 @@ def book_transfer_task_count(*, from_user: User, customer_ids: list[int]) -> int
     return open_follow_ups_for(assignee_id=from_user.pk, customer_ids=customer_ids)
 
 
+def book_transfer_preview(*, user, from_user: User, filters: str = "") -> dict[str, int]:
+    """What a transfer would move now: {"customers": N, "tasks": M}."""
+    user.access.require("assignment.manage")
+    ids = book_transfer_customer_ids(user=user, from_user=from_user, filters=filters)
+    return {"customers": len(ids),
+            "tasks": book_transfer_task_count(from_user=from_user, customer_ids=ids)}
+
+
 def book_transfer_list(*, user, limit: int = 20) -> list[BookTransfer]:
     user.access.require("assignment.manage")
     qs = BookTransfer.objects.select_related("from_user", "to_user", "job").order_by("-id")

@@ -35,7 +35,7 @@ from kehu.customers.models import Customer
 
 __all__ = ["AssignmentDecision", "assignment_apply", "assignment_preview",
            "assignment_rule_save", "assignment_rule_delete", "assignment_rules_reorder",
-           "book_transfer_start", "book_transfer_run", "user_leave_set"]
+           "book_transfer_create", "book_transfer_start", "book_transfer_run", "user_leave_set"]
 
 MAX_CUSTOMERS = 5000
 
@@ -309,11 +309,35 @@ def _transfer_check(actor: Actor, from_user: User, to_user: User) -> None:
         raise ValidationFailed(details=errors)
 
 
+def book_transfer_create(*, actor: Actor, from_user: User, to_user: User,
+                         filters: str = "") -> BookTransfer:
+    """Transfer the customers of `from_user` in the actor's scope that match `filters` (the
+    customers list's query string; empty: all) and their open follow-ups to `to_user`: at
+    once when at most BOOK_TRANSFER_INLINE customers, else as a background job."""
+    from kehu.assignment.selectors import book_transfer_customer_ids
+    from kehu.core.jobs import job_open
+
+    if actor.user is None:
+        raise PermissionDenied(details={"permission": "assignment.manage"})
+    _transfer_check(actor, from_user, to_user)
+    ids = book_transfer_customer_ids(user=actor.user, from_user=from_user, filters=filters)
+    transfer = book_transfer_start(actor=actor, from_user=from_user, to_user=to_user,
+                                   customer_ids=ids, filters=filters)
+    if len(ids) <= BOOK_TRANSFER_INLINE:
+        return book_transfer_run(actor=actor, transfer=transfer, customer_ids=ids)
+    from kehu.assignment.tasks import book_transfer_task
+
+    job = job_open(kind="book_transfer", label=str(transfer), user=actor.user, total=len(ids))
+    BookTransfer.objects.filter(pk=transfer.pk).update(job=job)
+    transfer.job = job
+    transaction.on_commit(lambda: book_transfer_task(transfer.pk, ids))
+    return transfer
+
+
 def book_transfer_start(*, actor: Actor, from_user: User, to_user: User, customer_ids: list[int],
                         filters: str = "") -> BookTransfer:
-    """Record a transfer of these customers (the selector chose them: owned by `from_user`,
-    in the actor's scope, matching `filters`) and run it now when small; a large one is left
-    queued for `book_transfer_run` in the background (the caller enqueues the job)."""
+    """Record (and audit) a transfer of these customers, chosen by the selector: owned by
+    `from_user`, in the actor's scope, matching `filters`."""
     _transfer_check(actor, from_user, to_user)
     with transaction.atomic():
         transfer = BookTransfer.objects.create(
