@@ -34,10 +34,9 @@ def assignment_rule_get(*, user, rule_id: int) -> AssignmentRule:
 def rule_matching_ids(*, user, rule: AssignmentRule, limit: int = 5000) -> tuple[int, list[int]]:
     """How many customers in the user's scope the rule's condition matches, and the first
     `limit` ids (newest first)."""
+    from kehu.assignment.decide import EMPTY_CONDITION
     from kehu.customers.selectors import customer_queryset
     from kehu.segments.selectors import definition_condition
-
-    from kehu.assignment.decide import EMPTY_CONDITION
 
     condition = definition_condition(user=user, definition=rule.condition or EMPTY_CONDITION)
     qs = customer_queryset(user=user).filter(condition)

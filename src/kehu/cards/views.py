@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
+from kehu.assignment import selectors as assignment_selectors
 from kehu.cards import selectors
 from kehu.cards.forms import AddressForm, ContactForm, IdentifierForm
 from kehu.core.actor import Actor
@@ -44,6 +45,8 @@ def card(request, customer_id: int):
             user=request.user, customer_id=customer_id) if can_merge else [],
         "can_merge": can_merge,
         "card": data, "c": data.customer, "timeline": data.timeline,
+        "card_assignment": assignment_selectors.card_assignment(user=request.user,
+                                                                customer_id=customer_id),
         "identifier_form": IdentifierForm(), "address_form": AddressForm(),
         "contact_form": ContactForm(),
         "customer_ref": {"pk": data.customer["id"]},

@@ -15,6 +15,7 @@ NAVIGATION = [
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
+    ("assignment:rules", _("Lead assignment"), "assignment.manage"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [
