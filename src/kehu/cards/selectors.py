@@ -143,3 +143,38 @@ def custom_field_values(*, user, customer: Customer) -> list[CustomFieldValue]:
                          value=values.get(d.key), help_text=d.help_text)
         for d in customers.custom_field_list(user=user, kind=customer.kind)
     ]
+
+
+def identity_sections(*, user, customer: Customer,
+                      custom_fields: list[CustomFieldValue]) -> list[dict[str, Any]]:
+    """The identity block laid out by the form designer's layout for the viewer's role:
+    [{"title", "facts": [{"key", "label", "width", "custom"}]}]; fields hidden for the viewer
+    on this record, and fields this kind of customer does not have, left out."""
+    from kehu.customers import layouts
+
+    role = user.role if getattr(user, "role_id", None) else None
+    custom = {f"custom.{f.key}": f for f in custom_fields}
+    definitions = list(customers.custom_field_list(user=user))
+    labels = layouts.field_labels(definitions)
+    state = layouts.field_state(user=user, kind=customer.kind, customer=customer)
+    out = []
+    for section in layouts.layout_sections(role=role, definitions=definitions):
+        facts = []
+        for item in section["fields"]:
+            key = item["field"]
+            if key in state.hidden:
+                continue
+            if key.startswith("custom."):
+                if key not in custom:
+                    continue
+                facts.append({"key": key, "label": custom[key].label, "width": item["width"],
+                              "custom": custom[key]})
+                continue
+            found = catalogue.field(key)
+            if found is not None and not found.applies_to(customer.kind):
+                continue
+            facts.append({"key": key, "label": labels.get(key, key), "width": item["width"],
+                          "custom": None})
+        if facts:
+            out.append({"title": section.get("title", ""), "facts": facts})
+    return out

@@ -198,3 +198,12 @@ def condition_validate(condition: Any, labels: Mapping[str, str]) -> dict[str, A
     if errors:
         raise ValidationFailed(details=errors)
     return {"match": match, "conditions": tests}
+
+
+def form_options(*, user, kind: str, definitions, customer: Customer | None = None
+                 ) -> dict[str, Any]:
+    """The CustomerForm keywords that make it render by the viewer's layout and behaviour."""
+    definitions = list(definitions)
+    role = user.role if getattr(user, "role_id", None) else None
+    return {"layout": layout_sections(role=role, definitions=definitions),
+            "state": field_state(user=user, kind=kind, customer=customer)}
