@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from kehu.customers import fields as catalogue
 from kehu.customers import planning
@@ -28,6 +29,7 @@ FORM_FIELDS = ("name", "gender", "birthday", "title", "company", "id_number", "u
 BEHAVIOUR_FIELDS = tuple(f for f in FORM_FIELDS if f != "owner")
 CONDITION_EXTRA = ("kind", "province", "city")
 WIDTHS = ("full", "half", "third")
+WIDTH_LABELS = [("full", _lazy("Full width")), ("half", _lazy("Half")), ("third", _lazy("Third"))]
 MAX_SECTIONS = 20
 TITLE_MAX = 60
 DEFAULT_KEY = "default"
@@ -207,3 +209,25 @@ def form_options(*, user, kind: str, definitions, customer: Customer | None = No
     role = user.role if getattr(user, "role_id", None) else None
     return {"layout": layout_sections(role=role, definitions=definitions),
             "state": field_state(user=user, kind=kind, customer=customer)}
+
+
+def behaviour_rule_list(*, user):
+    """Every field behaviour rule (the designer page; needs form.design)."""
+    from kehu.customers.models import FieldBehaviour
+
+    user.access.require("form.design")
+    return FieldBehaviour.objects.order_by("field", "id")
+
+
+def behaviour_rule_get(*, user, rule_id: int):
+    from kehu.core.errors import NotFound
+
+    rule = behaviour_rule_list(user=user).filter(pk=rule_id).first()
+    if rule is None:
+        raise NotFound()
+    return rule
+
+
+def layout_is_stored(role) -> bool:
+    """Whether this role (None: the default) has a layout of its own."""
+    return FormLayout.objects.filter(key=layout_key(role)).exists()

@@ -25,6 +25,7 @@ ADMIN_NAVIGATION = [
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
     ("interchange:imports", _("Import"), "customer.import"),
     ("customers:tags", _("Tags"), "segment.manage"),
+    ("customers:designer", _("Form designer"), "form.design"),
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
