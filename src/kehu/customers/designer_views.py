@@ -32,6 +32,10 @@ def _errors(exc: DomainError) -> str:
                     if isinstance(msgs, list) for m in msgs) or str(exc.message)
 
 
+def _value_text(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _role(request):
     role_id = request.GET.get("role") or request.POST.get("role") or ""
     if role_id.isdigit():
@@ -62,10 +66,10 @@ def designer(request):
     field_names = dict(condition_fields)
     op_names = dict(OPS)
     for rule in layouts.behaviour_rule_list(user=request.user):
-        tests = [f"{field_names.get(t.get('field'), t.get('field'))} "
-                 f"{op_names.get(t.get('op'), t.get('op'))} "
-                 f"{', '.join(map(str, t['value'])) if isinstance(t.get('value'), list) else t.get('value', '')}".strip()
-                 for t in (rule.condition or {}).get("conditions", [])]
+        tests = [" ".join(str(part) for part in (
+            field_names.get(t.get("field"), t.get("field")), op_names.get(t.get("op"), t.get("op")),
+            _value_text(t.get("value", ""))) if part != "").strip()
+            for t in (rule.condition or {}).get("conditions", [])]
         joiner = _(" or ") if (rule.condition or {}).get("match") == "any" else _(" and ")
         rules.append({"rule": rule, "field": labels.get(rule.field, rule.field),
                       "when": joiner.join(tests) or _("always"),
