@@ -264,3 +264,36 @@ def test_designer_page_saves_a_layout(admin_user, client, rep):
     assert rule.condition == ORG
     client.post(f"/customers/form-designer/behaviour/{rule.pk}/delete/")
     assert not FieldBehaviour.objects.exists()
+
+
+# The API -----------------------------------------------------------------------------------------
+
+def test_api_layouts_and_field_rules(admin_user, rep, api_client_for):
+    api = api_client_for(admin_user)
+    sections = [{"title": "先看", "fields": [{"field": "notes", "width": "full"}]}]
+    response = api.put("/api/v1/form-layouts/sales_rep", data=json.dumps(
+        {"sections": sections}), content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["role"] == "sales_rep" and body["stored"] is True
+    assert body["sections"][0]["fields"][0] == {"field": "notes", "width": "full"}
+    assert api.get("/api/v1/form-layouts/default").json()["stored"] is False
+    created = api.post("/api/v1/field-rules", data=json.dumps(
+        {"field": "industry", "effect": "required", "condition": ORG}),
+        content_type="application/json")
+    assert created.status_code == 201 and created.json()["condition"] == ORG
+    assert [r["field"] for r in api.get("/api/v1/field-rules").json()] == ["industry"]
+    assert api.delete(f"/api/v1/field-rules/{created.json()['id']}").status_code == 204
+    assert api.delete("/api/v1/form-layouts/sales_rep").status_code == 204
+    assert not FormLayout.objects.exists()
+    assert api.get("/api/v1/form-layouts/nobody").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["sales_rep", "sales_manager", "marketer", "read_only"])
+def test_api_denied_without_form_design(role, api_client_for):
+    client = api_client_for(UserFactory(role_code=role))
+    assert client.get("/api/v1/field-rules").status_code == 403
+    response = client.post("/api/v1/field-rules", data=json.dumps(
+        {"field": "industry", "effect": "required"}), content_type="application/json")
+    assert response.status_code == 403
+    assert not FieldBehaviour.objects.exists()
