@@ -162,3 +162,26 @@ def test_book_transfer_denied_for_rep(api_client_for, team, members):
                      {"from_user": members[0].pk, "to_user": members[1].pk})
     assert response.status_code == 403
     assert Customer.objects.filter(owner=members[1]).count() == 0
+
+
+def test_large_book_transfer_runs_as_a_job(api_client_for, manager, team, members, monkeypatch,
+                                           django_capture_on_commit_callbacks):
+    from kehu.assignment import services
+    from kehu.assignment.models import BookTransfer
+    from kehu.core.models import Job
+
+    monkeypatch.setattr(services, "BOOK_TRANSFER_INLINE", 1)
+    monkeypatch.setattr(services, "CHUNK", 2)
+    ids = [CustomerFactory(owner=members[0], team=team).pk for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(api_client_for(manager), "/api/v1/book-transfers",
+                         {"from_user": members[0].pk, "to_user": members[2].pk})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "queued" and body["job_id"] and body["customers"] == 3
+    job = Job.objects.get(pk=body["job_id"])
+    assert job.kind == "book_transfer" and job.status == Job.DONE and job.done == 3
+    transfer = BookTransfer.objects.get(pk=body["id"])
+    assert transfer.status == "done" and transfer.customers_moved == 3
+    assert set(Customer.objects.filter(pk__in=ids).values_list("owner_id", flat=True)) == {
+        members[2].pk}
