@@ -297,3 +297,11 @@ def test_api_denied_without_form_design(role, api_client_for):
         {"field": "industry", "effect": "required"}), content_type="application/json")
     assert response.status_code == 403
     assert not FieldBehaviour.objects.exists()
+
+
+def test_card_leaves_out_a_field_hidden_for_the_viewer(rules, rep, client, admin_user):
+    customer = create_customer(owner=rep, name="王芳", title="采购总监")
+    client.force_login(rep)
+    assert "采购总监" not in client.get(f"/customers/{customer.pk}/").content.decode()
+    client.force_login(admin_user)
+    assert "采购总监" in client.get(f"/customers/{customer.pk}/").content.decode()
