@@ -28,7 +28,7 @@ from kehu.assignment.models import (
 from kehu.core.actor import Actor
 from kehu.core.audit import diff
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
-from kehu.core.events import record_change
+from kehu.core.events import Change, record_change, record_changes_many
 from kehu.core.validation import full_clean
 from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
@@ -238,14 +238,13 @@ def assignment_apply(*, actor: Actor, customer_ids: list[int],
             team_id=d.team_id, user_id=d.user_id, user_name=d.user[:150], method=d.method,
             reason=d.reason, open_items=d.open_items, explanation=d.explanation[:300],
             actor_label=actor.label[:200]) for d in made])
-        for d in made:
-            record_change(actor=actor, action="assignment.decide", event="assignment.decided",
-                          object_type="customer", object_id=d.customer_id,
-                          object_repr=names.get(d.customer_id, ""),
-                          changes={"rule": d.rule, "rule_id": d.rule_id, "team": d.team,
-                                   "user": d.user, "user_id": d.user_id, "method": d.method,
-                                   "reason": d.reason, "open_items": d.open_items,
-                                   "explanation": d.explanation})
+        record_changes_many(actor=actor, entries=[Change(
+            action="assignment.decide", event="assignment.decided", object_type="customer",
+            object_id=d.customer_id, object_repr=names.get(d.customer_id, ""),
+            changes={"rule": d.rule, "rule_id": d.rule_id, "team": d.team, "user": d.user,
+                     "user_id": d.user_id, "method": d.method, "reason": d.reason,
+                     "open_items": d.open_items, "explanation": d.explanation})
+            for d in made])
     return decisions
 
 
