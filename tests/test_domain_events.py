@@ -54,6 +54,10 @@ EXEMPT = {
     "kehu.assignment.services.book_transfer_run":
         "moves customers and tasks through customers_assign_owner and follow_ups_reassign, "
         "which emit; the transfer row's progress is bookkeeping",
+    "kehu.integration.services.webhook_deliveries_enqueue":
+        "a subscriber: queues the calls for an event that is already recorded (delivery log)",
+    "kehu.notifications.services.notification_mark_read":
+        "a recipient's read marks on their own notifications (bookkeeping)",
 }
 # Audited reads: they change nothing, so they have no event.
 READ_ONLY_AUDITS = {
@@ -633,6 +637,64 @@ def _follow_up_cancel(c):
     return mark, {"status": ("open", "cancelled")}
 
 
+@case("kehu.interactions.services.follow_up_snooze", "followup.snoozed")
+def _follow_up_snooze(c):
+    from kehu.interactions.services import follow_up_snooze
+
+    task = _task(c)
+    later = timezone.localdate() + dt.timedelta(days=3)
+    mark = c.mark()
+    follow_up_snooze(actor=c.actor, task=task, days=3)
+    return mark, {"due_date": (timezone.localdate().isoformat(), later.isoformat())}
+
+
+@case("kehu.interactions.services.follow_up_reassign", "followup.reassigned")
+def _follow_up_reassign(c):
+    from kehu.interactions.services import follow_up_reassign
+    from tests.factories import UserFactory
+
+    task = _task(c)
+    other = UserFactory(role_code="sales_rep")
+    mark = c.mark()
+    follow_up_reassign(actor=c.actor, task=task, assignee=other)
+    return mark, {"assignee": (task.assignee_id, other.pk)}
+
+
+@case("kehu.notifications.services.outbound_retry", "message.requeued")
+def _outbound_retry(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_retry
+
+    message = OutboundMessage.objects.create(channel="email", to=["a@example.com"],
+                                             subject="x", text="y", status="failed",
+                                             attempts=5)
+    mark = c.mark()
+    outbound_retry(actor=c.actor, message_id=message.pk)
+    return mark, {"status": ("failed", "queued")}
+
+
+@case("kehu.notifications.services.outbound_messages_redact", "message.redacted")
+def _outbound_messages_redact(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_messages_redact
+
+    customer = c.customer()
+    OutboundMessage.objects.create(channel="sms", to=["+8613812345678"], text="生日快乐",
+                                   status="sent", customer_id=customer.pk)
+    mark = c.mark()
+    outbound_messages_redact(actor=c.actor, customer_id=customer.pk)
+    return mark, {"messages": 1}
+
+
+@case("kehu.notifications.services.notification_send", "notification.sent")
+def _notification_send(c):
+    from kehu.notifications.services import notification_send
+
+    mark = c.mark()
+    notification_send(actor=c.actor, recipients=[c.user], kind="test", title="提醒")
+    return mark, {"recipient": (None, c.user.pk), "title": (None, "提醒")}
+
+
 @case("kehu.interactions.services.event_ingest", "event.ingested")
 def _event_ingest(c):
     from kehu.interactions.services import event_ingest
@@ -925,6 +987,107 @@ def _segment_refresh(c):
     mark = c.mark()
     segment_refresh(actor=c.actor, segment=segment)
     return mark, {"segment": (None, {"id": segment.pk, "name": "上海客户"})}
+
+
+# Outbound webhooks
+
+
+def _webhook(c, url="https://example.com/hook"):
+    from kehu.integration.services import webhook_create
+
+    endpoint, _secret = webhook_create(actor=c.actor, url=url, event_types=["customer.*"],
+                                       allow_private_network=True)
+    return endpoint
+
+
+@case("kehu.integration.services.webhook_create", "webhook.created")
+def _webhook_create(c):
+    from kehu.integration.services import webhook_create
+
+    webhook_create(actor=c.actor, url="https://example.com/hook", event_types=["customer.*"])
+    return {"url": "https://example.com/hook", "event_types": ["customer.*"]}
+
+
+@case("kehu.integration.services.webhook_update", "webhook.updated")
+def _webhook_update(c):
+    from kehu.integration.services import webhook_update
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_update(actor=c.actor, endpoint_id=endpoint.pk, event_types=["order.*"])
+    return mark, {"event_types": (["customer.*"], ["order.*"])}
+
+
+@case("kehu.integration.services.webhook_rotate_secret", "webhook.secret_rotated")
+def _webhook_rotate(c):
+    from kehu.integration.services import webhook_rotate_secret
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_rotate_secret(actor=c.actor, endpoint_id=endpoint.pk)
+    return mark, {}
+
+
+@case("kehu.integration.services.webhook_delete", "webhook.deleted")
+def _webhook_delete(c):
+    from kehu.integration.services import webhook_delete
+
+    endpoint = _webhook(c)
+    mark = c.mark()
+    webhook_delete(actor=c.actor, endpoint_id=endpoint.pk)
+    return mark, {"url": "https://example.com/hook"}
+
+
+def _gone_receiver():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Gone(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(410)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@case("kehu.integration.services.webhook_attempt", "webhook.disabled")
+def _webhook_attempt(c):
+    from kehu.core.events import dispatch
+    from kehu.integration.models import WebhookDelivery
+    from kehu.integration.services import webhook_attempt
+
+    server = _gone_receiver()
+    try:
+        _webhook(c, url=f"http://127.0.0.1:{server.server_port}/")
+        c.customer()
+        dispatch()
+        mark = c.mark()
+        webhook_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return mark, {"is_active": (True, False)}
+
+
+@case("kehu.integration.services.webhook_delivery_replay", "webhook.replayed")
+def _webhook_replay(c):
+    from kehu.core.events import dispatch
+    from kehu.integration.models import WebhookDelivery
+    from kehu.integration.services import webhook_delivery_replay
+
+    _webhook(c)
+    c.customer()
+    dispatch()
+    delivery = WebhookDelivery.objects.get()
+    mark = c.mark()
+    webhook_delivery_replay(actor=c.actor, delivery_id=delivery.pk)
+    return mark, {"status": ("pending", "pending")}
 
 
 # Command line

@@ -24,5 +24,6 @@ urlpatterns = [
     path("automation/", include("kehu.automation.urls")),
     path("assignment/", include("kehu.assignment.urls")),
     path("privacy/", include("kehu.privacy.urls")),
+    path("integration/", include("kehu.integration.urls")),
     path("", include("kehu.web.urls")),
 ]

@@ -134,3 +134,98 @@ def test_existing_rows_are_migrated_into_jobs(admin_user):
     assert (legacy_import.job.kind, legacy_import.job.status, legacy_import.job.done) == ("import", "done", 7)
     assert legacy_import.job.result["created"] == 5 and legacy_import.job.created_by == admin_user
     assert (legacy_scan.job.kind, legacy_scan.job.status, legacy_scan.job.error) == ("dedup_scan", "failed", "x")
+
+
+def _refresh_segment(actor, name="华东客户"):
+    from kehu.segments.services import segment_create
+
+    return segment_create(actor=actor, name=name, dynamic=True, definition={
+        "type": "group", "match": "all", "conditions": [
+            {"type": "field", "field": "name", "op": "contains", "value": "张"}]})
+
+
+def test_segment_refreshes_are_jobs_one_per_manual_refresh_one_per_scheduled_batch(
+        admin_actor, tmp_path):
+    from kehu.segments.services import segment_refresh, segments_refresh_due
+
+    run(admin_actor, write_csv(tmp_path / "a.csv", ROWS))
+    segment = _refresh_segment(admin_actor)
+    saved = Job.objects.filter(kind="segment_refresh").get()  # saving computes at once
+    assert (saved.status, saved.label, saved.result) == (
+        Job.DONE, "华东客户", {"segment_id": segment.pk, "size": 1})
+    segment_refresh(actor=admin_actor, segment=segment)
+    assert Job.objects.filter(kind="segment_refresh").count() == 2
+    _refresh_segment(admin_actor, name="第二个")
+    before = Job.objects.filter(kind="segment_refresh").count()
+    assert segments_refresh_due(actor=admin_actor) == {"refreshed": 2, "failed": 0}
+    batch = Job.objects.filter(kind="segment_refresh").order_by("-id").first()
+    assert Job.objects.filter(kind="segment_refresh").count() == before + 1
+    assert (batch.status, batch.done, batch.total, batch.result) == (
+        Job.DONE, 2, 2, {"refreshed": 2, "failed": 0})
+
+
+def test_a_failed_refresh_is_a_failed_job(admin_actor, tmp_path, make_user):
+    from kehu.core.errors import ValidationFailed
+    from kehu.segments.models import Segment
+    from kehu.segments.services import segment_refresh
+
+    segment = _refresh_segment(admin_actor)
+    Segment.objects.filter(pk=segment.pk).update(owner=None)
+    with pytest.raises(ValidationFailed):
+        segment_refresh(actor=admin_actor, segment=segment)
+    job = Job.objects.filter(kind="segment_refresh").order_by("-id").first()
+    assert job.status == Job.FAILED
+    assert job.error == "分群的负责人已不可用；请重新保存以指定新的负责人。"
+
+
+def test_an_export_is_a_job_with_its_rows_and_an_abandoned_download_is_cancelled(
+        admin_actor, tmp_path, monkeypatch):
+    from kehu.customers.selectors import CustomerFilters
+    from kehu.interchange.export import customers_export
+
+    run(admin_actor, write_csv(tmp_path / "a.csv", ROWS))
+    result = customers_export(actor=admin_actor, filters=CustomerFilters(), columns=["name"],
+                              fmt="csv")
+    job = Job.objects.get(kind="export")
+    assert job.status == Job.RUNNING  # streaming has not started
+    b"".join(result.content)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total, job.result) == (
+        Job.DONE, 2, 2, {"rows": 2, "format": "csv"})
+    assert job.label == result.filename and job.created_by == admin_actor.user
+
+    monkeypatch.setattr("kehu.interchange.export._CSV_BLOCK", 1)  # a piece per row
+    abandoned = customers_export(actor=admin_actor, filters=CustomerFilters(), columns=["name"],
+                                 fmt="csv")
+    next(abandoned.content)
+    abandoned.content.close()
+    assert Job.objects.filter(kind="export").order_by("-id").first().status == Job.CANCELLED
+
+    customers_export(actor=admin_actor, filters=CustomerFilters(), columns=["name"],
+                     fmt="xlsx").content.close()
+    xlsx = Job.objects.filter(kind="export").order_by("-id").first()
+    assert (xlsx.status, xlsx.done, xlsx.result["format"]) == (Job.DONE, 2, "xlsx")
+
+
+def test_finished_jobs_of_frequent_kinds_are_pruned_after_their_keep_days(admin_actor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kehu.core.jobs import jobs_prune
+
+    now = timezone.now()
+    old_refresh = job_open(kind="segment_refresh", label="old")
+    job_report(old_refresh, status=Job.DONE)
+    running_refresh = job_open(kind="segment_refresh", label="running")
+    job_report(running_refresh, status=Job.RUNNING)
+    old_import = job_open(kind="import", label="old import")
+    job_report(old_import, status=Job.DONE)
+    old_export = job_open(kind="export", label="old export")
+    job_report(old_export, status=Job.DONE)
+    Job.objects.filter(pk__in=[old_refresh.pk, old_import.pk, old_export.pk]).update(
+        finished_at=now - timedelta(days=8))
+    assert jobs_prune(now=now) == {"segment_refresh": 1}
+    assert set(Job.objects.values_list("label", flat=True)) == {
+        "running", "old import", "old export"}  # exports are kept 30 days, imports always
+    assert jobs_prune(now=now + timedelta(days=23)) == {"export": 1}

@@ -25,6 +25,7 @@ from kehu.core.errors import DomainError
 from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
 from kehu.insights.api import router as insights_router
+from kehu.integration.api import router as integration_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
 from kehu.notifications.api import router as notifications_router
@@ -149,3 +150,4 @@ api.add_router("/", insights_router)
 api.add_router("/", automation_router)
 api.add_router("/", assignment_router)
 api.add_router("/", privacy_router)
+api.add_router("/", integration_router)

@@ -25,8 +25,8 @@ class RuleForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    from_user = forms.ModelChoiceField(label=_("From"), queryset=None)
-    to_user = forms.ModelChoiceField(label=_("To"), queryset=None)
+    from_user = forms.ModelChoiceField(label=_("Hand over from"), queryset=None)
+    to_user = forms.ModelChoiceField(label=_("Hand over to"), queryset=None)
     filters = forms.CharField(label=_("Only customers matching (customers list filters)"),
                               required=False, max_length=2000,
                               help_text=_("Copy the part after “?” from the customers list, "

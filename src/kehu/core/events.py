@@ -80,8 +80,12 @@ EVENT_TYPES = frozenset({
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
     "assignment.decided", "assignment_rule.created", "assignment_rule.updated",
-    "assignment_rule.deleted", "book.transferred", "followup.reassigned",
+    "assignment_rule.deleted", "book.transferred",
     "formlayout.saved", "formlayout.deleted", "fieldbehaviour.saved", "fieldbehaviour.deleted",
+    "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated",
+    "webhook.disabled", "webhook.replayed",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

@@ -36,6 +36,9 @@ class JobKind:
     detail_url: Callable[[Job], str | None] | None = None  # the kind's own page for a job
     # The process running a job died: resume it, or mark it (default: failed, "interrupted").
     interrupted: Callable[[Job], None] | None = None
+    # Finished jobs of this kind are pruned after this many days (frequent kinds such as the
+    # hourly segment refresh); None keeps them (kinds with a row of their own, e.g. imports).
+    keep_days: int | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -153,3 +156,19 @@ def jobs_reap_dead(now=None) -> list[tuple[str, int]]:
             job_report(job, status=Job.FAILED, error=_("Interrupted: the process running this job stopped."))
         reaped.append((job.kind, job.pk))
     return reaped
+
+
+def jobs_prune(now=None) -> dict[str, int]:
+    """Delete finished jobs of kinds that keep them for a limited time (JobKind.keep_days);
+    running and queued jobs, and kinds that keep theirs, are never touched."""
+    now = now or timezone.now()
+    pruned: dict[str, int] = {}
+    for kind in _KINDS.values():
+        if kind.keep_days is None:
+            continue
+        cutoff = now - timedelta(days=kind.keep_days)
+        count, _detail = Job.objects.filter(kind=kind.key, status__in=Job.FINISHED,
+                                            finished_at__lt=cutoff).delete()
+        if count:
+            pruned[kind.key] = count
+    return pruned

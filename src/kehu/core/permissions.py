@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, object] = {
     "audit.view": _("Read the whole audit log"),
     "audit.export": _("Export the audit log"),
     "event.manage": _("See and replay failed event deliveries"),
+    "webhook.manage": _("Manage outbound webhooks"),
     "user.manage": _("Manage users"),
     "team.manage": _("Manage teams"),
     "role.manage": _("Manage roles"),

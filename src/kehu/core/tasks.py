@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from kehu.core.audit import audit_verify
-from kehu.core.jobs import jobs_reap_dead
+from kehu.core.jobs import jobs_prune, jobs_reap_dead
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +15,12 @@ logger = logging.getLogger(__name__)
 def jobs_reap_dead_every_minute():
     """Long jobs whose process died do not stay "running" (kehu.core.jobs)."""
     return jobs_reap_dead()
+
+
+@db_periodic_task(crontab(minute="47", hour="3"))
+def jobs_prune_nightly():
+    """Finished jobs of frequent kinds (segment refreshes, exports) past their kind's keep_days."""
+    return jobs_prune()
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))

@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import field_validator
+from pydantic import create_model, field_validator
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
-from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Position, Score
+from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Position
 from kehu.customers import selectors, services
+from kehu.customers.fields import LIST_FILTERS
 from kehu.customers.listing import filters_from_query
 from kehu.customers.models import Customer
 
@@ -295,7 +296,7 @@ class SavedViewIn(Input):
     shared: Flag = False
 
 
-class ListQuery(Schema):
+class _ListQueryBase(Schema):
     q: str = Field("", description="Name, pinyin or initials, phone (any format or last 4), "
                                    "email, company, ID number (identifiers only when the "
                                    "caller sees them in clear; a whole one is an audited, "
@@ -311,15 +312,7 @@ class ListQuery(Schema):
     created_from: Day | None = None
     created_to: Day | None = None
     custom: list[str] = Field([], description="`key=value`, `key=>=10`, `key=1..5`")
-    quality_below: Score | None = Field(None, description="Data quality score below this")
-    quality_missing: str = Field("", description="A field the quality score found missing")
-    quality_invalid: str = Field("", description="A field the quality score found invalid")
     stale_days: Days | None = Field(None, description="No interaction for this many days")
-    value_tier: str = Field("", description="Value tier code (see the card's value tiers)")
-    rfm_segment: str = Field("", description="RFM segment code")
-    r_score: int | None = Field(None, ge=1, le=5, description="R score, 1-5")
-    f_score: int | None = Field(None, ge=1, le=5, description="F score, 1-5")
-    m_score: int | None = Field(None, ge=1, le=5, description="M score, 1-5")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
                                                   "lifecycle_stage, region; `-` for descending "
                                                   "(a masked or hidden field: 422)")
@@ -335,6 +328,17 @@ class ListQuery(Schema):
         if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID):
             raise ValueError(str(_("A user id or “me”.")))
         return value
+
+
+def _list_query() -> type[Schema]:
+    """The list's query parameters: the built-in filters, then the ones apps above customers
+    registered (value tier, RFM scores, data quality…; fields.register_filter), bounded as
+    each declares."""
+    extra = {f.key: f.api_field for f in LIST_FILTERS.values()}
+    return create_model("ListQuery", __base__=_ListQueryBase, **extra)
+
+
+ListQuery = _list_query()
 
 
 # Helpers ------------------------------------------------------------------------------

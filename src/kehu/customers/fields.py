@@ -291,3 +291,54 @@ def present_changes(access, changes: dict[str, Any]) -> dict[str, Any]:
 
 def keys(fields: Iterable[Field]) -> list[str]:
     return [f.key for f in fields]
+
+
+# List filters and columns added by apps above customers ----------------------------------
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A customer-list filter an app above customers adds (scoring's value tier, quality's
+    score below…). `listing.filters_from_query` parses it and the list selector applies it,
+    so it means the same on the page, the API, exports, the CLI and the duplicate scan."""
+
+    key: str
+    label: Any
+    parse: Callable[[str], Any]             # query text -> value; None when unusable (ignored)
+    apply: Callable[[Any, Any], Any]        # (queryset, value) -> queryset
+    permission: str = ""                    # the role permission needed to filter by it
+    # (access, value) -> None: refuse a drill-down on a field masked or hidden for the caller.
+    check: Callable[[Any, Any], None] | None = None
+    choices: Callable[[], list[tuple[str, Any]]] | None = None
+    widget: str = "select"                  # select | number | hidden (drill-downs only)
+    # The API's query parameter: (annotation, default or pydantic Field with its description).
+    api_field: tuple[Any, Any] = (str, "")
+
+
+@dataclass(frozen=True)
+class ListColumns:
+    """Columns one app adds to the list and exports, read from its one-to-one row joined by
+    `related` (only `fields` of it are read, so exports can fetch them as plain values)."""
+
+    related: str
+    fields: tuple[str, ...]                 # the first is never null on a stored row
+    columns: dict[str, Any]                 # column key -> header
+    # (access, customer, its joined row or None) -> {column: value}
+    present: Callable[[Any, Any, Any], dict[str, Any]]
+    labels: Callable[[], dict[str, dict[str, str]]] | None = None  # coded columns: code->label
+
+
+LIST_FILTERS: dict[str, ListFilter] = {}
+LIST_COLUMNS: dict[str, ListColumns] = {}
+
+
+def register_filter(list_filter: ListFilter) -> ListFilter:
+    """Add a list filter (apps above customers call it in AppConfig.ready)."""
+    LIST_FILTERS[list_filter.key] = list_filter
+    return list_filter
+
+
+def register_columns(columns: ListColumns) -> ListColumns:
+    """Add list columns read from one joined row (apps above call it in AppConfig.ready)."""
+    LIST_COLUMNS[columns.related] = columns
+    return columns

@@ -23,6 +23,7 @@ from kehu.core.crypto import blind_index
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.core.schemas import MAX_ID
+from kehu.customers.fields import LIST_COLUMNS, LIST_FILTERS
 from kehu.customers.models import (
     Address,
     ContactLink,
@@ -68,17 +69,9 @@ class CustomerFilters:
     created_from: date | None = None
     created_to: date | None = None
     custom: Mapping[str, str] = field(default_factory=dict)  # "key": "v" | ">=n" | "<=n" | "a..b"
-    # The value layer (scoring app), reached by lookup name: tier and segment codes, scores 1-5.
-    value_tier: str = ""
-    rfm_segment: str = ""
-    r_score: int | None = None
-    f_score: int | None = None
-    m_score: int | None = None  # "key": "v" | ">=n" | "<=n" | "a..b"
-    # Data quality (kehu.quality, by ORM lookup): score below, a field missing or invalid,
-    # no interaction for this many days.
-    quality_below: int | None = None
-    quality_missing: str = ""
-    quality_invalid: str = ""
+    # Filters apps above customers add (fields.register_filter): key -> parsed value.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # No interaction for this many days.
     stale_days: int | None = None
 
 
@@ -211,14 +204,27 @@ def may_filter_on(user, key: str, *, presence: bool = False) -> bool:
 
 
 def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
-    """Refuse a sort or quality drill-down on a field masked or hidden for the caller (the
-    access policy's one rule; a drill-down into "missing" only asks whether it is set)."""
-    for path, key, presence in (("sort", sort.lstrip("-"), False),
-                                ("quality_missing", filters.quality_missing, True),
-                                ("quality_invalid", filters.quality_invalid, False)):
-        if key in SENSITIVE_KEYS:
-            access.require_condition(SENSITIVE_KEYS[key], path=path, presence=presence,
-                                     label=_label_of(key))
+    """Refuse a sort on a field masked or hidden for the caller (the access policy's one
+    rule), and a registered filter the caller may not use or that would reveal such a field."""
+    key = sort.lstrip("-")
+    if key in SENSITIVE_KEYS:
+        access.require_condition(SENSITIVE_KEYS[key], path="sort", label=_label_of(key))
+    for name, value in (filters.extra or {}).items():
+        list_filter = LIST_FILTERS.get(name)
+        if list_filter is None:
+            raise ValidationFailed(details={name: [_("Unknown filter.")]})
+        if list_filter.permission:
+            access.require(list_filter.permission)
+        if list_filter.check is not None:
+            list_filter.check(access, value)
+
+
+def require_condition_on(access, key: str, *, path: str, presence: bool = False) -> None:
+    """Refuse a condition on catalogue field `key` when it is masked or hidden for the caller
+    (a presence check only needs it not hidden); for filters apps above register."""
+    if key in SENSITIVE_KEYS:
+        access.require_condition(SENSITIVE_KEYS[key], path=path, presence=presence,
+                                 label=_label_of(key))
 
 
 def _label_of(key: str) -> str:
@@ -260,19 +266,8 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
     if filters.created_to:
         end = datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
         qs = qs.filter(created_at__lt=end)
-    if filters.value_tier:
-        qs = qs.filter(value__value_tier=filters.value_tier)
-    if filters.rfm_segment:
-        qs = qs.filter(value__rfm_segment=filters.rfm_segment)
-    for name in ("r_score", "f_score", "m_score"):
-        if getattr(filters, name) is not None:
-            qs = qs.filter(**{f"value__{name}": getattr(filters, name)})
-    if filters.quality_below is not None:
-        qs = qs.filter(quality__score__lt=filters.quality_below)
-    if filters.quality_missing:
-        qs = qs.filter(quality__missing__contains=f",{filters.quality_missing},")
-    if filters.quality_invalid:
-        qs = qs.filter(quality__invalid__contains=f",{filters.quality_invalid},")
+    for name, value in (filters.extra or {}).items():
+        qs = LIST_FILTERS[name].apply(qs, value)
     if filters.stale_days:
         qs = qs.filter(no_contact_since(filters.stale_days))
     wanted = {k: v for k, v in (filters.custom or {}).items() if str(v).strip()}
@@ -292,18 +287,6 @@ def no_contact_since(days: int, now: datetime | None = None) -> Q:
     cutoff = (now or timezone.now()) - timedelta(days=days)
     recent = Customer.objects.filter(pk=OuterRef("pk"), interactions__occurred_at__gte=cutoff)
     return Q(created_at__lt=cutoff) & ~Exists(recent)
-
-
-def _quality_score(customer: Customer) -> int | None:
-    """The stored quality score when the row was joined (select_related "quality"); never a
-    query of its own, so lists and exports without the join stay N+1-free."""
-    if isinstance(customer, Customer) and not Customer.quality.is_cached(customer):
-        return customer.quality_score
-    try:
-        quality = customer.quality
-    except ObjectDoesNotExist:
-        return None
-    return quality.score if quality is not None else None
 
 
 def _encode_cursor(sort: str, customer: Customer) -> str:
@@ -354,7 +337,7 @@ def customer_filtered_queryset(
 
         qs = customer_sensitive_lookup(actor=actor or Actor(user=user), by=lookup,
                                        find=lambda: qs, count=lambda found: found.count())
-    qs = qs.select_related("value")  # the value columns, joined (one row per customer)
+    qs = qs.select_related(*LIST_COLUMNS)  # the later layers' columns, joined (one row each)
     column = SORTS[sort.lstrip("-")]
     direction = "-" if sort.startswith("-") else ""
     return qs.order_by(f"{direction}{column}", f"{direction}pk")
@@ -382,7 +365,7 @@ def customer_list(
     count = page_qs.count() if with_count else None
     if cursor:
         page_qs = _after_cursor(page_qs, sort, cursor)
-    rows = list(page_qs.select_related("owner", "team", "quality").prefetch_related(
+    rows = list(page_qs.select_related("owner", "team", *LIST_COLUMNS).prefetch_related(
         Prefetch("tag_links", queryset=CustomerTag.objects.select_related("tag")
                  .order_by("tag__name")))[:limit + 1])
     more = len(rows) > limit
@@ -396,7 +379,7 @@ def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> C
     the user's scope, so a record's existence is never revealed."""
     # "value" (the scoring layer's one-to-one row) comes in the same query, by lookup name.
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team", "value", "quality")
+                .select_related("owner", "team", *LIST_COLUMNS)
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",
@@ -542,8 +525,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
         "custom": dict(customer.custom or {}),
         "tags": [{"id": link.tag.pk, "name": link.tag.name, "color": link.tag.color}
                  for link in customer.tag_links.all()],
-        "quality_score": _quality_score(customer),
-        **_value_columns(access, customer),
+        **_joined_columns(access, customer),
         "status": customer.status,
         "version": customer.version,
         "created_at": customer.created_at,
@@ -567,21 +549,22 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
     return data
 
 
-def _value_columns(access, customer: Customer) -> dict[str, Any]:
-    """The value layer's list columns (joined as "value" by the list queries); empty without
-    scoring.view or before the customer is scored."""
-    value = None
-    if access.can("scoring.view"):
-        try:
-            value = customer.value
-        except ObjectDoesNotExist:
-            value = None
-    if value is None:
-        return {"value_tier": None, "rfm_segment": None, "rfm_code": None, "monetary": None}
-    code = (f"{value.r_score}{value.f_score}{value.m_score}" if value.r_score is not None
-            else None)
-    return {"value_tier": value.value_tier or None, "rfm_segment": value.rfm_segment or None,
-            "rfm_code": code, "monetary": value.monetary}
+def _joined_columns(access, customer) -> dict[str, Any]:
+    """The columns apps above customers add (value tier, quality score…), each read from its
+    one-to-one row when the query joined it; never a query of its own, so lists and exports
+    stay N+1-free (an unjoined row counts as absent)."""
+    data: dict[str, Any] = {}
+    for related, columns in LIST_COLUMNS.items():
+        row = None
+        descriptor = getattr(type(customer), related, None)
+        if descriptor is None or not hasattr(descriptor, "is_cached") or \
+                descriptor.is_cached(customer):
+            try:
+                row = getattr(customer, related)
+            except ObjectDoesNotExist:
+                row = None
+        data.update(columns.present(access, customer, row))
+    return data
 
 
 def identifier_get(*, user, customer: Customer, identifier_id: int) -> Identifier:

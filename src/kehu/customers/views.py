@@ -22,6 +22,7 @@ from kehu.core.normalize import REGIONS
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors, services
 from kehu.customers.duplicates import form_duplicate_check
+from kehu.customers.fields import LIST_FILTERS
 from kehu.customers.forms import (
     BulkForm,
     CustomerForm,
@@ -32,20 +33,16 @@ from kehu.customers.forms import (
 )
 from kehu.customers.layouts import form_options
 from kehu.customers.listing import (
-    COLUMNS,
     DEFAULT_COLUMNS,
     cell_value,
     choice_labels,
     filters_from_query,
+    list_columns,
 )
 from kehu.customers.models import Customer
-from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
 
 SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_stage",
             "created_at": "created_at", "updated_at": "updated_at"}
-FILTER_KEYS = ("q", "owner", "team", "region", "lifecycle", "tag", "source", "kind",
-               "created_from", "created_to", "quality_below", "quality_missing",
-               "quality_invalid", "stale_days")
 
 
 def card_url(customer_id: int) -> str:
@@ -77,7 +74,7 @@ def customer_list(request):
         else:
             return redirect(f"{reverse('customers:list')}?{urlencode(saved.params, doseq=True)}")
     definitions = list(selectors.custom_field_list(user=request.user))
-    columns_available = dict(COLUMNS)
+    columns_available = list_columns()
     for d in definitions:
         columns_available[f"custom.{d.key}"] = d.label
     columns = [c for c in params.getlist("cols") if c in columns_available] or DEFAULT_COLUMNS
@@ -126,10 +123,11 @@ def customer_list(request):
         "can_add": request.user.access.can("customer.add"),
         "can_share": request.user.access.can("segment.manage"),
         "custom_filters": [(d, params.get(f"cf_{d.key}", "")) for d in definitions],
-        "can_see_value": request.user.access.can("scoring.view"),
-        "value_tiers": VALUE_TIERS, "rfm_segments": RFM_SEGMENTS,
-        "score_filters": [(name, label, params.get(name, "")) for name, label in (
-            ("r_score", _("R score")), ("f_score", _("F score")), ("m_score", _("M score")))],
+        "extra_filters": [
+            {"key": f.key, "label": f.label, "widget": f.widget, "current": params.get(f.key, ""),
+             "choices": f.choices() if f.choices else []}
+            for f in LIST_FILTERS.values()
+            if not f.permission or request.user.access.can(f.permission)],
     }
     template = "customers/_results.html" if request.htmx else "customers/list.html"
     return render(request, template, context)

@@ -20,3 +20,5 @@ class InterchangeConfig(AppConfig):
 
         register_job_kind(JobKind(key="import", label=_("Import"), permission="customer.import",
                                   detail_url=detail_url, interrupted=import_job_interrupted))
+        register_job_kind(JobKind(key="export", label=_("Export"), permission="customer.export",
+                                  keep_days=30))

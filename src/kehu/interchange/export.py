@@ -10,14 +10,12 @@ xlsx is written by openpyxl's write-only mode into a temporary file.
 
 from __future__ import annotations
 
-import itertools
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import IO, Any
 
 from django.db import transaction
@@ -25,14 +23,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from kehu.accounts.models import Team, User
 from kehu.core.actor import Actor
 from kehu.core.audit import audit_record
 from kehu.core.errors import PermissionDenied, ValidationFailed
+from kehu.core.jobs import job_open, job_report
 from kehu.core.masking import mask_id_number
+from kehu.core.models import Job
 from kehu.core.spreadsheet import csv_stream, safe_cell
-from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, cell_value, choice_labels
-from kehu.customers.models import Customer, CustomerTag, Tag
+from kehu.customers.listing import (
+    DEFAULT_COLUMNS,
+    cell_value,
+    choice_labels,
+    list_columns,
+    listed_rows,
+)
 from kehu.customers.selectors import (
     DEFAULT_SORT,
     SORTS,
@@ -72,7 +76,7 @@ class ExportResult:
 def export_columns(*, user) -> dict[str, str]:
     """Column key -> header in the active language: the list's columns, then one per active
     custom field (`custom.<key>`), exactly the columns the list page offers."""
-    columns = {key: str(label) for key, label in COLUMNS.items()}
+    columns = {key: str(label) for key, label in list_columns().items()}
     for definition in custom_field_list(user=user):
         columns[f"custom.{definition.key}"] = str(definition.label)
     return columns
@@ -141,98 +145,57 @@ def _export(actor: Actor, user, queryset, columns: list[str], fmt: str,
     stamp = timezone.localtime(timezone=tz).strftime("%Y%m%d-%H%M%S")
     changes = {"format": fmt, "columns": columns, **audited}
 
-    def rows() -> Iterator[list[Any]]:
-        for customer in _listed(queryset, tags="tags" in columns):
-            data = customer_present(user, customer, detail=False)
-            yield [_cell(data, c, labels=labels, tz=tz, xlsx=fmt == "xlsx") for c in columns]
-
     common = {"format": fmt, "columns": columns, "content_type": FORMATS[fmt],
               "filename": f"{_FILE_STEM}-{stamp}.{fmt}",
               "ascii_filename": f"kehu-customers-{stamp}.{fmt}"}
-    if fmt == "csv":
-        count = queryset.count()
-        _audit(actor, count, changes)
-        return ExportResult(rows=count, content=_csv_bytes(header, rows()), **common)
-    handle, count = _xlsx_file(header, rows(), title=str(_SHEET_TITLE))
+    # The jobs page shows every export with its progress (rows written) and outcome.
+    job = job_open(kind="export", label=common["filename"], user=user)
+    job_report(job, status=Job.RUNNING)
+
+    written = 0
+
+    def rows() -> Iterator[list[Any]]:
+        nonlocal written
+        for customer in listed_rows(queryset, tags="tags" in columns, chunk_size=CHUNK_SIZE):
+            data = customer_present(user, customer, detail=False)
+            yield [_cell(data, c, labels=labels, tz=tz, xlsx=fmt == "xlsx") for c in columns]
+            written += 1
+            if written % CHUNK_SIZE == 0:
+                job_report(job, done=written)
+
+    def finish() -> None:
+        job_report(job, status=Job.DONE, done=written, total=written,
+                   result={"rows": written, "format": fmt})
+
+    def tracked(content: Iterator[bytes]) -> Iterator[bytes]:
+        finished = False
+        try:
+            yield from content
+            finished = True
+        finally:
+            if finished:
+                finish()
+            else:  # the download was abandoned or failed half-way
+                job_report(job, status=Job.CANCELLED, done=written)
+
     try:
-        _audit(actor, count, changes)
-    except BaseException:
-        handle.close()
+        if fmt == "csv":
+            count = queryset.count()
+            job_report(job, total=count)
+            _audit(actor, count, changes)
+            return ExportResult(rows=count, content=tracked(_csv_bytes(header, rows())),
+                                **common)
+        handle, count = _xlsx_file(header, rows(), title=str(_SHEET_TITLE))
+        try:
+            _audit(actor, count, changes)
+        except BaseException:
+            handle.close()
+            raise
+    except BaseException as exc:
+        job_report(job, status=Job.FAILED, error=type(exc).__name__)
         raise
+    finish()
     return ExportResult(rows=count, content=handle, **common)
-
-
-class _Row:
-    """One listed customer as plain attributes (what customer_present reads): building a model
-    instance per row, with its related objects, cost more than writing the row out."""
-
-    tag_links: _Links
-
-    def __init__(self, values: dict[str, Any]):
-        self.__dict__.update(values)
-
-    @property
-    def pk(self) -> int:
-        return self.id
-
-
-class _Links(list):
-    """A customer's tag links, answering `.all()` like the prefetched manager."""
-
-    def all(self) -> _Links:
-        return self
-
-
-class _Link:
-    __slots__ = ("tag",)
-
-    def __init__(self, tag: Tag):
-        self.tag = tag
-
-
-_LISTED = [f.attname for f in Customer._meta.concrete_fields]
-# The one-to-one rows of later layers that the list presents (quality, value), joined by lookup.
-_JOINED = {"quality": ("score",),
-           "value": ("value_tier", "rfm_segment", "r_score", "f_score", "m_score", "monetary")}
-_JOINED_LOOKUPS = [f"{name}__{field}" for name, fields in _JOINED.items() for field in fields]
-
-
-def _listed(queryset, *, tags: bool) -> Iterator[_Row]:
-    """The queryset's customers in its order, read as value rows a chunk at a time (a
-    server-side cursor on PostgreSQL), with their owners, teams and (when shown) tags looked
-    up once per chunk: memory stays bounded and no model instance is built per row."""
-    users: dict[int, Any] = {}
-    teams: dict[int, Team] = {}
-    tag_rows: dict[int, Tag] = {}
-    columns = _LISTED + _JOINED_LOOKUPS
-    rows = queryset.values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
-    while True:
-        chunk = [dict(zip(columns, values, strict=True))
-                 for values in itertools.islice(rows, CHUNK_SIZE)]
-        if not chunk:
-            return
-        missing = {r["owner_id"] for r in chunk} - users.keys() - {None}
-        users.update((u.pk, u) for u in User.objects.filter(pk__in=missing))
-        missing = {r["team_id"] for r in chunk} - teams.keys() - {None}
-        teams.update((t.pk, t) for t in Team.objects.filter(pk__in=missing))
-        links: dict[int, _Links] = {}
-        if tags:
-            pairs = list(CustomerTag.objects.filter(customer_id__in=[r["id"] for r in chunk])
-                         .values_list("customer_id", "tag_id"))
-            missing = {tag for _c, tag in pairs} - tag_rows.keys()
-            tag_rows.update((t.pk, t) for t in Tag.objects.filter(pk__in=missing))
-            for customer_id, tag_id in sorted(pairs, key=lambda p: (tag_rows[p[1]].name, p[1])):
-                links.setdefault(customer_id, _Links()).append(_Link(tag_rows[tag_id]))
-        for values in chunk:
-            row = _Row(values)
-            row.owner = users.get(values["owner_id"])
-            row.team = teams.get(values["team_id"])
-            row.tag_links = links.get(values["id"]) or _Links()
-            for name, fields in _JOINED.items():
-                joined = {field: values[f"{name}__{field}"] for field in fields}
-                # The first field is never null on a stored row: null means no row.
-                setattr(row, name, SimpleNamespace(**joined) if joined[fields[0]] is not None else None)
-            yield row
 
 
 def _audit(actor: Actor, count: int, changes: dict[str, Any]) -> None:
@@ -244,7 +207,9 @@ def _audit(actor: Actor, count: int, changes: dict[str, Any]) -> None:
 
 def _audited_filters(filters: CustomerFilters) -> dict[str, Any]:
     """The filters that were set, for the audit log; an ID number searched for stays masked."""
-    data = {k: v for k, v in asdict(filters).items() if v not in (None, "", {})}
+    data = asdict(filters)
+    data.update(data.pop("extra") or {})  # registered filters (value tier…) read as the others
+    data = {k: v for k, v in data.items() if v not in (None, "", {})}
     if "q" in data:
         data["q"] = _ID_NUMBER_IN_TEXT.sub(lambda m: mask_id_number(m.group()), data["q"])
     return data

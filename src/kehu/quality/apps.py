@@ -9,7 +9,10 @@ class QualityConfig(AppConfig):
 
     def ready(self):
         from kehu.core import labels
+        from kehu.quality.list_filters import register_list_extensions
         from kehu.quality.models import QualitySettings, QualitySnapshot
+
+        register_list_extensions()
 
         labels.register_object("quality", self.verbose_name, fields={
             "customers": _("Customers"), "removed": _("Removed"),

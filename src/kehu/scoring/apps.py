@@ -12,7 +12,10 @@ class ScoringConfig(AppConfig):
 
         from kehu.core import labels
         from kehu.core.jobs import JobKind, register_job_kind
+        from kehu.scoring.labels import register_list_extensions
         from kehu.scoring.models import ScoringRun, ScoringSettings
+
+        register_list_extensions()
 
         register_job_kind(JobKind(key="scoring_run", label=_("RFM scoring"), permission="scoring.view",
                                   detail_url=lambda job: reverse("scoring:rfm")))

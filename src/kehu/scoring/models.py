@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from kehu.customers.value_labels import RFM_SEGMENTS, VALUE_TIERS
+from kehu.scoring.labels import RFM_SEGMENTS, VALUE_TIERS
 
 _SCORE = [MinValueValidator(1), MaxValueValidator(5)]
 

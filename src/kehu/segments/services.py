@@ -19,8 +19,10 @@ from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
 from kehu.core.audit import diff
-from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kehu.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from kehu.core.events import Related, record_change
+from kehu.core.jobs import job_open, job_report
+from kehu.core.models import Job
 from kehu.core.permissions import SCOPE_ALL
 from kehu.customers.models import CustomerTag, Tag
 from kehu.segments.definition import referenced_tags, validate
@@ -146,10 +148,38 @@ def _locked(actor: Actor, segment: Segment) -> Segment:
     return found
 
 
-def segment_refresh(*, actor: Actor, segment: Segment) -> Segment:
+def segment_refresh(*, actor: Actor, segment: Segment, job: Job | None = None) -> Segment:
     """Recompute the members as the segment's owner sees customers; record the size and who
-    joined and left; keep the rule-based tag (if any) on exactly the members."""
+    joined and left; keep the rule-based tag (if any) on exactly the members. Shown on the
+    jobs page as a `segment_refresh` job (its own, or the batch `job` it is part of)."""
     actor.require("segment.manage")
+    own_job = job is None
+    if own_job:
+        job = job_open(kind="segment_refresh", label=segment.name, user=actor.user, total=1)
+        job_report(job, status=Job.RUNNING)
+    try:
+        refreshed = _segment_recompute(actor, segment)
+    except Exception as exc:
+        if own_job:
+            job_report(job, status=Job.FAILED, error=_failure(exc))
+        raise
+    if own_job:
+        job_report(job, status=Job.DONE, done=1, result={
+            "segment_id": refreshed.pk, "size": refreshed.size})
+    return refreshed
+
+
+def _failure(exc: BaseException) -> str:
+    """What a failed job shows: the domain error's own messages, else the exception's name."""
+    if not isinstance(exc, DomainError):
+        return type(exc).__name__
+    details = exc.details if isinstance(exc.details, dict) else {}
+    found = [str(m) for messages in details.values() if isinstance(messages, list)
+             for m in messages]
+    return "; ".join(found) or str(exc.message)
+
+
+def _segment_recompute(actor: Actor, segment: Segment) -> Segment:
     started = time.monotonic()
     with transaction.atomic():
         segment = Segment.objects.select_for_update(of=("self",)).select_related("owner", "tag").filter(
@@ -230,12 +260,26 @@ def segments_refresh_due(*, actor: Actor | None = None) -> dict[str, int]:
     from kehu.segments.selectors import segments_due
 
     actor = actor or Actor.system(via="system")
+    due = list(segments_due())
     done = failed = 0
-    for segment in segments_due():
-        try:
-            segment_refresh(actor=actor, segment=segment)
-            done += 1
-        except (ValidationFailed, NotFound, PermissionDenied) as exc:
-            failed += 1
-            log.warning("segment %s not refreshed: %s %s", segment.pk, exc.message, exc.details)
-    return {"refreshed": done, "failed": failed}
+    if not due:
+        return {"refreshed": 0, "failed": 0}
+    job = job_open(kind="segment_refresh", label=_("Scheduled segment refresh"),
+                   user=actor.user, total=len(due))
+    job_report(job, status=Job.RUNNING)
+    try:
+        for segment in due:
+            try:
+                segment_refresh(actor=actor, segment=segment, job=job)
+                done += 1
+            except (ValidationFailed, NotFound, PermissionDenied) as exc:
+                failed += 1
+                log.warning("segment %s not refreshed: %s %s", segment.pk, exc.message,
+                            exc.details)
+            job_report(job, done=done + failed)
+    except BaseException as exc:
+        job_report(job, status=Job.FAILED, error=type(exc).__name__)
+        raise
+    outcome = {"refreshed": done, "failed": failed}
+    job_report(job, status=Job.DONE, result=outcome)
+    return outcome

@@ -14,12 +14,13 @@ from django.views.decorators.http import require_POST
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, ValidationFailed
 from kehu.core.pages import requires
-from kehu.customers.listing import COLUMNS, DEFAULT_COLUMNS, cell_value, choice_labels
+from kehu.customers.listing import DEFAULT_COLUMNS, cell_value, choice_labels, list_columns
 from kehu.customers.selectors import customer_present
 from kehu.interactions.models import Event, Interaction
 from kehu.segments import selectors, services
 from kehu.segments.builder import NODE_TYPES, apply_edit, parse, view_tree
 from kehu.segments.definition import Catalogue
+from kehu.segments.describe import describe
 from kehu.segments.library import TEMPLATES
 from kehu.transactions.models import Ticket
 from kehu.transactions.selectors import product_categories, product_list
@@ -65,7 +66,8 @@ def _preview_context(request, definition):
     except ValidationFailed as exc:
         return {"errors": _errors(exc), "count": None, "sample": []}
     return {"errors": [], "count": preview.count, "sample": preview.sample,
-            "json": json.dumps(preview.definition, ensure_ascii=False, indent=2)}
+            "json": json.dumps(preview.definition, ensure_ascii=False, indent=2),
+            "described": describe(preview.definition)}
 
 
 def _builder_context(request, definition, **extra):
@@ -162,12 +164,13 @@ def segment_detail(request, segment_id: int):
     base = reverse("segments:detail", args=[segment.pk])
     return render(request, "segments/detail.html", {
         "segment": segment, "rows": rows,
-        "headers": [{"label": COLUMNS[c]} for c in DEFAULT_COLUMNS],
+        "headers": [{"label": list_columns()[c]} for c in DEFAULT_COLUMNS],
         "page": {"count": selectors.segment_visible_size(user=request.user, segment=segment)},
         "next_url": f"{base}?cursor={following}" if following else None,
         "first_url": base if request.GET.get("cursor") else None,
         "history": {"at": [s.at.isoformat() for s in history], "size": [s.size for s in history]},
         "definition_json": json.dumps(segment.definition, ensure_ascii=False, indent=2),
+        "described": describe(segment.definition),
         "can_manage": access.can("segment.manage"), "can_export": access.can("customer.export"),
         "can_assign": access.can("customer.assign"), "can_tag": access.can("segment.manage"),
         "users": _assignable(request.user) if access.can("customer.assign") else []})

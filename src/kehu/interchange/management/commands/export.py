@@ -16,10 +16,17 @@ from kehu.core.actor import Actor
 from kehu.core.commands import acting_user
 from kehu.core.errors import DomainError
 from kehu.customers.api import ListQuery, filters_from
+from kehu.customers.fields import LIST_FILTERS
 from kehu.interchange.export import FORMATS, customers_export
 
-FILTER_KEYS = ("q", "owner", "team", "region", "province", "lifecycle", "tag", "source", "kind",
-               "created_from", "created_to")
+BUILTIN_FILTER_KEYS = ("q", "owner", "team", "region", "province", "lifecycle", "tag", "source",
+                       "kind", "created_from", "created_to", "stale_days")
+
+
+def filter_keys() -> tuple[str, ...]:
+    """The list's filters: the built-in ones and those apps above registered (value tier,
+    RFM scores, data quality…), exactly the API's query parameters."""
+    return BUILTIN_FILTER_KEYS + tuple(LIST_FILTERS)
 
 
 class Command(BaseCommand):
@@ -33,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(FORMATS), default=None,
                             help="csv or xlsx (default: from OUT's suffix)")
         parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                            help=f"a list filter: {', '.join(FILTER_KEYS)}, custom.<key>; "
+                            help=f"a list filter: {', '.join(filter_keys())}, custom.<key>; "
                                  "repeat for more")
         parser.add_argument("--columns", default="",
                             help="comma-separated column keys (default: the list's columns)")
@@ -76,11 +83,11 @@ def _filters(items: list[str]):
             raise CommandError(_("A filter is KEY=VALUE, not “%s”.") % item)
         if key.startswith("custom.") and len(key) > len("custom."):
             data["custom"].append(f"{key[len('custom.'):]}={value}")
-        elif key in FILTER_KEYS:
+        elif key in filter_keys():
             data[key] = value
         else:
             raise CommandError(_("Unknown filter “%(key)s”; use one of: %(keys)s, custom.<key>.")
-                               % {"key": key, "keys": ", ".join(FILTER_KEYS)})
+                               % {"key": key, "keys": ", ".join(filter_keys())})
     owner = data.get("owner")
     if owner not in (None, "", "me") and not str(owner).isdigit():
         raise CommandError(_("--filter owner= takes a user id or “me”."))

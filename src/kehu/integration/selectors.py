@@ -1,0 +1,43 @@
+"""Reads of the outbound webhooks, for those who manage them (webhook.manage)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from kehu.core.errors import NotFound
+from kehu.integration.models import WebhookDelivery, WebhookEndpoint
+
+DELIVERIES_SHOWN = 100
+
+
+def webhook_list(*, user) -> QuerySet[WebhookEndpoint]:
+    user.access.require("webhook.manage")
+    return WebhookEndpoint.objects.annotate(
+        waiting=Count("deliveries", filter=Q(deliveries__status__in=(
+            WebhookDelivery.PENDING, WebhookDelivery.FAILED))),
+        given_up=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.GAVE_UP)),
+    ).order_by("id")
+
+
+def webhook_get(*, user, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = webhook_list(user=user).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound()
+    return endpoint
+
+
+def webhook_deliveries(*, user, endpoint_id: int, status: str = "",
+                       limit: int = DELIVERIES_SHOWN) -> list[WebhookDelivery]:
+    webhook_get(user=user, endpoint_id=endpoint_id)
+    rows = WebhookDelivery.objects.filter(endpoint_id=endpoint_id)
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows.order_by("-id")[:max(1, min(limit, 500))])
+
+
+def webhook_delivery_get(*, user, delivery_id: int) -> WebhookDelivery:
+    user.access.require("webhook.manage")
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound()
+    return delivery
