@@ -1075,6 +1075,24 @@ def _webhook_attempt(c):
     return mark, {"is_active": (True, False)}
 
 
+@case("kehu.integration.services.webhooks_send_due", "webhook.disabled")
+def _webhooks_send_due(c):
+    from kehu.core.events import dispatch
+    from kehu.integration.services import webhooks_send_due
+
+    server = _gone_receiver()
+    try:
+        _webhook(c, url=f"http://127.0.0.1:{server.server_port}/")
+        c.customer()
+        dispatch()
+        mark = c.mark()
+        webhooks_send_due()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return mark, {"is_active": (True, False)}
+
+
 @case("kehu.integration.services.webhook_delivery_replay", "webhook.replayed")
 def _webhook_replay(c):
     from kehu.core.events import dispatch

@@ -166,6 +166,10 @@ def test_410_disables_the_endpoint(admin_actor, receiver):
     statuses = sorted(WebhookDelivery.objects.values_list("status", flat=True))
     assert statuses == [WebhookDelivery.GAVE_UP]
     assert AuditEntry.objects.filter(action="webhook.disable").count() == 1
+    from kehu.notifications.models import Notification
+
+    (told,) = Notification.objects.filter(kind="webhook.disabled")
+    assert told.recipient_id == admin_actor.user.pk and "410" in told.body
 
 
 def test_an_endpoint_failing_for_days_is_disabled(admin_actor, receiver, settings):

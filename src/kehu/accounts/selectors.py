@@ -90,3 +90,11 @@ def user_locked_out(*, user: User, request) -> bool:
 
     AxesProxyHandler.update_request(request)
     return AxesProxyHandler.is_locked(request, credentials={"username": user.get_username()})
+
+
+def users_with_permission(permission: str) -> list[User]:
+    """Active users whose role grants `permission` (and superusers): whom the system tells
+    about something only they can act on (a disabled webhook, a failed job…)."""
+    users = User.objects.filter(is_active=True).select_related("role")
+    return [u for u in users
+            if u.is_superuser or (u.role is not None and permission in (u.role.permissions or []))]

@@ -19,16 +19,19 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
+from kehu.accounts.selectors import users_with_permission
 from kehu.core.actor import Actor
 from kehu.core.crypto import decrypt, encrypt
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.events import EVENT_TYPES, Event, record_change
 from kehu.integration import transport
 from kehu.integration.models import WebhookDelivery, WebhookEndpoint
+from kehu.notifications.services import notification_send
 
 log = logging.getLogger(__name__)
 
@@ -368,10 +371,17 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
         return
     endpoint.is_active, endpoint.disabled_reason = False, reason[:300]
     endpoint.save(update_fields=["is_active", "disabled_reason", "updated_at"])
-    record_change(actor=Actor.system(via="system"), action="webhook.disable",
+    system = Actor.system(via="system")
+    record_change(actor=system, action="webhook.disable",
                   event="webhook.disabled", object_type="webhook", object_id=endpoint.pk,
                   object_repr=str(endpoint)[:200],
                   changes={"is_active": {"before": True, "after": False}, "reason": reason})
+    # Whoever manages webhooks hears of it (the bell and the daily digest).
+    notification_send(
+        actor=system, recipients=users_with_permission("webhook.manage"),
+        kind="webhook.disabled", title=_("Webhook disabled: %s") % str(endpoint)[:150],
+        body=reason, link=reverse("integration:webhook", args=[endpoint.pk]),
+        dedupe_key=f"webhook.disabled:{endpoint.pk}:{endpoint.updated_at.isoformat()}")
 
 
 def webhooks_send_due(*, now: dt.datetime | None = None, limit: int = _SENDING_BATCH) -> int:
