@@ -30,13 +30,15 @@ def test_build_dry_run_and_see_the_decision_on_the_card(page, make_user):
     page.get_by_test_id("field-r.c0").select_option("region")
     page.get_by_test_id("value-r.c0").select_option("华东")
     page.get_by_test_id("rule-save").click()
+    page.wait_for_url("**/assignment/", timeout=20_000)  # a loaded machine saves slowly
     expect(page.get_by_test_id("rule-table")).to_contain_text("华东区")
     rule = AssignmentRule.objects.get()
     assert rule.condition["conditions"][0]["value"] == "华东"
 
     page.get_by_role("link", name="华东区").click()
     page.get_by_test_id("dry-run-button").click()
-    expect(page.get_by_test_id("dry-run")).to_contain_text("按华东区规则轮询分配给 张伟")
+    expect(page.get_by_test_id("dry-run")).to_contain_text("按华东区规则轮询分配给 张伟",
+                                                         timeout=15_000)
     east.refresh_from_db()
     assert east.owner_id is None  # a dry run changes nothing
 

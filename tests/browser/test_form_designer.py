@@ -36,7 +36,7 @@ def test_drag_a_field_into_another_section_and_a_rule_refuses_a_save(page, make_
     _drag(page, mobile.locator(".drag-handle"), sections.nth(1).locator("[data-fields]"))
     expect(sections.nth(1).get_by_test_id("designer-field-mobile")).to_have_count(1)
     page.get_by_test_id("designer-save").click()
-    expect(page.locator(".messages")).to_contain_text("布局已保存")
+    expect(page.locator(".messages")).to_contain_text("布局已保存", timeout=15_000)
     layout = FormLayout.objects.get(key="default")
     assert layout.sections[1] == {"title": "联系方式",
                                   "fields": [{"field": "mobile", "width": "half"}]}
