@@ -52,6 +52,11 @@ EXEMPT = {
     "kehu.insights.services.churn_settings_get": "creates the defaults row on first read",
     "kehu.insights.services.signal_rules_ensure":
         "creates the default rule row of each registered signal kind on first read",
+    "kehu.assignment.services.book_transfer_create":
+        "records the transfer (book_transfer_start emits) and links its job (bookkeeping)",
+    "kehu.assignment.services.book_transfer_run":
+        "moves customers and tasks through customers_assign_owner and follow_ups_reassign, "
+        "which emit; the transfer row's progress is bookkeeping",
     "kehu.integration.services.webhook_deliveries_enqueue":
         "a subscriber: queues the calls for an event that is already recorded (delivery log)",
     "kehu.notifications.services.notification_mark_read":
@@ -1464,6 +1469,135 @@ def _recommendations_build(c):
     mark = c.mark()
     recommendations_build(actor=c.actor)
     return mark, {"associations": (None, 0), "products": (None, 1), "customers": (None, 1)}
+# Lead assignment and the form designer
+
+def _assign_world(c):
+    from kehu.accounts.models import Team
+    from kehu.accounts.services import roles_ensure_defaults  # noqa: F401
+    from tests.factories import UserFactory
+
+    team = Team.objects.create(name="华东销售")
+    rep = UserFactory(role_code="sales_rep", team=team, display_name="张伟")
+    return team, rep
+
+
+def _assign_rule(c, team, **kwargs):
+    from kehu.assignment.services import assignment_rule_save
+
+    return assignment_rule_save(actor=c.actor, name=kwargs.pop("name", "华东区"), condition={},
+                                team=team, method="round_robin", **kwargs)
+
+
+@case("kehu.assignment.services.assignment_rule_save", "assignment_rule.created")
+def _assignment_rule_save(c):
+    team, _rep = _assign_world(c)
+    _assign_rule(c, team, capacity=5)
+    return {"name": (None, "华东区"), "capacity": (None, 5), "team": (None, "华东销售")}
+
+
+@case("kehu.assignment.services.assignment_rule_delete", "assignment_rule.deleted")
+def _assignment_rule_delete(c):
+    from kehu.assignment.services import assignment_rule_delete
+
+    team, _rep = _assign_world(c)
+    rule = _assign_rule(c, team)
+    mark = c.mark()
+    assignment_rule_delete(actor=c.actor, rule=rule)
+    return mark, {"name": ("华东区", None)}
+
+
+@case("kehu.assignment.services.assignment_rules_reorder", "assignment_rule.updated")
+def _assignment_rules_reorder(c):
+    from kehu.assignment.services import assignment_rules_reorder
+
+    team, _rep = _assign_world(c)
+    first, second = _assign_rule(c, team, name="甲"), _assign_rule(c, team, name="乙")
+    mark = c.mark()
+    assignment_rules_reorder(actor=c.actor, rule_ids=[second.pk, first.pk])
+    return mark, {"priority": (second.priority, 10)}
+
+
+@case("kehu.assignment.services.assignment_apply", "assignment.decided")
+def _assignment_apply(c):
+    from kehu.assignment.services import assignment_apply
+
+    team, _rep = _assign_world(c)
+    _assign_rule(c, team)
+    customer = c.customer()
+    mark = c.mark()
+    assignment_apply(actor=c.actor, customer_ids=[customer.pk])
+    return mark, {"user": "张伟", "rule": "华东区", "reason": "assigned"}
+
+
+@case("kehu.assignment.services.user_leave_set", "user.updated")
+def _user_leave_set(c):
+    from kehu.assignment.services import user_leave_set
+
+    _team, rep = _assign_world(c)
+    day = dt.date(2030, 1, 2)
+    mark = c.mark()
+    user_leave_set(actor=c.actor, user=rep, leave_from=day, leave_until=None)
+    return mark, {"leave_from": (None, "2030-01-02")}
+
+
+@case("kehu.assignment.services.book_transfer_start", "book.transferred")
+def _book_transfer_start(c):
+    from kehu.assignment.services import book_transfer_create
+
+    team, rep = _assign_world(c)
+    c.customer(name="李雷")
+    book_transfer_create(actor=c.actor, from_user=c.user, to_user=rep)
+    return {"customers": 1, "to_user": rep.username}
+
+
+@case("kehu.interactions.services.follow_ups_reassign", "followup.reassigned")
+def _follow_ups_reassign(c):
+    from kehu.interactions.services import follow_ups_reassign
+
+    _team, rep = _assign_world(c)
+    task = _task(c)
+    mark = c.mark()
+    follow_ups_reassign(actor=c.actor, customer_ids=[task.customer_id], from_user=c.user,
+                        to_user=rep)
+    return mark, {"assignee": (c.user.pk, rep.pk)}
+
+
+@case("kehu.customers.services.forms.form_layout_save", "formlayout.saved")
+def _form_layout_save(c):
+    from kehu.customers.services import form_layout_save
+
+    sections = [{"title": "基本", "fields": [{"field": "name", "width": "full"}]}]
+    form_layout_save(actor=c.actor, role=None, sections=sections)
+    return {"sections": (None, sections)}
+
+
+@case("kehu.customers.services.forms.form_layout_reset", "formlayout.deleted")
+def _form_layout_reset(c):
+    from kehu.customers.services import form_layout_reset, form_layout_save
+
+    sections = [{"title": "基本", "fields": [{"field": "name", "width": "full"}]}]
+    form_layout_save(actor=c.actor, role=None, sections=sections)
+    mark = c.mark()
+    form_layout_reset(actor=c.actor, role=None)
+    return mark, {"sections": (sections, None)}
+
+
+@case("kehu.customers.services.forms.field_behaviour_save", "fieldbehaviour.saved")
+def _field_behaviour_save(c):
+    from kehu.customers.services import field_behaviour_save
+
+    field_behaviour_save(actor=c.actor, field="industry", effect="required")
+    return {"field": (None, "industry"), "effect": (None, "required")}
+
+
+@case("kehu.customers.services.forms.field_behaviour_delete", "fieldbehaviour.deleted")
+def _field_behaviour_delete(c):
+    from kehu.customers.services import field_behaviour_delete, field_behaviour_save
+
+    rule = field_behaviour_save(actor=c.actor, field="industry", effect="required")
+    mark = c.mark()
+    field_behaviour_delete(actor=c.actor, rule=rule)
+    return mark, {"field": ("industry", None)}
 
 
 # The tests ----------------------------------------------------------------------------------

@@ -60,16 +60,17 @@ def test_card_composes_every_layer(world):
 
 
 def test_card_query_count_is_pinned(world, django_assert_num_queries):
-    """19 queries whatever the size of the card: one per layer, lines and tags prefetched."""
+    """20 queries whatever the size of the card: one per layer, lines and tags prefetched
+    (the deals: one; the form designer's field rules: one)."""
     rep = world["rep"]
     rep.access  # the policy is computed once per request  # noqa: B018
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         selectors.customer_card(user=rep, customer_id=world["customer"].pk)
     # More rows of every kind do not add queries.
     for i in range(5):
         interactions.interaction_log(actor=Actor(user=world["admin"]), customer=world["customer"],
                                      kind="note", summary=f"备注{i}")
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         selectors.customer_card(user=rep, customer_id=world["customer"].pk)
 
 

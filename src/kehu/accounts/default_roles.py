@@ -32,7 +32,8 @@ DEFAULT_ROLES = [
         "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
                                           "order.manage", "segment.view", "segment.manage",
                                           "apikey.manage", "scoring.view", "deal.manage",
-                                          "target.manage", "pipeline.configure"],
+                                          "target.manage", "pipeline.configure",
+                                          "assignment.manage"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -83,7 +84,7 @@ DEFAULT_ROLES = [
         "permissions": ["customer.view", "customer.add", "customer.change", "customer.merge",
                         "customer.import", "customer.export", "customfield.manage",
                         "segment.view", "segment.manage", "scoring.view", "quality.view",
-                        "quality.configure", "merge.configure"],
+                        "quality.configure", "merge.configure", "form.design"],
         "record_scope": "all",
         "field_permissions": {
             "customer.mobile": "edit",

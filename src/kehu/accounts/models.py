@@ -81,6 +81,9 @@ class User(AbstractUser):
         related_name="members",
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # On leave from..until (inclusive; either end may be open): lead assignment skips them.
+    leave_from = models.DateField(_("on leave from"), null=True, blank=True)
+    leave_until = models.DateField(_("on leave until"), null=True, blank=True)
 
     class Meta:
         ordering = ["username"]
@@ -89,6 +92,13 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    def on_leave(self, day) -> bool:
+        """Whether the user is on leave on `day` (a date range with open ends allowed)."""
+        if self.leave_from is None and self.leave_until is None:
+            return False
+        return ((self.leave_from is None or self.leave_from <= day)
+                and (self.leave_until is None or day <= self.leave_until))
 
     @cached_property
     def access(self):

@@ -73,10 +73,15 @@ class CustomerCard:
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
     """The whole card in a bounded number of queries (pinned in tests)."""
+    from kehu.customers.layouts import field_state
+
     customer = customers.customer_get(user=user, customer_id=customer_id)
-    custom_fields = custom_field_values(user=user, customer=customer)
+    # Fields the form designer hides from this viewer on this record are not shown.
+    hidden = field_state(user=user, kind=customer.kind, customer=customer).hidden
+    custom_fields = [f for f in custom_field_values(user=user, customer=customer)
+                     if f"custom.{f.key}" not in hidden]
     return CustomerCard(
-        customer=customers.customer_present(user, customer),
+        customer=_without(customers.customer_present(user, customer), hidden),
         custom_fields=custom_fields,
         orders=transactions.customer_order_summary(user, customer),
         recent_orders=list(transactions.order_list(user, customer_id=customer.pk)[:10]),
@@ -84,13 +89,50 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         recent_tickets=list(transactions.ticket_list(user, customer_id=customer.pk)[:10]),
         follow_ups=card_follow_ups(user=user, customer=customer),
         timeline=card_timeline(user=user, customer=customer),
-        history=card_history(user=user, customer=customer),
+        history=[_history_without(entry, hidden)
+                 for entry in card_history(user=user, customer=customer)],
         value=scoring.card_value(user=user, customer=customer),
         # customer_get joins the score: no query of its own.
         quality=quality.customer_quality(user=user, customer=customer, labels={
             f"custom.{f.key}": f.label for f in custom_fields}),
         deals=pipeline.customer_deals(user, customer),
     )
+
+
+def _hidden_key(key: str, hidden: set[str]) -> bool:
+    """Whether a presented or audited key shows a field hidden from the viewer."""
+    if key in hidden:
+        return True
+    kind = catalogue.kind_of_identifier_audit_key(key)
+    found = catalogue.field_of_identifier_kind(kind) if kind else None
+    return found is not None and found.key in hidden
+
+
+def _without(presented: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
+    """The presented customer without the fields hidden from the viewer (None, or left out
+    of the lists)."""
+    if not hidden:
+        return presented
+    out = dict(presented)
+    for key in hidden:
+        if key.startswith("custom."):
+            out["custom"] = {k: v for k, v in (out.get("custom") or {}).items()
+                             if f"custom.{k}" != key}
+        elif key == "address":
+            out["addresses"] = []
+        elif key in out:
+            out[key] = None
+    out["identifiers"] = [i for i in out.get("identifiers") or []
+                          if not _hidden_key(f"identifier.{i.get('kind')}", hidden)]
+    return out
+
+
+def _history_without(entry: HistoryEntry, hidden: set[str]) -> HistoryEntry:
+    if not hidden:
+        return entry
+    return HistoryEntry(seq=entry.seq, at=entry.at, actor=entry.actor, action=entry.action,
+                        changes={k: v for k, v in entry.changes.items()
+                                 if not _hidden_key(k, hidden)})
 
 
 def card_follow_ups(*, user, customer: Customer, limit: int = 10) -> list[FollowUpTask]:
@@ -147,3 +189,38 @@ def custom_field_values(*, user, customer: Customer) -> list[CustomFieldValue]:
                          value=values.get(d.key), help_text=d.help_text)
         for d in customers.custom_field_list(user=user, kind=customer.kind)
     ]
+
+
+def identity_sections(*, user, customer: Customer,
+                      custom_fields: list[CustomFieldValue]) -> list[dict[str, Any]]:
+    """The identity block laid out by the form designer's layout for the viewer's role:
+    [{"title", "facts": [{"key", "label", "width", "custom"}]}]; fields hidden for the viewer
+    on this record, and fields this kind of customer does not have, left out."""
+    from kehu.customers import layouts
+
+    role = user.role if getattr(user, "role_id", None) else None
+    custom = {f"custom.{f.key}": f for f in custom_fields}
+    definitions = list(customers.custom_field_list(user=user))
+    labels = layouts.field_labels(definitions)
+    state = layouts.field_state(user=user, kind=customer.kind, customer=customer)
+    out = []
+    for section in layouts.layout_sections(role=role, definitions=definitions):
+        facts = []
+        for item in section["fields"]:
+            key = item["field"]
+            if key in state.hidden:
+                continue
+            if key.startswith("custom."):
+                if key not in custom:
+                    continue
+                facts.append({"key": key, "label": custom[key].label, "width": item["width"],
+                              "custom": custom[key]})
+                continue
+            found = catalogue.field(key)
+            if found is not None and not found.applies_to(customer.kind):
+                continue
+            facts.append({"key": key, "label": labels.get(key, key), "width": item["width"],
+                          "custom": None})
+        if facts:
+            out.append({"title": section.get("title", ""), "facts": facts})
+    return out

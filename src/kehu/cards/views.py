@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts import selectors as account_selectors
+from kehu.assignment import selectors as assignment_selectors
 from kehu.cards import selectors
 from kehu.cards.forms import AddressForm, ContactForm, IdentifierForm
 from kehu.core.actor import Actor
@@ -21,6 +22,7 @@ from kehu.customers import selectors as customer_selectors
 from kehu.customers import services as customer_services
 from kehu.customers.duplicates import form_duplicate_check
 from kehu.customers.forms import CustomerForm, conflict_rows, customer_form_initial
+from kehu.customers.layouts import form_options
 from kehu.customers.models import Customer
 from kehu.identity import selectors as identity_selectors
 
@@ -44,6 +46,12 @@ def card(request, customer_id: int):
             user=request.user, customer_id=customer_id) if can_merge else [],
         "can_merge": can_merge,
         "card": data, "c": data.customer, "timeline": data.timeline,
+        "card_assignment": assignment_selectors.card_assignment(user=request.user,
+                                                                customer_id=customer_id),
+        "identity_sections": selectors.identity_sections(
+            user=request.user, customer=selectors.card_customer(user=request.user,
+                                                                customer_id=customer_id),
+            custom_fields=data.custom_fields),
         "identifier_form": IdentifierForm(), "address_form": AddressForm(),
         "contact_form": ContactForm(),
         "customer_ref": {"pk": data.customer["id"]},
@@ -87,9 +95,12 @@ def identity(request, customer_id: int):
 def _identity_block(request, customer_id: int, *, error=None, saved: bool = False):
     """The identity block as the user may see it, with the row forms when they may edit."""
     customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    custom_fields = selectors.custom_field_values(user=request.user, customer=customer)
     return render(request, "cards/_identity.html", {
         "c": customer_selectors.customer_present(request.user, customer),
-        "custom_fields": selectors.custom_field_values(user=request.user, customer=customer),
+        "custom_fields": custom_fields,
+        "identity_sections": selectors.identity_sections(user=request.user, customer=customer,
+                                                         custom_fields=custom_fields),
         "identifier_form": IdentifierForm(), "address_form": AddressForm(),
         "row_error": error, "saved": saved})
 
@@ -210,9 +221,12 @@ def _identity_form(request, customer: Customer, data=None) -> CustomerForm:
     definitions = customer_selectors.custom_field_list(user=request.user, kind=customer.kind)
     presented = customer_selectors.customer_present(request.user, customer)
     initial = customer_form_initial(customer, wechat=presented.get("wechat") or "")
+    definitions = list(definitions)
     return CustomerForm(data, initial=initial, kind=customer.kind, access=request.user.access,
                         definitions=definitions,
-                        users=account_selectors.user_list(user=request.user), editing=True)
+                        users=account_selectors.user_list(user=request.user), editing=True,
+                        **form_options(user=request.user, kind=customer.kind,
+                                       definitions=definitions, customer=customer))
 
 
 @requires("customer.change")

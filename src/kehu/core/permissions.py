@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, object] = {
     "team.manage": _("Manage teams"),
     "role.manage": _("Manage roles"),
     "apikey.manage": _("Create API keys for oneself"),
+    "assignment.manage": _("Manage lead assignment rules and book transfers"),
+    "form.design": _("Design the customer form and card"),
 }
 
 # Fields whose visibility a role controls; anything else follows the object permissions.

@@ -703,3 +703,9 @@ def delete_saved_view(request, view_id: Id):
     view = selectors.saved_view_get(user=request.user, view_id=view_id)
     services.saved_view_delete(actor=actor_of(request), view=view)
     return Status(204, None)
+
+
+# The form designer's endpoints (/form-layouts, /field-rules) live beside these.
+from kehu.customers.designer_api import router as _designer_router  # noqa: E402
+
+router.add_router("", _designer_router)

@@ -78,8 +78,9 @@ class CustomerForm(forms.Form):
         attrs={"rows": 3}))
 
     def __init__(self, *args, kind: str, access, definitions, users=None, editing=False,
-                 **kwargs):
+                 layout=None, state=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.layout, self.state = layout, state
         self.kind = kind
         drop = ORGANISATION_FIELDS if kind == Customer.KIND_PERSON else PERSON_FIELDS
         for name in drop:
@@ -99,6 +100,18 @@ class CustomerForm(forms.Form):
                 name = custom_field_name(definition.key)
                 self.fields[name] = _custom_form_field(definition)
                 self.custom_keys.append(definition.key)
+        if state is not None:  # the form designer's field behaviour for this viewer
+            for name in state.hidden:
+                self.fields.pop(name, None)  # not shown, and not written
+            for name in state.readonly:
+                if name in self.fields:
+                    self.fields[name].disabled = True  # shown; its stored value is kept
+            for name in state.required:
+                if name in self.fields:
+                    self.fields[name].widget.attrs["aria-required"] = "true"
+                    self.fields[name].marked_required = True
+        self.custom_keys = [key for key in self.custom_keys
+                            if custom_field_name(key) in self.fields]
 
     def changes(self) -> dict:
         """cleaned_data in the services' vocabulary (custom values gathered under "custom")."""
@@ -113,6 +126,24 @@ class CustomerForm(forms.Form):
 
     def custom_fields(self):
         return [self[custom_field_name(key)] for key in self.custom_keys]
+
+    def sections(self) -> list[dict]:
+        """The fields in the designer's layout for this viewer (kehu.customers.layouts):
+        [{"title", "fields": [(bound field, width)]}], empty sections left out. Without a
+        layout, today's form: the basic fields, then the custom ones."""
+        if not self.layout:
+            out = [{"title": "", "fields": [(f, "half") for f in self.basic_fields()]}]
+            if self.custom_keys:
+                out.append({"title": _("Custom fields"),
+                            "fields": [(f, "half") for f in self.custom_fields()]})
+            return out
+        out = []
+        for section in self.layout:
+            placed = [(self[item["field"]], item.get("width", "half"))
+                      for item in section.get("fields", []) if item["field"] in self.fields]
+            if placed:
+                out.append({"title": section.get("title", ""), "fields": placed})
+        return out
 
 
 class CustomFieldForm(forms.Form):

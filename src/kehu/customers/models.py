@@ -317,3 +317,54 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FormLayout(models.Model):
+    """How the customer form and the card's identity block are laid out for one role (no
+    role: the default for everyone without one of their own): sections of fields, each with
+    a width. docs/forms.md."""
+
+    WIDTHS = [("full", _("Full width")), ("half", _("Half")), ("third", _("Third"))]
+
+    key = models.CharField(max_length=40, unique=True)  # "default" or "role:<id>"
+    role = models.ForeignKey("accounts.Role", verbose_name=_("role"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+")
+    # [{"title": "基本信息", "fields": [{"field": "name", "width": "full"}, ...]}, ...]
+    sections = models.JSONField(_("sections"), default=list)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("form layout")
+        verbose_name_plural = _("form layouts")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class FieldBehaviour(models.Model):
+    """A field becomes required, read-only or hidden (for some roles, or everyone) when a
+    condition on the record's own fields holds; enforced by the one write path (planning)."""
+
+    REQUIRED, READONLY, HIDDEN = "required", "readonly", "hidden"
+    EFFECTS = [(REQUIRED, _("Required")), (READONLY, _("Read-only")), (HIDDEN, _("Hidden"))]
+
+    field = models.CharField(_("field"), max_length=60)
+    effect = models.CharField(_("effect"), max_length=10, choices=EFFECTS)
+    # {"match": "all" | "any", "conditions": [{"field": "kind", "op": "eq", "value": "…"}]};
+    # no conditions: always.
+    condition = models.JSONField(_("condition"), default=dict, blank=True)
+    roles = models.JSONField(_("roles"), default=list, blank=True)  # role codes; empty: all
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["field", "id"]
+        verbose_name = _("field behaviour rule")
+        verbose_name_plural = _("field behaviour rules")
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.effect}"

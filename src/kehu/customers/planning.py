@@ -37,14 +37,18 @@ class Rules:
     field_rules: dict[str, list[Any]] = field(default_factory=dict)
     custom_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     required_custom: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # The form designer's field behaviour rules (required / read-only / hidden when …).
+    behaviour: list[Behaviour] = field(default_factory=list)
 
     @classmethod
     def load(cls, *, custom: bool = True) -> Rules:
         """Read the rules in force; `custom=False` skips the custom field definitions when no
         field rule needs them (one query for a write under no rules)."""
         rules = cls()
+        rules.behaviour = behaviour_rules()
         every = active_rules()
-        if not custom and not every:
+        if not custom and not every and not any(
+                b.field.startswith("custom.") for b in rules.behaviour):
             return rules
         definitions = list(CustomFieldDefinition.objects.filter(is_active=True))
         for kind, _label in Customer.KINDS:
@@ -161,3 +165,148 @@ def name_conflict_message(kind_field: str, customer_name: str, customer_id: int)
         found.label if found is not None else kind_field)
     return _("%(identifier)s already belongs to customer %(name)s (#%(id)s).") % {
         "identifier": label, "name": customer_name, "id": customer_id}
+
+
+
+# Field behaviour (the form designer) -------------------------------------------------------
+
+REQUIRED, READONLY, HIDDEN = "required", "readonly", "hidden"
+CONDITION_OPS = ("eq", "ne", "in", "not_in", "contains", "is_set", "is_not_set")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One field behaviour rule as the write path reads it."""
+
+    field: str
+    effect: str
+    condition: Mapping[str, Any]
+    roles: tuple[str, ...] = ()
+
+    def concerns(self, role: str | None) -> bool:
+        return not self.roles or (role is not None and role in self.roles)
+
+    def condition_fields(self) -> set[str]:
+        return {c.get("field", "") for c in (self.condition or {}).get("conditions") or ()}
+
+
+def behaviour_rules() -> list[Behaviour]:
+    """The active field behaviour rules (one query)."""
+    from kehu.customers.models import FieldBehaviour
+
+    return [Behaviour(field=b.field, effect=b.effect, condition=b.condition or {},
+                      roles=tuple(b.roles or ()))
+            for b in FieldBehaviour.objects.filter(is_active=True).order_by("id")]
+
+
+def _plain(value: Any) -> Any:
+    if value in EMPTY:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return sorted(str(v) for v in value)
+    return str(value).strip()
+
+
+def _test(op: str, value: Any, wanted: Any) -> bool:
+    have = _plain(value)
+    if op == "is_set":
+        return have != ""
+    if op == "is_not_set":
+        return have == ""
+    options = [str(w).strip() for w in (wanted if isinstance(wanted, list | tuple) else [wanted])]
+    if isinstance(have, list):
+        hit = any(item in options for item in have)
+    elif op == "contains":
+        return any(option and option in have for option in options)
+    else:
+        hit = have in options
+    return hit if op in ("eq", "in") else not hit
+
+
+def condition_holds(condition: Mapping[str, Any] | None, values: Mapping[str, Any]) -> bool:
+    """A behaviour condition on a record's values (`behaviour_values`): all or any of its
+    tests; no tests: always."""
+    tests = list((condition or {}).get("conditions") or ())
+    if not tests:
+        return True
+    results = (_test(t.get("op", "eq"), values.get(t.get("field", "")), t.get("value"))
+               for t in tests)
+    return any(results) if (condition or {}).get("match") == "any" else all(results)
+
+
+def behaviour_values(kind: str, values: Mapping[str, Any], *, owner: Any = None,
+                     address: Any = None) -> dict[str, Any]:
+    """A record's values as behaviour conditions read them: the rule values (`rule_values`)
+    plus the kind, the address (its province and city when no raw text) and the owner."""
+    out = dict(values)
+    out["kind"] = kind
+    if address is None:
+        address = " ".join(str(out.get(k) or "") for k in ("province", "city")).strip()
+    out["address"] = address or ""
+    out["owner"] = owner if owner is not None else out.get("owner", "")
+    return out
+
+
+def behaviour_state(rules: Rules, kind: str, role: str | None,
+                    values: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Field -> the effects in force for this role on a record with these values (the form
+    and the card render by it: hidden fields left out, read-only ones disabled)."""
+    state: dict[str, set[str]] = {}
+    for rule in rules.behaviour:
+        if rule.concerns(role) and _applies(rule.field, kind) and condition_holds(
+                rule.condition, values):
+            state.setdefault(rule.field, set()).add(rule.effect)
+    return state
+
+
+def _applies(name: str, kind: str) -> bool:
+    found = catalogue.field(name)
+    return found is None or found.applies_to(kind)
+
+
+def behaviour_errors(rules: Rules, kind: str, role: str | None, *,
+                     before: Mapping[str, Any], after: Mapping[str, Any],
+                     written: set[str], creating: bool,
+                     errors: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The form designer's field behaviour rules on one write, the same for the page, the
+    API and imports (docs/forms.md):
+
+    - required: the value the write leaves is empty while the condition holds on the values
+      it leaves (an update is checked when it writes the field or a field of the condition);
+    - read-only / hidden: the write changes the field while the condition holds on the
+      stored record (on a create: on the values it leaves). `before` holds the stored values
+      (for a create the defaults), so writing back an unchanged value is no change.
+    """
+    found: dict[str, list[str]] = {}
+    if not rules.behaviour:
+        return found
+    labels = rules.custom_labels.get(kind) or {}
+    for rule in rules.behaviour:
+        name = rule.field
+        if name in errors or name in found or not rule.concerns(role) or not _applies(
+                name, kind):
+            continue
+        if name.startswith("custom.") and name[len("custom."):] not in labels:
+            continue  # a custom field this kind of customer does not have
+        label = label_for(name, labels)
+        if rule.effect == REQUIRED:
+            if not creating and not (written & ({name} | rule.condition_fields())):
+                continue
+            if _plain(after.get(name)) == "" and condition_holds(rule.condition, after):
+                found[name] = [_("%s is required.") % label]
+            continue
+        if name not in written:
+            continue
+        changed = (_plain(after.get(name)) != "" if name == "id_number"
+                   else _plain(before.get(name)) != _plain(after.get(name)))
+        if not changed or not condition_holds(rule.condition, after if creating else before):
+            continue
+        if rule.effect == READONLY:
+            found[name] = [_("%s is read-only here: it cannot be changed.") % label]
+        else:
+            found[name] = [_("%s is hidden for you here: it cannot be changed.") % label]
+    return found

@@ -31,6 +31,7 @@ from kehu.customers.forms import (
     conflict_rows,
     customer_form_initial,
 )
+from kehu.customers.layouts import form_options
 from kehu.customers.listing import (
     DEFAULT_COLUMNS,
     cell_value,
@@ -144,11 +145,14 @@ def _cell(data: dict, column: str, labels: dict):
     return value
 
 
-def _form(request, *, kind, customer=None, initial=None):
+def _form(request, *, kind, customer=None, initial=None, data=None):
+    definitions = list(selectors.custom_field_list(user=request.user))
     return CustomerForm(
-        request.POST or None, initial=initial, kind=kind, access=request.user.access,
-        definitions=selectors.custom_field_list(user=request.user),
-        users=account_selectors.user_list(user=request.user), editing=customer is not None)
+        data if data is not None else (request.POST or None), initial=initial, kind=kind,
+        access=request.user.access, definitions=definitions,
+        users=account_selectors.user_list(user=request.user), editing=customer is not None,
+        **form_options(user=request.user, kind=kind, definitions=definitions,
+                       customer=customer))
 
 
 @requires("customer.add")
@@ -210,10 +214,8 @@ def customer_edit(request, customer_id: int):
             # Let them review what changed and save again on top of the current version.
             data = request.POST.copy()
             data["version"] = exc.details.get("version")
-            form = CustomerForm(data, kind=customer.kind, access=request.user.access,
-                                definitions=selectors.custom_field_list(user=request.user),
-                                users=account_selectors.user_list(user=request.user),
-                                editing=True)
+            form = _form(request, kind=customer.kind, customer=customer,
+                         initial=_initial(request, customer), data=data)
             form.is_valid()
         except DomainError as exc:
             show_errors(form, exc)

@@ -424,3 +424,25 @@ def timeline_kind_labels() -> dict[str, str]:
 def customer_get(user, customer_id: int) -> Customer:
     """The live customer if the user may see it, else NotFound (existence never revealed)."""
     return customer_get_plain(user=user, customer_id=customer_id)
+
+
+def open_follow_ups_by_assignee(user_ids: list[int]) -> dict[int, int]:
+    """Open follow-ups per assignee (a workload count for lead assignment; no scope: it
+    counts work, it shows no task)."""
+    from django.db.models import Count
+
+    rows = (FollowUpTask.objects.filter(assignee_id__in=list(user_ids), status="open",
+                                        customer__status="active")
+            .values("assignee_id").annotate(n=Count("id")).values_list("assignee_id", "n"))
+    return dict(rows)
+
+
+def open_follow_ups_for(*, assignee_id: int, customer_ids: list[int]) -> int:
+    """How many open follow-ups of these customers are assigned to one user (a book
+    transfer's preview; the caller chose the customers within its scope)."""
+    total = 0
+    ids = list(customer_ids)
+    for start in range(0, len(ids), 5000):
+        total += FollowUpTask.objects.filter(assignee_id=assignee_id, status="open",
+                                             customer_id__in=ids[start:start + 5000]).count()
+    return total

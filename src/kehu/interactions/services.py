@@ -298,6 +298,30 @@ def follow_up_cancel(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
     return task
 
 
+def follow_ups_reassign(*, actor: Actor, customer_ids: list[int], from_user, to_user) -> int:
+    """Hand the open follow-ups of these customers assigned to `from_user` to `to_user` (a
+    book transfer); each task audited with `followup.reassigned`. Returns how many moved.
+    Runs in the caller's transaction, whose customers it expects already checked."""
+    actor.require("customer.assign")
+    if not to_user.is_active:
+        raise ValidationFailed(details={"to_user": [_("This user is no longer active.")]})
+    moved = 0
+    with transaction.atomic():
+        tasks = list(FollowUpTask.objects.select_for_update().select_related("customer")
+                     .filter(customer_id__in=list(customer_ids), assignee=from_user,
+                             status="open").order_by("pk"))
+        for task in tasks:
+            before = _task_snapshot(task)
+            task.assignee = to_user
+            task.save(update_fields=["assignee"])
+            record_change(actor=actor, action="followup.reassign", event="followup.reassigned",
+                          object_type="followup", customer_id=task.customer_id,
+                          object_id=task.pk, object_repr=str(task.customer),
+                          changes=diff(before, _task_snapshot(task)))
+            moved += 1
+    return moved
+
+
 SNOOZE_MAX_DAYS = 365
 
 

@@ -17,6 +17,7 @@ NAVIGATION = [
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
+    ("assignment:rules", _("Lead assignment"), "assignment.manage"),
     ("core:audit", _("Audit log"), None),
 ]
 ADMIN_NAVIGATION = [
@@ -26,6 +27,7 @@ ADMIN_NAVIGATION = [
     ("accounts:apikeys", _("API keys"), "apikey.manage"),
     ("interchange:imports", _("Import"), "customer.import"),
     ("customers:tags", _("Tags"), "segment.manage"),
+    ("customers:designer", _("Form designer"), "form.design"),
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
     ("insights:settings", _("Churn and signal settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),

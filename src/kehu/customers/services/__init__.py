@@ -45,6 +45,12 @@ from kehu.customers.services.customers import (
     customer_update,
     record_card_change,
 )
+from kehu.customers.services.forms import (
+    field_behaviour_delete,
+    field_behaviour_save,
+    form_layout_reset,
+    form_layout_save,
+)
 from kehu.customers.services.identity import id_number_index, normalize_identifier
 from kehu.customers.services.lookups import customer_sensitive_lookup
 from kehu.customers.services.tag_groups import tag_group_delete, tag_group_save, tag_update
@@ -61,5 +67,6 @@ __all__ = [
     "customers_assign_owner", "id_number_index", "identifier_add", "identifier_remove",
     "identifier_set_primary", "normalize_identifier", "record_card_change", "saved_view_delete",
     "saved_view_save", "tag_add", "tag_group_delete", "tag_group_save", "tag_remove",
-    "tag_update",
+    "tag_update", "field_behaviour_delete", "field_behaviour_save", "form_layout_reset",
+    "form_layout_save",
 ]

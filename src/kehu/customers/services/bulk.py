@@ -398,8 +398,9 @@ class _ChunkWriter:
     def _rule_errors(self, errors: dict[str, list[str]], kind: str, card: _Card | None,
                      item: UpsertRow, columns: dict[str, Any], values: dict[str, Any],
                      only: set[str] | None) -> None:
-        """The data steward's field rules on the values this row leaves (planning)."""
-        if not self.rules.field_rules.get(kind):
+        """The data steward's field rules and the form designer's field behaviour rules on
+        the values this row leaves (planning, as the card and the API)."""
+        if not self.rules.field_rules.get(kind) and not self.rules.behaviour:
             return
         customer = card.customer if card is not None else None
         after = {name: columns.get(name, getattr(customer, name) if customer
@@ -427,13 +428,35 @@ class _ChunkWriter:
                                                             else "")
         city = parts.get("city", "") if parts else (customer.city if customer else "")
         custom = columns.get("custom", customer.custom if customer else {}) or {}
-        found = planning.field_rule_errors(
-            self.rules, kind, planning.rule_values(
-                columns=after, mobile=contacts["mobile"], email=contacts["email"],
-                wechat=contacts["wechat"], id_number=id_number or "", province=province,
-                city=city, custom=custom),
-            only, errors)
-        errors.update(found)
+        left = planning.rule_values(
+            columns=after, mobile=contacts["mobile"], email=contacts["email"],
+            wechat=contacts["wechat"], id_number=id_number or "", province=province,
+            city=city, custom=custom)
+        if self.rules.field_rules.get(kind):
+            errors.update(planning.field_rule_errors(self.rules, kind, left, only, errors))
+        if not self.rules.behaviour:
+            return
+        user = self.actor.user
+        role = user.role.code if user is not None and user.role_id else None
+        if customer is None:
+            before = planning.behaviour_values(kind, {"lifecycle_stage": _DEFAULTS.get(
+                "lifecycle_stage")})
+            written = {name for name, value in values.items() if value not in planning.EMPTY}
+            written |= {f"custom.{k}" for k in (values.get("custom") or {})}
+        else:
+            stored = {name: getattr(customer, name) for name in planning.COLUMN_FIELDS}
+            before = planning.behaviour_values(kind, planning.rule_values(
+                columns=stored, mobile=current("mobile") or "", email=current("email") or "",
+                wechat=current("wechat") or "", id_number=customer.id_number_masked,
+                province=customer.province, city=customer.city, custom=customer.custom or {}))
+            written = set(only or ())
+            if "province" in written or "city" in written:
+                written.add("address")
+        raw = str(values.get("address") or "") or None
+        errors.update(planning.behaviour_errors(
+            self.rules, kind, role, before=before,
+            after=planning.behaviour_values(kind, left, address=raw),
+            written=written, creating=customer is None, errors=errors))
 
     @staticmethod
     def _address_of(item: UpsertRow, values: dict[str, Any]) -> dict[str, str] | None:

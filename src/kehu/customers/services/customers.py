@@ -167,35 +167,39 @@ def _plan(actor: Actor, customer: Customer, changes: Mapping[str, Any]) -> _Plan
         except ValidationFailed as exc:
             plan.errors.update(exc.details)
     _check_id_number_agrees(plan, customer)
-    _check_field_rules(plan, customer, kind, changes)
+    _check_field_rules(plan, customer, kind, changes, _role_of(actor))
     return plan
 
 
+def _role_of(actor: Actor) -> str | None:
+    """The actor's role code, which field behaviour rules may name (None for the system)."""
+    user = actor.user
+    return user.role.code if user is not None and user.role_id else None
+
+
 def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
-                       changes: Mapping[str, Any]) -> None:
-    """Apply the data steward's field rules (kehu.core.field_rules) to the values this write
-    would leave (kehu.customers.planning, as the import does)."""
+                       changes: Mapping[str, Any], role: str | None = None) -> None:
+    """Apply the data steward's field rules (kehu.core.field_rules) and the form designer's
+    field behaviour rules to the values this write would leave (kehu.customers.planning, as
+    the import does)."""
     rules = planning.Rules.load(custom=False)
-    if not rules.field_rules.get(kind):
+    if not rules.field_rules.get(kind) and not rules.behaviour:
         return
-    columns = {name: plan.columns.get(name, getattr(customer, name))
-               for name in planning.COLUMN_FIELDS if name not in ("province", "city")}
+    stored = {name: getattr(customer, name) for name in planning.COLUMN_FIELDS
+              if name not in ("province", "city")}
+    columns = {name: plan.columns.get(name, stored[name]) for name in stored}
     province, city = customer.province, customer.city
     if plan.address is not None:
         province, city = plan.address.get("province", ""), plan.address.get("city", "")
-    contacts = {}
-    for name, current in (("mobile", customer.primary_mobile),
-                          ("email", customer.primary_email), ("wechat", None)):
-        if name in plan.contacts:
-            contacts[name] = (plan.contacts[name] or {}).get("value", "")
-        elif current is not None:
-            contacts[name] = current
-        elif customer.pk:
-            contacts[name] = (Identifier.objects.filter(
-                customer=customer, kind=Identifier.WECHAT, is_primary=True, is_live=True)
-                .values_list("value", flat=True).first() or "")
-        else:
-            contacts[name] = ""
+    wechat = ""
+    if customer.pk and ("wechat" not in plan.contacts or rules.behaviour):
+        wechat = (Identifier.objects.filter(
+            customer=customer, kind=Identifier.WECHAT, is_primary=True, is_live=True)
+            .values_list("value", flat=True).first() or "")
+    current = {"mobile": customer.primary_mobile or "", "email": customer.primary_email or "",
+               "wechat": wechat}
+    contacts = {name: (plan.contacts[name] or {}).get("value", "") if name in plan.contacts
+                else current[name] for name in current}
     values = planning.rule_values(
         columns=columns, province=province, city=city, custom=plan.columns.get(
             "custom", customer.custom) or {},
@@ -204,7 +208,24 @@ def _check_field_rules(plan: _Plan, customer: Customer, kind: str,
         **contacts)
     only = None if customer.pk is None else planning.written_fields(changes,
                                                                      changes.get("custom"))
-    plan.errors.update(planning.field_rule_errors(rules, kind, values, only, plan.errors))
+    if rules.field_rules.get(kind):
+        plan.errors.update(planning.field_rule_errors(rules, kind, values, only, plan.errors))
+    if not rules.behaviour:
+        return
+    if customer.pk is None:
+        before = planning.behaviour_values(kind, {"lifecycle_stage": Customer._meta.get_field(
+            "lifecycle_stage").default})
+    else:
+        before = planning.behaviour_values(kind, planning.rule_values(
+            columns=stored, province=customer.province, city=customer.city,
+            custom=customer.custom or {}, id_number=customer.id_number_masked, **current))
+    after = planning.behaviour_values(kind, values, address=(
+        plan.address.get("raw") or None) if plan.address is not None else None)
+    written = planning.written_fields(changes, changes.get("custom")) | (
+        {"address"} & set(changes))
+    plan.errors.update(planning.behaviour_errors(
+        rules, kind, role, before=before, after=after, written=written,
+        creating=customer.pk is None, errors=plan.errors))
 
 
 def _check_id_number_agrees(plan: _Plan, customer: Customer) -> None:
