@@ -517,13 +517,15 @@ def holdout_validate(m: Model, s: Summary, *, max_bucket: int = 7) -> Holdout | 
                    length=length, buckets=buckets, tracking=tracking(m, s))
 
 
-def tracking(m: Model, s: Summary, *, step_days: int = 7) -> dict:
+def tracking(m: Model, s: Summary, *, step_days: int | None = None) -> dict:
     """Cumulative repeat transactions by week since the first cohort, actual vs the model's
     unconditional expectation summed over cohorts (the paper's tracking plot), through the
     holdout. Calibration repeat transactions come from the summary; holdout ones are split
     by day."""
     start = int(s.first_day.min())
     end = s.holdout_end if s.holdout_end is not None else s.calibration_end
+    if step_days is None:  # weekly, or coarser to keep about 260 points
+        step_days = 7 * max(1, math.ceil((end - start) / 7 / 260))
     edges = np.arange(start + step_days, end + step_days, step_days)
     edges[-1] = min(edges[-1], end + 1)  # exclusive ends of each period
     births, counts = np.unique(s.first_day, return_counts=True)
@@ -542,8 +544,9 @@ def tracking_actual(s: Summary, repeat_days: np.ndarray, edges) -> list[int]:
     return [int(v) for v in np.searchsorted(repeat_days, np.asarray(edges), side="left")]
 
 
-def repeat_days_of(customer_ids, days, *, last_day: int) -> np.ndarray:
-    """Day numbers of every repeat transaction (same-day orders as one) up to last_day."""
+def repeat_days_of(customer_ids, days, *, last_day: int, first_until: int) -> np.ndarray:
+    """Day numbers of every repeat transaction (same-day orders as one) up to last_day, of
+    the customers whose first purchase is on or before first_until (the calibration end)."""
     ids = np.asarray(customer_ids)
     day = np.asarray(days)
     if np.issubdtype(day.dtype, np.datetime64):
@@ -553,4 +556,5 @@ def repeat_days_of(customer_ids, days, *, last_day: int) -> np.ndarray:
     code, day = pair[0], pair[1]
     first = np.ones(code.shape[0], dtype=bool)
     first[1:] = code[1:] != code[:-1]
-    return day[~first & (day <= last_day)]
+    born = day[first][np.cumsum(first) - 1]
+    return day[~first & (day <= last_day) & (born <= first_until)]
