@@ -16,6 +16,7 @@ from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers import fields as catalogue
 from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
+from kehu.prediction import selectors as prediction
 from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
 from kehu.quality import selectors as quality
@@ -66,6 +67,7 @@ class CustomerCard:
     history: list[HistoryEntry]
     value: dict[str, Any] | None = None  # RFM scores, segment and tier; None when unscored
     quality: QualityBreakdown | None = None
+    prediction: dict[str, Any] | None = None  # P(alive), expected purchases, CLV; None unscored
 
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
@@ -83,6 +85,7 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         timeline=card_timeline(user=user, customer=customer),
         history=card_history(user=user, customer=customer),
         value=scoring.card_value(user=user, customer=customer),
+        prediction=prediction.card_prediction(user=user, customer=customer),
         # customer_get joins the score: no query of its own.
         quality=quality.customer_quality(user=user, customer=customer, labels={
             f"custom.{f.key}": f.label for f in custom_fields}),

@@ -79,6 +79,7 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "prediction.scored", "prediction.changed",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

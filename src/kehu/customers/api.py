@@ -320,6 +320,10 @@ class ListQuery(Schema):
     r_score: int | None = Field(None, ge=1, le=5, description="R score, 1-5")
     f_score: int | None = Field(None, ge=1, le=5, description="F score, 1-5")
     m_score: int | None = Field(None, ge=1, le=5, description="M score, 1-5")
+    p_alive_below: int | None = Field(None, ge=1, le=100,
+                                      description="P(alive) below this percentage")
+    clv_min: int | None = Field(None, ge=0, le=10**12,
+                                description="12-month CLV at least this (CNY)")
     sort: str = Field("-created_at", description="created_at, updated_at, name, "
                                                   "lifecycle_stage, region; `-` for descending "
                                                   "(a masked or hidden field: 422)")

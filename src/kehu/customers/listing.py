@@ -23,6 +23,8 @@ COLUMNS = {
     "updated_at": gettext_lazy("Updated"), "quality_score": gettext_lazy("Data quality"),
     "value_tier": gettext_lazy("Value tier"), "rfm_segment": gettext_lazy("RFM segment"),
     "rfm_code": gettext_lazy("RFM score"), "monetary": gettext_lazy("Spend in window (CNY)"),
+    "p_alive": gettext_lazy("P(alive)"), "clv_12m": gettext_lazy("12-month CLV (CNY)"),
+    "expected_purchases_90d": gettext_lazy("Expected purchases (90 days)"),
 }
 _TIERS = {code for code, _label in VALUE_TIERS}
 _SEGMENTS = {code for code, _label in RFM_SEGMENTS}
@@ -56,6 +58,10 @@ def filters_from_query(params, definitions=()) -> CustomerFilters:
         value = get(name).strip()
         return int(value) if value in ("1", "2", "3", "4", "5") else None
 
+    def percent(name):
+        value = number(name)
+        return value if value is not None and 1 <= value <= 100 else None
+
     custom = {d.key: get(f"cf_{d.key}") for d in definitions if get(f"cf_{d.key}").strip()}
     items = params.getlist("custom") if hasattr(params, "getlist") else params.get("custom")
     for item in items or []:
@@ -75,7 +81,8 @@ def filters_from_query(params, definitions=()) -> CustomerFilters:
         custom=custom,
         value_tier=get("value_tier") if get("value_tier") in _TIERS else "",
         rfm_segment=get("rfm_segment") if get("rfm_segment") in _SEGMENTS else "",
-        r_score=score("r_score"), f_score=score("f_score"), m_score=score("m_score"))
+        r_score=score("r_score"), f_score=score("f_score"), m_score=score("m_score"),
+        p_alive_below=percent("p_alive_below"), clv_min=number("clv_min"))
 
 
 def choice_labels() -> dict[str, dict[str, str]]:

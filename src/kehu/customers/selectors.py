@@ -74,6 +74,10 @@ class CustomerFilters:
     r_score: int | None = None
     f_score: int | None = None
     m_score: int | None = None  # "key": "v" | ">=n" | "<=n" | "a..b"
+    # Predictions (kehu.prediction, by lookup name): P(alive) below a percentage, 12-month
+    # CLV at least this many CNY.
+    p_alive_below: int | None = None
+    clv_min: int | None = None
     # Data quality (kehu.quality, by ORM lookup): score below, a field missing or invalid,
     # no interaction for this many days.
     quality_below: int | None = None
@@ -267,6 +271,10 @@ def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySe
     for name in ("r_score", "f_score", "m_score"):
         if getattr(filters, name) is not None:
             qs = qs.filter(**{f"value__{name}": getattr(filters, name)})
+    if filters.p_alive_below is not None:
+        qs = qs.filter(prediction__p_alive__lt=filters.p_alive_below / 100)
+    if filters.clv_min is not None:
+        qs = qs.filter(prediction__clv_12m__gte=filters.clv_min)
     if filters.quality_below is not None:
         qs = qs.filter(quality__score__lt=filters.quality_below)
     if filters.quality_missing:
@@ -354,7 +362,8 @@ def customer_filtered_queryset(
 
         qs = customer_sensitive_lookup(actor=actor or Actor(user=user), by=lookup,
                                        find=lambda: qs, count=lambda found: found.count())
-    qs = qs.select_related("value")  # the value columns, joined (one row per customer)
+    # The value and prediction columns, joined (one row per customer each).
+    qs = qs.select_related("value", "prediction")
     column = SORTS[sort.lstrip("-")]
     direction = "-" if sort.startswith("-") else ""
     return qs.order_by(f"{direction}{column}", f"{direction}pk")
@@ -396,7 +405,8 @@ def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> C
     the user's scope, so a record's existence is never revealed."""
     # "value" (the scoring layer's one-to-one row) comes in the same query, by lookup name.
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team", "value", "quality")
+                .select_related("owner", "team", "value", "quality", "prediction",
+                                "prediction__fit")
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",
@@ -576,12 +586,29 @@ def _value_columns(access, customer: Customer) -> dict[str, Any]:
             value = customer.value
         except ObjectDoesNotExist:
             value = None
+    out = _prediction_columns(access, customer)
     if value is None:
-        return {"value_tier": None, "rfm_segment": None, "rfm_code": None, "monetary": None}
+        return {"value_tier": None, "rfm_segment": None, "rfm_code": None, "monetary": None,
+                **out}
     code = (f"{value.r_score}{value.f_score}{value.m_score}" if value.r_score is not None
             else None)
     return {"value_tier": value.value_tier or None, "rfm_segment": value.rfm_segment or None,
-            "rfm_code": code, "monetary": value.monetary}
+            "rfm_code": code, "monetary": value.monetary, **out}
+
+
+def _prediction_columns(access, customer: Customer) -> dict[str, Any]:
+    """The prediction layer's list columns, when the list query joined them ("prediction",
+    by lookup name) and the caller has scoring.view; never a query per row."""
+    row = None
+    if access.can("scoring.view") and Customer.prediction.is_cached(customer):
+        try:
+            row = customer.prediction
+        except ObjectDoesNotExist:
+            row = None
+    if row is None:
+        return {"p_alive": None, "clv_12m": None, "expected_purchases_90d": None}
+    return {"p_alive": row.p_alive, "clv_12m": row.clv_12m,
+            "expected_purchases_90d": row.expected_purchases_90d}
 
 
 def identifier_get(*, user, customer: Customer, identifier_id: int) -> Identifier:

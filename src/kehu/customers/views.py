@@ -44,7 +44,7 @@ SORTABLE = {"name": "name", "region": "region", "lifecycle_stage": "lifecycle_st
             "created_at": "created_at", "updated_at": "updated_at"}
 FILTER_KEYS = ("q", "owner", "team", "region", "lifecycle", "tag", "source", "kind",
                "created_from", "created_to", "quality_below", "quality_missing",
-               "quality_invalid", "stale_days")
+               "quality_invalid", "stale_days", "p_alive_below", "clv_min")
 
 
 def card_url(customer_id: int) -> str:
@@ -143,6 +143,12 @@ def _cell(data: dict, column: str, labels: dict):
     value = cell_value(data, column, labels=labels)
     if column in ("created_at", "updated_at") and value:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if column == "p_alive" and value is not None:
+        return f"{round(value * 100)}%"
+    if column == "clv_12m" and value is not None:
+        return f"¥{value:,.0f}"
+    if column == "expected_purchases_90d" and value is not None:
+        return f"{value:.1f}"
     return value
 
 

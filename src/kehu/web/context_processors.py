@@ -14,6 +14,7 @@ NAVIGATION = [
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
+    ("prediction:validation", _("Prediction"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
 ]
