@@ -74,6 +74,7 @@ class CardOut(Schema):
     timeline: TimelineOut
     history: list[HistoryOut]
     value: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None  # P(alive), expected purchases, CLV (scoring.view)
 
 
 class TimelineQuery(Schema):

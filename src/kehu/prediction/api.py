@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from kehu.core.errors import NotFound
 from kehu.core.http import ERROR_RESPONSES, actor_of
@@ -105,7 +105,8 @@ def start_fit(request, payload: FitIn):
     job = services.clv_score_request(actor=actor_of(request), model=payload.model)
     clv_score_task(job.pk, model=payload.model, full=payload.full)
     job.refresh_from_db()
-    return 202, {"job_id": job.pk, "status": job.status, "url": f"/api/v1/jobs/{job.pk}"}
+    return Status(202, {"job_id": job.pk, "status": job.status,
+                        "url": f"/api/v1/jobs/{job.pk}"})
 
 
 @router.get("/customers/{customer_id}/prediction",
