@@ -41,7 +41,7 @@ def low_thresholds(settings):
     return settings
 
 
-def make_book(*, customers: int, owners=(), team=None, seed: int = 7, days: int = 360):
+def make_book(*, customers: int, owners=(), team=None, seed: int = 7, days: int = 360):  # noqa: F811
     """Customers with orders drawn from the BG/NBD process over the last `days` days; owners
     are given round-robin. Returns the customers in index order."""
     from kehu.prediction.synthetic import bgnbd_purchases

@@ -16,9 +16,9 @@ from kehu.core.timeline import TimelineCursor, TimelineItem, timeline_sort_key
 from kehu.customers import fields as catalogue
 from kehu.customers import selectors as customers
 from kehu.customers.models import Customer
-from kehu.prediction import selectors as prediction
 from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
+from kehu.prediction import selectors as prediction
 from kehu.quality import selectors as quality
 from kehu.quality.selectors import QualityBreakdown
 from kehu.scoring import selectors as scoring

@@ -176,26 +176,36 @@ class BGNBD:
 
 def bgnbd_log_likelihood(params, x, t_x, T, *, gradient: bool = False):
     """Per-customer log-likelihood (and its gradient w.r.t. r, alpha, a, b)."""
+    x = np.asarray(x)
+    values, index = np.unique(x, return_inverse=True)
+    return _bgnbd_ll(params, values.astype(np.float64), index.reshape(x.shape),
+                     np.asarray(x, dtype=np.float64), t_x, T, gradient=gradient)
+
+
+def _bgnbd_ll(params, xv, xi, x, t_x, T, *, gradient: bool):
+    """The log-likelihood with the special functions evaluated once per distinct x (`xv`,
+    indexed by `xi`): a million customers have only a few hundred distinct frequencies."""
     r, alpha, a, b = params
-    x = np.asarray(x, dtype=np.float64)
+    la = np.log(alpha)
+    head = (gammaln(r + xv) - gammaln(r) + r * la + gammaln(a + b) + gammaln(b + xv)
+            - gammaln(b) - gammaln(a + b + xv))[xi]
     rx = r + x
-    a1 = gammaln(rx) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -rx * np.log(alpha + T)
+    log_aT, log_atx = np.log(alpha + T), np.log(alpha + t_x)
+    a3 = -rx * log_aT
     repeat = x > 0
     bx1 = np.where(repeat, b + x - 1, 1.0)
-    a4 = np.where(repeat, np.log(a) - np.log(bx1) - rx * np.log(alpha + t_x), -np.inf)
+    a4 = np.where(repeat, np.log(a) - np.log(bx1) - rx * log_atx, -np.inf)
     lse = np.logaddexp(a3, a4)
-    ll = a1 + a2 + lse
+    ll = head + lse
     if not gradient:
         return ll
     w3 = np.exp(a3 - lse)
     w4 = np.exp(a4 - lse)
-    d_r = (digamma(rx) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T)
-           - w4 * np.log(alpha + t_x))
+    dig_ab = digamma(a + b)
+    d_r = ((digamma(r + xv) - digamma(r))[xi] + la - w3 * log_aT - w4 * log_atx)
     d_alpha = r / alpha - w3 * rx / (alpha + T) - w4 * rx / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
+    d_a = (dig_ab - digamma(a + b + xv))[xi] + w4 / a
+    d_b = ((dig_ab + digamma(b + xv) - digamma(b) - digamma(a + b + xv))[xi]
            - np.where(repeat, w4 / bx1, 0.0))
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
 
@@ -222,9 +232,12 @@ def fit_bgnbd(x, t_x_days, T_days, *, unit_days: float = 7.0) -> BGNBD:
     ftx, fT = utx / unit_days, uT / unit_days
     total = w.sum()
 
+    xv, xi = np.unique(ux, return_inverse=True)
+    xf = ux.astype(np.float64)
+
     def nll(theta):
         p = np.exp(theta)
-        ll, g = bgnbd_log_likelihood(p, ux, ftx, fT, gradient=True)
+        ll, g = _bgnbd_ll(p, xv.astype(np.float64), xi, xf, ftx, fT, gradient=True)
         return -(w @ ll) / total, -(g @ w) * p / total
 
     start = np.log([1.0, max(float(fT.mean()), 1e-3), 1.0, 1.0])
@@ -402,16 +415,26 @@ class GammaGamma:
 
 
 def gamma_gamma_log_likelihood(params, x, m, *, gradient: bool = False):
-    p, q, v = params
     x = np.asarray(x, dtype=np.float64)
     m = np.asarray(m, dtype=np.float64)
+    values, index = np.unique(x, return_inverse=True)
+    return _gg_ll(params, values, index.reshape(x.shape), x, np.log(m), np.log(x), m,
+                  gradient=gradient)
+
+
+def _gg_ll(params, xv, xi, x, log_m, log_x, m, *, gradient: bool):
+    """Gamma-Gamma log-likelihood, special functions once per distinct x."""
+    p, q, v = params
     px = p * x
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(m)
-          + px * np.log(x) - (px + q) * np.log(v + m * x))
+    pxv = p * xv
+    log_vmx = np.log(v + m * x)
+    ll = ((gammaln(pxv + q) - gammaln(pxv))[xi] - gammaln(q) + q * np.log(v)
+          + (px - 1) * log_m + px * log_x - (px + q) * log_vmx)
     if not gradient:
         return ll
-    d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - np.log(v + m * x))
-    d_q = digamma(px + q) - digamma(q) + np.log(v) - np.log(v + m * x)
+    dig = digamma(pxv + q)
+    d_p = x * ((dig - digamma(pxv))[xi] + log_m + log_x - log_vmx)
+    d_q = dig[xi] - digamma(q) + np.log(v) - log_vmx
     d_v = q / v - (px + q) / (v + m * x)
     return ll, np.stack([d_p, d_q, d_v])
 
@@ -425,10 +448,12 @@ def fit_gamma_gamma(x, monetary) -> GammaGamma:
     if x.shape[0] < 2:
         raise FitError("too few repeat buyers for Gamma-Gamma")
     n = x.shape[0]
+    xv, xi = np.unique(x, return_inverse=True)
+    log_m, log_x = np.log(m), np.log(x)
 
     def nll(theta):
         params = np.exp(theta)
-        ll, g = gamma_gamma_log_likelihood(params, x, m, gradient=True)
+        ll, g = _gg_ll(params, xv, xi, x, log_m, log_x, m, gradient=True)
         return -ll.sum() / n, -g.sum(axis=1) * params / n
 
     start = np.log([1.0, 2.0, max(float(m.mean()), 1e-3)])
@@ -450,19 +475,47 @@ def expected_average_value(gg: GammaGamma, x, monetary) -> np.ndarray:
 # CLV --------------------------------------------------------------------------------------
 
 
+def discounted_purchases(m: Model, x, t_x, T, *, months: int = 12,
+                         monthly_discount: float = 0.01, unit_days: float = 7.0) -> np.ndarray:
+    """Expected purchases in each of the next `months`, month i discounted by
+    (1 + rate)^i, summed: CLV is this times the expected order value."""
+    month = DAYS_PER_MONTH / unit_days
+    total = np.zeros(np.shape(x), dtype=np.float64)
+    previous = np.zeros_like(total)
+    for i in range(1, months + 1):
+        cumulative = expected_purchases(m, i * month, x, t_x, T)
+        total += (cumulative - previous) / (1 + monthly_discount) ** i
+        previous = cumulative
+    return total
+
+
 def clv(m: Model, gg: GammaGamma, x, t_x, T, monetary, *, months: int = 12,
         monthly_discount: float = 0.01, unit_days: float = 7.0) -> np.ndarray:
     """Discounted value of the next `months`: expected purchases per month times the expected
     average value, month i discounted by (1 + rate)^i."""
-    value = expected_average_value(gg, x, monetary)
-    month = DAYS_PER_MONTH / unit_days
-    total = np.zeros_like(value)
-    previous = np.zeros_like(value)
-    for i in range(1, months + 1):
-        cumulative = expected_purchases(m, i * month, x, t_x, T)
-        total += (cumulative - previous) * value / (1 + monthly_discount) ** i
-        previous = cumulative
-    return total
+    return discounted_purchases(m, x, t_x, T, months=months, monthly_discount=monthly_discount,
+                                unit_days=unit_days) * expected_average_value(gg, x, monetary)
+
+
+def score(m: Model, gg: GammaGamma | None, s: Summary, *, horizon: float, months: int = 12,
+          monthly_discount: float = 0.01) -> dict[str, np.ndarray]:
+    """P(alive), expected purchases in `horizon` (model units), expected order value and CLV
+    for every customer of a summary; the model is evaluated once per distinct history."""
+    ux, utx, uT, _w = _compress(s.x, s.t_x_days, s.T_days)
+    span = int(max(s.T_days.max(initial=0), s.t_x_days.max(initial=0))) + 1
+    keys = (ux * span + utx) * span + uT
+    index = np.searchsorted(keys, (s.x * span + s.t_x_days) * span + s.T_days)
+    tx, tt = utx / s.unit_days, uT / s.unit_days
+    alive = p_alive(m, ux, tx, tt)[index]
+    expected = expected_purchases(m, horizon, ux, tx, tt)[index]
+    if gg is None:
+        nan = np.full(len(s), np.nan)
+        return {"p_alive": alive, "expected": expected, "value": nan, "clv": nan}
+    value = expected_average_value(gg, s.x, s.monetary)
+    factor = discounted_purchases(m, ux, tx, tt, months=months,
+                                  monthly_discount=monthly_discount,
+                                  unit_days=s.unit_days)[index]
+    return {"p_alive": alive, "expected": expected, "value": value, "clv": factor * value}
 
 
 # Validation -------------------------------------------------------------------------------
@@ -552,8 +605,11 @@ def repeat_days_of(customer_ids, days, *, last_day: int, first_until: int) -> np
     if np.issubdtype(day.dtype, np.datetime64):
         day = day.astype("datetime64[D]").astype(np.int64)
     _keys, code = np.unique(ids, return_inverse=True)
-    pair = np.unique(np.stack([code, day.astype(np.int64)]), axis=1)
-    code, day = pair[0], pair[1]
+    day = day.astype(np.int64)
+    low = int(day.min())
+    span = int(day.max()) - low + 1
+    pair = np.unique(code.astype(np.int64) * span + (day - low))
+    code, day = pair // span, pair % span + low
     first = np.ones(code.shape[0], dtype=bool)
     first[1:] = code[1:] != code[:-1]
     born = day[first][np.cumsum(first) - 1]

@@ -16,6 +16,7 @@ from kehu.customers.selectors import customer_check_visible, rows_of_visible_cus
 from kehu.prediction.models import CustomerPrediction, ModelFit
 from kehu.prediction.services import HORIZON_DAYS, p_alive_band, thresholds
 
+
 def band_label(band: str) -> str:
     return {"high": _("Likely still buying"), "medium": _("Uncertain"),
             "low": _("Likely lapsed")}.get(band, "")

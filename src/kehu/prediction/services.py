@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from itertools import repeat
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -124,8 +125,10 @@ def sufficiency(ids: np.ndarray, days: np.ndarray, *, as_of: int) -> tuple[bool,
     if ids.shape[0] == 0:
         return False, _("No purchases yet: predictions need order history."), {
             "customers": 0, "repeat_customers": 0, "history_days": 0}
-    pairs = np.unique(np.stack([ids, days]), axis=1)
-    per_customer = np.bincount(np.unique(pairs[0], return_inverse=True)[1])
+    low = int(days.min())
+    span = int(days.max()) - low + 1
+    pairs = np.unique(ids.astype(np.int64) * span + (days - low))  # one per customer and day
+    per_customer = np.unique(pairs // span, return_counts=True)[1]
     repeaters = int((per_customer > 1).sum())
     history = int(as_of - days.min())
     counts = {"customers": int(per_customer.shape[0]), "repeat_customers": repeaters,
@@ -274,27 +277,21 @@ _COLUMNS = ("customer", "p_alive", "expected_purchases_90d", "expected_avg_value
 def _score_rows(s: btyd.Summary, m: btyd.Model, gg: btyd.GammaGamma | None, *, fit: ModelFit,
                 now: datetime) -> list[tuple]:
     """One row per buyer, values rounded as stored (in _COLUMNS order, raw values)."""
-    t_x, big_t = s.t_x, s.T
-    alive = btyd.p_alive(m, s.x, t_x, big_t)
-    expected = btyd.expected_purchases(m, HORIZON_DAYS / UNIT_DAYS, s.x, t_x, big_t)
-    if gg is not None:
-        value = btyd.expected_average_value(gg, s.x, s.monetary)
-        clv = btyd.clv(m, gg, s.x, t_x, big_t, s.monetary, months=12,
-                       monthly_discount=fit.monthly_discount, unit_days=UNIT_DAYS)
-    else:
-        value = clv = np.full(len(s), np.nan)
-    alive = np.round(np.clip(np.nan_to_num(alive, nan=0.0), 0, 1), 4)
-    expected = np.round(np.nan_to_num(expected, nan=0.0), 4)
+    scores = btyd.score(m, gg, s, horizon=HORIZON_DAYS / UNIT_DAYS, months=12,
+                        monthly_discount=fit.monthly_discount)
+    alive = np.round(np.clip(np.nan_to_num(scores["p_alive"], nan=0.0), 0, 1), 4)
+    expected = np.round(np.nan_to_num(scores["expected"], nan=0.0), 4)
+    value, clv = scores["value"], scores["clv"]
     first = s.first_day
     last = first + s.t_x_days
-    out = []
-    for i, pk in enumerate(s.ids.tolist()):
-        v, c = float(value[i]), float(clv[i])
-        out.append((int(pk), float(alive[i]), float(expected[i]),
-                    round(v, 2) if math.isfinite(v) else None,
-                    round(c, 2) if math.isfinite(c) else None,
-                    int(s.x[i]) + 1, int(first[i]), int(last[i]), fit.pk))
-    return out
+
+    def money(values: np.ndarray) -> list:
+        return [None if v != v or v in (math.inf, -math.inf) else v  # NaN: no value model
+                for v in np.round(values, 2).tolist()]
+
+    return list(zip(s.ids.astype(np.int64).tolist(), alive.tolist(), expected.tolist(),
+                    money(value), money(clv), (s.x + 1).tolist(), first.tolist(),
+                    last.tolist(), repeat(fit.pk), strict=False))
 
 
 def _stored() -> dict[int, float]:
