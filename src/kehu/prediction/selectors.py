@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kehu.customers.models import Customer
 from kehu.customers.selectors import customer_check_visible, rows_of_visible_customers
@@ -33,9 +34,9 @@ def explain(row: CustomerPrediction) -> str:
     """One sentence a sales rep can read: the history the score rests on and what it says."""
     fit = row.fit
     peers = fit.customers if fit is not None else 0
-    parts = [_("%(n)d purchases, the last on %(last)s") % {
-        "n": row.purchases, "last": _day(row.last_purchase_on)}]
-    if row.first_purchase_on and row.last_purchase_on:
+    parts = [ngettext("%(n)d purchase, on %(last)s", "%(n)d purchases, the last on %(last)s",
+                      row.purchases) % {"n": row.purchases, "last": _day(row.last_purchase_on)}]
+    if row.purchases > 1 and row.first_purchase_on:
         parts.append(_("first on %(first)s") % {"first": _day(row.first_purchase_on)})
     head = _("; ").join(parts)
     tail = _("estimated from %(peers)d customers with similar histories: %(pct)d%% likely "
