@@ -600,11 +600,12 @@ def _prediction_columns(access, customer: Customer) -> dict[str, Any]:
     """The prediction layer's list columns, when the list query joined them ("prediction",
     by lookup name) and the caller has scoring.view; never a query per row."""
     row = None
-    if access.can("scoring.view") and Customer.prediction.is_cached(customer):
-        try:
-            row = customer.prediction
-        except ObjectDoesNotExist:
-            row = None
+    if access.can("scoring.view"):
+        state = getattr(customer, "_state", None)
+        if state is None:  # the export's plain rows: joined as an attribute (or None)
+            row = getattr(customer, "prediction", None)
+        else:  # a model instance: only when the query joined it (None: no row)
+            row = state.fields_cache.get("prediction")
     if row is None:
         return {"p_alive": None, "clv_12m": None, "expected_purchases_90d": None}
     return {"p_alive": row.p_alive, "clv_12m": row.clv_12m,

@@ -193,7 +193,8 @@ class _Link:
 _LISTED = [f.attname for f in Customer._meta.concrete_fields]
 # The one-to-one rows of later layers that the list presents (quality, value), joined by lookup.
 _JOINED = {"quality": ("score",),
-           "value": ("value_tier", "rfm_segment", "r_score", "f_score", "m_score", "monetary")}
+           "value": ("value_tier", "rfm_segment", "r_score", "f_score", "m_score", "monetary"),
+           "prediction": ("p_alive", "clv_12m", "expected_purchases_90d")}
 _JOINED_LOOKUPS = [f"{name}__{field}" for name, fields in _JOINED.items() for field in fields]
 
 
