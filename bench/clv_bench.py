@@ -71,7 +71,7 @@ def cdnow() -> None:
             continue
         diff = (f"{abs(ours - published):.2f}" if name.endswith("log_likelihood")
                 else f"{100 * (ours - published) / published:+.2f}%")
-        print(f"{name:<42}{published:>12.4g}{ours:>14.4f}{diff:>10}")
+        print(f"{name:<42}{published:>12.5g}{ours:>14.4f}{diff:>10}")
     print()
 
 
@@ -125,9 +125,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--database-url", help="an EMPTY PostgreSQL database to build into")
     parser.add_argument("--skip-cdnow", action="store_true")
+    parser.add_argument("--home", help="reuse a book built earlier in this KEHU_HOME")
     args = parser.parse_args()
 
-    home = tempfile.mkdtemp(prefix="kehu-clv-bench-")
+    home = args.home or tempfile.mkdtemp(prefix="kehu-clv-bench-")
     os.environ["KEHU_HOME"] = home
     os.environ.pop("DATABASE_URL", None)
     if args.database_url:
@@ -145,15 +146,22 @@ def main() -> None:
     from django.utils import timezone
 
     from kehu.core.actor import Actor
+    from kehu.customers.models import Customer
     from kehu.prediction import services
     from kehu.prediction.fitting import EPOCH, fit_transactions
     from kehu.prediction.models import ModelFit
+    from kehu.transactions.models import Order
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    orders = build(args.customers, args.seed)
-    print(f"built {args.customers:,} customers and {orders:,} orders on {connection.vendor} "
-          f"in {time.perf_counter() - started:.1f} s ({home})")
+    if args.home:
+        args.customers = Customer.objects.count()
+        print(f"reusing {args.customers:,} customers and {Order.objects.count():,} orders "
+              f"({home})")
+    else:
+        started = time.perf_counter()
+        orders = build(args.customers, args.seed)
+        print(f"built {args.customers:,} customers and {orders:,} orders on "
+              f"{connection.vendor} in {time.perf_counter() - started:.1f} s ({home})")
 
     actor = Actor.system(via="cli")
     now = timezone.now()
@@ -170,7 +178,8 @@ def main() -> None:
     print(f"BG/NBD {', '.join(f'{k}={v:.3f}' for k, v in m.params().items())}; "
           f"Gamma-Gamma p={gg.p:.3f} q={gg.q:.3f} v={gg.v:.3f}; "
           f"{len(report.summary):,} buyers")
-    fit = ModelFit.objects.create(model="bgnbd", as_of=as_of, created_at=now,
+    ModelFit.objects.filter(triggered_by="bench").delete()
+    fit = ModelFit.objects.create(model="bgnbd", as_of=as_of, created_at=now, triggered_by="bench",
                                   params=m.params(), log_likelihood=m.log_likelihood,
                                   customers=len(report.summary))
     t0 = time.perf_counter()

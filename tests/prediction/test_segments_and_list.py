@@ -86,7 +86,7 @@ def test_list_page_shows_prediction_columns(scored, make_user, client):
     assert response.status_code == 200
     text = response.content.decode()
     assert f"{round(row.p_alive * 100)}%" in text
-    assert "P(alive)" in text
+    assert "P(alive)" in text or "存活概率" in text
 
 
 @pytest.mark.django_db
@@ -95,3 +95,21 @@ def test_list_api_filter(scored, make_user, api_client_for):
     body = api_client_for(marketer, scopes=("read",)).get(
         "/api/v1/customers", {"p_alive_below": 50, "limit": 200}).json()
     assert {c["id"] for c in body["items"]} == _expected(marketer, p_alive__lt=0.5)
+
+
+@pytest.mark.django_db
+def test_export_carries_prediction_columns(scored, make_user, client):
+    import csv
+    import io
+
+    client.force_login(make_user("marketer"))
+    row = CustomerPrediction.objects.select_related("customer").order_by("-clv_12m").first()
+    response = client.get("/interchange/customers/export/", {
+        "format": "csv", "q": row.customer.name, "cols": ["name", "p_alive", "clv_12m"]},
+        HTTP_ACCEPT_LANGUAGE="en")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content)
+                                       .decode("utf-8-sig"))))
+    assert rows[0] == ["Name", "P(alive)", "12-month CLV (CNY)"]
+    line = next(r for r in rows[1:] if r[0] == row.customer.name)
+    assert float(line[1]) == pytest.approx(row.p_alive)
+    assert line[2] == str(row.clv_12m)
