@@ -888,6 +888,16 @@ def _rfm_score(c):
     return mark, {"value_tier": (None, tier)}
 
 
+@case("kehu.prediction.services.clv_score", "prediction.scored")
+def _clv_score(c):
+    from kehu.prediction.services import clv_score
+
+    fit = clv_score(actor=c.actor, full=True)  # no orders: says so instead of scoring
+    assert fit.status == "insufficient"
+    return {"model": (None, "bgnbd"), "status": (None, "insufficient"),
+            "customers_scored": (None, 0)}
+
+
 @case("kehu.quality.services.field_rule_create", "fieldrule.created")
 def _field_rule_create(c):
     from kehu.quality.services import field_rule_create

@@ -76,6 +76,7 @@ class CardOut(Schema):
     history: list[HistoryOut]
     value: dict[str, Any] | None = None
     deals: list[DealOut] = []
+    prediction: dict[str, Any] | None = None  # P(alive), expected purchases, CLV (scoring.view)
 
 
 class TimelineQuery(Schema):

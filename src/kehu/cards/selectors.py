@@ -20,6 +20,7 @@ from kehu.interactions import selectors as interactions
 from kehu.interactions.models import FollowUpTask
 from kehu.pipeline import selectors as pipeline
 from kehu.pipeline.models import Deal
+from kehu.prediction import selectors as prediction
 from kehu.quality import selectors as quality
 from kehu.quality.selectors import QualityBreakdown
 from kehu.scoring import selectors as scoring
@@ -69,6 +70,7 @@ class CustomerCard:
     value: dict[str, Any] | None = None  # RFM scores, segment and tier; None when unscored
     quality: QualityBreakdown | None = None
     deals: list[Deal] | None = None  # the customer's deals in the caller's scope, open first
+    prediction: dict[str, Any] | None = None  # P(alive), expected purchases, CLV; None unscored
 
 
 def customer_card(*, user, customer_id: int) -> CustomerCard:
@@ -92,6 +94,7 @@ def customer_card(*, user, customer_id: int) -> CustomerCard:
         history=[_history_without(entry, hidden)
                  for entry in card_history(user=user, customer=customer)],
         value=scoring.card_value(user=user, customer=customer),
+        prediction=prediction.card_prediction(user=user, customer=customer),
         # customer_get joins the score: no query of its own.
         quality=quality.customer_quality(user=user, customer=customer, labels={
             f"custom.{f.key}": f.label for f in custom_fields}),

@@ -94,6 +94,7 @@ EVENT_TYPES = frozenset({
     "contract.status_changed", "contract.attachment_added", "contract.renewal_reminded",
     "payment_plan.set", "payment.received", "payment.overdue", "invoice.requested",
     "invoice.status_changed", "target.set", "forecast.snapshot_taken",
+    "prediction.scored", "prediction.changed",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

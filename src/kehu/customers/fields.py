@@ -326,6 +326,10 @@ class ListColumns:
     # (access, customer, its joined row or None) -> {column: value}
     present: Callable[[Any, Any, Any], dict[str, Any]]
     labels: Callable[[], dict[str, dict[str, str]]] | None = None  # coded columns: code->label
+    # (column, value) -> what the list page shows (a percentage, money…); exports keep values.
+    display: Callable[[str, Any], Any] | None = None
+    # Further rows the card's read joins along (e.g. "prediction__fit").
+    card_joins: tuple[str, ...] = ()
 
 
 LIST_FILTERS: dict[str, ListFilter] = {}

@@ -379,7 +379,8 @@ def customer_get(*, user, customer_id: int, include_inactive: bool = False) -> C
     the user's scope, so a record's existence is never revealed."""
     # "value" (the scoring layer's one-to-one row) comes in the same query, by lookup name.
     customer = (customer_queryset(user=user, include_inactive=include_inactive)
-                .select_related("owner", "team", *LIST_COLUMNS)
+                .select_related("owner", "team", *LIST_COLUMNS,
+                                *(j for c in LIST_COLUMNS.values() for j in c.card_joins))
                 .prefetch_related(
                     Prefetch("identifiers", queryset=Identifier.objects.filter(is_live=True)),
                     "addresses",

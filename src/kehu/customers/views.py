@@ -22,7 +22,7 @@ from kehu.core.normalize import REGIONS
 from kehu.core.pages import requires, show_errors
 from kehu.customers import selectors, services
 from kehu.customers.duplicates import form_duplicate_check
-from kehu.customers.fields import LIST_FILTERS
+from kehu.customers.fields import LIST_COLUMNS, LIST_FILTERS
 from kehu.customers.forms import (
     BulkForm,
     CustomerForm,
@@ -142,6 +142,9 @@ def _cell(data: dict, column: str, labels: dict):
     value = cell_value(data, column, labels=labels)
     if column in ("created_at", "updated_at") and value:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    for columns in LIST_COLUMNS.values():
+        if column in columns.columns and columns.display is not None and value is not None:
+            return columns.display(column, value)
     return value
 
 

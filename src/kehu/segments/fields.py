@@ -134,6 +134,15 @@ for _key, _label in (("r_score", _("R score")), ("f_score", _("F score")),
     register(FieldSpec(_key, _label, "number", f"value__{_key}", group=_VALUE))
 register(FieldSpec("scored_at", _("RFM scored"), "datetime", "value__scored_at", group=_VALUE))
 
+# Predictions (kehu.prediction's CustomerPrediction, reached as related_name "prediction").
+_PREDICTION = _("Prediction")
+register(FieldSpec("p_alive", _("P(alive) (0-1)"), "number", "prediction__p_alive",
+                   group=_PREDICTION))
+register(FieldSpec("clv_12m", _("12-month CLV (CNY)"), "number", "prediction__clv_12m",
+                   group=_PREDICTION))
+register(FieldSpec("expected_purchases_90d", _("Expected purchases (90 days)"), "number",
+                   "prediction__expected_purchases_90d", group=_PREDICTION))
+
 CUSTOM_KINDS = {"text": "text", "url": "text", "choice": "choice", "user": "user",
                 "number": "number", "date": "custom_date", "boolean": "boolean",
                 "multi_choice": "multi_choice"}

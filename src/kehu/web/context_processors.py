@@ -16,6 +16,7 @@ NAVIGATION = [
     ("insights:churn", _("Churn warning"), "scoring.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
+    ("prediction:validation", _("Prediction"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("assignment:rules", _("Lead assignment"), "assignment.manage"),
     ("core:audit", _("Audit log"), None),
