@@ -79,6 +79,11 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "calendar.created", "calendar.updated", "calendar.day_set", "calendar.day_removed",
+    "calendar.holidays_loaded", "sla_policy.created", "sla_policy.updated", "sla_policy.deleted",
+    "ticket.sla_warning", "ticket.sla_breached", "ticket.escalated", "ticket.replied",
+    "ticket.note_added", "ticket.merged", "survey.sent", "survey.answered",
+    "complaint.recorded", "complaint.updated", "complaint.routed",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
