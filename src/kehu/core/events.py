@@ -82,7 +82,8 @@ EVENT_TYPES = frozenset({
     "calendar.created", "calendar.updated", "calendar.day_set", "calendar.day_removed",
     "calendar.holidays_loaded", "sla_policy.created", "sla_policy.updated", "sla_policy.deleted",
     "ticket.sla_warning", "ticket.sla_breached", "ticket.escalated", "ticket.replied",
-    "ticket.note_added", "ticket.merged", "survey.sent", "survey.answered",
+    "ticket.note_added", "ticket.customer_replied", "ticket.merged", "ticket.unmerged",
+    "survey.sent", "survey.answered",
     "complaint.recorded", "complaint.updated", "complaint.routed",
 })
 TYPE_MAX = 60
