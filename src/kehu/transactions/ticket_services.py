@@ -162,8 +162,11 @@ def ticket_update(
     priority: str,
     assignee,
     resolution: str,
+    subject: str | None = None,
+    description: str | None = None,
 ) -> Ticket:
-    """Work a ticket: status, priority, assignee and resolution.
+    """Work a ticket: status, priority, assignee and resolution (and subject/description
+    when given).
 
     Status moves follow TICKET_TRANSITIONS (a merged duplicate stays closed); resolving needs a
     resolution and stamps resolved_at, reopening clears it. Every move is kept in the status
@@ -177,6 +180,8 @@ def ticket_update(
     resolution = (resolution or "").strip()
     if status in TICKET_DONE and not resolution:
         errors["resolution"] = [_("Say how the ticket was resolved.")]
+    if subject is not None and not subject.strip():
+        errors["subject"] = [_("Give the ticket a subject.")]
     if errors:
         raise ValidationFailed(details=errors)
     with transaction.atomic():
@@ -199,9 +204,13 @@ def ticket_update(
             current.resolved_at = None
         current.status, current.priority = status, priority
         current.assignee, current.resolution = assignee, resolution
+        if subject is not None:
+            current.subject = subject.strip()
+        if description is not None:
+            current.description = description.strip()
         full_clean(current, exclude=["customer", "assignee", "product", "merged_into"])
         current.save(update_fields=["status", "priority", "assignee", "resolution",
-                                    "resolved_at"])
+                                    "resolved_at", "subject", "description"])
         if before["status"] != status:
             _history(current, before["status"], status, now, actor)
             customer_touch_activity(customer=current.customer, at=now)

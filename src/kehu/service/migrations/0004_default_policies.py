@@ -24,6 +24,17 @@ def forwards(apps, schema_editor):
             pause_statuses=["waiting_customer"], warn_percent=80, position=position)
 
 
+def compliance_handles_complaints(apps, schema_editor):
+    """Personal-information complaints are routed to the compliance role, which works them."""
+    Role = apps.get_model("accounts", "Role")
+    for role in Role.objects.filter(code="compliance_auditor"):
+        if "ticket.manage" not in role.permissions:
+            role.permissions = sorted([*role.permissions, "ticket.manage"])
+            role.save(update_fields=["permissions"])
+
+
 class Migration(migrations.Migration):
-    dependencies = [("service", "0003_sla_surveys_complaints")]
-    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
+    dependencies = [("service", "0003_sla_surveys_complaints"),
+                    ("accounts", "0002_default_roles")]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop),
+                  migrations.RunPython(compliance_handles_complaints, migrations.RunPython.noop)]

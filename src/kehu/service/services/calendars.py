@@ -22,6 +22,7 @@ from kehu.core.events import record_change
 from kehu.core.validation import full_clean
 from kehu.service.calendar import prc_holiday_data, working_periods
 from kehu.service.models import BusinessCalendar, CalendarDay
+from kehu.service.services.sla import sla_recompute_later
 
 
 def _snapshot(calendar: BusinessCalendar) -> dict[str, Any]:
@@ -122,6 +123,7 @@ def calendar_update(*, actor: Actor, calendar: BusinessCalendar, name: str, time
         record_change(actor=actor, action="calendar.update", event="calendar.updated",
                       object_type="calendar", object_id=current.pk, object_repr=current.name,
                       changes=diff(before, _snapshot(current)))
+        sla_recompute_later(actor)
     return current
 
 
@@ -163,6 +165,7 @@ def calendar_day_set(*, actor: Actor, calendar: BusinessCalendar, date: dt.date,
                       object_type="calendar", object_id=current.pk, object_repr=current.name,
                       changes={"date": date.isoformat(),
                                **diff(before, {"kind": row.kind, "name": row.name})})
+        sla_recompute_later(actor)
     return row
 
 
@@ -180,6 +183,7 @@ def calendar_day_remove(*, actor: Actor, calendar: BusinessCalendar, date: dt.da
         record_change(actor=actor, action="calendar.day_remove", event="calendar.day_removed",
                       object_type="calendar", object_id=current.pk, object_repr=current.name,
                       changes={"date": date.isoformat(), **diff(before, {})})
+        sla_recompute_later(actor)
 
 
 def calendar_load_prc(*, actor: Actor, calendar: BusinessCalendar, years: list[int]) -> int:
@@ -208,4 +212,5 @@ def calendar_load_prc(*, actor: Actor, calendar: BusinessCalendar, years: list[i
                       object_type="calendar", object_id=current.pk, object_repr=current.name,
                       changes={"years": sorted(set(years)), "removed": removed,
                                "written": len(rows)})
+        sla_recompute_later(actor)
     return len(rows)

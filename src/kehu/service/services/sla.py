@@ -102,7 +102,8 @@ def _policy_fields(errors: dict, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _recompute_after_commit(actor: Actor) -> None:
+def sla_recompute_later(actor: Actor) -> None:
+    """Recompute every ticket's clocks in the background once the caller commits."""
     from kehu.service.tasks import sla_recompute_task
 
     user_id = actor.user.pk if actor.user is not None else None
@@ -124,7 +125,7 @@ def sla_policy_create(*, actor: Actor, **data) -> SLAPolicy:
         record_change(actor=actor, action="sla_policy.create", event="sla_policy.created",
                       object_type="sla_policy", object_id=policy.pk, object_repr=policy.name,
                       changes=diff({}, _policy_snapshot(policy)))
-        _recompute_after_commit(actor)
+        sla_recompute_later(actor)
     return policy
 
 
@@ -153,7 +154,7 @@ def sla_policy_update(*, actor: Actor, policy: SLAPolicy, **data) -> SLAPolicy:
         record_change(actor=actor, action="sla_policy.update", event="sla_policy.updated",
                       object_type="sla_policy", object_id=current.pk, object_repr=current.name,
                       changes=diff(before, _policy_snapshot(current)))
-        _recompute_after_commit(actor)
+        sla_recompute_later(actor)
     return current
 
 
@@ -170,7 +171,7 @@ def sla_policy_delete(*, actor: Actor, policy: SLAPolicy) -> None:
         record_change(actor=actor, action="sla_policy.delete", event="sla_policy.deleted",
                       object_type="sla_policy", object_id=pk, object_repr=before["name"],
                       changes=diff(before, {}))
-        _recompute_after_commit(actor)
+        sla_recompute_later(actor)
 
 
 # Recomputation ----------------------------------------------------------------------------
