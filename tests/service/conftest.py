@@ -42,5 +42,5 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def agent(make_user, team):
+def agent(make_user, team):  # noqa: F811
     return make_user("service_agent", team=team)

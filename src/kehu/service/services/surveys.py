@@ -45,6 +45,8 @@ def survey_url(survey: SatisfactionSurvey, *, absolute: bool = True) -> str:
 class SurveyUnavailable(ValidationFailed):
     """The link is forged, expired or already used; `code` says which."""
 
+    status = 410
+
 
 def survey_from_token(token: str) -> SatisfactionSurvey:
     """The survey a public link names, or SurveyUnavailable (code `survey_invalid`,
