@@ -33,8 +33,9 @@ def survey_days() -> int:
 
 
 def survey_token(survey: SatisfactionSurvey) -> str:
-    """The signed token of a survey's public link (its nonce, signed with the secret key)."""
-    return signing.dumps({"n": survey.nonce}, salt=SALT, compress=False)
+    """The signed token of a survey's public link: its random nonce and an HMAC of it with the
+    secret key (the expiry and the single use are kept on the survey row)."""
+    return signing.Signer(salt=SALT).sign(survey.nonce)
 
 
 def survey_url(survey: SatisfactionSurvey, *, absolute: bool = True) -> str:
@@ -52,12 +53,12 @@ def survey_from_token(token: str) -> SatisfactionSurvey:
     """The survey a public link names, or SurveyUnavailable (code `survey_invalid`,
     `survey_expired` or `survey_answered`). Reads only."""
     try:
-        data = signing.loads(token, salt=SALT)
+        nonce = signing.Signer(salt=SALT).unsign(str(token or ""))
     except signing.BadSignature as exc:
         raise SurveyUnavailable(_("This survey link is not valid."),
                                 code="survey_invalid") from exc
     survey = SatisfactionSurvey.objects.select_related("ticket", "ticket__customer").filter(
-        nonce=str(data.get("n", ""))).first() if isinstance(data, dict) else None
+        nonce=nonce).first()
     if survey is None:
         raise SurveyUnavailable(_("This survey link is not valid."), code="survey_invalid")
     if survey.answered_at is not None:
