@@ -3,7 +3,6 @@ SLA clocks and policies, business calendars, satisfaction surveys (and the publi
 endpoint), complaints. Thin: schemas in, services and selectors, schemas out; every read is
 scoped by the caller's record scope through the tickets' customers."""
 
-from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
@@ -188,22 +187,22 @@ class TicketDetailOut(Schema):
     surveys: list[SurveyOut]
 
 
-def _detail(request, ticket_id: int) -> TicketDetailOut:
+def _detail(request, ticket_id: int) -> dict:
+    """The ticket as TicketDetailOut reads it (nested rows validated by their schemas)."""
     ticket = selectors.ticket_get(request.user, ticket_id)
-    complaint = selectors.ticket_complaint(ticket)
-    return TicketDetailOut(
-        id=ticket.pk, number=ticket.number, customer_id=ticket.customer_id,
-        customer_name=ticket.customer.name, kind=ticket.kind, subject=ticket.subject,
-        description=ticket.description, status=ticket.status, priority=ticket.priority,
-        assignee=ticket.assignee.username if ticket.assignee_id else None,
-        satisfaction=ticket.satisfaction, satisfaction_source=ticket.satisfaction_source,
-        resolution=ticket.resolution, opened_at=ticket.opened_at,
-        resolved_at=ticket.resolved_at, merged_into_id=ticket.merged_into_id,
-        sla=_sla_out(ticket),
-        complaint=ComplaintOut.from_orm(complaint) if complaint else None,
-        messages=[MessageOut.from_orm(m) for m in selectors.ticket_messages(request.user,
-                                                                             ticket)],
-        surveys=[SurveyOut.from_orm(s) for s in selectors.ticket_surveys(ticket)])
+    return {
+        "id": ticket.pk, "number": ticket.number, "customer_id": ticket.customer_id,
+        "customer_name": ticket.customer.name, "kind": ticket.kind, "subject": ticket.subject,
+        "description": ticket.description, "status": ticket.status,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee.username if ticket.assignee_id else None,
+        "satisfaction": ticket.satisfaction, "satisfaction_source": ticket.satisfaction_source,
+        "resolution": ticket.resolution, "opened_at": ticket.opened_at,
+        "resolved_at": ticket.resolved_at, "merged_into_id": ticket.merged_into_id,
+        "sla": _sla_out(ticket), "complaint": selectors.ticket_complaint(ticket),
+        "messages": selectors.ticket_messages(request.user, ticket),
+        "surveys": selectors.ticket_surveys(ticket),
+    }
 
 
 # Queues and tickets ---------------------------------------------------------------------------
