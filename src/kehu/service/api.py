@@ -6,7 +6,7 @@ scoped by the caller's record scope through the tickets' customers."""
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -562,7 +562,7 @@ class CalendarOut(Schema):
 class CalendarPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=80)
     time_zone: str | None = Field(None, max_length=40)
-    workdays: list[int] | None = Field(None, max_length=7)
+    workdays: list[Annotated[int, Field(ge=0, le=6)]] | None = Field(None, max_length=7)
     day_start: dt.time | None = None
     lunch_start: dt.time | None = None
     lunch_end: dt.time | None = None
@@ -621,7 +621,8 @@ def remove_calendar_day(request, calendar_id: Id, day: Day):
 
 
 class LoadIn(Input):
-    years: list[int] = Field(..., min_length=1, max_length=10)
+    years: list[Annotated[int, Field(ge=1990, le=2100)]] = Field(..., min_length=1,
+                                                                 max_length=10)
 
 
 @router.post("/service/calendars/{calendar_id}/load-prc",
