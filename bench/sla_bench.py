@@ -5,7 +5,8 @@ its status history and messages, as after a policy or calendar change.
 Builds N tickets in a fresh KEHU_HOME (SQLite) or the EMPTY PostgreSQL database of
 --database-url, written set-based from a seeded generator: spread over 2025–2027 (so the
 clocks cross weekends, lunch breaks, PRC holidays and 调休 days), each with 1–5 status moves
-(a third of them through 待客户回复, which pauses the clocks, and 80 % resolved or closed) and
+(a third of them through 待客户回复, which pauses the clocks, some still waiting there; most
+resolved or closed) and
 0–3 replies or customer messages. Then times `sla_recompute()` over all of them (the job a
 policy change queues), a second time (the steady state: every row rewritten), and the single
 ticket path a ticket change runs.
@@ -63,10 +64,12 @@ def build(n: int, seed: int) -> tuple[int, int]:
                 history.append([pk, "", "open", opened])
                 path = []
                 if rng.random() < 0.35:
-                    path += ["in_progress", "waiting_customer", "in_progress"]
+                    path += ["in_progress", "waiting_customer"]
+                    if rng.random() < 0.8:
+                        path.append("in_progress")     # the customer answered
                 elif rng.random() < 0.7:
                     path.append("in_progress")
-                if rng.random() < 0.8:
+                if path[-1:] != ["waiting_customer"] and rng.random() < 0.8:
                     path.append(rng.choice(["resolved", "closed"]))
                 for step in path:
                     at += dt.timedelta(minutes=rng.randrange(20, 60 * 30))
