@@ -185,3 +185,19 @@ def test_configuration_pages(client, admin_user, agent):
     assert client.post(reverse("service:calendar", args=[calendar.pk]), {
         "action": "day", "date": "2026-03-03", "kind": "holiday"}).status_code == 404
     assert db_snapshot() == before
+
+
+def test_queue_queries_do_not_grow_with_rows(client, agent, customer, actor_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    actor = actor_for(agent)
+    client.force_login(agent)
+    counts = []
+    for batch in (2, 8):
+        for _ in range(batch):
+            ticket_open(actor=actor, customer=customer, kind="inquiry", subject="问价")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("service:queue"), {"queue": "all"}).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
