@@ -137,12 +137,23 @@ def patchable(admin_user, admin, customer):
     contract = contract_create(actor=Actor(user=admin_user), title="合同", customer=customer,
                                start_date=dt.date(2027, 1, 1), end_date=dt.date(2027, 12, 31),
                                amount="1000")
+    from kehu.service.models import BusinessCalendar, Complaint, SLAPolicy
+
+    complaint = _send(admin, "post", "/api/v1/service/complaints", {
+        "customer_id": customer.pk, "subject": "慢", "category": "delivery"}).json()
+    policy, calendar = SLAPolicy.objects.first(), BusinessCalendar.objects.first()
     return {
         f"/api/v1/deals/{deal.pk}": lambda: Deal.objects.filter(pk=deal.pk).values().get(),
         f"/api/v1/contracts/{contract.pk}":
             lambda: Contract.objects.filter(pk=contract.pk).values().get(),
         f"/api/v1/webhooks/{webhook.pk}":
             lambda: WebhookEndpoint.objects.filter(pk=webhook.pk).values().get(),
+        f"/api/v1/service/complaints/{complaint['ticket_id']}":
+            lambda: Complaint.objects.filter(pk=complaint["ticket_id"]).values().get(),
+        f"/api/v1/service/sla-policies/{policy.pk}":
+            lambda: SLAPolicy.objects.filter(pk=policy.pk).values().get(),
+        f"/api/v1/service/calendars/{calendar.pk}":
+            lambda: BusinessCalendar.objects.filter(pk=calendar.pk).values().get(),
         f"/api/v1/products/{product.pk}": lambda: Product.objects.filter(pk=product.pk).values().get(),
         f"/api/v1/tickets/{ticket.pk}": lambda: Ticket.objects.filter(pk=ticket.pk).values().get(),
         f"/api/v1/users/{admin_user.pk}": lambda: User.objects.filter(pk=admin_user.pk).values().get(),

@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, object] = {
     "deal.manage": _("Manage deals, quotes, contracts and payments"),
     "target.manage": _("Set sales targets"),
     "pipeline.configure": _("Configure pipelines and their stages"),
+    "service.configure": _("Configure SLA policies and business calendars"),
     "customfield.manage": _("Define custom fields"),
     "segment.view": _("View segments and their members"),
     "quality.view": _("See the data-quality page"),

@@ -12,7 +12,7 @@ NAVIGATION = [
     ("interactions:follow_ups", _("My tasks"), "customer.view"),
     ("pipeline:board", _("Deals"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
-    ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("service:queue", _("Service desk"), "customer.view"),
     ("insights:churn", _("Churn warning"), "scoring.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
