@@ -31,7 +31,7 @@ DEFAULT_ROLES = [
         "description": gettext_noop("Runs a sales team: sees the team's customers and reassigns them."),
         "permissions": _CUSTOMER_WORK + ["customer.assign", "customer.export", "customer.merge",
                                           "order.manage", "segment.view", "segment.manage",
-                                          "apikey.manage", "scoring.view"],
+                                          "apikey.manage", "scoring.view", "rule.manage"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -60,7 +60,7 @@ DEFAULT_ROLES = [
         "name": gettext_noop("Marketer"),
         "description": gettext_noop("Builds segments and campaigns over all customers; contact data masked."),
         "permissions": ["customer.view", "customer.export", "segment.view", "segment.manage",
-                        "scoring.view", "scoring.configure"],
+                        "scoring.view", "scoring.configure", "rule.manage"],
         "record_scope": "all",
         "field_permissions": {"customer.email": "view", "customer.birthday": "view",
                               "customer.id_number": "hidden"},

@@ -79,6 +79,8 @@ EVENT_TYPES = frozenset({
     "user.updated", "user.password_changed", "user.unlocked", "apikey.created",
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
+    "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
+    "churn.risk_changed", "ticket.sla_breached",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
