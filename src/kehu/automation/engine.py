@@ -117,7 +117,7 @@ def would_fire_queryset(rule: Rule, *, now: dt.datetime | None = None):
     now = now or timezone.now()
     kind = rule.trigger["kind"]
     qs = qualifying_queryset(rule, now=now, with_state=kind != "schedule")
-    if triggers.is_time(rule.trigger) and kind != "schedule":
+    if triggers.is_time(rule.trigger) and kind != "schedule" and rule.pk is not None:
         inside = RuleEntry.objects.filter(rule=rule, inside=True).values("customer_id")
         qs = qs.exclude(pk__in=inside)
     return qs

@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 TEMPLATES: dict[str, Any] = {
     "signed_invoice": _lazy("Signed → tell finance to invoice"),
-    "high_value_30d": _lazy("High-value customer not followed up for 30 days → alert the owner "
-                            "and their manager"),
+    "high_value_30d": _lazy("High value, no follow-up for 30 days → alert owner and manager"),
     "no_follow_up_180d": _lazy("No follow-up for 180 days → verify the customer's details"),
     "birthday_7d": _lazy("7 days before a birthday → birthday greetings"),
     "new_lead_assign": _lazy("New lead → assign by region / industry and create a to-do"),

@@ -63,6 +63,20 @@ def _clean(actor: Actor, *, name: str, description: str, trigger: Any, condition
     return clean
 
 
+def rule_check(*, actor: Actor, name: str, trigger: Any, actions: Any, conditions: Any = None,
+               description: str = "", max_runs_per_hour: Any = 1000,
+               rule: Rule | None = None) -> Rule:
+    """An unsaved rule from these fields (for a dry run of the editor's content), or
+    ValidationFailed as rule_create would raise it. Writes nothing."""
+    actor.require("rule.manage")
+    clean = _clean(actor, name=name, description=description, trigger=trigger,
+                   conditions=conditions, actions=actions,
+                   max_runs_per_hour=max_runs_per_hour, rule=rule)
+    return Rule(pk=rule.pk if rule else None, owner=actor.user,
+                status=rule.status if rule else DRAFT,
+                version=rule.version if rule else 1, **clean)
+
+
 def _state(rule: Rule) -> dict[str, Any]:
     return {"name": rule.name, "description": rule.description, "trigger": rule.trigger,
             "conditions": rule.conditions, "actions": rule.actions, "status": rule.status,

@@ -13,6 +13,7 @@ NAVIGATION = [
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
+    ("automation:list", _("Rules"), "rule.manage"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
