@@ -81,6 +81,7 @@ EVENT_TYPES = frozenset({
     "demo.loaded",
     "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
     "churn.risk_changed", "ticket.sla_breached",
+    "notification.sent", "followup.snoozed", "followup.reassigned",
 })
 TYPE_MAX = 60
 REPR_MAX = 200
