@@ -195,36 +195,42 @@ def _language(customer) -> str:
     return "en" if str(language).lower().startswith("en") else "zh-hans"
 
 
-def _localised(action, key, customer) -> str:
-    if _language(customer) == "en" and action.get(f"{key}_en"):
-        return action[f"{key}_en"]
+def _variants(action, key) -> Any:
+    """A per-language template ({"zh-hans": …, "en": …}) when an English variant is given."""
+    if action.get(f"{key}_en"):
+        return {"zh-hans": action.get(key, ""), "en": action[f"{key}_en"]}
     return action.get(key, "")
 
 
 def _email_customer(ctx, action, index) -> str:
-    from kehu.notifications.channels import email_send
+    from kehu.notifications.channels import email_send, message_render
 
     customer = ctx.customer
     purpose = action.get("purpose", MARKETING)
     if not may_contact(customer, "email", purpose):
         ctx.consent_skipped += 1
         raise ActionSkipped(_g("not sent: no email address or no consent for email"))
-    subject = render(_localised(action, "subject", customer), ctx)[:200]
-    text = render(_localised(action, "body", customer), ctx)
-    email_send(to=[customer.primary_email], subject=subject, text=text, purpose=purpose)
+    subject, text = message_render(subject=_variants(action, "subject"),
+                                   body=_variants(action, "body"),
+                                   context=template_context(ctx), language=_language(customer))
+    email_send(to=[customer.primary_email], subject=subject, text=text, purpose=purpose,
+               customer_id=customer.pk, dedupe_key=f"rule-run:{ctx.run.pk}:{index}")
     return _g("email “%s” sent to the customer") % subject
 
 
 def _sms_customer(ctx, action, index) -> str:
-    from kehu.notifications.channels import sms_send
+    from kehu.notifications.channels import message_render, sms_send
 
     customer = ctx.customer
     purpose = action.get("purpose", MARKETING)
     if not may_contact(customer, "sms", purpose):
         ctx.consent_skipped += 1
         raise ActionSkipped(_g("not sent: no mobile number or no consent for SMS"))
-    sms_send(to=customer.primary_mobile, text=render(_localised(action, "text", customer), ctx),
-             purpose=purpose)
+    _subject, text = message_render(subject="", body=_variants(action, "text"),
+                                    context=template_context(ctx),
+                                    language=_language(customer))
+    sms_send(to=customer.primary_mobile, text=text, purpose=purpose, customer_id=customer.pk,
+             dedupe_key=f"rule-run:{ctx.run.pk}:{index}")
     return _g("SMS sent to the customer")
 
 
@@ -236,7 +242,8 @@ def _email_users(ctx, action, index) -> str:
         raise ActionSkipped(_g("none of the recipients has an email address"))
     subject = render(action.get("subject", ""), ctx)[:200] or ctx.rule.name
     email_send(to=[u.email for u in users], subject=subject,
-               text=render(action.get("body", ""), ctx), purpose=SERVICE)
+               text=render(action.get("body", ""), ctx), purpose=SERVICE,
+               customer_id=ctx.customer.pk, dedupe_key=f"rule-run:{ctx.run.pk}:{index}")
     return _g("email “%(subject)s” sent to %(who)s") % {"subject": subject,
                                                         "who": _names(users)}
 
