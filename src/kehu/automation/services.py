@@ -40,13 +40,13 @@ def _clean(actor: Actor, *, name: str, description: str, trigger: Any, condition
         try:
             clean[key] = check(trigger if key == "trigger" else actions)
         except ValidationFailed as exc:
-            details.update(exc.details)
+            details |= exc.details
     try:
         conditions = conditions or {"type": "group", "match": "all", "conditions": []}
         clean["conditions"] = validate(conditions, access=actor.access)
     except ValidationFailed as exc:
-        details.update({f"conditions.{k}" if k != "definition" else "conditions": v
-                        for k, v in exc.details.items()})
+        details |= {f"conditions.{k}" if k != "definition" else "conditions": v
+                    for k, v in exc.details.items()}
     try:
         limit = int(max_runs_per_hour)
         if not 1 <= limit <= MAX_PER_HOUR:
