@@ -166,16 +166,17 @@ def rule_activate(*, actor: Actor, rule: Rule, backfill: bool) -> tuple[Rule, in
                       changes={**diff(before, _state(rule)), "backfill": backfill,
                                "backfill_customers": covered})
     engine.invalidate()
-    if covered and not triggers.is_time(rule.trigger):
+    if backfill:
         transaction.on_commit(_run_pending_soon)
     return rule, covered
 
 
 def _run_pending_soon() -> None:
+    """A backfill acts at once: the worker ticks (time rules enter) and runs what is pending."""
     try:
-        from kehu.automation.tasks import rules_run_pending
+        from kehu.automation.tasks import rules_tick_now
 
-        rules_run_pending()
+        rules_tick_now()
     except Exception:  # the minute tick runs what this leaves behind
         engine.log.exception("could not schedule the rules' pending runs")
 

@@ -16,8 +16,8 @@ def rules_tick_every_minute() -> dict[str, int]:
 
 
 @db_task()
-def rules_run_pending() -> int:
-    """Run what a backfill recorded (scheduled when a rule is activated with backfill)."""
-    from kehu.automation.engine import runs_execute_due
+def rules_tick_now() -> dict[str, int]:
+    """A tick at once (scheduled when a rule is activated with backfill)."""
+    from kehu.automation.engine import tick
 
-    return runs_execute_due()
+    return tick()
