@@ -394,25 +394,25 @@ def chain_start(ctx: RunContext, target_id: int) -> str:
 
 def tick(*, now: dt.datetime | None = None, execute: bool = True) -> dict[str, int]:
     """Evaluate every active time rule once (idempotent: a second tick at the same moment
-    changes nothing), then run what is pending. Returns counts."""
+    changes nothing), then run what is pending. Returns counts.
+
+    Each rule's qualifying set is read outside any write transaction (readers do not block
+    the one SQLite writer); the few customers who entered or left are then checked again
+    under the rule's lock and recorded, so concurrent ticks never act twice."""
     now = now or timezone.now()
     stats = {"rules": 0, "entered": 0, "left": 0, "runs": 0, "executed": 0}
     catalogue = Catalogue.load()
-    rule_ids = [r.pk for r in Rule.objects.filter(status=ACTIVE).only("pk", "trigger")
-                if triggers.SPECS.get(r.trigger.get("kind")) is not None
-                and triggers.is_time(r.trigger)]
-    for rule_id in rule_ids:
+    rules = [r for r in Rule.objects.filter(status=ACTIVE)
+             if triggers.SPECS.get(r.trigger.get("kind")) is not None
+             and triggers.is_time(r.trigger)]
+    for rule in rules:
         try:
-            with transaction.atomic():
-                rule = Rule.objects.select_for_update().filter(pk=rule_id, status=ACTIVE).first()
-                if rule is None:
-                    continue
-                if rule.trigger["kind"] == "schedule":
-                    part = _tick_schedule(rule, now, catalogue)
-                else:
-                    part = _tick_entries(rule, now, catalogue)
+            if rule.trigger["kind"] == "schedule":
+                part = _tick_schedule(rule, now, catalogue)
+            else:
+                part = _tick_entries(rule, now, catalogue)
         except Exception:
-            log.exception("rule %s: tick failed", rule_id)
+            log.exception("rule %s: tick failed", rule.pk)
             continue
         stats["rules"] += 1
         for key, value in part.items():
@@ -422,25 +422,54 @@ def tick(*, now: dt.datetime | None = None, execute: bool = True) -> dict[str, i
     return stats
 
 
+_NOTHING = {"entered": 0, "left": 0, "runs": 0}
+
+
+def _still(qualifying, ids: list[int]) -> set[int]:
+    """Which of `ids` qualify (checked again under the lock: a small pk IN query)."""
+    found: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        found.update(qualifying.filter(pk__in=ids[start:start + _CHUNK])
+                     .values_list("pk", flat=True))
+    return found
+
+
 def _tick_entries(rule: Rule, now: dt.datetime, catalogue: Catalogue) -> dict[str, int]:
     qualifying = qualifying_queryset(rule, now=now, catalogue=catalogue)
     inside = RuleEntry.objects.filter(rule=rule, inside=True)
     entered = list(qualifying.exclude(pk__in=inside.values("customer_id"))
                    .values_list("pk", flat=True))
-    if entered and _limit_reached(rule, len(entered), now):
-        return {"entered": 0, "left": 0, "runs": 0}
-    left = inside.exclude(customer_id__in=qualifying.values("pk")).update(
-        inside=False, changed_at=now)
-    if entered:
-        _enter(rule, entered, now)
-        numbers = {}
-        for start in range(0, len(entered), _CHUNK):
-            numbers.update(RuleEntry.objects.filter(
-                rule=rule, customer_id__in=entered[start:start + _CHUNK]).values_list(
-                "customer_id", "entries"))
-        runs_create_many(rule, entered, lambda pk: f"entry:{numbers[pk]}",
-                         text=triggers.describe(rule.trigger))
-    return {"entered": len(entered), "left": left, "runs": len(entered)}
+    left = list(inside.exclude(customer_id__in=qualifying.values("pk"))
+                .values_list("customer_id", flat=True))
+    if not entered and not left:
+        return dict(_NOTHING)
+    with transaction.atomic():
+        if not Rule.objects.select_for_update().filter(pk=rule.pk, status=ACTIVE).exists():
+            return dict(_NOTHING)
+        if entered:
+            still = _still(qualifying, entered)
+            already = set(RuleEntry.objects.filter(rule=rule, inside=True,
+                                                   customer_id__in=entered)
+                          .values_list("customer_id", flat=True)) if len(entered) <= 5000                 else set(inside.values_list("customer_id", flat=True))
+            entered = [pk for pk in entered if pk in still and pk not in already]
+        if left:
+            back = _still(qualifying, left)
+            left = [pk for pk in left if pk not in back]
+        if entered and _limit_reached(rule, len(entered), now):
+            return dict(_NOTHING)
+        for start in range(0, len(left), _CHUNK):
+            inside.filter(customer_id__in=left[start:start + _CHUNK]).update(
+                inside=False, changed_at=now)
+        if entered:
+            _enter(rule, entered, now)
+            numbers = {}
+            for start in range(0, len(entered), _CHUNK):
+                numbers.update(RuleEntry.objects.filter(
+                    rule=rule, customer_id__in=entered[start:start + _CHUNK]).values_list(
+                    "customer_id", "entries"))
+            runs_create_many(rule, entered, lambda pk: f"entry:{numbers[pk]}",
+                             text=triggers.describe(rule.trigger))
+    return {"entered": len(entered), "left": len(left), "runs": len(entered)}
 
 
 def _enter(rule: Rule, customer_ids: list[int], now: dt.datetime, *, count: bool = True) -> None:
@@ -460,15 +489,20 @@ def _enter(rule: Rule, customer_ids: list[int], now: dt.datetime, *, count: bool
 def _tick_schedule(rule: Rule, now: dt.datetime, catalogue: Catalogue) -> dict[str, int]:
     occurrence = triggers.last_occurrence(rule.trigger, now)
     if rule.last_occurrence is not None and rule.last_occurrence >= occurrence:
-        return {"entered": 0, "left": 0, "runs": 0}
+        return dict(_NOTHING)
     ids = list(qualifying_queryset(rule, now=now, catalogue=catalogue, with_state=False)
                .values_list("pk", flat=True))
-    if ids and _limit_reached(rule, len(ids), now):
-        return {"entered": 0, "left": 0, "runs": 0}
-    key = f"at:{occurrence.isoformat(timespec='minutes')}"
-    runs_create_many(rule, ids, lambda pk: key, text=triggers.describe(rule.trigger))
-    rule.last_occurrence = occurrence
-    rule.save(update_fields=["last_occurrence"])
+    with transaction.atomic():
+        rule = Rule.objects.select_for_update().filter(pk=rule.pk, status=ACTIVE).first()
+        if rule is None or (rule.last_occurrence is not None
+                            and rule.last_occurrence >= occurrence):
+            return dict(_NOTHING)
+        if ids and _limit_reached(rule, len(ids), now):
+            return dict(_NOTHING)
+        key = f"at:{occurrence.isoformat(timespec='minutes')}"
+        runs_create_many(rule, ids, lambda pk: key, text=triggers.describe(rule.trigger))
+        rule.last_occurrence = occurrence
+        rule.save(update_fields=["last_occurrence"])
     return {"entered": 0, "left": 0, "runs": len(ids)}
 
 
