@@ -18,6 +18,7 @@ def test_list_dry_run_and_tick(people, capsys):
     rule = services.rule_create(actor=people["actor"], name="每天九点", trigger={
         "kind": "no_interaction", "days": 1}, conditions=ALL, actions=[TASK])
     from django.utils import timezone
+
     from kehu.customers.models import Customer
 
     c = customer(people["rep"], name="客户")

@@ -448,9 +448,12 @@ def _tick_entries(rule: Rule, now: dt.datetime, catalogue: Catalogue) -> dict[st
             return dict(_NOTHING)
         if entered:
             still = _still(qualifying, entered)
-            already = set(RuleEntry.objects.filter(rule=rule, inside=True,
-                                                   customer_id__in=entered)
-                          .values_list("customer_id", flat=True)) if len(entered) <= 5000                 else set(inside.values_list("customer_id", flat=True))
+            if len(entered) <= 5000:
+                already = set(RuleEntry.objects.filter(
+                    rule=rule, inside=True, customer_id__in=entered).values_list(
+                    "customer_id", flat=True))
+            else:
+                already = set(inside.values_list("customer_id", flat=True))
             entered = [pk for pk in entered if pk in still and pk not in already]
         if left:
             back = _still(qualifying, left)

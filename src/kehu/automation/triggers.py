@@ -357,7 +357,7 @@ def state_node(trigger: dict[str, Any], *, today: dt.date) -> dict[str, Any] | N
             {"type": "field", "field": trigger["field"], "op": "is_set"},
             {"type": "field", "field": trigger["field"], "op": "before",
              "value": (today - dt.timedelta(days=trigger["days"] - 1)).isoformat()}]}
-    if kind == "field_changed" and "to" in trigger and not trigger["field"] in ("owner", "team"):
+    if kind == "field_changed" and "to" in trigger and trigger["field"] not in ("owner", "team"):
         return {"type": "field", "field": trigger["field"], "op": "eq", "value": trigger["to"]}
     if kind == "lifecycle_changed" and "to" in trigger:
         return {"type": "field", "field": "lifecycle_stage", "op": "eq", "value": trigger["to"]}
