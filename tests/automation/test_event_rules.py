@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kehu.automation import services
 from kehu.automation.models import RuleRun
@@ -75,7 +76,7 @@ def test_a_rules_own_actions_do_not_retrigger_it(people):
     fired = runs(rule, status=RuleRun.DONE)
     assert len(fired) == 1
     guarded = runs(rule, status=RuleRun.SKIPPED)
-    assert len(guarded) == 1 and "loop guard" in guarded[0].error
+    assert len(guarded) == 1 and guarded[0].error == _("loop guard: caused by this rule's own action")
 
 
 def test_chains_stop_at_depth_three(people):
@@ -100,7 +101,8 @@ def test_chains_stop_at_depth_three(people):
     depths = {r.rule_id: r.depth for r in RuleRun.objects.filter(status=RuleRun.DONE)}
     assert depths == {made[0].pk: 0, made[1].pk: 1, made[2].pk: 2, made[3].pk: 3}
     last = RuleRun.objects.get(rule=made[3])
-    assert last.outcome[1]["status"] == "skipped" and "depth" in last.outcome[1]["detail"]
+    assert last.outcome[1]["status"] == "skipped" and last.outcome[1]["detail"] == _(
+        "chain depth limit (%d) reached") % 3
     names = set(c.tag_links.values_list("tag__name", flat=True))
     assert names == {"t0", "chain0", "chain1", "chain2", "chain3"}
 
@@ -114,7 +116,7 @@ def test_the_hourly_limit_pauses_the_rule(people):
     assert (rule.status, rule.paused_reason) == ("paused", "limit")
     assert len(runs(rule, status=RuleRun.DONE)) == 2
     skipped = runs(rule, status=RuleRun.SKIPPED)
-    assert len(skipped) == 1 and "limit" in skipped[0].error
+    assert len(skipped) == 1 and skipped[0].error == _("paused: limit reached")
     assert FollowUpTask.objects.count() == 2
 
 
