@@ -653,6 +653,32 @@ def _follow_up_reassign(c):
     return mark, {"assignee": (task.assignee_id, other.pk)}
 
 
+@case("kehu.notifications.services.outbound_retry", "message.requeued")
+def _outbound_retry(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_retry
+
+    message = OutboundMessage.objects.create(channel="email", to=["a@example.com"],
+                                             subject="x", text="y", status="failed",
+                                             attempts=5)
+    mark = c.mark()
+    outbound_retry(actor=c.actor, message_id=message.pk)
+    return mark, {"status": ("failed", "queued")}
+
+
+@case("kehu.notifications.services.outbound_messages_redact", "message.redacted")
+def _outbound_messages_redact(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_messages_redact
+
+    customer = c.customer()
+    OutboundMessage.objects.create(channel="sms", to=["+8613812345678"], text="生日快乐",
+                                   status="sent", customer_id=customer.pk)
+    mark = c.mark()
+    outbound_messages_redact(actor=c.actor, customer_id=customer.pk)
+    return mark, {"messages": 1}
+
+
 @case("kehu.notifications.services.notification_send", "notification.sent")
 def _notification_send(c):
     from kehu.notifications.services import notification_send

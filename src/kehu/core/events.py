@@ -81,7 +81,8 @@ EVENT_TYPES = frozenset({
     "demo.loaded",
     "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
     "churn.risk_changed", "ticket.sla_breached",
-    "notification.sent", "followup.snoozed", "followup.reassigned",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

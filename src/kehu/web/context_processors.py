@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("web:home", _("Home"), None),
     ("customers:list", _("Customers"), "customer.view"),
-    ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
+    ("interactions:follow_ups", _("My tasks"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("transactions:tickets", _("Tickets"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
@@ -29,6 +29,7 @@ ADMIN_NAVIGATION = [
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
+    ("notifications:outbox", _("Outgoing messages"), "event.manage"),
 ]
 
 
