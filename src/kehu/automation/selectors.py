@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from kehu.automation import actions as action_catalogue
 from kehu.automation import engine, triggers
-from kehu.automation.models import Rule, RuleRun
+from kehu.automation.models import Rule, RuleRun, RuleVersion
 from kehu.core.errors import NotFound
 from kehu.customers.selectors import customer_present, customer_queryset
 from kehu.segments.definition import Catalogue
@@ -38,6 +38,13 @@ def rule_get(*, user, rule_id: int) -> Rule:
     if rule is None:
         raise NotFound()
     return rule
+
+
+def rule_versions(*, user, rule: Rule, limit: int = 20) -> list[RuleVersion]:
+    """The rule's saved versions, newest first (who saved each, when)."""
+    user.access.require("rule.manage")
+    return list(RuleVersion.objects.filter(rule=rule).select_related("saved_by")
+                .order_by("-version")[:limit])
 
 
 def rule_stats(*, user, rules: list[Rule]) -> dict[int, dict[str, Any]]:

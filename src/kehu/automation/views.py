@@ -85,7 +85,8 @@ def rule_edit(request, rule_id: int):
     data = {"name": rule.name, "description": rule.description, "trigger": rule.trigger,
             "conditions": rule.conditions, "actions": rule.actions,
             "max_runs_per_hour": rule.max_runs_per_hour}
-    return render(request, "automation/editor.html", _editor_context(request, data, rule=rule))
+    return render(request, "automation/editor.html", _editor_context(
+        request, data, rule=rule, versions=selectors.rule_versions(user=request.user, rule=rule)))
 
 
 def _posted(request):
