@@ -82,3 +82,43 @@ def test_set_field_and_tags_go_through_the_customer_services(people):
     assert run.status == RuleRun.RETRY  # the bad value is refused by the field rules
     assert [o["status"] for o in run.outcome] == ["done", "done", "failed"]
     assert "lifecycle_stage" in run.error
+
+
+def test_assign_owner_uses_the_assignment_contract_and_skips_owned(people, monkeypatch):
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from kehu.customers.services import customer_update
+
+    @dataclass
+    class Decision:
+        customer_id: int
+        explanation: str
+
+    calls = []
+
+    def assignment_apply(*, actor, customer_ids, rule_id=None):
+        calls.append((customer_ids, rule_id))
+        for pk in customer_ids:
+            from kehu.customers.models import Customer
+
+            customer_update(actor=actor, customer=Customer.objects.get(pk=pk),
+                            expected_version=None, changes={"owner": people["boss"]})
+        return [Decision(pk, "按华东区规则轮询分配给 经理") for pk in customer_ids]
+
+    fake = types.ModuleType("kehu.assignment.services")
+    fake.assignment_apply = assignment_apply
+    monkeypatch.setitem(sys.modules, "kehu.assignment.services", fake)
+    rule = _fire(people, [{"kind": "assign_owner"},
+                          {"kind": "follow_up", "to": "owner", "title": "首次联系",
+                           "due_days": 1}])
+    lead = customer(None, name="新线索")
+    owned = customer(people["rep"], name="已有负责人")
+    deliver()
+    assert calls == [([lead.pk], None)]
+    by_customer = {r.customer_id: r for r in runs(rule)}
+    assert by_customer[lead.pk].outcome[0]["detail"] == "按华东区规则轮询分配给 经理"
+    assert by_customer[owned.pk].outcome[0]["status"] == "skipped"
+    assert FollowUpTask.objects.get(customer=lead).assignee == people["boss"]
+    assert FollowUpTask.objects.get(customer=owned).assignee == people["rep"]

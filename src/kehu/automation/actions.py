@@ -279,6 +279,10 @@ def _remove_tag(ctx, action, index) -> str:
 
 
 def _assign_owner(ctx, action, index) -> str:
+    owner = ctx.customer.owner
+    if owner is not None and action.get("when", "unowned") == "unowned":
+        # The assignment app's own new-customer hook may have assigned them already.
+        raise ActionSkipped(_g("already owned by %s") % (owner.display_name or owner.username))
     from kehu.assignment.services import assignment_apply
 
     rule_id = int(action["assignment_rule"]) if action.get("assignment_rule") else None
@@ -342,7 +346,10 @@ CATALOGUE: list[ActionSpec] = [
                _remove_tag),
     ActionSpec("assign_owner", _("Assign the owner by an assignment rule"), (
         Param("assignment_rule", _("Assignment rule (optional: the first that matches)"),
-              "choice", False, _assignment_rules),), _assign_owner),
+              "choice", False, _assignment_rules),
+        Param("when", _("Customers"), "choice", False, lambda: [
+            ("unowned", _g("only those without an owner")),
+            ("always", _g("also reassign those with an owner"))], "unowned")), _assign_owner),
     ActionSpec("start_rule", _("Start another rule"), (
         Param("rule", _("Rule"), "choice", True, _rules),), _start_rule),
 ]
