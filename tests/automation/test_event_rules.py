@@ -148,3 +148,20 @@ def test_a_failing_action_is_retried_and_shown(people, monkeypatch):
     assert [o["status"] for o in run.outcome] == ["done", "done"]
     assert FollowUpTask.objects.filter(customer=c).count() == 1  # not made twice
     assert c.tag_links.filter(tag__name="新客").exists()
+
+
+def test_a_broken_rule_is_logged_and_never_holds_the_others_back(people):
+    from kehu.automation.models import Rule
+
+    broken = _rule(people, {"kind": "customer_created"})
+    fine = _rule(people, {"kind": "customer_created"})
+    # A custom field the conditions name was removed since: evaluating it fails.
+    Rule.objects.filter(pk=broken.pk).update(conditions={
+        "type": "group", "match": "all", "conditions": [
+            {"type": "field", "field": "custom.gone", "op": "eq", "value": "x"}]})
+    c = customer(people["rep"], name="照常")
+    deliver()
+    assert [r.status for r in runs(fine)] == [RuleRun.DONE]
+    failed = runs(broken)
+    assert [r.status for r in failed] == [RuleRun.FAILED] and failed[0].error
+    assert FollowUpTask.objects.filter(customer=c).count() == 1

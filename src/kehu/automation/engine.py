@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -200,32 +200,46 @@ def on_event(event) -> None:
     for rule in rules:
         if not triggers.matches(rule.trigger, event):
             continue
-        depth, skip = 0, ""
-        if origin is not None:
-            depth = origin[1] + 1
-            if origin[0] == rule.pk:
-                skip = _("loop guard: caused by this rule's own action")
-            elif depth > MAX_DEPTH:
-                skip = _("chain depth limit (%d) reached") % MAX_DEPTH
-        if not conditions_hold(rule, event.customer_id, now=now, catalogue=catalogue):
-            continue
-        key = f"event:{event.id}"
-        text = f"{event.type} #{event.id}"
-        if not skip and _limit_reached(rule, 1, now):
-            skip = _("paused: limit reached")
-        run, created = _run_get_or_create(rule, event.customer_id, key, text=text,
-                                          event_id=event.id, depth=depth, skip=skip)
-        if created and not skip:
-            run_execute(run.pk)
+        try:
+            with transaction.atomic():
+                _fire(rule, event, origin, now, catalogue)
+        except DatabaseError:
+            raise  # the delivery is retried (a locked database, a lost connection)
+        except Exception as exc:  # a broken rule never holds the others' events back
+            log.exception("rule %s: event %s not handled", rule.pk, event.id)
+            _run_get_or_create(rule, event.customer_id, f"event:{event.id}",
+                               text=f"{event.type} #{event.id}", event_id=event.id,
+                               skip=_("the rule could not be evaluated: %s") % _error_text(exc),
+                               status=RuleRun.FAILED)
+
+
+def _fire(rule: Rule, event, origin, now: dt.datetime, catalogue) -> None:
+    depth, skip = 0, ""
+    if origin is not None:
+        depth = origin[1] + 1
+        if origin[0] == rule.pk:
+            skip = _("loop guard: caused by this rule's own action")
+        elif depth > MAX_DEPTH:
+            skip = _("chain depth limit (%d) reached") % MAX_DEPTH
+    if not conditions_hold(rule, event.customer_id, now=now, catalogue=catalogue):
+        return
+    key = f"event:{event.id}"
+    if not skip and _limit_reached(rule, 1, now):
+        skip = _("paused: limit reached")
+    run, created = _run_get_or_create(rule, event.customer_id, key,
+                                      text=f"{event.type} #{event.id}", event_id=event.id,
+                                      depth=depth, skip=skip)
+    if created and not skip:
+        run_execute(run.pk)
 
 
 def _run_get_or_create(rule: Rule, customer_id: int, key: str, *, text: str,
-                       event_id: int | None = None, depth: int = 0,
-                       skip: str = "") -> tuple[RuleRun, bool]:
+                       event_id: int | None = None, depth: int = 0, skip: str = "",
+                       status: str = RuleRun.SKIPPED) -> tuple[RuleRun, bool]:
     defaults = {"rule_version": rule.version, "trigger": text[:200], "event_id": event_id,
                 "depth": depth}
     if skip:
-        defaults.update(status=RuleRun.SKIPPED, error=skip, finished_at=timezone.now())
+        defaults.update(status=status, error=skip[:2000], finished_at=timezone.now())
     with transaction.atomic():
         return RuleRun.objects.get_or_create(rule=rule, customer_id=customer_id, key=key,
                                              defaults=defaults)
