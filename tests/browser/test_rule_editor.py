@@ -76,3 +76,23 @@ def test_build_dry_run_and_enable_the_30_day_high_value_rule(page, make_user):
         expect(page.get_by_test_id("bell-count")).to_have_attribute("data-count", "1")
         page.get_by_test_id("bell").locator("summary").click()
         expect(page.get_by_test_id("bell-menu")).to_contain_text("请跟进王总")
+
+
+def test_rule_pages_fit_a_phone(chromium_browser, live_server, make_user):
+    from kehu.automation import services
+    from kehu.core.actor import Actor
+
+    admin = make_user("admin", username="root", is_superuser=True)
+    rule = services.rule_from_template(actor=Actor(user=admin), key="high_value_30d")
+    context = chromium_browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                           viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        login(page, "root", PASSWORD)
+        for url in ("/automation/rules/", f"/automation/rules/{rule.pk}/",
+                    f"/automation/rules/{rule.pk}/runs/", "/automation/rules/new/"):
+            page.goto(url)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (url, overflow)
+    finally:
+        context.close()
