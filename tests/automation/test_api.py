@@ -95,3 +95,13 @@ def test_runs_show_only_customers_in_scope(people, api_client_for, make_user):
     boss_api = api_client_for(people["boss"])
     names = [r["customer"]["name"] for r in boss_api.get(f"/api/v1/rules/{rule['id']}/runs").json()]
     assert names == ["团队的"]
+
+
+def test_a_read_key_may_dry_run_but_not_change(people, api_client_for):
+    admin_api = api_client_for(people["admin"])
+    rule = _post(admin_api, "/api/v1/rules", BODY).json()
+    reader = api_client_for(people["admin"], scopes=("read",))
+    assert _post(reader, f"/api/v1/rules/{rule['id']}/dry-run").status_code == 200
+    assert _post(reader, f"/api/v1/rules/{rule['id']}/activate", {"backfill": True}
+                 ).status_code == 403
+    assert Rule.objects.get().status == "draft"
