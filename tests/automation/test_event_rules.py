@@ -165,3 +165,16 @@ def test_a_broken_rule_is_logged_and_never_holds_the_others_back(people):
     failed = runs(broken)
     assert [r.status for r in failed] == [RuleRun.FAILED] and failed[0].error
     assert FollowUpTask.objects.filter(customer=c).count() == 1
+
+
+def test_changes_from_before_activation_are_left_to_the_backfill(people):
+    c = customer(people["rep"], name="早到")  # its event is not dispatched yet
+    rule = services.rule_create(actor=people["actor"], name="新客户", trigger={
+        "kind": "customer_created"}, conditions=ALL, actions=[TASK])
+    services.rule_activate(actor=people["actor"], rule=rule, backfill=True)
+    from kehu.automation.engine import runs_execute_due
+
+    runs_execute_due()
+    deliver()
+    assert [(r.customer_id, r.key.split(":")[0]) for r in runs(rule)] == [(c.pk, "backfill")]
+    assert FollowUpTask.objects.filter(customer=c).count() == 1

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 3
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = 60
-CACHE_SECONDS = 2.0
 _ORIGIN = re.compile(r"^rule#(\d+)/d(\d+)")
 _CHUNK = 500
 
@@ -134,8 +133,7 @@ def conditions_hold(rule: Rule, customer_id: int, *, now: dt.datetime,
 
 @dataclass
 class _Cache:
-    loaded: float = -1.0
-    generation: int = -1
+    stamp: tuple = ()
     by_type: dict[str, list[Rule]] = field(default_factory=dict)
     catalogue: Catalogue | None = None
 
@@ -150,8 +148,13 @@ def invalidate() -> None:
 
 
 def _event_rules(event_type: str) -> tuple[list[Rule], Catalogue | None]:
-    now = time.monotonic()
-    if _CACHE.generation != _GENERATION[0] or now - _CACHE.loaded > CACHE_SECONDS:
+    """The active event rules for this type, reloaded whenever any rule changed (one small
+    aggregate per event: a rule activated in another process is seen by the next event)."""
+    from django.db.models import Count, Max
+
+    found = Rule.objects.aggregate(changed=Max("updated_at"), n=Count("id"))
+    stamp = (_GENERATION[0], found["changed"], found["n"])
+    if stamp != _CACHE.stamp:
         by_type: dict[str, list[Rule]] = {}
         for rule in Rule.objects.filter(status=ACTIVE).order_by("pk"):
             spec = triggers.SPECS.get(rule.trigger.get("kind"))
@@ -159,8 +162,7 @@ def _event_rules(event_type: str) -> tuple[list[Rule], Catalogue | None]:
                 continue
             for kind in spec.event_types:
                 by_type.setdefault(kind, []).append(rule)
-        _CACHE.by_type, _CACHE.loaded = by_type, now
-        _CACHE.generation = _GENERATION[0]
+        _CACHE.by_type, _CACHE.stamp = by_type, stamp
         _CACHE.catalogue = Catalogue.load() if by_type else None
     return _CACHE.by_type.get(event_type, []), _CACHE.catalogue
 
@@ -198,6 +200,8 @@ def on_event(event) -> None:
     origin = origin_of(event.actor)
     now = timezone.now()
     for rule in rules:
+        if rule.activated_at is not None and event.occurred_at < rule.activated_at:
+            continue  # a change from before the rule was on (a backfill covers those)
         if not triggers.matches(rule.trigger, event):
             continue
         try:
