@@ -116,6 +116,7 @@ def _rule_of(request) -> Rule | None:
 def rule_dry_run(request):
     """htmx: who the editor's rule (as it stands, saved or not) would fire for now."""
     data = _posted(request)
+    data["name"] = (data.get("name") or "").strip()[:80] or "—"  # no name needed to try it
     try:
         candidate = services.rule_check(actor=Actor.from_request(request), rule=_rule_of(
             request), **data)
