@@ -145,3 +145,19 @@ def test_dry_run_samples_only_what_the_reader_may_see(people, make_user):
     assert dry.would_fire == 3
     assert sorted(s["id"] for s in dry.sample) == sorted(c.pk for c in mine)
     assert theirs.pk not in [s["id"] for s in dry.sample]
+
+
+def test_a_time_rule_that_cannot_be_evaluated_says_so(people, client):
+    from kehu.automation.models import Rule
+
+    rule = services.rule_create(actor=people["actor"], name="坏规则", trigger={
+        "kind": "no_interaction", "days": 30}, conditions=ALL, actions=[TASK])
+    services.rule_activate(actor=people["actor"], rule=rule, backfill=True)
+    Rule.objects.filter(pk=rule.pk).update(conditions={
+        "type": "group", "match": "all", "conditions": [
+            {"type": "field", "field": "custom.gone", "op": "eq", "value": "x"}]})
+    engine.tick()
+    rule.refresh_from_db()
+    assert rule.last_error
+    client.force_login(people["admin"])
+    assert "rule-error" in client.get("/automation/rules/").content.decode()

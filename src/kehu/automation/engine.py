@@ -429,9 +429,12 @@ def tick(*, now: dt.datetime | None = None, execute: bool = True) -> dict[str, i
                 part = _tick_schedule(rule, now, catalogue)
             else:
                 part = _tick_entries(rule, now, catalogue)
-        except Exception:
+        except Exception as exc:  # shown on the rule's pages, never silent
             log.exception("rule %s: tick failed", rule.pk)
+            Rule.objects.filter(pk=rule.pk).update(last_error=_error_text(exc))
             continue
+        if rule.last_error:
+            Rule.objects.filter(pk=rule.pk).update(last_error="")
         stats["rules"] += 1
         for key, value in part.items():
             stats[key] += value

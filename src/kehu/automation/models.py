@@ -37,6 +37,8 @@ class Rule(models.Model):
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
     # Schedule rules: the last occurrence handled (so a tick fires each occurrence once).
     last_occurrence = models.DateTimeField(null=True, blank=True)
+    # Why the last evaluation of a time rule failed (shown on its pages), empty when it worked.
+    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
