@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -244,3 +245,21 @@ def test_snooze_to_a_day_through_the_page(browser, rep, customer):
     task.refresh_from_db()
     assert task.due_date.isoformat() == day
     assert DomainEvent.objects.filter(type="followup.snoozed").count() == 1
+
+
+def test_the_tasks_page_costs_the_same_queries_for_more_tasks(browser, rep, customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for days in (-1, 0, 2):
+        _task(customer, rep, days)
+    url = reverse("interactions:follow_ups")
+    browser.get(url)
+    with CaptureQueriesContext(connection) as few:
+        browser.get(url)
+    for days in (-3, -2, 0, 1, 3, 4, 5, 6):
+        _task(CustomerFactory(owner=rep), rep, days)
+    with CaptureQueriesContext(connection) as many:
+        html = browser.get(url).content.decode()
+    assert len(re.findall(r'data-testid="task-\d+"', html)) == 11
+    assert len(many) == len(few)
