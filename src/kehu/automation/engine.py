@@ -458,10 +458,12 @@ def _still(qualifying, ids: list[int]) -> set[int]:
 def _tick_entries(rule: Rule, now: dt.datetime, catalogue: Catalogue) -> dict[str, int]:
     qualifying = qualifying_queryset(rule, now=now, catalogue=catalogue)
     inside = RuleEntry.objects.filter(rule=rule, inside=True)
-    entered = list(qualifying.exclude(pk__in=inside.values("customer_id"))
-                   .values_list("pk", flat=True))
-    left = list(inside.exclude(customer_id__in=qualifying.values("pk"))
-                .values_list("customer_id", flat=True))
+    # One run of the (costly) qualifying statement and one read of the entries, compared in
+    # memory: cheaper than two anti-joins at a million customers.
+    wanted = set(qualifying.values_list("pk", flat=True))
+    current = set(inside.values_list("customer_id", flat=True))
+    entered, left = sorted(wanted - current), sorted(current - wanted)
+    del wanted, current
     if not entered and not left:
         return dict(_NOTHING)
     with transaction.atomic():
