@@ -1615,6 +1615,70 @@ def _forecast_snapshot_take(c):
     mark = c.mark()
     forecast_snapshot_take(actor=c.actor)
     return mark, {"owners": 1, "rows": 6}
+# Automation rules
+
+_RULE = {"trigger": {"kind": "customer_created"},
+         "actions": [{"kind": "follow_up", "to": "owner", "title": "跟进", "due_days": 1}]}
+
+
+@case("kehu.automation.services.rule_create", "rule.created")
+def _rule_create(c):
+    from kehu.automation.services import rule_create
+
+    rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    return {"name": (None, "新客户跟进"), "status": (None, "draft")}
+
+
+@case("kehu.automation.services.rule_update", "rule.updated")
+def _rule_update(c):
+    from kehu.automation.services import rule_create, rule_update
+
+    rule = rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    mark = c.mark()
+    rule_update(actor=c.actor, rule=rule, name="新客户回访", **_RULE)
+    return mark, {"name": ("新客户跟进", "新客户回访"), "version": (1, 2)}
+
+
+@case("kehu.automation.services.rule_activate", "rule.activated")
+def _rule_activate(c):
+    from kehu.automation.services import rule_activate, rule_create
+
+    rule = rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    mark = c.mark()
+    rule_activate(actor=c.actor, rule=rule, backfill=False)
+    return mark, {"status": ("draft", "active"), "backfill": False}
+
+
+@case("kehu.automation.services.rule_pause", "rule.paused")
+def _rule_pause(c):
+    from kehu.automation.services import rule_activate, rule_create, rule_pause
+
+    rule = rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    rule_activate(actor=c.actor, rule=rule, backfill=False)
+    mark = c.mark()
+    rule_pause(actor=c.actor, rule=rule)
+    return mark, {"status": ("active", "paused"), "reason": "user"}
+
+
+@case("kehu.automation.services.rule_pause_for_limit", "rule.paused")
+def _rule_pause_for_limit(c):
+    from kehu.automation.services import rule_activate, rule_create, rule_pause_for_limit
+
+    rule = rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    rule_activate(actor=c.actor, rule=rule, backfill=False)
+    mark = c.mark()
+    rule_pause_for_limit(rule=rule, wanted=5)
+    return mark, {"status": ("active", "paused"), "reason": "limit", "wanted": 5}
+
+
+@case("kehu.automation.services.rule_delete", "rule.deleted")
+def _rule_delete(c):
+    from kehu.automation.services import rule_create, rule_delete
+
+    rule = rule_create(actor=c.actor, name="新客户跟进", **_RULE)
+    mark = c.mark()
+    rule_delete(actor=c.actor, rule=rule)
+    return mark, {"name": ("新客户跟进", None)}
 
 
 # Command line

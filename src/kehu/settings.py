@@ -365,7 +365,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {
     "name": "kehu",
     "immediate": _env_bool("KEHU_HUEY_IMMEDIATE"),
-    "consumer": {"workers": 2, "worker_type": "thread", "periodic": True},
+    # An idle consumer polls the queue at most every 0.5 s (Huey's default backs off to 10 s),
+    # so an event rule acts within a second of the commit (bench/rules_bench.py).
+    "consumer": {"workers": 2, "worker_type": "thread", "periodic": True, "max_delay": 0.5},
 }
 if REDIS_URL:
     HUEY.update({"huey_class": "huey.RedisHuey", "url": REDIS_URL})

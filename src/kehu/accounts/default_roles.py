@@ -33,7 +33,7 @@ DEFAULT_ROLES = [
                                           "order.manage", "segment.view", "segment.manage",
                                           "apikey.manage", "scoring.view", "deal.manage",
                                           "target.manage", "pipeline.configure",
-                                          "assignment.manage"],
+                                          "assignment.manage", "rule.manage"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -63,7 +63,7 @@ DEFAULT_ROLES = [
         "name": gettext_noop("Marketer"),
         "description": gettext_noop("Builds segments and campaigns over all customers; contact data masked."),
         "permissions": ["customer.view", "customer.export", "segment.view", "segment.manage",
-                        "scoring.view", "scoring.configure"],
+                        "scoring.view", "scoring.configure", "rule.manage"],
         "record_scope": "all",
         "field_permissions": {"customer.email": "view", "customer.birthday": "view",
                               "customer.id_number": "hidden"},

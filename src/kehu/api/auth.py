@@ -15,7 +15,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 # POST operations that only read (a JSON body too rich for a query string): a `read` key may
 # call them. Every other POST, PUT, PATCH and DELETE writes and needs `write`.
-READ_ONLY_POSTS = frozenset({"segments/preview"})
+READ_ONLY_POSTS = frozenset({"segments/preview", "rules/<rule_id>/dry-run"})
 
 
 class InsufficientScope(DomainError):

@@ -92,6 +92,7 @@ EVENT_TYPES = frozenset({
     "ticket.note_added", "ticket.customer_replied", "ticket.merged", "ticket.unmerged",
     "survey.sent", "survey.answered",
     "complaint.recorded", "complaint.updated", "complaint.routed",
+    "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
     "message.redacted",
     "pipeline.created", "pipeline.updated", "deal.created", "deal.updated", "deal.stage_changed",

@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, object] = {
     "segment.manage": _("Manage tags and segments"),
     "scoring.view": _("View customer value scores and tiers"),
     "scoring.configure": _("Configure and run customer value scoring"),
+    "rule.manage": _("Manage automation rules"),
     "privacy.manage": _("Handle consent and data requests"),
     "audit.view": _("Read the whole audit log"),
     "audit.export": _("Export the audit log"),

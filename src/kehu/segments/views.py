@@ -76,6 +76,12 @@ def _builder_context(request, definition, **extra):
             "preview": _preview_context(request, definition), **extra}
 
 
+def builder_context(request, definition, **extra):
+    """The condition builder's template context, for other pages that embed the builder (the
+    rule editor's conditions)."""
+    return _builder_context(request, definition, **extra)
+
+
 @requires("segment.view")
 def segment_list(request):
     return render(request, "segments/list.html", {

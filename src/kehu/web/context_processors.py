@@ -15,6 +15,7 @@ NAVIGATION = [
     ("service:queue", _("Service desk"), "customer.view"),
     ("insights:churn", _("Churn warning"), "scoring.view"),
     ("segments:list", _("Segments"), "segment.view"),
+    ("automation:list", _("Rules"), "rule.manage"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("prediction:validation", _("Prediction"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
