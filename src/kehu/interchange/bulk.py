@@ -39,6 +39,7 @@ from kehu.interchange.jobs import Chunk, Written
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowCleaner, RowError, masked
 from kehu.interchange.selectors import active_custom_fields, mapping_from_json
+from kehu.privacy.services import ImportedConsent, consents_record_imported
 
 PRECEDENCE = ("mobile", "email", "id_number", "external_id")
 ON_NAME_CONFLICT = ("review", "reject", "update")  # customers.planning.ON_NAME_CONFLICT
@@ -59,6 +60,8 @@ class Prepared:
     errors: list[RowError]
     rejected: bool
     row: UpsertRow | None = None
+    # The row's consent columns ({"consent.marketing.sms": True}), for the consent ledger.
+    consent: dict[str, bool] | None = None
 
     def __repr__(self) -> str:  # values may hold a clear ID number
         return f"Prepared(number={self.number}, rejected={self.rejected})"
@@ -72,6 +75,7 @@ def prepare(cleaner: RowCleaner, chunk: list[tuple[int, list[str]]]) -> list[Pre
         item = Prepared(number=number, cells=cells, errors=clean.errors,
                         rejected=clean.rejected)
         if not clean.rejected:
+            item.consent = clean.values.pop("consent", None)
             item.row = upsert_row(number, clean.values)
         out.append(item)
     return out
@@ -193,6 +197,7 @@ class CustomersImport:
                                              options=self.options, session=self.session))
         written = Written()
         conflicts: list[tuple[int, int]] = []
+        consents: list[ImportedConsent] = []
         for item in prepared:
             if item.row is None:
                 written.counts["rejected"] += 1
@@ -205,8 +210,17 @@ class CustomersImport:
                                   for name, message in result.errors)
             if result.conflict is not None:
                 conflicts.append(result.conflict)
+            if item.consent and result.customer_id is not None and result.outcome != "rejected":
+                for key, granted in item.consent.items():
+                    _prefix, purpose, channel = key.split(".", 2)
+                    consents.append(ImportedConsent(result.customer_id, purpose, channel,
+                                                    granted))
         if conflicts:
             candidates_queue_pairs(actor=self.actor, pairs=conflicts)
+        if consents:
+            consents_record_imported(
+                actor=self.actor, items=consents,
+                reference=f"import #{self.job.pk} {self.job.original_filename}")
         return written
 
     def error(self, name: str, number: int, cells: list[str], reason: str) -> RowError:

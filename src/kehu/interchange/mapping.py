@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core.errors import DomainError
 from kehu.customers import fields as catalogue
+from kehu.privacy.consent import import_fields as consent_import_fields
 
 CUSTOM_PREFIX = "custom."
 TEMPLATE_VERSION = 1
@@ -37,6 +38,10 @@ TEMPLATE_VERSION = 1
 # from the customer field catalogue (kehu.customers.fields): every field with synonyms.
 CUSTOMER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     key: (field.label, field.synonyms) for key, field in catalogue.importable().items()}
+# Consent columns (同意短信营销 = 是/否): `consent.<purpose>.<channel>`, recorded in the
+# consent ledger with the file as the evidence (kehu.privacy).
+CONSENT_PREFIX = "consent."
+CUSTOMER_FIELDS.update(consent_import_fields())
 REQUIRED_FIELDS = ("name",)
 
 # The customer of an order, interaction or event: by the same identifiers, in the same
