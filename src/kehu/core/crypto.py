@@ -88,3 +88,9 @@ def blind_index(kind: str, value: str) -> str:
     """
     message = kind.encode("utf-8") + b"\x00" + value.encode("utf-8")
     return hmac.new(_index_key(), message, hashlib.sha256).hexdigest()
+
+
+def file_encryption_key() -> bytes:
+    """The AES-256 key for files kehu keeps (import uploads, generated archives), derived
+    from the same secret with its own label."""
+    return _derive(_secret(), b"kehu file encryption v1")

@@ -13,15 +13,14 @@ option says (review, the default: reported and queued for duplicate review; reje
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, connections
 
 from kehu.core.actor import Actor
@@ -38,7 +37,7 @@ from kehu.identity.scan import candidates_queue_pairs
 from kehu.interchange.jobs import Chunk, Written
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowCleaner, RowError, masked
-from kehu.interchange.selectors import active_custom_fields, mapping_from_json
+from kehu.interchange.selectors import active_custom_fields, mapping_from_json, upload_plain
 from kehu.privacy.services import ImportedConsent, consents_record_imported
 
 PRECEDENCE = ("mobile", "email", "id_number", "external_id")
@@ -117,7 +116,9 @@ class CustomersImport:
 
     def __init__(self, job, actor: Actor):
         self.job, self.actor = job, actor
-        self.table = open_table(Path(settings.MEDIA_ROOT) / job.file,
+        self._plain = contextlib.ExitStack()
+        plain = self._plain.enter_context(upload_plain(job))
+        self.table = open_table(plain,
                                 filename=job.original_filename, sheet=job.sheet or None)
         mapping = mapping_from_json(job.mapping)
         self.cleaner = RowCleaner(self.table.headers, mapping,
@@ -143,6 +144,7 @@ class CustomersImport:
 
     def close(self) -> None:
         self.table.close()
+        self._plain.close()
         if self._cache_pages is not None:
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA cache_size = {int(self._cache_pages):d}")

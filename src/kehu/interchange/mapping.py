@@ -257,7 +257,9 @@ def resolve_field(name: str, *, custom_fields: Iterable[Any] = (), kind: str = "
     field = _lookup(text, _table_with_labels(custom_fields, kind))
     if field is None:
         raise MappingError(gettext("There is no field “%(field)s”; use one of: %(fields)s.") % {
-            "field": text, "fields": ", ".join([*fields, *sorted(keys)])},
+            "field": text, "fields": ", ".join(
+                [*(f for f in fields if not f.startswith(CONSENT_PREFIX)), *sorted(keys)])
+            + (" (consent.<purpose>.<channel>)" if kind == "customers" else "")},
             code="unknown_field")
     return field
 
