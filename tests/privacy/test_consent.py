@@ -72,8 +72,8 @@ def test_expired_grant_does_not_count_and_the_expiry_job_records_it(actor):
     customer = create_customer(name="王五")
     grant(actor, customer, expires_at=timezone.now() + dt.timedelta(days=1))
     later = timezone.now() + dt.timedelta(days=2)
-    from kehu.privacy.selectors import consent_q
     from kehu.customers.models import Customer
+    from kehu.privacy.selectors import consent_q
 
     assert not Customer.objects.filter(pk=customer.pk).filter(
         consent_q(purpose="marketing", channel="sms", now=later)).exists()

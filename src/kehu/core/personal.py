@@ -59,3 +59,18 @@ def register_erasure_hook(name: str, hook) -> None:
 
 def erasure_hooks() -> dict[str, object]:
     return dict(_HOOKS)
+
+
+# Retention: data classes an app keeps and knows how to delete --------------------------------
+
+_RETENTION: dict[str, object] = {}
+
+
+def register_retention_handler(data_class: str, handler) -> None:
+    """`handler(cutoff=datetime, dry_run=bool) -> int` deletes (or, dry, counts) the app's
+    data of `data_class` older than `cutoff`; the privacy app's retention run calls it."""
+    _RETENTION[data_class] = handler
+
+
+def retention_handlers() -> dict[str, object]:
+    return dict(_RETENTION)

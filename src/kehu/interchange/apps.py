@@ -20,3 +20,10 @@ class InterchangeConfig(AppConfig):
 
         register_job_kind(JobKind(key="import", label=_("Import"), permission="customer.import",
                                   detail_url=detail_url, interrupted=import_job_interrupted))
+
+        from kehu.core.personal import register_erasure_hook, register_retention_handler
+        from kehu.interchange.erasure import imports_erase, reports_expire, uploads_expire
+
+        register_erasure_hook("imports", imports_erase)
+        register_retention_handler("import_uploads", uploads_expire)
+        register_retention_handler("import_reports", reports_expire)

@@ -22,6 +22,7 @@ class PrivacyConfig(AppConfig):
         )
 
         segment_condition.register()
+        _register_personal_data()
         labels.register_choices("consent.purpose", {c: label for c, label, _s in DEFAULT_PURPOSES})
         labels.register_choices("consent.channel", CHANNELS)
         labels.register_model("consent", ConsentRecord)
@@ -32,3 +33,23 @@ class PrivacyConfig(AppConfig):
         labels.register_object("consent_link", _("consent link"))
         register_job_kind(JobKind(key="privacy.retention", label=_("Retention run"),
                                   permission="privacy.manage"))
+
+
+def _register_personal_data() -> None:
+    """How erasure treats the customer tables of the apps below (by label: strings only)."""
+    from kehu.core.personal import register_personal_data
+
+    for label in ("customers.Identifier", "customers.Address", "customers.ContactLink",
+                  "customers.CustomerTag", "privacy.ConsentLink"):
+        register_personal_data(label, delete_rows=True)
+    register_personal_data("interactions.Interaction", erase=("summary", "outcome"))
+    register_personal_data("interactions.Event", erase=("properties",))
+    register_personal_data("transactions.Order", erase=("notes",))
+    register_personal_data("transactions.Ticket", erase=("subject", "description", "resolution"))
+    # The proof of consent and of its withdrawal outlives the person's data (the notice text
+    # and who recorded it are not the person's).
+    register_personal_data("privacy.ConsentRecord",
+                           keep=("notice_text", "notice_version", "actor_label", "reference"))
+    register_personal_data("privacy.PrivacyRequest", keep=("refusal_reason", "outcome"))
+    for label in ("privacy.LegalHold", "privacy.Erasure", "privacy.ConsentState"):
+        register_personal_data(label, skip=True)

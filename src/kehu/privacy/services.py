@@ -24,7 +24,7 @@ from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.events import Change, record_change, record_changes_many
 from kehu.customers.models import Customer
 from kehu.privacy import consent as rules
-from kehu.privacy.models import ConsentLink, ConsentRecord, ConsentState
+from kehu.privacy.models import ConsentLink, ConsentRecord, ConsentState, LegalHold
 
 EVENTS = {ConsentRecord.GRANTED: "consent.granted", ConsentRecord.WITHDRAWN: "consent.withdrawn",
           ConsentRecord.EXPIRED: "consent.expired"}
@@ -278,3 +278,41 @@ def consent_link_use(*, token: str, ip: str | None = None, user_agent: str = ""
                       object_repr=f"{record.purpose}/{record.channel}",
                       customer_id=customer.pk, changes=_changes(record, previous))
     return record
+
+
+# Legal holds --------------------------------------------------------------------------------
+
+
+def legal_hold_place(*, actor: Actor, customer_id: int, reason: str) -> LegalHold:
+    """Keep a customer's data (litigation, tax, an authority's order): blocks erasure until
+    released. The reason is required and kept."""
+    actor.require("privacy.manage")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(details={"reason": [_("Give the reason for the hold.")]})
+    with transaction.atomic():
+        customer = _customer(actor, customer_id)
+        hold = LegalHold.objects.create(customer=customer, reason=reason[:300],
+                                        placed_by=actor.user, placed_at=timezone.now())
+        record_change(actor=actor, action="legal_hold.place", event="legal_hold.placed",
+                      object_type="legal_hold", object_id=hold.pk, object_repr=hold.reason,
+                      customer_id=customer.pk,
+                      changes={"reason": {"before": None, "after": hold.reason}})
+    return hold
+
+
+def legal_hold_release(*, actor: Actor, hold_id: int) -> LegalHold:
+    """End a hold (the row stays, with when it ended)."""
+    actor.require("privacy.manage")
+    with transaction.atomic():
+        hold = LegalHold.objects.select_for_update().filter(pk=hold_id,
+                                                            released_at__isnull=True).first()
+        if hold is None:
+            raise NotFound()
+        hold.released_at = timezone.now()
+        hold.save(update_fields=["released_at"])
+        record_change(actor=actor, action="legal_hold.release", event="legal_hold.released",
+                      object_type="legal_hold", object_id=hold.pk, object_repr=hold.reason,
+                      customer_id=hold.customer_id,
+                      changes={"released_at": {"before": None, "after": hold.released_at}})
+    return hold
