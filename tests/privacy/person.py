@@ -15,7 +15,7 @@ _BODY = "33010619900307123"
 
 def id_number() -> str:
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return _BODY + "10X98765432"[sum(int(d) * w for d, w in zip(_BODY, weights)) % 11]
+    return _BODY + "10X98765432"[sum(int(d) * w for d, w in zip(_BODY, weights, strict=True)) % 11]
 
 
 def values() -> list[str]:
