@@ -49,6 +49,8 @@ EXEMPT = {
     "kehu.customers.services.bulk._ChunkWriter.row":
         "plans one row in memory; the chunk's flush writes it with its events",
     "kehu.scoring.services.scoring_settings_get": "creates the defaults row on first read",
+    "kehu.notifications.services.notification_mark_read":
+        "a recipient's read marks on their own notifications (bookkeeping)",
 }
 # Audited reads: they change nothing, so they have no event.
 READ_ONLY_AUDITS = {
@@ -626,6 +628,38 @@ def _follow_up_cancel(c):
     mark = c.mark()
     follow_up_cancel(actor=c.actor, task=task)
     return mark, {"status": ("open", "cancelled")}
+
+
+@case("kehu.interactions.services.follow_up_snooze", "followup.snoozed")
+def _follow_up_snooze(c):
+    from kehu.interactions.services import follow_up_snooze
+
+    task = _task(c)
+    later = timezone.localdate() + dt.timedelta(days=3)
+    mark = c.mark()
+    follow_up_snooze(actor=c.actor, task=task, days=3)
+    return mark, {"due_date": (timezone.localdate().isoformat(), later.isoformat())}
+
+
+@case("kehu.interactions.services.follow_up_reassign", "followup.reassigned")
+def _follow_up_reassign(c):
+    from kehu.interactions.services import follow_up_reassign
+    from tests.factories import UserFactory
+
+    task = _task(c)
+    other = UserFactory(role_code="sales_rep")
+    mark = c.mark()
+    follow_up_reassign(actor=c.actor, task=task, assignee=other)
+    return mark, {"assignee": (task.assignee_id, other.pk)}
+
+
+@case("kehu.notifications.services.notification_send", "notification.sent")
+def _notification_send(c):
+    from kehu.notifications.services import notification_send
+
+    mark = c.mark()
+    notification_send(actor=c.actor, recipients=[c.user], kind="test", title="提醒")
+    return mark, {"recipient": (None, c.user.pk), "title": (None, "提醒")}
 
 
 @case("kehu.interactions.services.event_ingest", "event.ingested")

@@ -326,6 +326,29 @@ KEHU_EVENT_RETENTION_DAYS = max(1, min(int(os.environ.get("KEHU_EVENT_RETENTION_
 KEHU_EVENT_SUBSCRIBERS = [m.strip() for m in os.environ.get("KEHU_EVENT_SUBSCRIBERS", "").split(",")
                           if m.strip()]
 
+# Email, SMS and notifications (docs/notifications.md). KEHU_EMAIL_URL: smtp://user:pass@host:587
+# ?tls=1, smtps://…, file:///dir, console://; unset: each email an .eml file in KEHU_HOME/outbox/.
+from kehu.notifications.email_url import EmailUrlError, parse_email_url  # noqa: E402
+
+KEHU_EMAIL_URL = os.environ.get("KEHU_EMAIL_URL", "").strip()
+try:
+    _email = parse_email_url(KEHU_EMAIL_URL)
+except EmailUrlError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST, EMAIL_PORT, EMAIL_TIMEOUT = _email.host or "localhost", _email.port or 25, _email.timeout
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email.username, _email.password
+EMAIL_USE_TLS, EMAIL_USE_SSL = _email.use_tls, _email.use_ssl
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = (_email.from_email or os.environ.get("KEHU_EMAIL_FROM", "").strip()
+                                     or "kehu <noreply@localhost>")
+KEHU_SMS_PROVIDER = os.environ.get("KEHU_SMS_PROVIDER", "").strip() or "kehu.notifications.sms.FileSmsProvider"
+KEHU_MESSAGE_MAX_ATTEMPTS = max(1, min(int(os.environ.get("KEHU_MESSAGE_MAX_ATTEMPTS", "5")), 50))
+KEHU_MESSAGE_RETRY_SECONDS = max(0, min(int(os.environ.get("KEHU_MESSAGE_RETRY_SECONDS", "60")), 86400))
+# The daily digest goes out at this local hour (0-23) or the first worker hour after it.
+KEHU_DIGEST_HOUR = max(0, min(int(os.environ.get("KEHU_DIGEST_HOUR", "8")), 23))
+# Absolute links in emails (the digest): the address users open kehu at.
+KEHU_BASE_URL = os.environ.get("KEHU_BASE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 HUEY = {
     "name": "kehu",

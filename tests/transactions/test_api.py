@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 ROLES = ["admin", "sales_manager", "sales_rep", "marketer", "service_agent", "data_steward",
          "compliance_auditor", "read_only"]
 ORDER_MANAGERS = {"admin", "sales_manager", "sales_rep"}
-TICKET_MANAGERS = {"admin", "service_agent"}
+# Compliance works the personal-information complaints routed to it.
+TICKET_MANAGERS = {"admin", "service_agent", "compliance_auditor"}
 
 
 def _send(client, method, url, body):
@@ -170,16 +171,22 @@ def test_ticket_work_and_rate_flow(make_user, api_client_for, world):
     ticket_id = _send(client, "post", "/api/v1/tickets", {
         "customer_id": world["customer"].pk, "kind": "service_request",
         "subject": "上门维修"}).json()["id"]
-    early = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate", {"satisfaction": 5})
+    early = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate",
+                  {"satisfaction": 5, "source": "agent_phone"})
     assert early.status_code == 422 and list(early.json()["details"]) == ["satisfaction"]
     response = _send(client, "patch", f"/api/v1/tickets/{ticket_id}",
                      {"status": "resolved", "resolution": "更换定影器", "priority": "high"})
     assert response.status_code == 200
     assert response.json()["resolved_at"] is not None and response.json()["priority"] == "high"
     assert response.json()["assignee"] == agent.username
-    rated = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate", {"satisfaction": 5})
+    unmarked = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate", {"satisfaction": 5})
+    assert unmarked.status_code == 422          # the agent must say it came by phone
+    rated = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate",
+                  {"satisfaction": 5, "source": "agent_phone"})
     assert rated.status_code == 200 and rated.json()["satisfaction"] == 5
-    bad = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate", {"satisfaction": 9})
+    assert rated.json()["satisfaction_source"] == "agent_phone"
+    bad = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate",
+                {"satisfaction": 9, "source": "agent_phone"})
     assert bad.status_code == 422
     assert Ticket.objects.get(pk=ticket_id).satisfaction == 5
     unassigned = _send(client, "patch", f"/api/v1/tickets/{ticket_id}", {"assignee": None})
@@ -197,7 +204,8 @@ def test_ticket_patch_and_rate_matrix(role, status, make_user, api_client_for, t
     response = _send(client, "patch", f"/api/v1/tickets/{ticket_id}",
                      {"status": "closed", "resolution": "已答复"})
     assert response.status_code == status
-    rate = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate", {"satisfaction": 3})
+    rate = _send(client, "post", f"/api/v1/tickets/{ticket_id}/rate",
+                 {"satisfaction": 3, "source": "agent_phone"})
     assert rate.status_code == (200 if status == 200 else 403)
     if status != 200:
         ticket = Ticket.objects.get(pk=ticket_id)

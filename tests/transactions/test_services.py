@@ -186,7 +186,7 @@ def test_ticket_needs_ticket_manage(rep, customer, actor_for):
 
 
 def test_ticket_update_resolves_and_reopens(agent, customer, actor_for, make_user):
-    ticket = _ticket(actor_for(agent), customer)
+    ticket = _ticket(actor_for(agent), customer, kind="service_request")
     other_agent = make_user("service_agent")
     with pytest.raises(ValidationFailed) as caught:
         services.ticket_update(actor=actor_for(agent), ticket=ticket, status="resolved",
@@ -205,16 +205,27 @@ def test_ticket_update_resolves_and_reopens(agent, customer, actor_for, make_use
 
 
 def test_ticket_rating_only_once_resolved(agent, customer, actor_for):
-    ticket = _ticket(actor_for(agent), customer)
+    ticket = _ticket(actor_for(agent), customer, kind="inquiry")
     with pytest.raises(ValidationFailed) as caught:
-        services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=5)
+        services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=5,
+                             source="agent_phone")
     assert list(caught.value.details) == ["satisfaction"]
     services.ticket_update(actor=actor_for(agent), ticket=ticket, status="closed",
                            priority="normal", assignee=agent, resolution="已解决")
     for bad in (0, 6, True, "5"):
         with pytest.raises(ValidationFailed):
-            services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=bad)
-    services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=4)
-    assert Ticket.objects.get(pk=ticket.pk).satisfaction == 4
+            services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=bad,
+                                 source="agent_phone")
+    # An agent cannot pass off a rating as the customer's own survey answer
+    with pytest.raises(PermissionDenied):
+        services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=5,
+                             source="survey")
+    with pytest.raises(ValidationFailed):
+        services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=5, source="")
+    services.ticket_rate(actor=actor_for(agent), ticket=ticket, satisfaction=4,
+                         source="agent_phone")
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.satisfaction == 4 and stored.satisfaction_source == "agent_phone"
     entry = AuditEntry.objects.get(action="ticket.rate")
-    assert entry.changes == {"satisfaction": {"before": None, "after": 4}}
+    assert entry.changes == {"satisfaction": {"before": None, "after": 4},
+                             "satisfaction_source": {"before": "", "after": "agent_phone"}}

@@ -95,7 +95,8 @@ DEFAULT_ROLES = [
         "code": "compliance_auditor",
         "name": gettext_noop("Compliance auditor"),
         "description": gettext_noop("Reads the audit log and handles privacy requests."),
-        "permissions": ["customer.view", "audit.view", "audit.export", "privacy.manage"],
+        "permissions": ["customer.view", "audit.view", "audit.export", "privacy.manage",
+                        "ticket.manage"],  # personal-information complaints are routed here
         "record_scope": "all",
         "field_permissions": {"customer.id_number": "view", "customer.mobile": "view",
                               "customer.email": "view"},

@@ -84,6 +84,13 @@ EVENT_TYPES = frozenset({
     "privacy.request_opened", "privacy.request_verified", "privacy.request_closed",
     "privacy.request_escalated", "retention.policy_changed", "retention.applied",
     "assessment.saved",
+    "calendar.created", "calendar.updated", "calendar.day_set", "calendar.day_removed",
+    "calendar.holidays_loaded", "sla_policy.created", "sla_policy.updated", "sla_policy.deleted",
+    "ticket.sla_warning", "ticket.sla_breached", "ticket.escalated", "ticket.replied",
+    "ticket.note_added", "ticket.customer_replied", "ticket.merged", "ticket.unmerged",
+    "survey.sent", "survey.answered",
+    "complaint.recorded", "complaint.updated", "complaint.routed",
+    "notification.sent", "followup.snoozed", "followup.reassigned",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

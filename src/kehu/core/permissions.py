@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, object] = {
     "interaction.add": _("Log interactions"),
     "order.manage": _("Manage products and orders"),
     "ticket.manage": _("Manage service tickets"),
+    "service.configure": _("Configure SLA policies and business calendars"),
     "customfield.manage": _("Define custom fields"),
     "segment.view": _("View segments and their members"),
     "quality.view": _("See the data-quality page"),

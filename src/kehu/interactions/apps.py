@@ -12,7 +12,15 @@ class InteractionsConfig(AppConfig):
 
         from kehu.core import labels
         from kehu.interactions.models import Event, FollowUpTask, Interaction
+        from kehu.interactions.selectors import follow_up_digest_items
+        from kehu.notifications.digest import register_digest_section
 
+        register_digest_section("follow_ups", title=_("Follow-ups due today and overdue"),
+                                items=follow_up_digest_items, order=10)
+        labels.register_choices("audit.action", {
+            "followup.snooze": _("Snooze follow-up"),
+            "followup.reassign": _("Reassign follow-up"),
+        })
         labels.register_model("interaction", Interaction)
         labels.register_model("followup", FollowUpTask)
         labels.register_model("event", Event, values={"source": "source"})

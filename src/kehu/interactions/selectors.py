@@ -200,6 +200,24 @@ def follow_up_get(user, task_id: int) -> FollowUpTask:
     return task
 
 
+def follow_up_assignees(user):
+    """The active users `user` may hand follow-ups to: anyone with `customer.assign`;
+    otherwise themselves and the members of their team (and of the teams in their scope)."""
+    from kehu.accounts.selectors import user_list
+
+    users = user_list(user=user)
+    if user.access.can("customer.assign"):
+        return users
+    teams = set(user.access.team_ids)
+    if user.team_id:
+        teams.add(user.team_id)
+    return users.filter(Q(pk=user.pk) | Q(team_id__in=sorted(teams)))
+
+
+def follow_up_may_assign_to(user, assignee) -> bool:
+    return follow_up_assignees(user).filter(pk=assignee.pk).exists()
+
+
 @dataclass(frozen=True)
 class FollowUpAgenda:
     """A user's open follow-ups split the way the "My follow-ups" page shows them."""
@@ -221,6 +239,29 @@ def follow_up_agenda(user, *, mine: bool = True, upcoming_days: int = 14) -> Fol
         upcoming=[t for t in tasks if t.due_date > today],
         date=today,
     )
+
+
+def follow_up_digest_items(user, day: dt.date) -> list:
+    """The daily digest's lines for `user`: their open follow-ups due on `day` or before
+    (overdue first), soonest first."""
+    from django.urls import reverse
+
+    from kehu.notifications.digest import DigestItem
+
+    if not user.access.can("customer.view"):
+        return []
+    tasks = (FollowUpTask.objects.filter(assignee_id=user.pk, status="open",
+                                         due_date__lte=day,
+                                         customer__status=Customer.STATUS_ACTIVE)
+             .select_related("customer").order_by("due_date", "id")[:30])
+    link = reverse("interactions:follow_ups")
+    items = []
+    for task in tasks:
+        overdue = task.due_date < day
+        note = (_("overdue since %s") % task.due_date.isoformat()) if overdue else _("due today")
+        items.append(DigestItem(text=f"{task.title} · {task.customer.name}", link=link,
+                                note=note, overdue=overdue))
+    return items
 
 
 # Timeline ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -294,6 +295,72 @@ def follow_up_cancel(*, actor: Actor, task: FollowUpTask) -> FollowUpTask:
                       object_type="followup", customer_id=task.customer_id, object_id=task.pk,
                       object_repr=str(task.customer),
                       changes=diff(before, _task_snapshot(task)))
+    return task
+
+
+SNOOZE_MAX_DAYS = 365
+
+
+def follow_up_snooze(*, actor: Actor, task: FollowUpTask, until: dt.date | None = None,
+                     days: int | None = None) -> FollowUpTask:
+    """Put an open follow-up off: to the day `until` (today or later) or by `days` from today
+    (+1, +3, +7 …). Its due date moves; the change is audited as a snooze."""
+    today = timezone.localdate()
+    if (until is None) == (days is None):
+        raise ValidationFailed(details={"until": [_("Choose a day or a number of days.")]})
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= SNOOZE_MAX_DAYS:
+            raise ValidationFailed(details={"days": [
+                _("Snooze by 1 to %d days.") % SNOOZE_MAX_DAYS]})
+        until = today + dt.timedelta(days=days)
+    elif until < today:
+        raise ValidationFailed(details={"until": [_("The due date cannot be in the past.")]})
+    elif until > today + dt.timedelta(days=SNOOZE_MAX_DAYS):
+        raise ValidationFailed(details={"until": [
+            _("Snooze by at most %d days.") % SNOOZE_MAX_DAYS]})
+    with transaction.atomic():
+        task = _writable_task(actor, task)
+        before = _task_snapshot(task)
+        task.due_date = until
+        task.save(update_fields=["due_date"])
+        record_change(actor=actor, action="followup.snooze", event="followup.snoozed",
+                      object_type="followup", customer_id=task.customer_id, object_id=task.pk,
+                      object_repr=str(task.customer),
+                      changes=diff(before, _task_snapshot(task)))
+    return task
+
+
+def follow_up_reassign(*, actor: Actor, task: FollowUpTask, assignee) -> FollowUpTask:
+    """Hand an open follow-up to another user the actor may assign to (see
+    `selectors.follow_up_may_assign_to`); the new assignee is notified in the bell."""
+    from kehu.interactions.selectors import follow_up_may_assign_to
+    from kehu.notifications.services import notification_send
+
+    if assignee is None or not assignee.is_active:
+        raise ValidationFailed(details={"assignee": [_("This user is no longer active.")]})
+    if actor.user is not None and not follow_up_may_assign_to(actor.user, assignee):
+        raise ValidationFailed(details={"assignee": [
+            _("You cannot assign follow-ups to this user.")]})
+    with transaction.atomic():
+        task = _writable_task(actor, task)
+        if task.assignee_id == assignee.pk:
+            raise ValidationFailed(details={"assignee": [
+                _("The follow-up is already assigned to this user.")]})
+        before = _task_snapshot(task)
+        task.assignee = assignee
+        task.save(update_fields=["assignee"])
+        record_change(actor=actor, action="followup.reassign", event="followup.reassigned",
+                      object_type="followup", customer_id=task.customer_id, object_id=task.pk,
+                      object_repr=str(task.customer),
+                      changes=diff(before, _task_snapshot(task)))
+        if actor.user is None or actor.user.pk != assignee.pk:
+            notification_send(
+                actor=actor, recipients=[assignee], kind="followup.assigned",
+                title=_("%(who)s assigned you a follow-up: %(title)s") % {
+                    "who": actor.user or _("kehu"), "title": task.title},
+                body=_("Customer: %(customer)s · due %(due)s") % {
+                    "customer": task.customer.name, "due": task.due_date.isoformat()},
+                link=reverse("interactions:follow_ups"), customer_id=task.customer_id)
     return task
 
 

@@ -6,3 +6,13 @@ class NotificationsConfig(AppConfig):
     name = "kehu.notifications"
     label = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self):
+        from kehu.core import labels
+        from kehu.notifications.models import Notification, OutboundMessage
+
+        labels.register_model("notification", Notification)
+        labels.register_model("outbound_message", OutboundMessage)
+        labels.register_choices("audit.action", {
+            "notification.send": _("Send notification"),
+        })

@@ -21,3 +21,12 @@ class ScoringConfig(AppConfig):
             "customers": _("Customers"), "rows_changed": _("Rows changed"),
             "lifecycle_changes": _("Lifecycle changes")})
         labels.register_model("scoring_settings", ScoringSettings)
+
+        from kehu.scoring.models import CustomerValue
+        from kehu.service.tiers import register_tier_source
+
+        def value_tiers(customer_ids):
+            return dict(CustomerValue.objects.filter(customer_id__in=customer_ids)
+                        .values_list("customer_id", "value_tier"))
+
+        register_tier_source(value_tiers)

@@ -6,3 +6,33 @@ class ServiceConfig(AppConfig):
     name = "kehu.service"
     label = "service"
     verbose_name = _("Service desk")
+
+    def ready(self):
+        from django.urls import reverse
+
+        from kehu.core import labels
+        from kehu.core.jobs import JobKind, register_job_kind
+        from kehu.service import hooks
+        from kehu.service.models import (
+            CLOCK_LABELS,
+            BusinessCalendar,
+            CalendarDay,
+            Complaint,
+            SatisfactionSurvey,
+            SLAPolicy,
+        )
+        from kehu.transactions.hooks import register_ticket_hooks
+
+        labels.register_model("calendar", BusinessCalendar,
+                              fields={"date": _("date"), "kind": _("type")},
+                              values={"kind": "calendar_day.kind"})
+        labels.register_choices("calendar_day.kind", CalendarDay.KINDS)
+        labels.register_model("sla_policy", SLAPolicy)
+        labels.register_model("survey", SatisfactionSurvey, fields={"ticket": _("ticket")})
+        labels.register_model("complaint", Complaint, fields={
+            "ticket": _("ticket"), "assignee": _("assignee"), "role": _("role")})
+        labels.register_choices("sla.clock", CLOCK_LABELS)
+        register_job_kind(JobKind(key="sla_recompute", label=_("SLA recomputation"),
+                                  permission="service.configure",
+                                  detail_url=lambda job: reverse("service:policies")))
+        register_ticket_hooks(guard=hooks.ticket_guard, after_change=hooks.after_ticket_change)

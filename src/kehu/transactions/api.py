@@ -13,7 +13,7 @@ from kehu.accounts import selectors as accounts
 from kehu.core.errors import ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
 from kehu.core.schemas import Flag, Id, Input, Moment, Money, Page, Quantity, Rating
-from kehu.transactions import selectors, services
+from kehu.transactions import selectors, services, ticket_services
 from kehu.transactions.models import Order, Ticket
 
 router = Router(tags=["transactions"])
@@ -257,6 +257,10 @@ class TicketPatch(Input):
 
 class RatingIn(Input):
     satisfaction: Rating = Field(..., description="1 (very unhappy) to 5 (very happy).")
+    source: Literal["agent_phone"] = Field(
+        ..., description="Only what the customer said on the phone, typed by the agent, is "
+                         "recorded here (marked as such); the customer's own answer comes "
+                         "from the satisfaction survey.")
 
 
 class TicketOut(Schema):
@@ -272,9 +276,11 @@ class TicketOut(Schema):
     assignee: str | None
     product_id: int | None
     satisfaction: int | None
+    satisfaction_source: str
     resolution: str
     opened_at: dt.datetime
     resolved_at: dt.datetime | None
+    merged_into_id: int | None
 
     @staticmethod
     def resolve_customer_name(ticket):
@@ -287,7 +293,8 @@ class TicketOut(Schema):
 
 class TicketFilters(Schema):
     customer_id: Id | None = None
-    status: Literal["open", "in_progress", "resolved", "closed", "unresolved"] | None = None
+    status: Literal["open", "in_progress", "waiting_customer", "resolved", "closed",
+                    "unresolved"] | None = None
     priority: TicketPriority | None = None
     kind: TicketKind | None = None
     search: str = ""
@@ -311,7 +318,7 @@ def open_ticket(request, payload: TicketIn):
     customer = selectors.customer_get(request.user, payload.customer_id)
     product = (selectors.product_get(request.user, payload.product_id)
                if payload.product_id else None)
-    ticket = services.ticket_open(
+    ticket = ticket_services.ticket_open(
         actor=actor_of(request), customer=customer, kind=payload.kind, subject=payload.subject,
         description=payload.description, priority=payload.priority,
         assignee=_user_named(request, payload.assignee, "assignee"), product=product,
@@ -328,7 +335,7 @@ def update_ticket(request, ticket_id: Id, payload: TicketPatch):
     assignee = ticket.assignee
     if "assignee" in fields:
         assignee = _user_named(request, fields["assignee"], "assignee")
-    services.ticket_update(
+    ticket_services.ticket_update(
         actor=actor_of(request), ticket=ticket,
         status=fields.get("status") or ticket.status,
         priority=fields.get("priority") or ticket.priority,
@@ -340,9 +347,10 @@ def update_ticket(request, ticket_id: Id, payload: TicketPatch):
 
 
 @router.post("/tickets/{ticket_id}/rate", response={200: TicketOut, **ERROR_RESPONSES},
-             summary="Record the customer's satisfaction with a resolved ticket")
+             summary="Record what the customer said on the phone about a resolved ticket "
+                     "(marked as entered by the agent)")
 def rate_ticket(request, ticket_id: Id, payload: RatingIn):
     ticket = selectors.ticket_get(request.user, ticket_id)
-    services.ticket_rate(actor=actor_of(request), ticket=ticket,
-                         satisfaction=payload.satisfaction)
+    ticket_services.ticket_rate(actor=actor_of(request), ticket=ticket,
+                                satisfaction=payload.satisfaction, source=payload.source)
     return selectors.ticket_get(request.user, ticket_id)

@@ -131,23 +131,3 @@ class TicketOpenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = products
         self.fields["assignee"].queryset = users
-
-
-class TicketUpdateForm(forms.Form):
-    status = forms.ChoiceField(label=_("Status"), choices=Ticket.STATUSES)
-    priority = forms.ChoiceField(label=_("Priority"), choices=Ticket.PRIORITIES)
-    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=None, required=False)
-    resolution = forms.CharField(label=_("Resolution"), required=False,
-                                 widget=forms.Textarea(attrs={"rows": 3}))
-
-    def __init__(self, *args, users, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = users
-
-
-class TicketRateForm(forms.Form):
-    satisfaction = forms.TypedChoiceField(
-        label=_("Satisfaction"), coerce=int,
-        choices=[(5, _("5 · Very satisfied")), (4, _("4 · Satisfied")), (3, _("3 · Neutral")),
-                 (2, _("2 · Dissatisfied")), (1, _("1 · Very dissatisfied"))],
-    )

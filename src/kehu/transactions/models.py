@@ -94,7 +94,10 @@ class Ticket(models.Model):
     KINDS = [("service_request", _("Service request")), ("complaint", _("Complaint")),
              ("inquiry", _("Inquiry"))]
     STATUSES = [("open", _("Open")), ("in_progress", _("In progress")),
+                ("waiting_customer", _("Waiting for the customer")),
                 ("resolved", pgettext_lazy("ticket status", "Resolved")), ("closed", _("Closed"))]
+    SATISFACTION_SOURCES = [("survey", _("Customer's survey answer")),
+                            ("agent_phone", _("Entered by an agent on the phone"))]
     PRIORITIES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")),
                   ("urgent", _("Urgent"))]
 
@@ -104,7 +107,7 @@ class Ticket(models.Model):
     kind = models.CharField(_("type"), max_length=16, choices=KINDS)
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=STATUSES, default="open")
+    status = models.CharField(_("status"), max_length=16, choices=STATUSES, default="open")
     priority = models.CharField(_("priority"), max_length=8, choices=PRIORITIES,
                                 default="normal")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True,
@@ -114,9 +117,15 @@ class Ticket(models.Model):
     satisfaction = models.PositiveSmallIntegerField(
         _("satisfaction"), null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(5)])
+    satisfaction_source = models.CharField(
+        _("satisfaction given by"), max_length=12, choices=SATISFACTION_SOURCES, blank=True,
+        default="", db_default="")
     resolution = models.TextField(_("resolution"), blank=True)
     opened_at = models.DateTimeField(_("opened"))
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True,
+                                    blank=True, on_delete=models.PROTECT,
+                                    related_name="merged_duplicates")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -128,3 +137,57 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.subject}"
+
+
+class TicketStatusChange(models.Model):
+    """One move of a ticket's status, kept forever: SLA clocks are computed from this history,
+    so a changed policy recomputes past tickets."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(_("from"), max_length=16, blank=True)
+    to_status = models.CharField(_("to"), max_length=16)
+    at = models.DateTimeField(_("time"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                           blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("ticket status change")
+        verbose_name_plural = _("ticket status changes")
+        indexes = [models.Index(fields=["ticket", "at"], name="ticket_status_hist")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.from_status} → {self.to_status}"
+
+
+class TicketMessage(models.Model):
+    """A reply to the customer, the customer's own message, or an internal note (never shown
+    to the customer). Replies stop the response clocks; customer messages restart them."""
+
+    REPLY = "reply"
+    NOTE = "note"
+    CUSTOMER = "customer"
+    KINDS = [(REPLY, _("Reply to the customer")), (NOTE, _("Internal note")),
+             (CUSTOMER, _("Customer's message"))]
+    CHANNELS = [("phone", _("Phone")), ("email", _("Email")), ("sms", _("SMS")),
+                ("wechat", _("WeChat")), ("visit", _("Visit")), ("other", _("Other"))]
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("type"), max_length=8, choices=KINDS)
+    channel = models.CharField(_("channel"), max_length=8, choices=CHANNELS, blank=True)
+    body = models.TextField(_("text"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                               blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(_("time"))
+    moved_from = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+",
+                                   help_text=_("The duplicate ticket this came from."))
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("ticket message")
+        verbose_name_plural = _("ticket messages")
+        indexes = [models.Index(fields=["ticket", "at"], name="ticket_msg_time")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

@@ -8,7 +8,6 @@ places, rounded half up, as a Chinese invoice rounds.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -30,7 +29,8 @@ from kehu.customers.services import (
     customer_touch_activity,
     customers_touch_activity,
 )
-from kehu.transactions.models import Order, OrderLine, Product, Ticket
+from kehu.transactions.models import Order, OrderLine, Product
+from kehu.transactions.numbering import _choice, _final_number, _numbered
 
 CENT = Decimal("0.01")
 
@@ -44,7 +44,6 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
     "refunded": frozenset(),
 }
-TICKET_DONE = frozenset({"resolved", "closed"})
 
 
 def money(value: Any) -> Decimal:
@@ -64,27 +63,6 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 
-
-
-def _choice(errors: dict, name: str, value: str, choices, *, blank: bool = False) -> None:
-    if blank and not value:
-        return
-    if value not in {code for code, _label in choices}:
-        errors.setdefault(name, []).append(_("“%s” is not a valid choice.") % value)
-
-
-def _numbered(prefix: str, at: dt.datetime) -> str:
-    """A unique placeholder number; _final_number swaps in the row id once the row exists."""
-    return f"{prefix}{timezone.localtime(at):%Y%m%d}-TMP{uuid.uuid4().hex[:12]}"
-
-
-def _final_number(prefix: str, model, row) -> str:
-    """A readable number such as SO20261123-000123: prefix, local date, row id."""
-    at = row.ordered_at if isinstance(row, Order) else row.opened_at
-    number = f"{prefix}{timezone.localtime(at):%Y%m%d}-{row.pk:06d}"
-    if model.objects.filter(number=number).exclude(pk=row.pk).exists():
-        number = f"{number}-{uuid.uuid4().hex[:4]}"
-    return number
 
 
 # Products --------------------------------------------------------------------------
@@ -466,164 +444,15 @@ def orders_record_many(*, actor: Actor, customers: dict[int, Customer],
     record_changes_many(actor=actor, entries=entries)
 
 
-# Tickets ---------------------------------------------------------------------------
-
-
-def _ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "number": ticket.number, "customer": ticket.customer_id, "kind": ticket.kind,
-        "subject": ticket.subject, "description": ticket.description, "status": ticket.status,
-        "priority": ticket.priority, "assignee": ticket.assignee_id,
-        "product": ticket.product_id, "satisfaction": ticket.satisfaction,
-        "resolution": ticket.resolution, "opened_at": ticket.opened_at,
-        "resolved_at": ticket.resolved_at,
-    }
-
-
-def _check_assignee(errors: dict, assignee) -> None:
-    if assignee is not None and not assignee.is_active:
-        errors["assignee"] = [_("This user is no longer active.")]
-
-
-def ticket_open(
-    *,
-    actor: Actor,
-    customer: Customer,
-    kind: str,
-    subject: str,
-    description: str = "",
-    priority: str = "normal",
-    assignee=None,
-    product: Product | None = None,
-    opened_at: dt.datetime | None = None,
-    number: str | None = None,
-) -> Ticket:
-    """Open a service ticket (request, complaint, inquiry) for a customer.
-
-    Unassigned tickets go to the agent opening them; the number is generated
-    (TK + date + row id) unless an external system supplies its own.
-    """
-    actor.require("ticket.manage")
-    errors: dict[str, list[str]] = {}
-    subject = (subject or "").strip()
-    if not subject:
-        errors["subject"] = [_("Give the ticket a subject.")]
-    _choice(errors, "kind", kind, Ticket.KINDS)
-    _choice(errors, "priority", priority, Ticket.PRIORITIES)
-    _check_assignee(errors, assignee)
-    opened_at = opened_at or timezone.now()
-    check_not_future(errors, "opened_at", opened_at)
-    number = (number or "").strip()
-    if number and Ticket.objects.filter(number=number).exists():
-        errors["number"] = [_("Another ticket already has this number.")]
-    if errors:
-        raise ValidationFailed(details=errors)
-    with transaction.atomic():
-        customer = customer_lock_for_write(actor=actor, customer=customer)
-        ticket = Ticket(
-            customer=customer, number=number or _numbered("TK", opened_at), kind=kind,
-            subject=subject, description=(description or "").strip(), priority=priority,
-            assignee=assignee if assignee is not None else actor.user, product=product,
-            opened_at=opened_at,
-        )
-        full_clean(ticket, exclude=["customer", "assignee", "product", "number"])
-        try:
-            with transaction.atomic():
-                ticket.save()
-        except IntegrityError as exc:
-            raise ValidationFailed(
-                details={"number": [_("Another ticket already has this number.")]}) from exc
-        if not number:
-            ticket.number = _final_number("TK", Ticket, ticket)
-            ticket.save(update_fields=["number"])
-        customer_touch_activity(customer=customer, at=opened_at)
-        record_change(actor=actor, action="ticket.open", event="ticket.opened",
-                      customer_id=ticket.customer_id, object_type="ticket",
-                      object_id=ticket.pk, object_repr=ticket.number,
-                      changes=diff({}, _ticket_snapshot(ticket)))
-    return ticket
-
-
-def _ticket_event(before: dict[str, Any], ticket: Ticket) -> str:
-    """ticket.closed when it reaches resolved/closed, ticket.reopened when it leaves them."""
-    was, now = before["status"] in TICKET_DONE, ticket.status in TICKET_DONE
-    if now and not was:
-        return "ticket.closed"
-    if was and not now:
-        return "ticket.reopened"
-    return "ticket.updated"
-
-
-def _writable_ticket(actor: Actor, ticket: Ticket) -> Ticket:
-    row = Ticket.objects.select_for_update().select_related("customer").filter(
-        pk=ticket.pk).first()
-    if row is None:
-        raise NotFound()
-    customer_lock_for_write(actor=actor, customer=row.customer)
-    return row
-
-
-def ticket_update(
-    *,
-    actor: Actor,
-    ticket: Ticket,
-    status: str,
-    priority: str,
-    assignee,
-    resolution: str,
-) -> Ticket:
-    """Work a ticket: status, priority, assignee and resolution.
-
-    Resolving needs a resolution and stamps resolved_at; reopening clears it.
-    """
-    actor.require("ticket.manage")
-    errors: dict[str, list[str]] = {}
-    _choice(errors, "status", status, Ticket.STATUSES)
-    _choice(errors, "priority", priority, Ticket.PRIORITIES)
-    _check_assignee(errors, assignee)
-    resolution = (resolution or "").strip()
-    if status in TICKET_DONE and not resolution:
-        errors["resolution"] = [_("Say how the ticket was resolved.")]
-    if errors:
-        raise ValidationFailed(details=errors)
-    with transaction.atomic():
-        current = _writable_ticket(actor, ticket)
-        before = _ticket_snapshot(current)
-        now = timezone.now()
-        if status in TICKET_DONE and current.resolved_at is None:
-            current.resolved_at = now
-        elif status not in TICKET_DONE:
-            current.resolved_at = None
-        current.status, current.priority = status, priority
-        current.assignee, current.resolution = assignee, resolution
-        full_clean(current, exclude=["customer", "assignee", "product"])
-        current.save(update_fields=["status", "priority", "assignee", "resolution",
-                                    "resolved_at"])
-        if before["status"] != status:
-            customer_touch_activity(customer=current.customer, at=now)
-        record_change(actor=actor, action="ticket.update", event=_ticket_event(before, current),
-                      customer_id=current.customer_id, object_type="ticket",
-                      object_id=current.pk, object_repr=current.number,
-                      changes=diff(before, _ticket_snapshot(current)))
-    return current
-
-
-def ticket_rate(*, actor: Actor, ticket: Ticket, satisfaction: int) -> Ticket:
-    """Record the customer's satisfaction (1–5) with a resolved or closed ticket."""
-    actor.require("ticket.manage")
-    if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) \
-            or not 1 <= satisfaction <= 5:
-        raise ValidationFailed(details={"satisfaction": [
-            _("Satisfaction is a whole number from 1 to 5.")]})
-    with transaction.atomic():
-        current = _writable_ticket(actor, ticket)
-        if current.status not in TICKET_DONE:
-            raise ValidationFailed(details={"satisfaction": [
-                _("A ticket can be rated only once it is resolved or closed.")]})
-        before = _ticket_snapshot(current)
-        current.satisfaction = satisfaction
-        current.save(update_fields=["satisfaction"])
-        record_change(actor=actor, action="ticket.rate", event="ticket.rated", object_type="ticket",
-                      customer_id=current.customer_id, object_id=current.pk, object_repr=current.number,
-                      changes=diff(before, _ticket_snapshot(current)))
-    return current
+# Tickets live in ticket_services; these names stay importable from here.
+from kehu.transactions.ticket_services import (  # noqa: E402, F401
+    TICKET_DONE,
+    TICKET_TRANSITIONS,
+    ticket_escalate,
+    ticket_merge,
+    ticket_message_add,
+    ticket_open,
+    ticket_rate,
+    ticket_unmerge,
+    ticket_update,
+)

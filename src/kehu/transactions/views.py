@@ -18,7 +18,7 @@ from kehu.accounts import selectors as accounts
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError, NotFound
 from kehu.core.pages import requires, show_errors
-from kehu.transactions import selectors, services
+from kehu.transactions import selectors, services, ticket_services
 from kehu.transactions.forms import (
     OrderFilterForm,
     OrderForm,
@@ -28,8 +28,6 @@ from kehu.transactions.forms import (
     ProductForm,
     TicketFilterForm,
     TicketOpenForm,
-    TicketRateForm,
-    TicketUpdateForm,
 )
 
 PAGE_SIZE = 50
@@ -222,7 +220,7 @@ def ticket_create(request):
                           products=selectors.product_list(request.user, active_only=True))
     if request.method == "POST" and form.is_valid():
         try:
-            ticket = services.ticket_open(actor=Actor.from_request(request), customer=customer,
+            ticket = ticket_services.ticket_open(actor=Actor.from_request(request), customer=customer,
                                           **form.cleaned_data)
         except NotFound as exc:
             raise Http404 from exc
@@ -230,7 +228,7 @@ def ticket_create(request):
             show_errors(form, exc)
         else:
             messages.success(request, _("Ticket %s opened.") % ticket.number)
-            return redirect("transactions:ticket", ticket_id=ticket.pk)
+            return redirect("service:ticket", ticket_id=ticket.pk)
     return render(request, "transactions/form.html", {
         "form": form, "title": _("New ticket for %s") % customer.name,
         "back": "transactions:tickets", "hidden": {"customer": customer.pk}})
@@ -238,35 +236,6 @@ def ticket_create(request):
 
 @requires("customer.view")
 def ticket_detail(request, ticket_id: int):
-    ticket = _found(selectors.ticket_get, request.user, ticket_id)
-    can_manage = request.user.access.can("ticket.manage")
-    update_form = rate_form = None
-    if can_manage:
-        initial = {"status": ticket.status, "priority": ticket.priority,
-                   "assignee": ticket.assignee, "resolution": ticket.resolution}
-        posted = request.POST if request.POST.get("action") == "update" else None
-        update_form = TicketUpdateForm(posted, initial=initial, users=_assignable(request))
-        posted = request.POST if request.POST.get("action") == "rate" else None
-        rate_form = TicketRateForm(posted, initial={"satisfaction": ticket.satisfaction or 5})
-    if request.method == "POST":
-        if not can_manage:
-            raise Http404
-        form = update_form if request.POST.get("action") == "update" else rate_form
-        if form.is_valid():
-            actor = Actor.from_request(request)
-            try:
-                if form is update_form:
-                    services.ticket_update(actor=actor, ticket=ticket, **form.cleaned_data)
-                else:
-                    services.ticket_rate(actor=actor, ticket=ticket,
-                                         satisfaction=form.cleaned_data["satisfaction"])
-            except NotFound as exc:
-                raise Http404 from exc
-            except DomainError as exc:
-                show_errors(form, exc)
-            else:
-                messages.success(request, _("Ticket saved."))
-                return redirect("transactions:ticket", ticket_id=ticket.pk)
-    return render(request, "transactions/ticket_detail.html", {
-        "ticket": ticket, "update_form": update_form, "rate_form": rate_form,
-        "can_rate": ticket.status in services.TICKET_DONE})
+    """Tickets are worked in the service desk's workspace (kehu.service), by URL name."""
+    _found(selectors.ticket_get, request.user, ticket_id)
+    return redirect("service:ticket", ticket_id=ticket_id)

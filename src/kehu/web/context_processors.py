@@ -11,7 +11,7 @@ NAVIGATION = [
     ("customers:list", _("Customers"), "customer.view"),
     ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
-    ("transactions:tickets", _("Tickets"), "customer.view"),
+    ("service:queue", _("Service desk"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
