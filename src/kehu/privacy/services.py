@@ -24,7 +24,7 @@ from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.events import Change, record_change, record_changes_many
 from kehu.customers.models import Customer
 from kehu.privacy import consent as rules
-from kehu.privacy.models import ConsentLink, ConsentRecord, ConsentState, LegalHold
+from kehu.privacy.models import Assessment, ConsentLink, ConsentRecord, ConsentState, LegalHold
 
 EVENTS = {ConsentRecord.GRANTED: "consent.granted", ConsentRecord.WITHDRAWN: "consent.withdrawn",
           ConsentRecord.EXPIRED: "consent.expired"}
@@ -316,3 +316,60 @@ def legal_hold_release(*, actor: Actor, hold_id: int) -> LegalHold:
                       customer_id=hold.customer_id,
                       changes={"released_at": {"before": None, "after": hold.released_at}})
     return hold
+
+
+def consents_record_bulk(*, actor: Actor, customer_ids: Iterable[int], purpose: str,
+                         channel: str, status: str, source: str = "form", notice_text: str = "",
+                         notice_version: str = "", limit: int = 5000) -> int:
+    """The same grant or withdrawal for many customers (an unsubscribe list, a segment),
+    each its own ledger line and event; customers the actor may not see are skipped, and a
+    grant for someone under 14 without a guardian is skipped. Returns how many were
+    recorded."""
+    _require_record(actor)
+    rules.check_purpose_channel(purpose, channel)
+    count = 0
+    for customer_id in list(dict.fromkeys(customer_ids))[:limit]:
+        try:
+            consent_record(actor=actor, customer_id=customer_id, purpose=purpose,
+                           channel=channel, status=status, source=source,
+                           notice_text=notice_text, notice_version=notice_version)
+        except (NotFound, ValidationFailed) as exc:
+            if isinstance(exc, ValidationFailed) and exc.code != "guardian_required":
+                raise
+            continue
+        count += 1
+    return count
+
+
+def assessment_save(*, actor: Actor, key: str, title: str, body: str, kind: str = "assessment",
+                    purpose: str = "", risk: str = "low") -> Assessment:
+    """Save a new version of an impact assessment or processing record (earlier versions
+    stay, each kept at least three years, PIPL Art. 56)."""
+    actor.require("privacy.manage")
+    from django.utils.text import slugify
+
+    key = slugify(key or title, allow_unicode=False)[:60] or "assessment"
+    errors: dict[str, list[str]] = {}
+    if not (title or "").strip():
+        errors["title"] = [_("Give a title.")]
+    if not (body or "").strip():
+        errors["body"] = [_("Write the assessment.")]
+    if kind not in dict(Assessment.KINDS):
+        errors["kind"] = [_("Unknown kind “%s”.") % kind]
+    if risk not in ("low", "medium", "high"):
+        errors["risk"] = [_("Use low, medium or high.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    now = timezone.now()
+    with transaction.atomic():
+        last = Assessment.objects.select_for_update().filter(key=key).order_by("-version").first()
+        row = Assessment.objects.create(
+            key=key, version=(last.version + 1) if last else 1, kind=kind, title=title.strip(),
+            purpose=purpose, body=body.strip(), risk=risk, created_by=actor.user,
+            created_at=now, keep_until=(now + timedelta(days=3 * 366)).date())
+        record_change(actor=actor, action="assessment.save", event="assessment.saved",
+                      object_type="assessment", object_id=row.pk, object_repr=row.title[:200],
+                      changes={"key": key, "version": {"before": last.version if last else None,
+                                                       "after": row.version},
+                               "risk": row.risk})
+    return row

@@ -16,6 +16,7 @@ NAVIGATION = [
     ("scoring:rfm", _("Customer value"), "scoring.view"),
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("core:audit", _("Audit log"), None),
+    ("privacy:requests", _("Privacy"), "privacy.manage"),
 ]
 ADMIN_NAVIGATION = [
     ("accounts:users", _("Users"), "user.manage"),
