@@ -131,7 +131,7 @@ def _xlsx(data: dict[str, Any]) -> bytes:
         return value
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(_("Card")[:31])
+    sheet = book.create_sheet(_("Customer card")[:31])
     headers = data["card_headers"] | {"id_number": _("ID number")}
     for key, value in data["card"].items():
         sheet.append([headers.get(key, key), cell(value)])
