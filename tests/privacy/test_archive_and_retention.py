@@ -133,8 +133,8 @@ def test_retention_deletes_kept_uploads_after_their_days_and_dry_run_keeps_them(
 
 
 def test_retention_deletes_old_events_only(actor):
-    from tests.factories import EventFactory
     from kehu.privacy.retention import retention_run
+    from tests.factories import EventFactory
 
     old = EventFactory(occurred_at=timezone.now() - dt.timedelta(days=800))
     new = EventFactory()

@@ -112,3 +112,29 @@ def test_public_link_and_request_pages(admin_user):
                                              "requester_contact": "13800000000"})
     assert sent.status_code == 200 and PrivacyRequest.objects.get().intake == "form"
     assert re.search(r"#\d+", sent.content.decode())
+
+
+def test_who_viewed_and_the_unusual_access_report(admin_user, make_user, compliance):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from kehu.customers.services import customer_reveal_id_number
+    from kehu.privacy.selectors import unusual_access
+
+    snoop = make_user("admin", username="snoop")
+    people = [create_customer(name=f"证件{n}", id_number=f"11010519900101{n:03d}"
+                              + "10X98765432"[sum(int(d) * w for d, w in zip(
+                                  f"11010519900101{n:03d}", [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7,
+                                                              9, 10, 5, 8, 4, 2],
+                                  strict=True)) % 11]) for n in range(3)]
+    for person in people:
+        customer_reveal_id_number(actor=Actor(user=snoop), customer=person)
+    section = client_for(compliance).get(f"/privacy/customers/{people[0].pk}/").content.decode()
+    assert 'data-testid="who-viewed"' in section and "snoop" in section
+    since = timezone.now() - dt.timedelta(days=1)
+    report = unusual_access(user=compliance, since=since, threshold=3)
+    assert [(r.actor_label, r.reveals, r.customers) for r in report] == [("snoop", 3, 3)]
+    assert unusual_access(user=compliance, since=since, threshold=4) == []
+    page = client_for(compliance).get("/privacy/access/")
+    assert page.status_code == 200

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from kehu.core.errors import NotFound
+from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer
 from kehu.privacy import consent as rules
 from kehu.privacy.models import (
@@ -178,3 +179,50 @@ def request_get(*, user, request_id: int) -> PrivacyRequest:
     if row is None:
         raise NotFound()
     return row
+
+
+# Who viewed sensitive fields --------------------------------------------------------------
+
+SENSITIVE_ACTIONS = ("customer.reveal", "customer.export_archive")
+REVEAL_THRESHOLD = 20  # reveals by one user in the report's window that make it unusual
+
+
+def sensitive_access(*, user, customer_id: int, limit: int = 50) -> list[AuditEntry]:
+    """Who revealed this customer's ID number (or took their archive), newest first, from
+    the audit log. For privacy managers and auditors only."""
+    if not (user.access.can("privacy.manage") or user.access.can("audit.view")):
+        return []
+    return list(AuditEntry.objects.filter(object_type="customer", object_id=str(customer_id),
+                                          action__in=SENSITIVE_ACTIONS).order_by("-seq")[:limit])
+
+
+@dataclass(frozen=True)
+class UnusualAccess:
+    actor_label: str
+    actor_user_id: int | None
+    reveals: int
+    customers: int
+    first: datetime
+    last: datetime
+
+
+def unusual_access(*, user, since: datetime, until: datetime | None = None,
+                   threshold: int | None = None) -> list[UnusualAccess]:
+    """Users who revealed many ID numbers between `since` and `until` (the daily report):
+    at least `threshold` reveals (settings.KEHU_PRIVACY_REVEAL_THRESHOLD, default 20),
+    most first."""
+    from django.conf import settings
+    from django.db.models import Count, Max, Min
+
+    if user is not None:  # None: the system's nightly report
+        user.access.require("privacy.manage")
+    threshold = threshold or getattr(settings, "KEHU_PRIVACY_REVEAL_THRESHOLD", REVEAL_THRESHOLD)
+    rows = AuditEntry.objects.filter(action="customer.reveal", at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    grouped = (rows.values("actor_user_id", "actor_label")
+               .annotate(reveals=Count("seq"), customers=Count("object_id", distinct=True),
+                         first=Min("at"), last=Max("at"))
+               .filter(reveals__gte=threshold).order_by("-reveals"))
+    return [UnusualAccess(g["actor_label"], g["actor_user_id"], g["reveals"], g["customers"],
+                          g["first"], g["last"]) for g in grouped]

@@ -26,3 +26,21 @@ def privacy_request_deadlines():
     from kehu.privacy.requests import requests_check_deadlines
 
     requests_check_deadlines()
+
+
+@db_periodic_task(crontab(minute="31", hour="7"))
+def privacy_unusual_access_daily():
+    """The daily unusual-access report, written to the security log (kehu.security) where
+    the operators' alerting reads it; the page shows the same report."""
+    import datetime as dt
+    import logging
+
+    from django.utils import timezone
+
+    from kehu.privacy.selectors import unusual_access
+
+    since = timezone.now() - dt.timedelta(days=1)
+    for row in unusual_access(user=None, since=since):
+        logging.getLogger("kehu.security").warning(
+            "unusual access: %s revealed %d ID numbers of %d customers in a day",
+            row.actor_label, row.reveals, row.customers)

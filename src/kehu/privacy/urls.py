@@ -10,6 +10,7 @@ urlpatterns = [
     path("consent/", views.consent_bulk, name="consent_bulk"),
     path("retention/", views.retention_page, name="retention"),
     path("assessments/", views.assessments, name="assessments"),
+    path("access/", views.access_report, name="access"),
     path("customers/<int:customer_id>/", views.card_section, name="card_section"),
     path("customers/<int:customer_id>/consent/", views.card_consent, name="card_consent"),
     path("customers/<int:customer_id>/hold/", views.card_hold, name="card_hold"),

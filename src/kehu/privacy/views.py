@@ -38,6 +38,7 @@ def _section(request, customer_id: int, *, form=None, status: int = 200, notice:
         "requests": list(PrivacyRequest.objects.filter(customer_id=customer_id)
                          .order_by("-opened_at")[:10]) if manage else [],
         "request_form": forms.RequestForm(), "reason_form": forms.ReasonForm(),
+        "viewed": selectors.sensitive_access(user=request.user, customer_id=customer_id),
     }, status=status)
 
 
@@ -208,6 +209,24 @@ def request_detail(request, request_id: int):
     return render(request, "privacy/request.html", {
         "row": row, "days_left": dsr.working_days_left(row.due_date), "forms": bound,
         "reason_form": forms.ReasonForm()})
+
+
+@requires("privacy.manage")
+def access_report(request):
+    """The unusual-access report: users who revealed many ID numbers in the last day (or
+    `days`), with how many customers."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    try:
+        days = max(1, min(int(request.GET.get("days", "1")), 90))
+    except ValueError:
+        days = 1
+    since = timezone.now() - dt.timedelta(days=days)
+    return render(request, "privacy/access.html", {
+        "rows": selectors.unusual_access(user=request.user, since=since), "days": days,
+        "threshold": selectors.REVEAL_THRESHOLD})
 
 
 # Bulk consent, retention, assessments --------------------------------------------------------
