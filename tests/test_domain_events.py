@@ -1031,6 +1031,24 @@ def _consent_link_use(c):
     return mark, {"status": (None, "granted"), "source": "double_opt_in"}
 
 
+@case("kehu.privacy.services.consent_purpose_save", "consent_purpose.saved")
+def _consent_purpose_save(c):
+    from kehu.privacy.services import consent_purpose_save
+
+    consent_purpose_save(actor=c.actor, code="surveys", name="满意度调查")
+    return {"name": (None, "满意度调查"), "separate": (None, False)}
+
+
+@case("kehu.privacy.services.consent_unsubscribe_footer", "consent.link_created")
+def _consent_unsubscribe_footer(c):
+    from kehu.privacy.services import consent_unsubscribe_footer
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    consent_unsubscribe_footer(actor=c.actor, customer_id=customer.pk, channel="email")
+    return mark, {"action": "withdraw", "channel": "email"}
+
+
 @case("kehu.privacy.services.legal_hold_place", "legal_hold.placed")
 def _legal_hold_place(c):
     from kehu.privacy.services import legal_hold_place

@@ -201,3 +201,34 @@ def test_import_consent_columns(actor, tmp_path):
     assert record.source == "import" and "consent.csv" in record.reference
     assert job.rejected == 1
     assert job.errors.filter(column="同意短信营销").exists()
+
+
+def test_purposes_are_configurable_and_segments_accept_new_ones(actor, admin_user):
+    from kehu.segments.definition import validate
+
+    with pytest.raises(ValidationFailed):
+        validate({"type": "group", "conditions": [{"type": "consent", "purpose": "surveys"}]})
+    services.consent_purpose_save(actor=actor, code="surveys", name="满意度调查")
+    tree = validate({"type": "group", "conditions": [{"type": "consent", "purpose": "surveys"}]})
+    assert tree["conditions"][0] == {"type": "consent", "purpose": "surveys", "channel": "any"}
+    customer = create_customer(name="调查客户")
+    grant(actor, customer, purpose="surveys", channel="any")
+    assert selectors.consent_allows(customer_id=customer.pk, channel="sms", purpose="surveys")
+    services.consent_purpose_save(actor=actor, code="surveys", name="满意度调查",
+                                  is_active=False)
+    with pytest.raises(ValidationFailed):
+        grant(actor, customer, purpose="surveys")
+
+
+def test_unsubscribe_footer_is_a_working_withdrawal_link(actor):
+    customer = create_customer(name="退订客户")
+    grant(actor, customer, channel="email")
+    footer = services.consent_unsubscribe_footer(actor=actor, customer_id=customer.pk,
+                                                 channel="email", base_url="https://crm.example")
+    token = footer.split("/privacy/link/")[1].rstrip("/")
+    assert footer.startswith("退订：https://crm.example/privacy/link/") or "Unsubscribe" in footer
+    services.consent_link_use(token=token)
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="email",
+                                        purpose="marketing")
+    with pytest.raises(services.LinkInvalid):
+        services.consent_link_use(token=token)

@@ -80,7 +80,7 @@ EVENT_TYPES = frozenset({
     "apikey.revoked", "import_template.saved", "import_template.deleted", "import.finished",
     "demo.loaded",
     "consent.granted", "consent.withdrawn", "consent.expired", "consent.link_created",
-    "legal_hold.placed", "legal_hold.released", "customer.erased",
+    "consent_purpose.saved", "legal_hold.placed", "legal_hold.released", "customer.erased",
     "privacy.request_opened", "privacy.request_verified", "privacy.request_closed",
     "privacy.request_escalated", "retention.policy_changed", "retention.applied",
     "assessment.saved",

@@ -104,3 +104,12 @@ class AssessmentForm(forms.Form):
 class PublicRequestForm(RequestForm):
     requester_name = forms.CharField(label=_("Your name"), max_length=100)
     requester_contact = forms.CharField(label=_("Your phone or email"), max_length=200)
+
+
+class PurposeForm(forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=40)
+    name = forms.CharField(label=_("Name"), max_length=80)
+    description = forms.CharField(label=_("Description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    separate = forms.BooleanField(label=_("Separate consent required"), required=False)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)

@@ -24,7 +24,14 @@ from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.events import Change, record_change, record_changes_many
 from kehu.customers.models import Customer
 from kehu.privacy import consent as rules
-from kehu.privacy.models import Assessment, ConsentLink, ConsentRecord, ConsentState, LegalHold
+from kehu.privacy.models import (
+    Assessment,
+    ConsentLink,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentState,
+    LegalHold,
+)
 
 EVENTS = {ConsentRecord.GRANTED: "consent.granted", ConsentRecord.WITHDRAWN: "consent.withdrawn",
           ConsentRecord.EXPIRED: "consent.expired"}
@@ -373,3 +380,48 @@ def assessment_save(*, actor: Actor, key: str, title: str, body: str, kind: str 
                                                        "after": row.version},
                                "risk": row.risk})
     return row
+
+
+def consent_purpose_save(*, actor: Actor, code: str, name: str, description: str = "",
+                         separate: bool = False, is_active: bool = True) -> ConsentPurpose:
+    """Add a processing purpose or change one (name, description, separate consent, active).
+    Codes are stable: the ledger refers to them."""
+    actor.require("privacy.manage")
+    from django.utils.text import slugify
+
+    code = slugify(code or "", allow_unicode=False).replace("-", "_")[:40]
+    errors: dict[str, list[str]] = {}
+    if not code:
+        errors["code"] = [_("Give a code of letters, digits and _.")]
+    if not (name or "").strip():
+        errors["name"] = [_("Give a name.")]
+    if errors:
+        raise ValidationFailed(details=errors)
+    rules.purpose_codes()
+    with transaction.atomic():
+        row = ConsentPurpose.objects.select_for_update().filter(code=code).first()
+        before = ({"name": row.name, "separate": row.separate, "is_active": row.is_active}
+                  if row else {"name": None, "separate": None, "is_active": None})
+        if row is None:
+            row = ConsentPurpose(code=code, position=ConsentPurpose.objects.count())
+        row.name, row.description = name.strip()[:80], description.strip()
+        row.separate, row.is_active = bool(separate), bool(is_active)
+        row.save()
+        record_change(actor=actor, action="consent_purpose.save", event="consent_purpose.saved",
+                      object_type="consent_purpose", object_id=row.pk, object_repr=row.code,
+                      changes={k: {"before": before[k], "after": getattr(row, k)}
+                               for k in before if before[k] != getattr(row, k)})
+    return row
+
+
+def consent_unsubscribe_footer(*, actor: Actor, customer_id: int, channel: str,
+                               purpose: str = "marketing", base_url: str = "") -> str:
+    """The unsubscribe line for a marketing message (PIPL Art. 24; 退订): a withdrawal link
+    for this customer, purpose and channel, valid 90 days. Message templates (notifications,
+    automation) append it to every marketing email or SMS."""
+    from django.urls import reverse
+
+    _link, token = consent_link_create(actor=actor, customer_id=customer_id, purpose=purpose,
+                                       channel=channel, action=ConsentLink.WITHDRAW, days=90)
+    url = f"{base_url.rstrip('/')}{reverse('privacy:link', args=[token])}"
+    return _("Unsubscribe: %s") % url if channel != "sms" else _("Reply T to unsubscribe, or open %s") % url

@@ -244,8 +244,21 @@ def consent_bulk(request):
     counts = None
     if check.is_valid():
         counts = selectors.consent_counts(user=request.user, **check.cleaned_data)
-    form = forms.BulkConsentForm(request.POST or None, segments=segments)
-    if request.method == "POST" and form.is_valid():
+    purpose_form = forms.PurposeForm(request.POST if "purpose_save" in request.POST else None)
+    if purpose_form.is_bound:
+        if purpose_form.is_valid():
+            try:
+                services.consent_purpose_save(actor=Actor.from_request(request),
+                                              **purpose_form.cleaned_data)
+            except DomainError as exc:
+                show_errors(purpose_form, exc)
+            else:
+                messages.success(request, _("Purpose saved."))
+                return redirect(reverse("privacy:consent_bulk"))
+        form = forms.BulkConsentForm(segments=segments)
+    else:
+        form = forms.BulkConsentForm(request.POST or None, segments=segments)
+    if request.method == "POST" and not purpose_form.is_bound and form.is_valid():
         data = dict(form.cleaned_data)
         segment = next(s for s in segments if s.pk == data.pop("segment"))
         ids = segment_members_queryset(user=request.user, segment=segment).values_list(
@@ -261,8 +274,13 @@ def consent_bulk(request):
         else:
             messages.success(request, _("Consent recorded for %d customers.") % done)
             return redirect(reverse("privacy:consent_bulk"))
+    from kehu.privacy.consent import purpose_codes
+    from kehu.privacy.models import ConsentPurpose
+
+    purpose_codes()
     return render(request, "privacy/consent_bulk.html", {
-        "check": check, "counts": counts, "form": form})
+        "check": check, "counts": counts, "form": form, "purpose_form": purpose_form,
+        "purposes": ConsentPurpose.objects.all()})
 
 
 @requires("privacy.manage")
