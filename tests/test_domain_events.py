@@ -1039,16 +1039,6 @@ def _consent_purpose_save(c):
     return {"name": (None, "满意度调查"), "separate": (None, False)}
 
 
-@case("kehu.privacy.services.consent_unsubscribe_footer", "consent.link_created")
-def _consent_unsubscribe_footer(c):
-    from kehu.privacy.services import consent_unsubscribe_footer
-
-    customer = _privacy_customer(c)
-    mark = c.mark()
-    consent_unsubscribe_footer(actor=c.actor, customer_id=customer.pk, channel="email")
-    return mark, {"action": "withdraw", "channel": "email"}
-
-
 @case("kehu.privacy.services.legal_hold_place", "legal_hold.placed")
 def _legal_hold_place(c):
     from kehu.privacy.services import legal_hold_place
