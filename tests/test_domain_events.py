@@ -1154,6 +1154,49 @@ def _retention_run(c):
     return {"exports": 0}
 
 
+# Two-factor sign-in and sessions
+
+def _totp_code(user):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+@case("kehu.accounts.twofactor.totp_confirm", "user.2fa_enabled")
+def _totp_confirm(c):
+    from kehu.accounts.twofactor import totp_confirm, totp_start
+
+    totp_start(user=c.user)
+    totp_confirm(actor=c.actor, user=c.user, token=_totp_code(c.user))
+    return {"two_factor": (False, True), "recovery_codes": 10}
+
+
+@case("kehu.accounts.twofactor.two_factor_disable", "user.2fa_disabled")
+def _two_factor_disable(c):
+    from kehu.accounts.twofactor import totp_confirm, totp_start, two_factor_disable
+
+    totp_start(user=c.user)
+    totp_confirm(actor=c.actor, user=c.user, token=_totp_code(c.user))
+    mark = c.mark()
+    two_factor_disable(actor=c.actor, user=c.user)
+    return mark, {"two_factor": (True, False)}
+
+
+@case("kehu.accounts.twofactor.session_revoke", "user.session_revoked")
+def _session_revoke(c):
+    from django.test import Client
+
+    from kehu.accounts.twofactor import _key_id, session_revoke
+
+    client = Client()
+    client.force_login(c.user)
+    key = client.session.session_key
+    session_revoke(actor=c.actor, user=c.user, session_id=_key_id(key))
+    return {"session": _key_id(key)}
+
+
 # The tests ----------------------------------------------------------------------------------
 
 

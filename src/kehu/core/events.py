@@ -83,7 +83,7 @@ EVENT_TYPES = frozenset({
     "consent_purpose.saved", "legal_hold.placed", "legal_hold.released", "customer.erased",
     "privacy.request_opened", "privacy.request_verified", "privacy.request_closed",
     "privacy.request_escalated", "retention.policy_changed", "retention.applied",
-    "assessment.saved",
+    "assessment.saved", "user.2fa_enabled", "user.2fa_disabled", "user.session_revoked",
     "calendar.created", "calendar.updated", "calendar.day_set", "calendar.day_removed",
     "calendar.holidays_loaded", "sla_policy.created", "sla_policy.updated", "sla_policy.deleted",
     "ticket.sla_warning", "ticket.sla_breached", "ticket.escalated", "ticket.replied",

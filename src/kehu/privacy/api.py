@@ -2,7 +2,6 @@
 data-subject requests and retention. Thin: schemas in, services and selectors, schemas out;
 domain errors become {"code", "message", "details"} upstream."""
 
-from __future__ import annotations
 
 import datetime as dt
 import tempfile

@@ -28,6 +28,7 @@ ADMIN_NAVIGATION = [
     ("scoring:settings", _("Scoring settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
+    ("accounts:security", _("Security"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
 ]
 
