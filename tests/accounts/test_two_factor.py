@@ -88,3 +88,19 @@ def test_optional_for_a_sales_rep_and_sessions_can_be_revoked(make_user):
 def test_bearer_keys_are_not_asked(admin_user, api_client_for):
     enable(signed_in(admin_user), admin_user)
     assert api_client_for(admin_user).get("/api/v1/customers").status_code == 200
+
+
+def test_password_policy_kinds_of_character(settings, admin_user):
+    from kehu.accounts.services import user_set_password
+    from kehu.core.actor import Actor
+    from kehu.core.errors import ValidationFailed
+
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "kehu.accounts.passwords.CharacterClassValidator",
+         "OPTIONS": {"min_classes": 3}}]
+    with pytest.raises(ValidationFailed):
+        user_set_password(actor=Actor(user=admin_user), user=admin_user,
+                          password="onlylowercaseletters")
+    user_set_password(actor=Actor(user=admin_user), user=admin_user, password="Mixed-case-2026")
+    admin_user.refresh_from_db()
+    assert admin_user.check_password("Mixed-case-2026")
