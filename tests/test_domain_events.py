@@ -30,6 +30,9 @@ WRITES = {"save", "create", "delete", "update", "bulk_create", "bulk_update", "i
 
 # Functions that write without an event of their own, and why.
 EXEMPT = {
+    "kehu.service.services.sla.sla_recompute":
+        "derived SLA clock rows rebuilt from the status history; the ticket or policy change "
+        "that caused it carries the event",
     "kehu.accounts.services.apikey_authenticate": "stamps a key's last use (bookkeeping)",
     "kehu.customers.services._common.snapshot": "reads (dict.update)",
     "kehu.customers.services.activity.customer_touch_activity":
@@ -543,13 +546,13 @@ def _order_update_status(c):
     return mark, {"status": ("pending", "paid")}
 
 
-@case("kehu.transactions.services.ticket_open", "ticket.opened")
+@case("kehu.transactions.ticket_services.ticket_open", "ticket.opened")
 def _ticket_open(c):
     c.ticket()
     return {"subject": (None, "打印机卡纸"), "status": (None, "open")}
 
 
-@case("kehu.transactions.services.ticket_update", "ticket.closed")
+@case("kehu.transactions.ticket_services.ticket_update", "ticket.closed")
 def _ticket_update(c):
     from kehu.transactions.services import ticket_update
 
@@ -560,7 +563,7 @@ def _ticket_update(c):
     return mark, {"status": ("open", "resolved"), "resolution": ("", "换了搓纸轮")}
 
 
-@case("kehu.transactions.services.ticket_rate", "ticket.rated")
+@case("kehu.transactions.ticket_services.ticket_rate", "ticket.rated")
 def _ticket_rate(c):
     from kehu.transactions.services import ticket_rate, ticket_update
 
@@ -568,8 +571,216 @@ def _ticket_rate(c):
     ticket = ticket_update(actor=c.actor, ticket=ticket, status="resolved", priority="normal",
                            assignee=c.user, resolution="好了")
     mark = c.mark()
-    ticket_rate(actor=c.actor, ticket=ticket, satisfaction=5)
-    return mark, {"satisfaction": (None, 5)}
+    ticket_rate(actor=c.actor, ticket=ticket, satisfaction=5, source="agent_phone")
+    return mark, {"satisfaction": (None, 5), "satisfaction_source": ("", "agent_phone")}
+
+
+@case("kehu.transactions.ticket_services.ticket_message_add", "ticket.replied")
+def _ticket_message_add(c):
+    from kehu.transactions.ticket_services import ticket_message_add
+
+    ticket = c.ticket()
+    mark = c.mark()
+    ticket_message_add(actor=c.actor, ticket=ticket, kind="reply", body="您好", channel="phone")
+    return mark, {"channel": "phone", "status": ("open", "in_progress")}
+
+
+@case("kehu.transactions.ticket_services.ticket_escalate", "ticket.escalated")
+def _ticket_escalate(c):
+    from kehu.transactions.ticket_services import ticket_escalate
+
+    ticket = c.ticket()
+    mark = c.mark()
+    ticket_escalate(actor=c.actor, ticket=ticket, reason="客户很急")
+    return mark, {"priority": ("normal", "high"), "reason": "客户很急"}
+
+
+@case("kehu.transactions.ticket_services.ticket_merge", "ticket.merged")
+def _ticket_merge(c):
+    from kehu.transactions.ticket_services import ticket_merge
+
+    customer = c.customer()
+    survivor, duplicate = c.ticket(customer), c.ticket(customer)
+    mark = c.mark()
+    ticket_merge(actor=c.actor, duplicate=duplicate, into=survivor)
+    return mark, {"status": ("open", "closed"), "merged_into": (None, survivor.pk)}
+
+
+@case("kehu.transactions.ticket_services.ticket_unmerge", "ticket.unmerged")
+def _ticket_unmerge(c):
+    from kehu.transactions.ticket_services import ticket_merge, ticket_unmerge
+
+    customer = c.customer()
+    survivor, duplicate = c.ticket(customer), c.ticket(customer)
+    ticket_merge(actor=c.actor, duplicate=duplicate, into=survivor)
+    mark = c.mark()
+    ticket_unmerge(actor=c.actor, duplicate=duplicate)
+    return mark, {"status": ("closed", "open"), "merged_into": (survivor.pk, None)}
+
+
+# Service desk
+
+def _calendar():
+    from kehu.service.models import BusinessCalendar
+
+    return BusinessCalendar.objects.get(is_default=True)
+
+
+@case("kehu.service.services.calendars.calendar_create", "calendar.created")
+def _calendar_create(c):
+    from kehu.service.services.calendars import calendar_create
+
+    calendar_create(actor=c.actor, name="7×24", workdays=range(7), lunch_start=None,
+                    lunch_end=None)
+    return {"name": (None, "7×24"), "workdays": (None, [0, 1, 2, 3, 4, 5, 6])}
+
+
+@case("kehu.service.services.calendars.calendar_update", "calendar.updated")
+def _calendar_update(c):
+    import datetime as dt
+
+    from kehu.service.services.calendars import calendar_update
+
+    calendar = _calendar()
+    calendar_update(actor=c.actor, calendar=calendar, name=calendar.name,
+                    time_zone="Asia/Shanghai", workdays=[0, 1, 2, 3, 4],
+                    day_start=dt.time(8, 30), lunch_start=dt.time(12),
+                    lunch_end=dt.time(13), day_end=dt.time(17, 30))
+    return {"day_start": ("09:00:00", "08:30:00"), "day_end": ("18:00:00", "17:30:00")}
+
+
+@case("kehu.service.services.calendars.calendar_day_set", "calendar.day_set")
+def _calendar_day_set(c):
+    import datetime as dt
+
+    from kehu.service.services.calendars import calendar_day_set
+
+    calendar_day_set(actor=c.actor, calendar=_calendar(), date=dt.date(2026, 3, 2),
+                     kind="holiday", name="司庆")
+    return {"date": "2026-03-02", "kind": (None, "holiday"), "name": (None, "司庆")}
+
+
+@case("kehu.service.services.calendars.calendar_day_remove", "calendar.day_removed")
+def _calendar_day_remove(c):
+    import datetime as dt
+
+    from kehu.service.services.calendars import calendar_day_remove
+
+    calendar_day_remove(actor=c.actor, calendar=_calendar(), date=dt.date(2026, 1, 4))
+    return {"date": "2026-01-04", "kind": ("workday", None)}
+
+
+@case("kehu.service.services.calendars.calendar_load_prc", "calendar.holidays_loaded")
+def _calendar_load_prc(c):
+    from kehu.service.services.calendars import calendar_load_prc
+
+    calendar_load_prc(actor=c.actor, calendar=_calendar(), years=[2026])
+    return {"years": [2026], "removed": 39, "written": 39}
+
+
+@case("kehu.service.services.sla.sla_policy_create", "sla_policy.created")
+def _sla_policy_create(c):
+    from kehu.service.services.sla import sla_policy_create
+
+    sla_policy_create(actor=c.actor, name="VIP", customer_tier="high_value",
+                      first_response_hours="0.5")
+    return {"name": (None, "VIP"), "first_response_hours": (None, "0.50")}
+
+
+@case("kehu.service.services.sla.sla_policy_update", "sla_policy.updated")
+def _sla_policy_update(c):
+    from kehu.service.models import SLAPolicy
+    from kehu.service.services.sla import sla_policy_update
+
+    sla_policy_update(actor=c.actor, policy=SLAPolicy.objects.get(priority="normal"),
+                      resolution_hours="16")
+    return {"resolution_hours": ("24.00", "16.00")}
+
+
+@case("kehu.service.services.sla.sla_policy_delete", "sla_policy.deleted")
+def _sla_policy_delete(c):
+    from kehu.service.models import SLAPolicy
+    from kehu.service.services.sla import sla_policy_delete
+
+    sla_policy_delete(actor=c.actor, policy=SLAPolicy.objects.get(priority="low"))
+    return {"name": ("低优先级工单", None)}
+
+
+@case("kehu.service.services.sla.sla_check", "ticket.sla_breached")
+def _sla_check(c):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from kehu.service.services.sla import sla_check
+
+    c.ticket()
+    mark = c.mark()
+    sla_check(now=timezone.now() + dt.timedelta(days=30))
+    return mark, {"clock": "first_response", "priority": "normal"}
+
+
+@case("kehu.service.services.surveys.survey_send", "survey.sent")
+def _survey_send(c):
+    from kehu.service.services.surveys import survey_send
+    from kehu.transactions.services import ticket_update
+
+    ticket = c.ticket()
+    ticket = ticket_update(actor=c.actor, ticket=ticket, status="resolved", priority="normal",
+                           assignee=c.user, resolution="好了")
+    mark = c.mark()
+    survey_send(actor=c.actor, ticket=ticket, channel="link")
+    return mark, {"channel": "link", "ticket": ticket.pk}
+
+
+@case("kehu.service.services.surveys.survey_answer", "survey.answered")
+def _survey_answer(c):
+    from kehu.service.models import SatisfactionSurvey
+    from kehu.service.services.surveys import survey_answer, survey_token
+    from kehu.transactions.services import ticket_update
+
+    ticket = ticket_update(actor=c.actor, ticket=c.ticket(), status="resolved",
+                           priority="normal", assignee=c.user, resolution="好了")
+    survey = SatisfactionSurvey.objects.get(ticket=ticket)
+    mark = c.mark()
+    survey_answer(token=survey_token(survey), rating=5, nps=9, comment="好")
+    return mark, {"rating": 5, "nps": 9, "by_agent": False}
+
+
+@case("kehu.service.services.surveys.survey_record_by_agent", "survey.answered")
+def _survey_record_by_agent(c):
+    from kehu.service.services.surveys import survey_record_by_agent
+    from kehu.transactions.services import ticket_update
+
+    ticket = ticket_update(actor=c.actor, ticket=c.ticket(), status="resolved",
+                           priority="normal", assignee=c.user, resolution="好了")
+    mark = c.mark()
+    survey_record_by_agent(actor=c.actor, ticket=ticket, rating=3)
+    return mark, {"rating": 3, "by_agent": True}
+
+
+@case("kehu.service.services.complaints.complaint_record", "complaint.recorded")
+def _complaint_record(c):
+    from kehu.service.services.complaints import complaint_record
+    from kehu.transactions.ticket_services import ticket_open
+
+    ticket = ticket_open(actor=c.actor, customer=c.customer(), kind="complaint",
+                         subject="发货慢")
+    mark = c.mark()
+    complaint_record(actor=c.actor, ticket=ticket, category="delivery", severity="high")
+    return mark, {"category": (None, "delivery"), "severity": (None, "high")}
+
+
+@case("kehu.service.services.complaints.complaint_update", "complaint.updated")
+def _complaint_update(c):
+    from kehu.service.services.complaints import complaint_open, complaint_update
+
+    complaint = complaint_open(actor=c.actor, customer=c.customer(), subject="多扣款",
+                               category="billing")
+    mark = c.mark()
+    complaint_update(actor=c.actor, ticket=complaint.ticket, category="billing",
+                     severity="medium", root_cause="重复扣款", corrective_action="加幂等")
+    return mark, {"root_cause": ("", "重复扣款"), "corrective_action": ("", "加幂等")}
 
 
 @case("kehu.interactions.services.interaction_log", "interaction.logged")
@@ -652,6 +863,32 @@ def _follow_up_reassign(c):
     mark = c.mark()
     follow_up_reassign(actor=c.actor, task=task, assignee=other)
     return mark, {"assignee": (task.assignee_id, other.pk)}
+
+
+@case("kehu.notifications.services.outbound_retry", "message.requeued")
+def _outbound_retry(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_retry
+
+    message = OutboundMessage.objects.create(channel="email", to=["a@example.com"],
+                                             subject="x", text="y", status="failed",
+                                             attempts=5)
+    mark = c.mark()
+    outbound_retry(actor=c.actor, message_id=message.pk)
+    return mark, {"status": ("failed", "queued")}
+
+
+@case("kehu.notifications.services.outbound_messages_redact", "message.redacted")
+def _outbound_messages_redact(c):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_messages_redact
+
+    customer = c.customer()
+    OutboundMessage.objects.create(channel="sms", to=["+8613812345678"], text="生日快乐",
+                                   status="sent", customer_id=customer.pk)
+    mark = c.mark()
+    outbound_messages_redact(actor=c.actor, customer_id=customer.pk)
+    return mark, {"messages": 1}
 
 
 @case("kehu.notifications.services.notification_send", "notification.sent")

@@ -121,7 +121,18 @@ def patchable(admin_user, admin, customer):
     rule = field_rule_create(actor=Actor.system(via="system"), field="email", rule="required")
     order = _send(admin, "post", "/api/v1/orders", {
         "customer_id": customer.pk, "lines": [{"product_id": product.pk, "quantity": 1}]}).json()
+    from kehu.service.models import BusinessCalendar, Complaint, SLAPolicy
+
+    complaint = _send(admin, "post", "/api/v1/service/complaints", {
+        "customer_id": customer.pk, "subject": "慢", "category": "delivery"}).json()
+    policy, calendar = SLAPolicy.objects.first(), BusinessCalendar.objects.first()
     return {
+        f"/api/v1/service/complaints/{complaint['ticket_id']}":
+            lambda: Complaint.objects.filter(pk=complaint["ticket_id"]).values().get(),
+        f"/api/v1/service/sla-policies/{policy.pk}":
+            lambda: SLAPolicy.objects.filter(pk=policy.pk).values().get(),
+        f"/api/v1/service/calendars/{calendar.pk}":
+            lambda: BusinessCalendar.objects.filter(pk=calendar.pk).values().get(),
         f"/api/v1/products/{product.pk}": lambda: Product.objects.filter(pk=product.pk).values().get(),
         f"/api/v1/tickets/{ticket.pk}": lambda: Ticket.objects.filter(pk=ticket.pk).values().get(),
         f"/api/v1/users/{admin_user.pk}": lambda: User.objects.filter(pk=admin_user.pk).values().get(),

@@ -177,3 +177,56 @@ def test_a_rolled_back_transaction_sends_nothing(tmp_path):
         raise RuntimeError("caller failed")
     assert not OutboundMessage.objects.exists()
     assert not (Path(tmp_path) / "outbox").exists()
+
+
+class _Refusing:
+    """An SMTP server that refuses every message for good (550)."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        return "550 5.7.1 Message rejected"
+
+
+def test_a_permanent_refusal_fails_at_once(settings, smtp_server):
+    settings.KEHU_EMAIL_URL = smtp_server.url
+    smtp_server.handler.fail = 0
+    smtp_server.handler.__class__ = type("Refusing", (_Refusing,), {})
+    with transaction.atomic():
+        message = email_send(to=["a@example.com"], subject="Hi", text="x")
+    message.refresh_from_db()
+    assert message.status == "failed" and message.attempts == 1 and "550" in message.last_error
+
+
+def test_a_claim_is_respected_and_a_lapsed_one_taken_over(settings):
+    with transaction.atomic():
+        message = email_send(to=["a@example.com"], subject="Hi", text="x", dedupe_key="claim")
+        # Another worker holds it (claimed before this commit's hook runs).
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            locked_until=timezone.now() + dt.timedelta(minutes=5), attempts=1)
+    message.refresh_from_db()
+    assert message.status == "queued"  # the hook found it held and left it alone
+    assert outbound_sweep() == 0
+    # That worker died: its claim lapses and the sweep sends the message.
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        locked_until=timezone.now() - dt.timedelta(seconds=1))
+    assert outbound_sweep() == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.attempts == 2
+
+
+def test_test_email_command_reports_delivery(settings, smtp_server):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.KEHU_EMAIL_URL = smtp_server.url
+    out = StringIO()
+    call_command("notifications", "test-email", "ops@example.com", stdout=out)
+    assert "ops@example.com" in out.getvalue()
+    assert smtp_server.handler.envelopes[0].rcpt_tos == ["ops@example.com"]
+    settings.KEHU_EMAIL_URL = "smtp://127.0.0.1:1?timeout=2"
+    with pytest.raises(CommandError) as caught:
+        call_command("notifications", "test-email", "ops@example.com", stdout=StringIO())
+    assert "ConnectionRefusedError" in str(caught.value) or "Errno" in str(caught.value)

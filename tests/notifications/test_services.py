@@ -105,3 +105,27 @@ def test_marking_anothers_notification_changes_nothing(system, alice, bob):
     notification_mark_read(actor=Actor(user=alice), all=True)
     theirs.refresh_from_db()
     assert theirs.read_at is None
+
+
+def test_redacting_a_customers_messages(system, alice, make_user):
+    from kehu.notifications.models import OutboundMessage
+    from kehu.notifications.services import outbound_messages_redact
+
+    sent = OutboundMessage.objects.create(channel="email", to=["w@example.com"], subject="您好",
+                                          text="王芳…", status="sent", customer_id=9)
+    queued = OutboundMessage.objects.create(channel="sms", to=["+8613812345678"], text="x",
+                                            customer_id=9)
+    other = OutboundMessage.objects.create(channel="sms", to=["+8613900000000"], text="y",
+                                           customer_id=10)
+    from kehu.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        outbound_messages_redact(actor=Actor(user=alice), customer_id=9)
+    assert outbound_messages_redact(actor=system, customer_id=9) == 2
+    sent.refresh_from_db()
+    queued.refresh_from_db()
+    other.refresh_from_db()
+    assert sent.to == [] and sent.text == "" and sent.subject == "" and sent.status == "sent"
+    assert queued.status == "failed" and queued.to == []
+    assert other.to == ["+8613900000000"]
+    assert DomainEvent.objects.filter(type="message.redacted", customer_id=9).count() == 1

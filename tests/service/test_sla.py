@@ -179,3 +179,23 @@ def test_minute_check_warns_then_breaches_once_and_escalates(agent, customer, cl
     assert counts["breaches"] <= 1       # the resolution clock may breach, first response not
     assert DomainEvent.objects.filter(type="ticket.sla_breached",
                                       changes__clock="first_response").count() == 1
+
+
+def test_customer_value_tier_picks_its_policy(agent, customer, others_customer, admin_user,
+                                              clock, actor_for):
+    from django.utils import timezone
+
+    from kehu.scoring.models import CustomerValue
+    from kehu.service.services.sla import sla_policy_create
+
+    CustomerValue.objects.create(customer=customer, value_tier="high_value",
+                                 scored_at=timezone.now())
+    # as specific as the priority policies (one criterion each): its lower order decides
+    sla_policy_create(actor=Actor(user=admin_user), name="高价值客户", customer_tier="high_value",
+                      first_response_hours="0.5", resolution_hours="8", position=5)
+    actor = actor_for(agent)
+    vip = _open(actor, customer, clock, 2026, 3, 2, 9)
+    plain = _open(actor, others_customer, clock, 2026, 3, 2, 9)
+    assert _sla(vip).policy.name == "高价值客户"
+    assert _sla(vip).first_response_due_at == at(2026, 3, 2, 9, 30)
+    assert _sla(plain).policy.name == "普通工单"

@@ -90,7 +90,8 @@ EVENT_TYPES = frozenset({
     "ticket.note_added", "ticket.customer_replied", "ticket.merged", "ticket.unmerged",
     "survey.sent", "survey.answered",
     "complaint.recorded", "complaint.updated", "complaint.routed",
-    "notification.sent", "followup.snoozed", "followup.reassigned",
+    "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
+    "message.redacted",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

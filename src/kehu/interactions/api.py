@@ -12,7 +12,7 @@ from ninja.pagination import paginate
 from kehu.accounts import selectors as accounts
 from kehu.core.errors import ValidationFailed
 from kehu.core.http import ERROR_RESPONSES, actor_of
-from kehu.core.schemas import MAX_ID, Day, Flag, Id, Input, Limit, Moment, Page
+from kehu.core.schemas import MAX_ID, Day, Days, Flag, Id, Input, Limit, Moment, Page
 from kehu.interactions import selectors, services
 from kehu.interactions.models import Interaction
 
@@ -160,13 +160,29 @@ def get_interaction(request, interaction_id: Id):
     return selectors.interaction_get(request.user, interaction_id)
 
 
+class FollowUpFilters(Schema):
+    tab: Literal["open", "today", "overdue", "upcoming", "done"] | None = Field(
+        None, description="My tasks' tabs: due today, overdue, upcoming (open ones) or done "
+                          "(newest first); overrides status.")
+    assignee_id: Id | None = Field(None, description="Someone else's tasks (with mine=false).")
+    q: str = Field("", max_length=100, description="Text in the title or the customer's name.")
+
+
 @router.get("/follow-ups", response=list[FollowUpOut], summary="Follow-ups, soonest first")
 @paginate(Page)
-def list_follow_ups(request, status: Literal["open", "done", "cancelled", "all"] = "open",
+def list_follow_ups(request, filters: Query[FollowUpFilters],
+                    status: Literal["open", "done", "cancelled", "all"] = "open",
                     due_before: Day | None = None, mine: Flag = True,
                     customer_id: Id | None = None):
+    assignee_id = None if mine else filters.assignee_id
+    if filters.tab is not None:
+        tasks = selectors.follow_up_tab(request.user, tab=filters.tab, mine=mine,
+                                        assignee_id=assignee_id, search=filters.q,
+                                        customer_id=customer_id)
+        return tasks.filter(due_date__lt=due_before) if due_before is not None else tasks
     return selectors.follow_up_list(request.user, status=None if status == "all" else status,
-                                    due_before=due_before, mine=mine, customer_id=customer_id)
+                                    due_before=due_before, mine=mine, customer_id=customer_id,
+                                    assignee_id=assignee_id, search=filters.q)
 
 
 @router.post("/follow-ups", response={201: FollowUpOut, **ERROR_RESPONSES},
@@ -198,6 +214,41 @@ def complete_follow_up(request, task_id: Id):
 def reschedule_follow_up(request, task_id: Id, payload: RescheduleIn):
     task = selectors.follow_up_get(request.user, task_id)
     services.follow_up_reschedule(actor=actor_of(request), task=task, due_date=payload.due_date)
+    return selectors.follow_up_get(request.user, task_id)
+
+
+class SnoozeIn(Input):
+    days: Days | None = Field(
+        None, description="Put off by this many days from today (1, 3, 7 …).")
+    until: Day | None = Field(None, description="Or to this day (today or later).")
+
+
+class ReassignIn(Input):
+    assignee: str | None = Field(None, max_length=150, description="Username of the new assignee.")
+    assignee_id: Id | None = Field(None, description="Or the user's id.")
+
+
+@router.post("/follow-ups/{task_id}/snooze", response={200: FollowUpOut, **ERROR_RESPONSES},
+             summary="Snooze a follow-up (by days or to a day)")
+def snooze_follow_up(request, task_id: Id, payload: SnoozeIn):
+    task = selectors.follow_up_get(request.user, task_id)
+    services.follow_up_snooze(actor=actor_of(request), task=task, days=payload.days,
+                              until=payload.until)
+    return selectors.follow_up_get(request.user, task_id)
+
+
+@router.post("/follow-ups/{task_id}/reassign", response={200: FollowUpOut, **ERROR_RESPONSES},
+             summary="Hand a follow-up to another user")
+def reassign_follow_up(request, task_id: Id, payload: ReassignIn):
+    if (payload.assignee is None) == (payload.assignee_id is None):
+        raise ValidationFailed(details={"assignee": [_("Give assignee or assignee_id.")]})
+    task = selectors.follow_up_get(request.user, task_id)
+    users = accounts.user_list(user=request.user)
+    assignee = (users.filter(username=payload.assignee) if payload.assignee is not None
+                else users.filter(pk=payload.assignee_id)).first()
+    if assignee is None:
+        raise ValidationFailed(details={"assignee": [_("No such active user.")]})
+    services.follow_up_reassign(actor=actor_of(request), task=task, assignee=assignee)
     return selectors.follow_up_get(request.user, task_id)
 
 

@@ -41,3 +41,37 @@ class FollowUpFilterForm(forms.Form):
 
     show = forms.ChoiceField(label=_("Show"), choices=SCOPES, required=False, initial="mine",
                              widget=forms.Select(attrs={"data-autosubmit": ""}))
+    assignee = forms.TypedChoiceField(label=_("Assignee"), required=False, coerce=int,
+                                      empty_value=None,
+                                      widget=forms.Select(attrs={"data-autosubmit": ""}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search",
+                                                      "placeholder": _("Task or customer")}))
+
+    def __init__(self, *args, assignees=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", _("Anyone"))] + [
+            (user.pk, str(user)) for user in assignees]
+
+
+class SnoozeForm(forms.Form):
+    """+1 day, +3 days, +1 week, or a day."""
+
+    days = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+                                  choices=[(1, "+1"), (3, "+3"), (7, "+7")])
+    until = forms.DateField(label=_("Snooze until"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("days") is None) == (data.get("until") is None):
+            raise forms.ValidationError(_("Choose a day or a number of days."))
+        return data
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.TypedChoiceField(label=_("Assign to"), coerce=int)
+
+    def __init__(self, *args, assignees=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [(user.pk, str(user)) for user in assignees]

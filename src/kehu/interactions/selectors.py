@@ -176,8 +176,10 @@ def follow_up_list(
     assignee_id: int | None = None,
     customer_id: int | None = None,
     mine: bool = False,
+    search: str = "",
 ) -> QuerySet[FollowUpTask]:
-    """Follow-ups the user may see, soonest first; `mine` keeps only theirs."""
+    """Follow-ups the user may see, soonest first; `mine` keeps only theirs; `search` matches
+    the title or the customer's name."""
     tasks = _follow_ups_visible(user).select_related("customer", "assignee")
     if mine:
         tasks = tasks.filter(assignee_id=user.pk)
@@ -189,6 +191,9 @@ def follow_up_list(
         tasks = tasks.filter(due_date__lt=due_before)
     if customer_id is not None:
         tasks = tasks.filter(customer_id=customer_id)
+    search = (search or "").strip()[:100]
+    if search:
+        tasks = tasks.filter(Q(title__icontains=search) | Q(customer__name__icontains=search))
     return tasks.order_by("due_date", "id")
 
 
@@ -198,6 +203,49 @@ def follow_up_get(user, task_id: int) -> FollowUpTask:
     if task is None:
         raise NotFound()
     return task
+
+
+TASK_TABS = ("open", "today", "overdue", "upcoming", "done")
+
+
+def follow_up_tab(user, *, tab: str = "open", mine: bool = True, assignee_id: int | None = None,
+                  search: str = "", customer_id: int | None = None) -> QuerySet[FollowUpTask]:
+    """The follow-ups of one "my tasks" tab: open (all open), today (due today), overdue,
+    upcoming (due after today) or done (newest first); `search` matches the title or the
+    customer's name."""
+    if tab not in TASK_TABS:
+        tab = "open"
+    today = timezone.localdate()
+    tasks = follow_up_list(user, status="done" if tab == "done" else "open", mine=mine,
+                           assignee_id=assignee_id, customer_id=customer_id, search=search)
+    if tab == "today":
+        tasks = tasks.filter(due_date=today)
+    elif tab == "overdue":
+        tasks = tasks.filter(due_date__lt=today)
+    elif tab == "upcoming":
+        tasks = tasks.filter(due_date__gt=today)
+    if tab == "done":
+        return tasks.order_by("-done_at", "-id")
+    return tasks
+
+
+def follow_up_tab_counts(user, *, mine: bool = True, assignee_id: int | None = None,
+                         search: str = "", customer_id: int | None = None) -> dict[str, int]:
+    """How many follow-ups each tab holds (one query)."""
+    from django.db.models import Count
+
+    today = timezone.localdate()
+    base = follow_up_list(user, status=None, mine=mine, assignee_id=assignee_id,
+                          customer_id=customer_id, search=search).order_by()
+    open_q = Q(status="open")
+    counts = base.aggregate(
+        open=Count("id", filter=open_q),
+        today=Count("id", filter=open_q & Q(due_date=today)),
+        overdue=Count("id", filter=open_q & Q(due_date__lt=today)),
+        upcoming=Count("id", filter=open_q & Q(due_date__gt=today)),
+        done=Count("id", filter=Q(status="done")),
+    )
+    return {key: counts[key] or 0 for key in TASK_TABS}
 
 
 def follow_up_assignees(user):
@@ -214,6 +262,13 @@ def follow_up_assignees(user):
     return users.filter(Q(pk=user.pk) | Q(team_id__in=sorted(teams)))
 
 
+def follow_up_assignee_choices(user) -> list:
+    """Who the "my tasks" assignee filter offers: the active users (at most 500)."""
+    from kehu.accounts.selectors import user_list
+
+    return list(user_list(user=user)[:500])
+
+
 def follow_up_may_assign_to(user, assignee) -> bool:
     return follow_up_assignees(user).filter(pk=assignee.pk).exists()
 
@@ -228,11 +283,13 @@ class FollowUpAgenda:
     date: dt.date
 
 
-def follow_up_agenda(user, *, mine: bool = True, upcoming_days: int = 14) -> FollowUpAgenda:
+def follow_up_agenda(user, *, mine: bool = True, upcoming_days: int = 14,
+                     assignee_id: int | None = None, search: str = "") -> FollowUpAgenda:
     """Open follow-ups: overdue, due today, and due in the next `upcoming_days` (one query)."""
     today = timezone.localdate()
     horizon = today + dt.timedelta(days=upcoming_days + 1)
-    tasks = list(follow_up_list(user, status="open", due_before=horizon, mine=mine))
+    tasks = list(follow_up_tab(user, tab="open", mine=mine, assignee_id=assignee_id,
+                               search=search).filter(due_date__lt=horizon))
     return FollowUpAgenda(
         overdue=[t for t in tasks if t.due_date < today],
         today=[t for t in tasks if t.due_date == today],

@@ -15,4 +15,6 @@ class NotificationsConfig(AppConfig):
         labels.register_model("outbound_message", OutboundMessage)
         labels.register_choices("audit.action", {
             "notification.send": _("Send notification"),
+            "outbound_message.retry": _("Send a failed message again"),
+            "outbound_message.redact": _("Erase a customer's sent messages"),
         })

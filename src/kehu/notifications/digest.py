@@ -127,7 +127,7 @@ def digest_send(*, day: dt.date | None = None,
     sent_keys = set(OutboundMessage.objects.filter(
         dedupe_key__startswith="digest:", dedupe_key__endswith=f":{day.isoformat()}")
         .values_list("dedupe_key", flat=True))
-    for user in users.iterator():
+    for user in list(users):
         if not (user.email or "").strip():
             result.no_email += 1
             continue

@@ -150,3 +150,53 @@ def notification_mark_read(*, actor: Actor, notification_ids: Iterable[int] | No
         if missing:
             raise NotFound(details={"ids": missing})
         return mine.filter(pk__in=ids, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def outbound_retry(*, actor: Actor, message_id: int):
+    """Send a failed email or SMS again (an operator fixed the mail server, say): it is queued
+    for one more attempt now, audited. NotFound for anything but a failed message."""
+    from kehu.core.events import record_change
+    from kehu.notifications.channels import _deliver_soon
+    from kehu.notifications.models import OutboundMessage
+
+    actor.require("event.manage")
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().filter(
+            pk=message_id, status=OutboundMessage.FAILED).first()
+        if message is None:
+            raise NotFound()
+        message.status, message.next_attempt_at = OutboundMessage.QUEUED, timezone.now()
+        message.locked_until = None
+        message.save(update_fields=["status", "next_attempt_at", "locked_until"])
+        record_change(actor=actor, action="outbound_message.retry", event="message.requeued",
+                      object_type="outbound_message", object_id=message.pk,
+                      object_repr=str(message), customer_id=message.customer_id,
+                      changes={"status": {"before": OutboundMessage.FAILED,
+                                          "after": OutboundMessage.QUEUED},
+                               "attempts": message.attempts})
+        transaction.on_commit(lambda: _deliver_soon(message.pk))
+    return message
+
+
+def outbound_messages_redact(*, actor: Actor, customer_id: int) -> int:
+    """Erase what the outbox keeps about one customer's messages (a privacy erasure): the
+    addresses, subjects and bodies become blank, the rows (channel, status, times) stay as the
+    record that something was sent. Queued ones are failed first, so nothing goes out
+    afterwards. Audited with a `message.redacted` event; returns how many rows changed."""
+    from kehu.core.events import record_change
+    from kehu.notifications.models import OutboundMessage
+
+    actor.require("privacy.manage")
+    with transaction.atomic():
+        rows = OutboundMessage.objects.select_for_update().filter(customer_id=customer_id)
+        queued = rows.filter(status=OutboundMessage.QUEUED).update(
+            status=OutboundMessage.FAILED, next_attempt_at=None,
+            last_error="redacted before it was sent")
+        changed = rows.exclude(to=[], subject="", text="", html="").update(
+            to=[], subject="", text="", html="", reply_to="", headers={})
+        if changed or queued:
+            record_change(actor=actor, action="outbound_message.redact", event="message.redacted",
+                          object_type="customer", object_id=customer_id, customer_id=customer_id,
+                          object_repr=f"#{customer_id}",
+                          changes={"messages": changed, "cancelled": queued})
+    return changed

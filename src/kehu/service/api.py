@@ -3,11 +3,10 @@ SLA clocks and policies, business calendars, satisfaction surveys (and the publi
 endpoint), complaints. Thin: schemas in, services and selectors, schemas out; every read is
 scoped by the caller's record scope through the tickets' customers."""
 
-from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -188,22 +187,22 @@ class TicketDetailOut(Schema):
     surveys: list[SurveyOut]
 
 
-def _detail(request, ticket_id: int) -> TicketDetailOut:
+def _detail(request, ticket_id: int) -> dict:
+    """The ticket as TicketDetailOut reads it (nested rows validated by their schemas)."""
     ticket = selectors.ticket_get(request.user, ticket_id)
-    complaint = selectors.ticket_complaint(ticket)
-    return TicketDetailOut(
-        id=ticket.pk, number=ticket.number, customer_id=ticket.customer_id,
-        customer_name=ticket.customer.name, kind=ticket.kind, subject=ticket.subject,
-        description=ticket.description, status=ticket.status, priority=ticket.priority,
-        assignee=ticket.assignee.username if ticket.assignee_id else None,
-        satisfaction=ticket.satisfaction, satisfaction_source=ticket.satisfaction_source,
-        resolution=ticket.resolution, opened_at=ticket.opened_at,
-        resolved_at=ticket.resolved_at, merged_into_id=ticket.merged_into_id,
-        sla=_sla_out(ticket),
-        complaint=ComplaintOut.from_orm(complaint) if complaint else None,
-        messages=[MessageOut.from_orm(m) for m in selectors.ticket_messages(request.user,
-                                                                             ticket)],
-        surveys=[SurveyOut.from_orm(s) for s in selectors.ticket_surveys(ticket)])
+    return {
+        "id": ticket.pk, "number": ticket.number, "customer_id": ticket.customer_id,
+        "customer_name": ticket.customer.name, "kind": ticket.kind, "subject": ticket.subject,
+        "description": ticket.description, "status": ticket.status,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee.username if ticket.assignee_id else None,
+        "satisfaction": ticket.satisfaction, "satisfaction_source": ticket.satisfaction_source,
+        "resolution": ticket.resolution, "opened_at": ticket.opened_at,
+        "resolved_at": ticket.resolved_at, "merged_into_id": ticket.merged_into_id,
+        "sla": _sla_out(ticket), "complaint": selectors.ticket_complaint(ticket),
+        "messages": selectors.ticket_messages(request.user, ticket),
+        "surveys": selectors.ticket_surveys(ticket),
+    }
 
 
 # Queues and tickets ---------------------------------------------------------------------------
@@ -563,7 +562,7 @@ class CalendarOut(Schema):
 class CalendarPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=80)
     time_zone: str | None = Field(None, max_length=40)
-    workdays: list[int] | None = Field(None, max_length=7)
+    workdays: list[Annotated[int, Field(ge=0, le=6)]] | None = Field(None, max_length=7)
     day_start: dt.time | None = None
     lunch_start: dt.time | None = None
     lunch_end: dt.time | None = None
@@ -622,7 +621,8 @@ def remove_calendar_day(request, calendar_id: Id, day: Day):
 
 
 class LoadIn(Input):
-    years: list[int] = Field(..., min_length=1, max_length=10)
+    years: list[Annotated[int, Field(ge=1990, le=2100)]] = Field(..., min_length=1,
+                                                                 max_length=10)
 
 
 @router.post("/service/calendars/{calendar_id}/load-prc",

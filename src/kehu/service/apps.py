@@ -32,6 +32,19 @@ class ServiceConfig(AppConfig):
         labels.register_model("complaint", Complaint, fields={
             "ticket": _("ticket"), "assignee": _("assignee"), "role": _("role")})
         labels.register_choices("sla.clock", CLOCK_LABELS)
+        labels.register_choices("audit.action", {
+            "ticket.reply": _("Reply to the customer"),
+            "ticket.note": _("Add internal note"), "ticket.customer": _("Log customer message"),
+            "ticket.escalate": _("Escalate ticket"), "ticket.merge": _("Merge ticket"),
+            "ticket.unmerge": _("Undo ticket merge"), "ticket.sla_warn": _("SLA warning"),
+            "ticket.sla_breach": _("SLA breached"), "survey.send": _("Send survey"),
+            "survey.answer": _("Answer survey"), "complaint.record": _("Record complaint"),
+            "complaint.update": _("Update complaint"),
+            "complaint.route": _("Route complaint to compliance"),
+            "calendar.day_set": _("Set calendar day"),
+            "calendar.day_remove": _("Remove calendar day"),
+            "calendar.load": _("Load PRC holidays"),
+        })
         register_job_kind(JobKind(key="sla_recompute", label=_("SLA recomputation"),
                                   permission="service.configure",
                                   detail_url=lambda job: reverse("service:policies")))

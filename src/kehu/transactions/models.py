@@ -124,7 +124,7 @@ class Ticket(models.Model):
     opened_at = models.DateTimeField(_("opened"))
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True,
-                                    blank=True, on_delete=models.PROTECT,
+                                    blank=True, on_delete=models.SET_NULL,
                                     related_name="merged_duplicates")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -197,7 +197,7 @@ def ticket_update(
                 raise ValidationFailed(details=blocked)
         before = _snapshot(current)
         now = timezone.now()
-        newly_resolved = status == "resolved" and before["status"] != "resolved"
+        newly_resolved = status in TICKET_DONE and before["status"] not in TICKET_DONE
         if status in TICKET_DONE and current.resolved_at is None:
             current.resolved_at = now
         elif status not in TICKET_DONE:

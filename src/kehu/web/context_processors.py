@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("web:home", _("Home"), None),
     ("customers:list", _("Customers"), "customer.view"),
-    ("interactions:follow_ups", _("Follow-ups"), "customer.view"),
+    ("interactions:follow_ups", _("My tasks"), "customer.view"),
     ("transactions:orders", _("Orders"), "customer.view"),
     ("service:queue", _("Service desk"), "customer.view"),
     ("segments:list", _("Segments"), "segment.view"),
@@ -30,6 +30,7 @@ ADMIN_NAVIGATION = [
     ("web:jobs", _("Background jobs"), None),
     ("accounts:security", _("Security"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
+    ("notifications:outbox", _("Outgoing messages"), "event.manage"),
 ]
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
@@ -70,6 +70,12 @@ def survey_from_token(token: str) -> SatisfactionSurvey:
 
 
 def _message(ticket: Ticket, url: str) -> tuple[str, str]:
+    """The invitation in kehu's language (the customer's, not the agent's page language)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _invitation(ticket, url)
+
+
+def _invitation(ticket: Ticket, url: str) -> tuple[str, str]:
     subject = _("How did we do? Ticket %s") % ticket.number
     text = _("Dear %(name)s, your request “%(subject)s” (%(number)s) was resolved. Please rate "
              "our service (takes a minute): %(url)s") % {

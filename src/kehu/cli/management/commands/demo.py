@@ -111,6 +111,11 @@ class Command(BaseCommand):
         quality_snapshot_take(actor=system)
         self.stdout.write(_("Scored %(rfm)d customers by RFM and %(quality)d by data quality.")
                           % {"rfm": scored.scored, "quality": quality.customers})
+        # The demo's tickets were written in bulk: compute their SLA clocks now (the value
+        # tiers just scored pick the policies).
+        from kehu.service.services.sla import sla_recompute
+
+        self.stdout.write(_("SLA clocks computed for %d tickets.") % sla_recompute())
         # The demo book holds look-alike customers: queue the scan that finds them, for the
         # background worker that `kehu serve` starts (the review queue fills as it runs).
         scan = dedup_scan_create(actor=system)
