@@ -6,7 +6,6 @@ KEHU_PASSWORD_MIN_CLASSES (default 1, i.e. no extra rule)."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-
 from django.utils.translation import ngettext
 
 
