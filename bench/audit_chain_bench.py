@@ -1,6 +1,7 @@
-"""What keying the audit chain costs the bulk path: `audit_record_many` appending N entries
-(import-sized chunks) with the keyed HMAC-SHA256 chain, against the same appends hashed
-with plain SHA-256 (the chain before keying), in the same process; then `audit_verify`.
+"""What keying (and sealing, for redaction) the audit chain costs the bulk path:
+`audit_record_many` appending N entries (import-sized chunks) with the keyed HMAC-SHA256
+chain over sealed values, against the same appends hashed with plain SHA-256 over the clear
+values (the chain before keying), in the same process; then `audit_verify`.
 
     .venv/bin/python bench/audit_chain_bench.py --entries 200000
 
@@ -56,13 +57,14 @@ def main() -> None:
         return elapsed
 
     real = audit._hasher
-    audit._hasher = lambda keyed: real(False)  # the chain as it was before keying
+    audit._hasher = lambda keyed: real(False)  # the chain as it was before keying (and sealing)
+    audit.SEAL = False
     plain = append("plain SHA-256 (before)")
-    audit._hasher = real
+    audit._hasher, audit.SEAL = real, True
     # As the keying migration leaves an existing chain: keyed from the next entry on.
     AuditChainHead.objects.filter(id=1).update(keyed_from_seq=entries + 1,
                                                keyed_mark=audit.keyed_mark(entries + 1))
-    keyed = append("keyed HMAC-SHA256 (now)")
+    keyed = append("keyed, sealed (now)")
     print(f"keyed / plain: {keyed / plain:.3f}")
     started = time.perf_counter()
     report = audit.audit_verify()

@@ -15,6 +15,9 @@ from tests.factories import ApiKeyFactory, UserFactory  # noqa: E402
 @pytest.fixture(autouse=True)
 def _fast_and_immediate(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Two-factor sign-in is tested on its own (tests/accounts/test_two_factor.py); elsewhere
+    # the administrators that tests sign in as would be sent to set it up.
+    settings.KEHU_2FA_ENFORCED = False
     from huey.contrib.djhuey import HUEY
 
     HUEY.immediate = True

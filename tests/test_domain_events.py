@@ -72,6 +72,7 @@ READ_ONLY_AUDITS = {
     "kehu.customers.services.lookups.customer_sensitive_lookup",  # and its rate-limit alert
     "kehu.interchange.pipeline_export.deals_export",
     "kehu.interchange.pipeline_export.payments_export",
+    "kehu.privacy.archive.customer_archive_write",
 }
 # The events machinery itself.
 OWN = {"kehu.core.events.record_change", "kehu.core.events.delivery_replay"}
@@ -1883,6 +1884,234 @@ def _field_behaviour_delete(c):
     mark = c.mark()
     field_behaviour_delete(actor=c.actor, rule=rule)
     return mark, {"field": ("industry", None)}
+# Privacy
+
+def _privacy_customer(c, name="隐私客户"):
+    return c.customer(name=name, mobile="13600000001")
+
+
+@case("kehu.privacy.services.consent_record", "consent.granted")
+def _consent_record(c):
+    from kehu.privacy.services import consent_record
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    consent_record(actor=c.actor, customer_id=customer.pk, purpose="marketing", channel="sms",
+                   status="granted", source="form", notice_version="v1")
+    return mark, {"status": (None, "granted"), "purpose": "marketing", "channel": "sms"}
+
+
+@case("kehu.privacy.services.consents_record_imported", "consent.withdrawn")
+def _consents_record_imported(c):
+    from kehu.privacy.services import ImportedConsent, consents_record_imported
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    consents_record_imported(actor=c.actor, reference="import #1 a.csv", items=[
+        ImportedConsent(customer.pk, "marketing", "email", False)])
+    return mark, {"status": (None, "withdrawn"), "source": "import"}
+
+
+@case("kehu.privacy.services.consents_expire_due", "consent.expired")
+def _consents_expire_due(c):
+    from kehu.privacy.services import consent_record, consents_expire_due
+
+    customer = _privacy_customer(c)
+    consent_record(actor=c.actor, customer_id=customer.pk, purpose="marketing", channel="sms",
+                   status="granted", source="form",
+                   expires_at=timezone.now() + dt.timedelta(hours=1))
+    mark = c.mark()
+    consents_expire_due(now=timezone.now() + dt.timedelta(hours=2))
+    return mark, {"status": ("granted", "expired")}
+
+
+@case("kehu.privacy.services.consent_link_create", "consent.link_created")
+def _consent_link_create(c):
+    from kehu.privacy.services import consent_link_create
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    consent_link_create(actor=c.actor, customer_id=customer.pk, purpose="marketing",
+                        channel="email", action="withdraw")
+    return mark, {"action": "withdraw", "channel": "email"}
+
+
+@case("kehu.privacy.services.consent_link_use", "consent.granted")
+def _consent_link_use(c):
+    from kehu.privacy.services import consent_link_create, consent_link_use
+
+    customer = _privacy_customer(c)
+    _link, token = consent_link_create(actor=c.actor, customer_id=customer.pk,
+                                       purpose="marketing", channel="email", action="confirm")
+    mark = c.mark()
+    consent_link_use(token=token)
+    return mark, {"status": (None, "granted"), "source": "double_opt_in"}
+
+
+@case("kehu.privacy.services.consent_purpose_save", "consent_purpose.saved")
+def _consent_purpose_save(c):
+    from kehu.privacy.services import consent_purpose_save
+
+    consent_purpose_save(actor=c.actor, code="surveys", name="满意度调查")
+    return {"name": (None, "满意度调查"), "separate": (None, False)}
+
+
+@case("kehu.privacy.services.legal_hold_place", "legal_hold.placed")
+def _legal_hold_place(c):
+    from kehu.privacy.services import legal_hold_place
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    legal_hold_place(actor=c.actor, customer_id=customer.pk, reason="诉讼")
+    return mark, {"reason": (None, "诉讼")}
+
+
+@case("kehu.privacy.services.legal_hold_release", "legal_hold.released")
+def _legal_hold_release(c):
+    from kehu.privacy.services import legal_hold_place, legal_hold_release
+
+    hold = legal_hold_place(actor=c.actor, customer_id=_privacy_customer(c).pk, reason="诉讼")
+    mark = c.mark()
+    released = legal_hold_release(actor=c.actor, hold_id=hold.pk)
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return mark, {"released_at": (None, DjangoJSONEncoder().default(released.released_at))}
+
+
+@case("kehu.privacy.services.assessment_save", "assessment.saved")
+def _assessment_save(c):
+    from kehu.privacy.services import assessment_save
+
+    assessment_save(actor=c.actor, key="dpia", title="评估", body="内容")
+    mark = c.mark()
+    assessment_save(actor=c.actor, key="dpia", title="评估", body="第二版", risk="high")
+    return mark, {"version": (1, 2), "risk": "high"}
+
+
+@case("kehu.privacy.erasure.customer_erase", "customer.erased")
+def _customer_erase(c):
+    from kehu.privacy.erasure import customer_erase
+
+    customer = _privacy_customer(c)
+    mark = c.mark()
+    customer_erase(actor=c.actor, customer_id=customer.pk, reason="本人要求")
+    return mark, {"reason": "本人要求", "customers": [customer.pk]}
+
+
+def _privacy_request(c, kind="access"):
+    from kehu.privacy.requests import request_open
+
+    return request_open(actor=c.actor, kind=kind, customer_id=_privacy_customer(c).pk)
+
+
+@case("kehu.privacy.requests.request_open", "privacy.request_opened")
+def _request_open(c):
+    _privacy_request(c)
+    return {"status": (None, "open"), "kind": "access"}
+
+
+@case("kehu.privacy.requests.request_verify", "privacy.request_verified")
+def _request_verify(c):
+    from kehu.privacy.requests import request_verify
+
+    row = _privacy_request(c)
+    mark = c.mark()
+    request_verify(actor=c.actor, request_id=row.pk, method="身份证")
+    return mark, {"status": ("open", "verified"), "verification": "身份证"}
+
+
+@case("kehu.privacy.requests.request_complete", "privacy.request_closed")
+def _request_complete(c):
+    from kehu.privacy.requests import request_complete, request_verify
+
+    row = _privacy_request(c)
+    request_verify(actor=c.actor, request_id=row.pk, method="身份证")
+    mark = c.mark()
+    request_complete(actor=c.actor, request_id=row.pk, outcome="已发送")
+    return mark, {"status": ("verified", "completed"), "outcome": "已发送"}
+
+
+@case("kehu.privacy.requests.request_refuse", "privacy.request_closed")
+def _request_refuse(c):
+    from kehu.privacy.requests import request_refuse
+
+    row = _privacy_request(c)
+    mark = c.mark()
+    request_refuse(actor=c.actor, request_id=row.pk, reason="无法核实身份")
+    return mark, {"status": ("open", "refused"), "refusal_reason": "无法核实身份"}
+
+
+@case("kehu.privacy.requests.requests_check_deadlines", "privacy.request_escalated")
+def _requests_check_deadlines(c):
+    from kehu.privacy.models import PrivacyRequest
+    from kehu.privacy.requests import requests_check_deadlines
+
+    row = _privacy_request(c)
+    PrivacyRequest.objects.filter(pk=row.pk).update(due_date=dt.date(2020, 1, 2))
+    mark = c.mark()
+    requests_check_deadlines()
+    return mark, {"level": "overdue"}
+
+
+@case("kehu.privacy.retention.retention_policy_update", "retention.policy_changed")
+def _retention_policy_update(c):
+    from kehu.privacy.retention import policies, retention_policy_update
+
+    days = next(p.days for p in policies() if p.data_class == "exports")
+    mark = c.mark()
+    retention_policy_update(actor=c.actor, data_class="exports", days=3)
+    return mark, {"days": (days, 3)}
+
+
+@case("kehu.privacy.retention.retention_run", "retention.applied")
+def _retention_run(c):
+    from kehu.privacy.retention import retention_run
+
+    retention_run(actor=c.actor)
+    return {"exports": 0}
+
+
+# Two-factor sign-in and sessions
+
+def _totp_code(user):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+@case("kehu.accounts.twofactor.totp_confirm", "user.2fa_enabled")
+def _totp_confirm(c):
+    from kehu.accounts.twofactor import totp_confirm, totp_start
+
+    totp_start(user=c.user)
+    totp_confirm(actor=c.actor, user=c.user, token=_totp_code(c.user))
+    return {"two_factor": (False, True), "recovery_codes": 10}
+
+
+@case("kehu.accounts.twofactor.two_factor_disable", "user.2fa_disabled")
+def _two_factor_disable(c):
+    from kehu.accounts.twofactor import totp_confirm, totp_start, two_factor_disable
+
+    totp_start(user=c.user)
+    totp_confirm(actor=c.actor, user=c.user, token=_totp_code(c.user))
+    mark = c.mark()
+    two_factor_disable(actor=c.actor, user=c.user)
+    return mark, {"two_factor": (True, False)}
+
+
+@case("kehu.accounts.twofactor.session_revoke", "user.session_revoked")
+def _session_revoke(c):
+    from django.test import Client
+
+    from kehu.accounts.twofactor import _key_id, session_revoke
+
+    client = Client()
+    client.force_login(c.user)
+    key = client.session.session_key
+    session_revoke(actor=c.actor, user=c.user, session_id=_key_id(key))
+    return {"session": _key_id(key)}
 
 
 # The tests ----------------------------------------------------------------------------------

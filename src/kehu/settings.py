@@ -99,6 +99,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "huey.contrib.djhuey",
     "kehu.core",
     "kehu.accounts",
@@ -138,8 +141,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "kehu.core.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Two-factor sign-in (kehu.accounts.twofactor): after the user and messages are known.
+    "kehu.accounts.twofactor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -212,7 +218,11 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # The password policy (docs/privacy.md, "Accounts"): length and kinds of character.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("KEHU_PASSWORD_MIN_LENGTH", "8"))}},
+    {"NAME": "kehu.accounts.passwords.CharacterClassValidator",
+     "OPTIONS": {"min_classes": int(os.environ.get("KEHU_PASSWORD_MIN_CLASSES", "1"))}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -221,6 +231,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "web:login"
+# Two-factor sign-in: roles that must set it up (superusers always), and a switch for
+# installations that sign in through a gateway that already asks for a second factor.
+KEHU_2FA_ROLES = tuple(r.strip() for r in os.environ.get(
+    "KEHU_2FA_ROLES", "admin,compliance_auditor").split(",") if r.strip())
+KEHU_2FA_ENFORCED = _env_bool("KEHU_2FA_ENFORCED", True)
+OTP_TOTP_ISSUER = "kehu"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 

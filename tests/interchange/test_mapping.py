@@ -143,7 +143,7 @@ def test_header_text_with_an_equals_sign():
     (["座机=fax"], "There is no field “fax”; use one of: name, mobile, email, gender, birthday, "
      "id_number, address, province, city, company, source, notes, wechat, title, kind, "
      "lifecycle_stage, owner, external_id, uscc, industry, tags, custom.budget, "
-     "custom.vip_level.", "unknown_field"),
+     "custom.vip_level (consent.<purpose>.<channel>).", "unknown_field"),
     (["座机"], "Write the mapping as COLUMN=field, not “座机”.", "invalid_override"),
     (["=mobile"], "Write the mapping as COLUMN=field, not “=mobile”.", "invalid_override"),
     (["座机=mobile", "联系方式=mobile"],

@@ -18,4 +18,6 @@ urlpatterns = [
     path("api-keys/", views.apikey_list, name="apikeys"),
     path("api-keys/<int:key_id>/revoke/", views.apikey_revoke, name="apikey_revoke"),
     path("password/", views.password_change, name="password"),
+    path("security/", views.security, name="security"),
+    path("2fa/verify/", views.two_factor_verify, name="2fa_verify"),
 ]

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from kehu.accounts import selectors, services
 from kehu.accounts.forms import (
@@ -186,3 +186,68 @@ def password_change(request):
                 return redirect("web:home")
     return render(request, "accounts/form.html", {"form": form, "title": _("Change password"),
                                                   "back": "web:home"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def security(request):
+    """The signed-in user's own security: two-factor sign-in (set up, recovery codes,
+    remove) and their signed-in sessions (revoke)."""
+    from kehu.accounts import twofactor
+
+    actor = Actor.from_request(request)
+    context: dict = {}
+    action = request.POST.get("action") if request.method == "POST" else None
+    try:
+        if action == "start":
+            _device, context["otpauth"] = twofactor.totp_start(user=request.user)
+        elif action == "confirm":
+            context["codes"] = twofactor.totp_confirm(actor=actor, user=request.user,
+                                                      token=request.POST.get("token", ""))
+            from django_otp import login as otp_login
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            otp_login(request, TOTPDevice.objects.get(user=request.user, confirmed=True))
+        elif action == "disable":
+            twofactor.two_factor_disable(actor=actor, user=request.user)
+            messages.success(request, _("Two-factor sign-in removed."))
+            return redirect("accounts:security")
+        elif action == "revoke":
+            twofactor.session_revoke(actor=actor, user=request.user,
+                                     session_id=request.POST.get("session", ""))
+            messages.success(request, _("Session signed out."))
+            return redirect("accounts:security")
+    except DomainError as exc:
+        context["error"] = "; ".join(str(m) for msgs in (exc.details or {}).values()
+                                     for m in msgs) if isinstance(exc.details, dict) and \
+            exc.details else str(exc.message)
+        if action == "confirm":
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            pending = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+            context["otpauth"] = pending.config_url if pending else None
+    context.update({
+        "enabled": twofactor.has_two_factor(request.user),
+        "required": twofactor.requires_two_factor(request.user),
+        "sessions": twofactor.session_list(user=request.user,
+                                           current_key=request.session.session_key)})
+    return render(request, "accounts/security.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request):
+    """The code page after the password, for users with an authenticator."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from kehu.accounts import twofactor
+
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    error = ""
+    if request.method == "POST":
+        if twofactor.verify_session(request, request.POST.get("token", "")):
+            return redirect(target)
+        error = _("That code is not right.")
+    return render(request, "accounts/two_factor_verify.html", {"next": target, "error": error})

@@ -10,6 +10,16 @@ written before keying existed stay plain SHA-256; the chain head records, sealed
 key, the sequence number where the keyed segment starts. `audit_checkpoint` signs the
 current head for an admin to keep elsewhere; `audit_verify(against=…)` then also proves the
 chain still holds that head (nothing was truncated or rewritten below it).
+
+Redaction (erasure, PIPL Art. 47): a keyed entry's hash covers its `changes` and
+`object_repr` through a *seal* of each, a keyed SHA-256 (the seal key is derived from the
+audit key, so a seal of a phone number cannot be brute-forced from the database) of the
+entry's sequence number, the field name and the value's JSON text. `audit_redact` replaces
+the values of an entry with their seals ({"__redacted__": seal} and "redacted:<seal>");
+`audit_verify` takes a stored seal as it is and recomputes it from a stored value, so a
+redacted entry verifies exactly like the original while holding none of its values. Keyed
+entries written before sealing existed (the same key, unsealed) still verify; they cannot be
+redacted without breaking the chain and `audit_redact` leaves them (it says which).
 """
 
 from __future__ import annotations
@@ -99,9 +109,48 @@ def keyed_mark(seq: int) -> str:
 
 
 def entry_hash(entry: AuditEntry, *, keyed: bool = True) -> str:
-    """The entry's chain hash: HMAC-SHA256 with the audit key, or plain SHA-256 (keyed=False)
-    as entries from before keying were written."""
-    return _entry_digest(entry, _hasher(keyed))
+    """The entry's chain hash: HMAC-SHA256 with the audit key over its sealed form, or plain
+    SHA-256 over the clear form (keyed=False) as entries from before keying were written."""
+    if keyed:
+        return _entry_digest(entry, _hasher(True), sealer=_sealer())
+    return _entry_digest(entry, _hasher(False))
+
+
+# Whether new bulk entries are sealed (always, in kehu; bench/audit_chain_bench.py writes
+# the chain as it was before keying and sealing, to measure what they cost).
+SEAL = True
+REDACTED_KEY = "__redacted__"
+REDACTED_PREFIX = "redacted:"
+
+
+def _sealer():
+    """A function (seq, field, JSON text) -> hex seal: SHA-256 keyed by a secret derived from
+    the audit key (prefix-keyed; the state after the key is computed once)."""
+    base = hashlib.sha256(hmac.new(_key(), b"kehu-audit-seal v1", hashlib.sha256).digest())
+
+    def seal(seq: int, field: str, text: str) -> str:
+        h = base.copy()
+        h.update(f"{seq}\x00{field}\x00{text}".encode())
+        return h.hexdigest()
+
+    return seal
+
+
+def sealed_changes(changes: Any) -> str | None:
+    """The seal a redacted entry stores in place of its changes, else None."""
+    if isinstance(changes, dict) and len(changes) == 1 and isinstance(
+            changes.get(REDACTED_KEY), str):
+        return changes[REDACTED_KEY]
+    return None
+
+
+def sealed_repr(text: str) -> str | None:
+    return text[len(REDACTED_PREFIX):] if text.startswith(REDACTED_PREFIX) and len(
+        text) == len(REDACTED_PREFIX) + 64 else None
+
+
+def is_redacted(entry: AuditEntry) -> bool:
+    return sealed_changes(entry.changes) is not None
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -207,6 +256,7 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
     from kehu.core.bulkdb import JSONText, insert_rows
 
     digest_of = _hasher(keyed=True)
+    seal = _sealer() if SEAL else None
     with transaction.atomic():
         head = _lock_head()
         user = actor.user
@@ -229,9 +279,13 @@ def audit_record_many(*, actor: Actor, entries: list[PendingEntry]) -> int:
             object_repr = str(pending.object_repr)[:200]
             changes = _compact(pending.changes if pending.canonical and pending.changes
                                else canonical(pending.changes or {}))
-            payload = (f'{{"action":{_compact(pending.action)},{actor_and_time}{changes}'
+            sealed_changes = f'"{seal(seq, "changes", changes)}"' if seal else changes
+            sealed_repr = (f'"{seal(seq, "object_repr", _compact(object_repr))}"' if seal
+                           else _compact(object_repr))
+            payload = (f'{{"action":{_compact(pending.action)},{actor_and_time}'
+                       f'{sealed_changes}'
                        f'{after_changes}{_compact(object_id)},'
-                       f'"object_repr":{_compact(object_repr)},'
+                       f'"object_repr":{sealed_repr},'
                        f'"object_type":{_compact(pending.object_type)},'
                        f'"prev_hash":"{prev_hash}","seq":{seq}{tail}')
             digest = digest_of(payload.encode("utf-8"))
@@ -280,6 +334,7 @@ def audit_verify(*, batch_size: int = 2000, against: Checkpoint | None = None) -
     if keyed_from is None:
         return ChainReport(False, 0, None, problem)
     plain, keyed = _hasher(keyed=False), _hasher(keyed=True)
+    sealer = _sealer()
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -292,8 +347,16 @@ def audit_verify(*, batch_size: int = 2000, against: Checkpoint | None = None) -
                 return ChainReport(False, checked, expected_seq, "missing entry (deleted)")
             if entry.prev_hash != prev_hash:
                 return ChainReport(False, checked, entry.seq, "previous hash does not match")
-            digest = keyed if entry.seq >= keyed_from else plain
-            if not hmac.compare_digest(_entry_digest(entry, digest), entry.hash):
+            if entry.seq >= keyed_from:
+                # Sealed (current) form first; keyed entries written before sealing existed
+                # hash the clear form, and cannot have been redacted.
+                good = hmac.compare_digest(_entry_digest(entry, keyed, sealer=sealer),
+                                           entry.hash) or (
+                    not is_redacted(entry)
+                    and hmac.compare_digest(_entry_digest(entry, keyed), entry.hash))
+            else:
+                good = hmac.compare_digest(_entry_digest(entry, plain), entry.hash)
+            if not good:
                 return ChainReport(False, checked, entry.seq, "content does not match its hash")
             if against is not None and entry.seq == against.seq and entry.hash != against.hash:
                 return ChainReport(False, checked, entry.seq,
@@ -310,7 +373,13 @@ def audit_verify(*, batch_size: int = 2000, against: Checkpoint | None = None) -
     return ChainReport(True, checked)
 
 
-def _entry_digest(entry: AuditEntry, digest) -> str:
+def _entry_digest(entry: AuditEntry, digest, *, sealer=None) -> str:
+    changes: Any = entry.changes
+    object_repr: Any = entry.object_repr
+    if sealer is not None:
+        changes = sealed_changes(changes) or sealer(entry.seq, "changes", _compact(changes))
+        object_repr = sealed_repr(object_repr) or sealer(entry.seq, "object_repr",
+                                                         _compact(object_repr))
     content = {
         "seq": entry.seq,
         "at": entry.at.astimezone(UTC).isoformat(),
@@ -321,13 +390,39 @@ def _entry_digest(entry: AuditEntry, digest) -> str:
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": entry.object_id,
-        "object_repr": entry.object_repr,
-        "changes": entry.changes,
+        "object_repr": object_repr,
+        "changes": changes,
         "ip": entry.ip,
         "user_agent": entry.user_agent,
         "prev_hash": entry.prev_hash,
     }
     return digest(_compact(content).encode("utf-8"))
+
+
+def audit_redact(*, seqs: list[int]) -> dict[str, list[int]]:
+    """Replace the changes and object text of the given entries by their seals, keeping the
+    chain verifiable (see the module docstring). Entries already redacted are left alone;
+    keyed entries from before sealing, and plain ones, cannot be redacted without breaking
+    the chain and are returned under "unredactable". Must run inside the caller's
+    transaction (the erasure that asked for it)."""
+    keyed_from, _problem = _keyed_from()
+    sealer, keyed = _sealer(), _hasher(keyed=True)
+    done: list[int] = []
+    skipped: list[int] = []
+    for start in range(0, len(seqs), 500):
+        for entry in AuditEntry.objects.filter(seq__in=seqs[start:start + 500]):
+            if is_redacted(entry):
+                continue
+            if keyed_from is None or entry.seq < keyed_from or not hmac.compare_digest(
+                    _entry_digest(entry, keyed, sealer=sealer), entry.hash):
+                skipped.append(entry.seq)
+                continue
+            changes = {REDACTED_KEY: sealer(entry.seq, "changes", _compact(entry.changes))}
+            text = REDACTED_PREFIX + sealer(entry.seq, "object_repr",
+                                            _compact(entry.object_repr))
+            AuditEntry.objects.filter(pk=entry.pk).update(changes=changes, object_repr=text)
+            done.append(entry.seq)
+    return {"redacted": sorted(done), "unredactable": sorted(skipped)}
 
 
 # Checkpoints --------------------------------------------------------------------------------

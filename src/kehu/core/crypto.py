@@ -116,3 +116,7 @@ def decrypt_bytes(blob: bytes, *, context: bytes = b"file") -> bytes:
                                                  FILE_MAGIC + context)
     except InvalidTag as exc:
         raise DecryptionError("file does not verify") from exc
+def file_encryption_key() -> bytes:
+    """The AES-256 key for files kehu keeps (import uploads, generated archives), derived
+    from the same secret with its own label."""
+    return _derive(_secret(), b"kehu file encryption v1")

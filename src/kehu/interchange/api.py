@@ -24,6 +24,12 @@ class ExportQuery(ListQuery):
         "Column keys, repeated or comma separated: name, kind, mobile, email, owner, team, "
         "region, city, lifecycle_stage, source, tags, created_at, updated_at, custom.<key>. "
         "Default: the list's default columns."))
+    purpose: str = Field("", max_length=40, description=(
+        "A marketing export: leave out customers without consent for this purpose "
+        "(marketing, service, analytics …); the X-Kehu-Skipped-No-Consent header says how "
+        "many were left out."))
+    channel: str = Field("", max_length=10, description=(
+        "The channel of that consent: sms, email, phone, wechat, push, post (default any)."))
 
 
 @router.get("/customers/export", response=ERROR_RESPONSES,
@@ -37,7 +43,8 @@ def export_customers(request, query: Query[ExportQuery]):
     formula-like cells are neutralised; every export is written to the audit log."""
     columns = [c.strip() for item in query.columns for c in item.split(",") if c.strip()]
     result = customers_export(actor=actor_of(request), filters=filters_from(query),
-                              columns=columns, fmt=query.format, sort=query.sort)
+                              columns=columns, fmt=query.format, sort=query.sort,
+                              purpose=query.purpose, channel=query.channel)
     return export_response(result)
 
 

@@ -22,3 +22,10 @@ class InterchangeConfig(AppConfig):
                                   detail_url=detail_url, interrupted=import_job_interrupted))
         register_job_kind(JobKind(key="export", label=_("Export"), permission="customer.export",
                                   keep_days=30))
+
+        from kehu.core.personal import register_erasure_hook, register_retention_handler
+        from kehu.interchange.erasure import imports_erase, reports_expire, uploads_expire
+
+        register_erasure_hook("imports", imports_erase)
+        register_retention_handler("import_uploads", uploads_expire)
+        register_retention_handler("import_reports", reports_expire)

@@ -13,15 +13,14 @@ option says (review, the default: reported and queued for duplicate review; reje
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, connections
 
 from kehu.core.actor import Actor
@@ -38,7 +37,8 @@ from kehu.identity.scan import candidates_queue_pairs
 from kehu.interchange.jobs import Chunk, Written
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowCleaner, RowError, masked
-from kehu.interchange.selectors import active_custom_fields, mapping_from_json
+from kehu.interchange.selectors import active_custom_fields, mapping_from_json, upload_plain
+from kehu.privacy.services import ImportedConsent, consents_record_imported
 
 PRECEDENCE = ("mobile", "email", "id_number", "external_id")
 ON_NAME_CONFLICT = ("review", "reject", "update")  # customers.planning.ON_NAME_CONFLICT
@@ -59,6 +59,8 @@ class Prepared:
     errors: list[RowError]
     rejected: bool
     row: UpsertRow | None = None
+    # The row's consent columns ({"consent.marketing.sms": True}), for the consent ledger.
+    consent: dict[str, bool] | None = None
 
     def __repr__(self) -> str:  # values may hold a clear ID number
         return f"Prepared(number={self.number}, rejected={self.rejected})"
@@ -72,6 +74,7 @@ def prepare(cleaner: RowCleaner, chunk: list[tuple[int, list[str]]]) -> list[Pre
         item = Prepared(number=number, cells=cells, errors=clean.errors,
                         rejected=clean.rejected)
         if not clean.rejected:
+            item.consent = clean.values.pop("consent", None)
             item.row = upsert_row(number, clean.values)
         out.append(item)
     return out
@@ -113,7 +116,9 @@ class CustomersImport:
 
     def __init__(self, job, actor: Actor):
         self.job, self.actor = job, actor
-        self.table = open_table(Path(settings.MEDIA_ROOT) / job.file,
+        self._plain = contextlib.ExitStack()
+        plain = self._plain.enter_context(upload_plain(job))
+        self.table = open_table(plain,
                                 filename=job.original_filename, sheet=job.sheet or None)
         mapping = mapping_from_json(job.mapping)
         self.cleaner = RowCleaner(self.table.headers, mapping,
@@ -139,6 +144,7 @@ class CustomersImport:
 
     def close(self) -> None:
         self.table.close()
+        self._plain.close()
         if self._cache_pages is not None:
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA cache_size = {int(self._cache_pages):d}")
@@ -193,6 +199,7 @@ class CustomersImport:
                                              options=self.options, session=self.session))
         written = Written()
         conflicts: list[tuple[int, int]] = []
+        consents: list[ImportedConsent] = []
         for item in prepared:
             if item.row is None:
                 written.counts["rejected"] += 1
@@ -205,8 +212,17 @@ class CustomersImport:
                                   for name, message in result.errors)
             if result.conflict is not None:
                 conflicts.append(result.conflict)
+            if item.consent and result.customer_id is not None and result.outcome != "rejected":
+                for key, granted in item.consent.items():
+                    _prefix, purpose, channel = key.split(".", 2)
+                    consents.append(ImportedConsent(result.customer_id, purpose, channel,
+                                                    granted))
         if conflicts:
             candidates_queue_pairs(actor=self.actor, pairs=conflicts)
+        if consents:
+            consents_record_imported(
+                actor=self.actor, items=consents,
+                reference=f"import #{self.job.pk} {self.job.original_filename}")
         return written
 
     def error(self, name: str, number: int, cells: list[str], reason: str) -> RowError:

@@ -71,6 +71,9 @@ class ExportResult:
     ascii_filename: str
     content_type: str
     content: Iterator[bytes] | IO[bytes]
+    # A marketing export (a purpose and channel given) leaves out the customers without
+    # consent for them (kehu.privacy.selectors.consent_filter): how many it left out.
+    skipped: int = 0
 
 
 def export_columns(*, user) -> dict[str, str]:
@@ -89,6 +92,8 @@ def customers_export(
     columns: list[str],
     fmt: str,
     sort: str = DEFAULT_SORT,
+    purpose: str = "",
+    channel: str = "",
 ) -> ExportResult:
     """Export the customers the list shows for `filters` to CSV or xlsx, as the actor sees them.
 
@@ -96,16 +101,35 @@ def customers_export(
     masked, formula-like text neutralised. One `customer.export` audit entry records the row
     count, format, columns and filters: before streaming for CSV (counted with `.count()`), once
     the file is written for xlsx.
+
+    A marketing export names the `purpose` and `channel` it is for (e.g. marketing, sms):
+    customers without consent for them are left out and counted in `skipped`.
     """
     user = _export_user(actor, fmt)
     queryset = customer_filtered_queryset(user=user, filters=filters, sort=sort, actor=actor)
     changes = {"filters": _audited_filters(filters),
                "sort": sort if sort.lstrip("-") in SORTS else DEFAULT_SORT}
-    return _export(actor, user, queryset, columns, fmt, changes)
+    return _export(actor, user, queryset, columns, fmt, changes, purpose, channel)
 
 
-def segment_members_export(*, actor: Actor, segment_id: int, columns: list[str], fmt: str
-                           ) -> ExportResult:
+def _consented(queryset, purpose: str, channel: str) -> tuple[Any, int, dict[str, Any]]:
+    """The queryset narrowed to the customers with consent, how many it left out, and what
+    the audit entry says about it."""
+    if not purpose and not channel:
+        return queryset, 0, {}
+    from kehu.privacy.consent import ANY, check_purpose_channel
+    from kehu.privacy.selectors import consent_filter
+
+    channel = channel or ANY
+    check_purpose_channel(purpose, channel)
+    total = queryset.count()
+    queryset = consent_filter(queryset, channel, purpose)
+    skipped = total - queryset.count()
+    return queryset, skipped, {"purpose": purpose, "channel": channel, "skipped": skipped}
+
+
+def segment_members_export(*, actor: Actor, segment_id: int, columns: list[str], fmt: str,
+                           purpose: str = "", channel: str = "") -> ExportResult:
     """Export a saved segment's members (as of its last computation) that the actor may see,
     presented and audited exactly as a list export; needs `segment.view` too."""
     from kehu.segments.selectors import segment_get, segment_members_queryset
@@ -114,7 +138,7 @@ def segment_members_export(*, actor: Actor, segment_id: int, columns: list[str],
     segment = segment_get(user=user, segment_id=segment_id)
     queryset = segment_members_queryset(user=user, segment=segment)
     return _export(actor, user, queryset, columns, fmt,
-                   {"segment": {"id": segment.pk, "name": segment.name}})
+                   {"segment": {"id": segment.pk, "name": segment.name}}, purpose, channel)
 
 
 def _export_user(actor: Actor, fmt: str):
@@ -131,7 +155,9 @@ def _export_user(actor: Actor, fmt: str):
 
 
 def _export(actor: Actor, user, queryset, columns: list[str], fmt: str,
-            audited: dict[str, Any]) -> ExportResult:
+            audited: dict[str, Any], purpose: str = "", channel: str = "") -> ExportResult:
+    queryset, skipped, consent = _consented(queryset, purpose, channel)
+    audited = {**audited, **consent}
     available = export_columns(user=user)
     columns = list(dict.fromkeys(columns)) or [c for c in DEFAULT_COLUMNS if c in available]
     unknown = [c for c in columns if c not in available]
@@ -145,7 +171,7 @@ def _export(actor: Actor, user, queryset, columns: list[str], fmt: str,
     stamp = timezone.localtime(timezone=tz).strftime("%Y%m%d-%H%M%S")
     changes = {"format": fmt, "columns": columns, **audited}
 
-    common = {"format": fmt, "columns": columns, "content_type": FORMATS[fmt],
+    common = {"format": fmt, "columns": columns, "content_type": FORMATS[fmt], "skipped": skipped,
               "filename": f"{_FILE_STEM}-{stamp}.{fmt}",
               "ascii_filename": f"kehu-customers-{stamp}.{fmt}"}
     # The jobs page shows every export with its progress (rows written) and outcome.

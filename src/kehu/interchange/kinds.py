@@ -16,6 +16,7 @@ user's record scope are found, so a customer out of scope looks like no customer
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import unicodedata
@@ -23,10 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -48,6 +47,7 @@ from kehu.interchange.mapping import CUSTOMER_KEYS, fold_header, kind_fields
 from kehu.interchange.models import ImportJob
 from kehu.interchange.readers import open_table
 from kehu.interchange.rows import RowError, masked
+from kehu.interchange.selectors import upload_plain
 
 # The system the customers import files external ids under (services.EXTERNAL_SYSTEM).
 EXTERNAL_SYSTEM = "import"
@@ -215,7 +215,9 @@ class KindImporter:
         self.job, self.actor = job, actor
         self.skip_invalid = bool(job.options.get("skip_invalid_fields"))
         self.skipped: list[RowError] = []  # this chunk's cells left out (skip_invalid)
-        self.table = open_table(Path(settings.MEDIA_ROOT) / job.file,
+        self._plain = contextlib.ExitStack()
+        plain = self._plain.enter_context(upload_plain(job))
+        self.table = open_table(plain,
                                 filename=job.original_filename, sheet=job.sheet or None)
         self.headers = list(self.table.headers)
         mapping = {int(k): v for k, v in job.mapping.items()}
@@ -233,6 +235,7 @@ class KindImporter:
 
     def close(self) -> None:
         self.table.close()
+        self._plain.close()
 
     # Cells and errors -----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core.errors import DomainError
 from kehu.customers import fields as catalogue
+from kehu.privacy.consent import import_fields as consent_import_fields
 
 CUSTOM_PREFIX = "custom."
 TEMPLATE_VERSION = 1
@@ -37,6 +38,10 @@ TEMPLATE_VERSION = 1
 # from the customer field catalogue (kehu.customers.fields): every field with synonyms.
 CUSTOMER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     key: (field.label, field.synonyms) for key, field in catalogue.importable().items()}
+# Consent columns (同意短信营销 = 是/否): `consent.<purpose>.<channel>`, recorded in the
+# consent ledger with the file as the evidence (kehu.privacy).
+CONSENT_PREFIX = "consent."
+CUSTOMER_FIELDS.update(consent_import_fields())
 REQUIRED_FIELDS = ("name",)
 
 # The customer of an order, interaction or event: by the same identifiers, in the same
@@ -293,7 +298,9 @@ def resolve_field(name: str, *, custom_fields: Iterable[Any] = (), kind: str = "
     field = _lookup(text, _table_with_labels(custom_fields, kind))
     if field is None:
         raise MappingError(gettext("There is no field “%(field)s”; use one of: %(fields)s.") % {
-            "field": text, "fields": ", ".join([*fields, *sorted(keys)])},
+            "field": text, "fields": ", ".join(
+                [*(f for f in fields if not f.startswith(CONSENT_PREFIX)), *sorted(keys)])
+            + (" (consent.<purpose>.<channel>)" if kind == "customers" else "")},
             code="unknown_field")
     return field
 

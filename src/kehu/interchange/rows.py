@@ -41,7 +41,8 @@ from kehu.customers import fields as catalogue
 from kehu.customers.planning import kind_field_error
 from kehu.customers.services import custom_values_clean
 from kehu.customers.services.identity import normalize_identifier
-from kehu.interchange.mapping import CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
+from kehu.interchange.mapping import CONSENT_PREFIX, CUSTOM_PREFIX, CUSTOMER_FIELDS, fold_header
+from kehu.privacy.consent import parse_yes_no
 
 # Anything shaped like a resident ID number (15 or 18 characters) is masked in errors,
 # whichever column it was typed in.
@@ -262,6 +263,7 @@ class RowCleaner:
                 fail("kind", exc.reason)
         id_number: IdNumber | None = None
         custom: dict[str, Any] = {}
+        consent: dict[str, bool] = {}
         for key, (_index, _header, text) in raw.items():
             if key == "kind":
                 continue
@@ -270,6 +272,13 @@ class RowCleaner:
             wrong_kind = kind_field_error(kind, key, text) if "kind" in raw else None
             if wrong_kind:
                 fail(key, wrong_kind)
+                continue
+            if key.startswith(CONSENT_PREFIX):
+                answer = parse_yes_no(text)
+                if answer is None:
+                    fail(key, _("Use 是 or 否 (yes or no)."))
+                else:
+                    consent[key] = answer
                 continue
             try:
                 if key.startswith(CUSTOM_PREFIX):
@@ -294,6 +303,8 @@ class RowCleaner:
             self._check_id_number(id_number, values, fail)
         if custom:
             values["custom"] = custom
+        if consent:
+            values["consent"] = consent
         problems.sort(key=lambda item: item[0])
         errors = [error for _index, _key, error in problems]
         if errors and (fatal or not self.skip_invalid_fields):

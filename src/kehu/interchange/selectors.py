@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from kehu.interchange.mapping import field_choices
 from kehu.interchange.models import ImportJob, ImportRowError
 from kehu.interchange.readers import ReaderError, open_table
 from kehu.interchange.rows import RowError, shown
+from kehu.interchange.vault import plain_copy
 
 PREVIEW_ROWS = 5
 
@@ -86,8 +88,7 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
                        code="job_finished")
     custom_fields = active_custom_fields()
     try:
-        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
-                        sheet=job.sheet or None) as table:
+        with upload_table(job) as table:
             headers, sheets = list(table.headers), list(table.sheets)
             preview = []
             for _number, cells in table.rows():
@@ -101,3 +102,20 @@ def import_job_preview(*, user, job_id: int, rows: int = PREVIEW_ROWS) -> Import
     return ImportPreview(headers=headers, rows=preview,
                          mapping={i: mapping.get(i) for i in range(len(headers))},
                          choices=field_choices(custom_fields, kind=job.kind), sheets=sheets)
+
+
+@contextlib.contextmanager
+def upload_plain(job: ImportJob) -> Iterator[Path]:
+    """A path to the job's upload in clear for as long as the block runs (the stored file is
+    encrypted: interchange.vault)."""
+    with plain_copy(Path(settings.MEDIA_ROOT) / job.file) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def upload_table(job: ImportJob, sheet: str | None = None) -> Iterator[Any]:
+    """The job's upload opened as a readers.Table (its sheet, or `sheet`)."""
+    with upload_plain(job) as path, open_table(
+            path, filename=job.original_filename,
+            sheet=(sheet if sheet is not None else job.sheet) or None) as table:
+        yield table

@@ -18,7 +18,6 @@ identifier.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
@@ -64,7 +63,9 @@ from kehu.interchange.rows import CleanRow, RowError
 from kehu.interchange.selectors import (
     active_custom_fields,
     job_for_actor,
+    upload_table,
 )
+from kehu.interchange.vault import plain_copy, store_encrypted
 
 KINDS = ("customers", "orders", "interactions", "events", "deals", "payments")
 
@@ -76,7 +77,8 @@ def _imports_dir() -> Path:
 
 
 def _store_upload(file: str | os.PathLike | IO[bytes], stored: Path, filename: str) -> None:
-    """Copy the upload to `stored`, readable by kehu's user only (600)."""
+    """Copy the upload to `stored` encrypted (interchange.vault), readable by kehu's user
+    only (600): the file holds personal data and never rests on disk in clear."""
     try:
         source = open(file, "rb") if isinstance(file, (str, os.PathLike)) else None  # noqa: SIM115
     except OSError:
@@ -84,9 +86,7 @@ def _store_upload(file: str | os.PathLike | IO[bytes], stored: Path, filename: s
                                details={"file": [_("The file cannot be opened.")]},
                                code="unreadable") from None
     try:
-        descriptor = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            shutil.copyfileobj(source or file, handle)
+        store_encrypted(source or file, stored)
     finally:
         if source is not None:
             source.close()
@@ -158,8 +158,9 @@ def import_job_create(*, actor: Actor, file: str | os.PathLike | IO[bytes], file
         try:
             # Read the whole file in a memory-limited child first: a hostile file is refused
             # (or kills the child) before this process parses it.
-            rows = check_file(stored, filename=filename, sheet=sheet)
-            with open_table(stored, filename=filename, sheet=sheet) as table:
+            with plain_copy(stored) as plain, open_table(plain, filename=filename,
+                                                         sheet=sheet) as table:
+                rows = check_file(plain, filename=filename, sheet=sheet)
                 mapping = apply_overrides(suggest_mapping(table.headers,
                                                           custom_fields=custom_fields, kind=kind),
                                           list(overrides), table.headers,
@@ -411,8 +412,7 @@ def import_job_configure(*, actor: Actor, job_id: int, mapping: Mapping[int, str
             errors.append(_("Map a column to the name."))
         if errors:
             raise ValidationFailed(errors[0], details={"mapping": errors}, code="invalid_mapping")
-        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
-                        sheet=job.sheet or None) as table:
+        with upload_table(job) as table:
             first_row = table.header_row + 1
             estimate = table.row_count_estimate
         ImportRowError.objects.filter(job=job).delete()

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
@@ -33,7 +31,12 @@ from kehu.interchange.mapping import (
 )
 from kehu.interchange.models import ImportJob, ImportMapTemplate, ImportRowError
 from kehu.interchange.readers import ReaderError, check_file, open_table
-from kehu.interchange.selectors import active_custom_fields, job_for_actor
+from kehu.interchange.selectors import (
+    active_custom_fields,
+    job_for_actor,
+    upload_plain,
+    upload_table,
+)
 
 TEMPLATE_NAME_MAX = ImportMapTemplate._meta.get_field("name").max_length
 
@@ -46,8 +49,7 @@ def import_job_sheets(*, user, job_id: int) -> list[str]:
     user.access.require("customer.import")
     job = job_for_actor(actor=Actor(user=user), job_id=job_id)
     try:
-        with open_table(Path(settings.MEDIA_ROOT) / job.file, filename=job.original_filename,
-                        sheet=job.sheet or None) as table:
+        with upload_table(job) as table:
             return list(table.sheets)
     except ReaderError as exc:
         raise ValidationFailed(exc.message, details={"file": [str(exc.message)]},
@@ -66,10 +68,9 @@ def import_job_choose_sheet(*, actor: Actor, job_id: int, sheet: str) -> ImportJ
             raise Conflict(_("This import has already run; upload the file again."),
                            code="job_finished")
         try:
-            total = check_file(Path(settings.MEDIA_ROOT) / job.file,
-                               filename=job.original_filename, sheet=sheet or None)
-            with open_table(Path(settings.MEDIA_ROOT) / job.file,
-                            filename=job.original_filename, sheet=sheet or None) as table:
+            with upload_plain(job) as plain, open_table(
+                    plain, filename=job.original_filename, sheet=sheet or None) as table:
+                total = check_file(plain, filename=job.original_filename, sheet=sheet or None)
                 headers, name = list(table.headers), table.sheet or ""
                 first_row = table.header_row + 1
         except ReaderError as exc:

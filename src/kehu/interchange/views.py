@@ -60,6 +60,7 @@ def export_response(result: ExportResult) -> HttpResponse:
         f'attachment; filename="{result.ascii_filename}"; '
         f"filename*=UTF-8''{quote(result.filename, safe='')}")
     response["Cache-Control"] = "private, no-store"  # personal data: never in shared caches
+    response["X-Kehu-Skipped-No-Consent"] = str(result.skipped)
     return response
 
 
@@ -71,7 +72,9 @@ def segment_export(request, segment_id: int):
     try:
         result = segment_members_export(actor=Actor.from_request(request), segment_id=segment_id,
                                         columns=params.getlist("cols"),
-                                        fmt=params.get("format", "csv"))
+                                        fmt=params.get("format", "csv"),
+                                        purpose=params.get("purpose", ""),
+                                        channel=params.get("channel", ""))
     except DomainError as exc:
         reasons = [str(m) for msgs in (exc.details or {}).values() if isinstance(msgs, list)
                    for m in msgs] if isinstance(exc.details, dict) else []
@@ -90,7 +93,8 @@ def customer_export(request):
         result = customers_export(
             actor=Actor.from_request(request), filters=list_filters(params, definitions),
             columns=params.getlist("cols"), fmt=params.get("format", "csv"),
-            sort=params.get("sort") or DEFAULT_SORT)
+            sort=params.get("sort") or DEFAULT_SORT, purpose=params.get("purpose", ""),
+            channel=params.get("channel", ""))
     except DomainError as exc:
         reasons = [str(m) for msgs in (exc.details or {}).values() if isinstance(msgs, list)
                    for m in msgs] if isinstance(exc.details, dict) else []

@@ -115,6 +115,10 @@ class _Compiler:
             return self.field(node)
         if kind == "spend":
             return self.spend(node)
+        from kehu.segments.definition import CONDITION_TYPES
+
+        if kind in CONDITION_TYPES:
+            return CONDITION_TYPES[kind].compile(node, self.ctx)
         return self.activity(node)
 
     # Fields ---------------------------------------------------------------------------------

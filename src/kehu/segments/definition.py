@@ -61,6 +61,25 @@ NODE_KEYS = {
 }
 
 
+@dataclass(frozen=True)
+class ConditionType:
+    """A condition type a higher app adds (privacy's "consent"): its keys, a validator
+    (node, path, add_error) -> normalised node, and a compiler (node, ctx) -> Q over
+    Customer. Registered in the app's ready(); segments never imports the app."""
+
+    keys: tuple[str, ...]
+    validate: Any
+    compile: Any
+
+
+CONDITION_TYPES: dict[str, ConditionType] = {}
+
+
+def register_condition_type(name: str, condition: ConditionType) -> None:
+    """Add a condition type (``{"type": name, ...}``) to the definition language."""
+    CONDITION_TYPES[name] = condition
+
+
 @dataclass
 class Catalogue:
     """What names a definition may use: fields (custom ones included) and tag names.
@@ -140,12 +159,13 @@ def _node(node: Any, path: str, depth: int, errors: _Errors, catalogue: Catalogu
     if kind in ("group", "not") and depth >= MAX_DEPTH:
         errors.add(path, _("Groups nest at most %d deep.") % MAX_DEPTH)
         return None
-    if kind in NODE_KEYS:
-        unknown = [key for key in node if key not in NODE_KEYS[kind]]
+    if kind in NODE_KEYS or kind in CONDITION_TYPES:
+        keys = NODE_KEYS[kind] if kind in NODE_KEYS else CONDITION_TYPES[kind].keys
+        unknown = [key for key in node if key not in keys]
         for key in unknown:
             errors.add(_join(path, str(key)), _("Unknown key “%(key)s” in a “%(type)s” "
                                                 "condition; use: %(keys)s.")
-                       % {"key": key, "type": kind, "keys": ", ".join(NODE_KEYS[kind])})
+                       % {"key": key, "type": kind, "keys": ", ".join(keys)})
     if kind == "group":
         match = node.get("match", "all")
         if match not in ("all", "any"):
@@ -167,9 +187,14 @@ def _node(node: Any, path: str, depth: int, errors: _Errors, catalogue: Catalogu
         return _activity(kind, node, path, errors)
     if kind == "spend":
         return _spend(node, path, errors)
+    if kind in CONDITION_TYPES:
+        return CONDITION_TYPES[kind].validate(
+            node, path, lambda where, message: errors.add(_join(path, where) if where else path,
+                                                          message))
     errors.add(_join(path, "type"), _("Unknown condition type “%(type)s”; use one of: %(types)s.")
-               % {"type": kind, "types": "group, not, field, event, interaction, ticket, "
-                                         "purchase, spend"})
+               % {"type": kind, "types": ", ".join(["group", "not", "field", "event",
+                                                    "interaction", "ticket", "purchase",
+                                                    "spend", *CONDITION_TYPES])})
     return None
 
 

@@ -21,6 +21,7 @@ NAVIGATION = [
     ("quality:dashboard", _("Data quality"), "quality.view"),
     ("assignment:rules", _("Lead assignment"), "assignment.manage"),
     ("core:audit", _("Audit log"), None),
+    ("privacy:requests", _("Privacy"), "privacy.manage"),
 ]
 ADMIN_NAVIGATION = [
     ("accounts:users", _("Users"), "user.manage"),
@@ -34,6 +35,7 @@ ADMIN_NAVIGATION = [
     ("insights:settings", _("Churn and signal settings"), "scoring.configure"),
     ("identity:queue", _("Duplicates"), "customer.merge"),
     ("web:jobs", _("Background jobs"), None),
+    ("accounts:security", _("Security"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
     ("integration:webhooks", _("Webhooks"), "webhook.manage"),
     ("notifications:outbox", _("Outgoing messages"), "event.manage"),

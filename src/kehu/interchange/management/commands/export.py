@@ -49,6 +49,12 @@ class Command(BaseCommand):
                                  "`-` for descending")
         parser.add_argument("--as", dest="username", default=None, metavar="USERNAME",
                             help="act as this user (default: the first superuser)")
+        parser.add_argument("--purpose", default="",
+                            help="a marketing export: leave out customers without consent for "
+                                 "this purpose (marketing, service, analytics …)")
+        parser.add_argument("--channel", default="",
+                            help="the channel of that consent: sms, email, phone, wechat, push, "
+                                 "post (default: any)")
         parser.add_argument("--language", default=settings.LANGUAGE_CODE,
                             help="language of the column headers and labels")
 
@@ -63,13 +69,17 @@ class Command(BaseCommand):
             try:
                 result = customers_export(
                     actor=Actor(user=user, via="cli"), filters=filters, fmt=fmt,
-                    sort=options["sort"],
+                    sort=options["sort"], purpose=options["purpose"],
+                    channel=options["channel"],
                     columns=[c.strip() for c in columns.split(",") if c.strip()])
             except DomainError as exc:
                 raise CommandError(_describe(exc)) from None
             _write(result, Path(out))
             self.stdout.write(self.style.SUCCESS(
                 _("%(rows)d rows written to %(path)s") % {"rows": result.rows, "path": out}))
+            if options["purpose"] or options["channel"]:
+                self.stdout.write(_("%d customers skipped: no consent for this purpose and "
+                                    "channel") % result.skipped)
 
 
 

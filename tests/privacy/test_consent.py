@@ -1,0 +1,234 @@
+"""The consent ledger: grants, withdrawals, expiry, under-14s, and the one rule that
+segments, marketing exports and rule actions ask."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.utils import timezone
+
+from kehu.core.actor import Actor
+from kehu.core.errors import PermissionDenied, ValidationFailed
+from kehu.core.models import DomainEvent
+from kehu.privacy import selectors, services
+from kehu.privacy.models import ConsentRecord, ConsentState
+from tests.factories import create_customer
+
+pytestmark = pytest.mark.django_db
+
+
+def grant(actor, customer, purpose="marketing", channel="sms", **kw):
+    return services.consent_record(actor=actor, customer_id=customer.pk, purpose=purpose,
+                                   channel=channel, status="granted", source="form", **kw)
+
+
+def withdraw(actor, customer, purpose="marketing", channel="sms", **kw):
+    return services.consent_record(actor=actor, customer_id=customer.pk, purpose=purpose,
+                                   channel=channel, status="withdrawn", source="card", **kw)
+
+
+@pytest.fixture
+def actor(admin_user):
+    return Actor(user=admin_user)
+
+
+def test_grant_then_withdraw_keeps_history_and_changes_the_answer(actor):
+    customer = create_customer(name="李雷", mobile="13800138000")
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="sms",
+                                        purpose="marketing")
+    grant(actor, customer, notice_text="我们将通过短信向您发送优惠信息", notice_version="v3")
+    assert selectors.consent_allows(customer_id=customer.pk, channel="sms", purpose="marketing")
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="email",
+                                        purpose="marketing")
+    withdraw(actor, customer)
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="sms",
+                                        purpose="marketing")
+    history = list(ConsentRecord.objects.filter(customer=customer).order_by("id"))
+    assert [r.status for r in history] == ["granted", "withdrawn"]
+    assert history[0].notice_version == "v3" and history[0].actor_label == actor.label
+    assert ConsentState.objects.get(customer=customer).status == "withdrawn"
+    types = list(DomainEvent.objects.filter(customer_id=customer.pk, type__startswith="consent")
+                 .values_list("type", flat=True).order_by("id"))
+    assert types == ["consent.granted", "consent.withdrawn"]
+
+
+def test_any_channel_grant_and_a_specific_withdrawal(actor):
+    customer = create_customer(name="韩梅梅")
+    grant(actor, customer, channel="any")
+    assert selectors.consent_allows(customer_id=customer.pk, channel="email",
+                                    purpose="marketing")
+    withdraw(actor, customer, channel="email")
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="email",
+                                        purpose="marketing")
+    assert selectors.consent_allows(customer_id=customer.pk, channel="sms", purpose="marketing")
+    assert selectors.consent_filter([customer.pk], "wechat", "marketing") == {customer.pk}
+    assert selectors.consent_filter([customer.pk], "email", "marketing") == set()
+
+
+def test_expired_grant_does_not_count_and_the_expiry_job_records_it(actor):
+    customer = create_customer(name="王五")
+    grant(actor, customer, expires_at=timezone.now() + dt.timedelta(days=1))
+    later = timezone.now() + dt.timedelta(days=2)
+    from kehu.customers.models import Customer
+    from kehu.privacy.selectors import consent_q
+
+    assert not Customer.objects.filter(pk=customer.pk).filter(
+        consent_q(purpose="marketing", channel="sms", now=later)).exists()
+    assert services.consents_expire_due(now=later) == 1
+    assert ConsentState.objects.get(customer=customer).status == "expired"
+    assert ConsentRecord.objects.filter(customer=customer, status="expired").count() == 1
+
+
+def test_under_14_needs_a_guardian(actor):
+    today = timezone.localdate()
+    child = create_customer(name="小明", birthday=today.replace(year=today.year - 10))
+    with pytest.raises(ValidationFailed) as caught:
+        grant(actor, child)
+    assert caught.value.code == "guardian_required"
+    assert not ConsentRecord.objects.filter(customer=child).exists()
+    grant(actor, child, guardian_consent=True)
+    assert selectors.consent_allows(customer_id=child.pk, channel="sms", purpose="marketing")
+
+
+def test_under_14_from_the_id_number(actor):
+    born = timezone.localdate().year - 8
+    body = f"110105{born}0101123"
+    # a valid check digit for the 17 digits
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    child = create_customer(name="小红", id_number=body + check)
+    with pytest.raises(ValidationFailed):
+        grant(actor, child)
+
+
+def test_unknown_purpose_or_channel_names_the_field(actor):
+    customer = create_customer(name="赵六")
+    with pytest.raises(ValidationFailed) as caught:
+        services.consent_record(actor=actor, customer_id=customer.pk, purpose="spam",
+                                channel="fax", status="granted", source="form")
+    assert set(caught.value.details) == {"purpose", "channel"}
+
+
+def test_a_read_only_user_may_not_record_consent(make_user):
+    customer = create_customer(name="钱七")
+    viewer = make_user("read_only")
+    with pytest.raises(PermissionDenied):
+        grant(Actor(user=viewer), customer)
+    assert not ConsentRecord.objects.exists()
+
+
+def test_segment_consent_condition(actor, admin_user):
+    from kehu.segments.selectors import segment_queryset
+
+    def segment_preview_count(*, user, definition):
+        return segment_queryset(user=user, definition=definition).count()
+
+    yes = create_customer(name="甲")
+    no = create_customer(name="乙")
+    grant(actor, yes)
+    withdraw(actor, no)
+    definition = {"type": "group", "match": "all", "conditions": [
+        {"type": "consent", "purpose": "marketing", "channel": "sms"}]}
+    assert segment_preview_count(user=admin_user, definition=definition) == 1
+    negated = {"type": "group", "match": "all", "conditions": [
+        {"type": "not", "condition": {"type": "consent", "purpose": "marketing",
+                                      "channel": "sms"}}]}
+    assert segment_preview_count(user=admin_user, definition=negated) == 2 - 1
+
+
+def test_segment_consent_condition_errors_name_the_path(admin_user):
+    from kehu.segments.definition import validate
+
+    with pytest.raises(ValidationFailed) as caught:
+        validate({"type": "group", "conditions": [
+            {"type": "consent", "purpose": "nope", "channel": "sms", "extra": 1}]})
+    assert "conditions[0].purpose" in caught.value.details
+    assert "conditions[0].extra" in caught.value.details
+
+
+def test_marketing_export_skips_and_counts(actor, admin_user):
+    from kehu.customers.selectors import CustomerFilters
+    from kehu.interchange.export import customers_export
+
+    a, b, c = (create_customer(name=n) for n in ("张一", "张二", "张三"))
+    grant(actor, a)
+    grant(actor, b, channel="any")
+    withdraw(actor, b, channel="sms")
+    result = customers_export(actor=actor, filters=CustomerFilters(), columns=["name"],
+                              fmt="csv", purpose="marketing", channel="sms")
+    text = b"".join(result.content).decode("utf-8-sig")
+    names = {row[0] for row in csv.reader(io.StringIO(text))}
+    assert "张一" in names and "张二" not in names and "张三" not in names
+    assert (result.rows, result.skipped) == (1, 2)
+    plain = customers_export(actor=actor, filters=CustomerFilters(), columns=["name"], fmt="csv")
+    assert (plain.rows, plain.skipped) == (3, 0)
+
+
+def test_marketing_export_api_reports_skipped(admin_user, api_client_for):
+    a = create_customer(name="张一")
+    create_customer(name="张二")
+    grant(Actor(user=admin_user), a)
+    client = api_client_for(admin_user)
+    response = client.get("/api/v1/customers/export?purpose=marketing&channel=sms&columns=name")
+    assert response.status_code == 200
+    assert response["X-Kehu-Skipped-No-Consent"] == "1"
+    bad = client.get("/api/v1/customers/export?purpose=nope")
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+
+
+def test_import_consent_columns(actor, tmp_path):
+    from kehu.interchange.services import import_job_create, import_job_run
+
+    path = tmp_path / "consent.csv"
+    path.write_text("姓名,手机,同意短信营销,是否接收邮件营销\n"
+                    "周一,13900000001,是,否\n周二,13900000002,否,是\n周三,13900000003,也许,是\n",
+                    encoding="gb18030")
+    job = import_job_create(actor=actor, file=path, filename="consent.csv")
+    assert job.mapping[str(2)] == "consent.marketing.sms" or 2 in job.mapping
+    job = import_job_run(job_id=job.pk, actor=actor)
+    from kehu.customers.models import Customer
+
+    first = Customer.objects.get(name="周一")
+    second = Customer.objects.get(name="周二")
+    assert selectors.consent_allows(customer_id=first.pk, channel="sms", purpose="marketing")
+    assert not selectors.consent_allows(customer_id=first.pk, channel="email",
+                                        purpose="marketing")
+    assert selectors.consent_allows(customer_id=second.pk, channel="email", purpose="marketing")
+    record = ConsentRecord.objects.filter(customer=first, channel="sms").get()
+    assert record.source == "import" and "consent.csv" in record.reference
+    assert job.rejected == 1
+    assert job.errors.filter(column="同意短信营销").exists()
+
+
+def test_purposes_are_configurable_and_segments_accept_new_ones(actor, admin_user):
+    from kehu.segments.definition import validate
+
+    with pytest.raises(ValidationFailed):
+        validate({"type": "group", "conditions": [{"type": "consent", "purpose": "surveys"}]})
+    services.consent_purpose_save(actor=actor, code="surveys", name="满意度调查")
+    tree = validate({"type": "group", "conditions": [{"type": "consent", "purpose": "surveys"}]})
+    assert tree["conditions"][0] == {"type": "consent", "purpose": "surveys", "channel": "any"}
+    customer = create_customer(name="调查客户")
+    grant(actor, customer, purpose="surveys", channel="any")
+    assert selectors.consent_allows(customer_id=customer.pk, channel="sms", purpose="surveys")
+    services.consent_purpose_save(actor=actor, code="surveys", name="满意度调查",
+                                  is_active=False)
+    with pytest.raises(ValidationFailed):
+        grant(actor, customer, purpose="surveys")
+
+
+def test_unsubscribe_footer_is_a_working_withdrawal_link(actor):
+    customer = create_customer(name="退订客户")
+    grant(actor, customer, channel="email")
+    footer = services.consent_unsubscribe_footer(actor=actor, customer_id=customer.pk,
+                                                 channel="email", base_url="https://crm.example")
+    token = footer.split("/privacy/link/")[1].rstrip("/")
+    assert footer.startswith("退订：https://crm.example/privacy/link/") or "Unsubscribe" in footer
+    services.consent_link_use(token=token)
+    assert not selectors.consent_allows(customer_id=customer.pk, channel="email",
+                                        purpose="marketing")
+    with pytest.raises(services.LinkInvalid):
+        services.consent_link_use(token=token)

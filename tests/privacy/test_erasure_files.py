@@ -1,0 +1,70 @@
+"""After `kehu privacy erase`, none of the person's values is in any file under KEHU_HOME —
+the SQLite database and its WAL, uploads, reports, Huey's queue, logs — and `kehu audit
+verify` still passes. Real `kehu` processes on a fresh home (the database file included)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.privacy.person import values
+from tests.processes import ONLY_SQLITE, kehu_env, run_kehu
+
+ROOT = str(Path(__file__).resolve().parents[2])
+
+SCRIPT = """
+from kehu.accounts.models import User
+from kehu.core.actor import Actor
+from tests.privacy.person import make_person
+admin = User.objects.filter(is_superuser=True).first()
+print("CUSTOMER", make_person(Actor(user=admin, via="cli"), {tmp!r}))
+"""
+
+
+def _forms(value: str) -> list[bytes]:
+    return [value.encode("utf-8"), value.encode("gb18030"), json.dumps(value)[1:-1].encode()]
+
+
+def _found(home: Path, needles: list[str]) -> list[str]:
+    hits = []
+    for path in sorted(home.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        for needle in needles:
+            if any(form in data for form in _forms(needle)):
+                hits.append(f"{path.relative_to(home)}: {needle}")
+    return hits
+
+
+@ONLY_SQLITE
+def test_erase_leaves_no_copy_under_kehu_home_and_the_chain_verifies(tmp_path):
+    home = tmp_path / "home"
+    env = kehu_env(home)
+    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{ROOT}"
+    run_kehu(env, "init")
+    made = run_kehu(env, "shell", "-c", SCRIPT.format(tmp=str(tmp_path)))
+    customer_id = int(made.stdout.split("CUSTOMER")[-1].split()[0])
+    # Before: the values are in the database file (so the scan can see them at all).
+    before = _found(home, values())
+    assert any(hit.startswith("kehu.sqlite3") for hit in before), before
+    # The uploads are encrypted at rest: not even the kept one shows a value.
+    assert not [hit for hit in before if hit.startswith("uploads")], before
+
+    done = run_kehu(env, "privacy", "erase", str(customer_id), "--reason", "本人要求删除",
+                    "--yes")
+    assert f"#{customer_id}" in done.stdout
+    assert _found(home, values()) == []
+    assert run_kehu(env, "audit", "verify").returncode == 0
+    # Aggregates stay: the order keeps its amount, the customer its anonymous name.
+    with sqlite3.connect(home / "kehu.sqlite3") as db:
+        name, status = db.execute("SELECT name, status FROM customers_customer WHERE id = ?",
+                                  (customer_id,)).fetchone()
+        total = db.execute("SELECT total_amount FROM transactions_order WHERE customer_id = ?",
+                           (customer_id,)).fetchone()[0]
+    assert (name, status) == (f"已删除客户 #{customer_id}", "deleted")
+    assert float(total) == 3998.0
+    again = run_kehu(env, "privacy", "erase", str(customer_id), "--reason", "x", "--yes",
+                     check=False)
+    assert again.returncode != 0
