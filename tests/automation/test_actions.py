@@ -39,7 +39,11 @@ def test_tasks_and_notifications_for_owner_and_manager(people):
     assert runs(rule)[0].status == RuleRun.DONE
 
 
-def test_marketing_email_respects_the_consent_seam_and_language(people):
+def test_marketing_email_respects_the_consent_ledger_and_language(people):
+    """Marketing reaches only customers with a live consent for the purpose and channel in
+    the privacy app's ledger (the one seam: automation.consent.may_contact)."""
+    from kehu.privacy.services import consent_record
+
     rule = _fire(people, [
         {"kind": "email_customer", "subject": "{{ customer.name }}您好", "body": "中文正文",
          "subject_en": "Hello {{ customer.name }}", "body_en": "English body"},
@@ -53,12 +57,16 @@ def test_marketing_email_respects_the_consent_seam_and_language(people):
     from kehu.customers.models import Customer
 
     Customer.objects.filter(pk=english.pk).update(custom={"language": "en"})
+    for granted in (yes, english):
+        consent_record(actor=people["actor"], customer_id=granted.pk, purpose="marketing",
+                       channel="email", status="granted", source="form")
+    # "no" prefers the phone and never consented: nothing reaches them.
     deliver()
     sent = {tuple(m.to): (m.subject, m.text) for m in OutboundMessage.objects.filter(
         channel="email")}
     assert sent == {("yes@example.com",): ("愿意您好", "中文正文"),
                     ("ann@example.com",): ("Hello Ann", "English body")}
-    assert not OutboundMessage.objects.filter(channel="sms").exists()  # nobody prefers SMS
+    assert not OutboundMessage.objects.filter(channel="sms").exists()  # no SMS consent
     refused = next(r for r in runs(rule) if r.customer_id == no.pk)
     assert refused.status == RuleRun.DONE
     assert [o["status"] for o in refused.outcome] == ["skipped", "skipped"]
