@@ -201,3 +201,23 @@ def test_new_unowned_customer_is_auto_assigned(make_rule, team, members):
     assert customer.owner == members[0]
     assert owned.owner == members[2]  # has an owner: left alone
     assert Assignment.objects.filter(customer=owned).count() == 0
+
+
+def test_open_deals_count_as_open_items_and_won_or_lost_ones_do_not(make_rule, team, members,
+                                                                     east_customers):
+    """The pipeline app registers open deals: a rep with two open deals is more loaded than
+    one with a follow-up; closed deals are not open items."""
+    from kehu.core.actor import Actor
+    from kehu.pipeline.models import Deal
+    from kehu.pipeline.services.deals import deal_create
+
+    make_rule(team=team, method="least_loaded")
+    customer = CustomerFactory()
+    for owner, n in ((members[0], 2), (members[2], 1)):
+        for i in range(n):
+            deal_create(actor=Actor.system(via="system"), customer=customer, title=f"d{i}",
+                        amount="100", expected_close_date=timezone.localdate(), owner=owner)
+    _tasks(members[1], 1)
+    Deal.objects.filter(owner=members[2]).update(status="won")  # closed: not open
+    decisions = assignment_apply(actor=SYSTEM, customer_ids=[east_customers(1)[0].pk])
+    assert decisions[0].user == "王芳" and decisions[0].open_items == 0
