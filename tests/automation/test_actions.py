@@ -62,10 +62,19 @@ def test_marketing_email_respects_the_consent_ledger_and_language(people):
                        channel="email", status="granted", source="form")
     # "no" prefers the phone and never consented: nothing reaches them.
     deliver()
-    sent = {tuple(m.to): (m.subject, m.text) for m in OutboundMessage.objects.filter(
-        channel="email")}
+    sent = {tuple(m.to): (m.subject, m.text.split("\n\n")[0]) for m in
+            OutboundMessage.objects.filter(channel="email")}
     assert sent == {("yes@example.com",): ("愿意您好", "中文正文"),
                     ("ann@example.com",): ("Hello Ann", "English body")}
+    # Every marketing email ends with a one-click withdrawal link that works once.
+    from kehu.privacy.selectors import consent_allows
+    from kehu.privacy.services import consent_link_use
+
+    text = OutboundMessage.objects.get(to=["yes@example.com"]).text
+    token = text.rsplit("/privacy/link/", 1)[1].strip().rstrip("/")
+    consent_link_use(token=token)
+    assert not consent_allows(customer_id=yes.pk, channel="email", purpose="marketing")
+    assert consent_allows(customer_id=english.pk, channel="email", purpose="marketing")
     assert not OutboundMessage.objects.filter(channel="sms").exists()  # no SMS consent
     refused = next(r for r in runs(rule) if r.customer_id == no.pk)
     assert refused.status == RuleRun.DONE

@@ -202,6 +202,21 @@ def _variants(action, key) -> Any:
     return action.get(key, "")
 
 
+def _with_unsubscribe(ctx, text: str, channel: str, purpose: str) -> str:
+    """Every marketing message ends with its withdrawal link (PIPL art. 24; 退订), made by the
+    privacy app: one click withdraws this purpose on this channel."""
+    if purpose != MARKETING:
+        return text
+    from django.conf import settings
+
+    from kehu.privacy.services import consent_unsubscribe_footer
+
+    footer = consent_unsubscribe_footer(actor=ctx.actor, customer_id=ctx.customer.pk,
+                                        channel=channel, purpose=purpose,
+                                        base_url=settings.KEHU_BASE_URL)
+    return f"{text}\n\n{footer}"
+
+
 def _email_customer(ctx, action, index) -> str:
     from kehu.notifications.channels import email_send, message_render
 
@@ -213,6 +228,7 @@ def _email_customer(ctx, action, index) -> str:
     subject, text = message_render(subject=_variants(action, "subject"),
                                    body=_variants(action, "body"),
                                    context=template_context(ctx), language=_language(customer))
+    text = _with_unsubscribe(ctx, text, "email", purpose)
     email_send(to=[customer.primary_email], subject=subject, text=text, purpose=purpose,
                customer_id=customer.pk, dedupe_key=f"rule-run:{ctx.run.pk}:{index}")
     return _g("email “%s” sent to the customer") % subject
@@ -229,6 +245,7 @@ def _sms_customer(ctx, action, index) -> str:
     _subject, text = message_render(subject="", body=_variants(action, "text"),
                                     context=template_context(ctx),
                                     language=_language(customer))
+    text = _with_unsubscribe(ctx, text, "sms", purpose)
     sms_send(to=customer.primary_mobile, text=text, purpose=purpose, customer_id=customer.pk,
              dedupe_key=f"rule-run:{ctx.run.pk}:{index}")
     return _g("SMS sent to the customer")
