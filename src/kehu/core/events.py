@@ -81,6 +81,7 @@ EVENT_TYPES = frozenset({
     "demo.loaded",
     "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated",
     "webhook.disabled", "webhook.replayed",
+    "visitor.stitched", "visitor.unstitched", "visitor.events_ingested",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
     "message.redacted",
 })

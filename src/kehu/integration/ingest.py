@@ -273,12 +273,12 @@ def _strong_matches(actor: Actor, traits: dict[str, Any]) -> set[int]:
     return found
 
 
-_TRAITS = ("name", "gender", "birthday", "title", "company", "industry", "website")
+_TRAITS = ("name", "gender", "birthday", "title", "company")  # a person's fields
 
 
 def _trait_changes(traits: dict[str, Any], *, skip_contacts: bool) -> dict[str, Any]:
     """Segment traits as customer fields: name (or lastName + firstName), email, phone,
-    gender, birthday, title, company (its name), industry, website, address."""
+    gender, birthday, title, company (its name), address; other traits are not stored."""
     changes: dict[str, Any] = {}
     for name in _TRAITS:
         value = traits.get(name)
@@ -511,7 +511,7 @@ def _store_events(actor: Actor, source: str, events: list[dict[str, Any]],
                                        "source", "received_at"), visitor_rows)
             touched = {row[0] for row in visitor_rows}
             Visitor.objects.filter(pk__in=touched).update(last_seen=now)
-            record_change(actor=actor, action="visitor.ingest", event=None,
+            record_change(actor=actor, action="visitor.ingest", event="visitor.events_ingested",
                           object_type="visitor", object_repr=_("%d visitor events")
                           % len(visitor_rows),
                           changes={"count": len(visitor_rows), "visitors": len(touched)})
