@@ -239,3 +239,19 @@ def test_an_ingest_only_key_can_only_ingest(ingest_client, ingest_user, api_clie
     writer = api_client_for(ingest_user, scopes=("read", "write"))
     assert _post(writer, "track", {"anonymousId": "v", "event": "E"}).status_code == 200
     assert not Customer.objects.exists()
+
+
+def test_a_browser_sends_the_key_in_a_text_plain_body(ingest_user):
+    from django.test import Client
+
+    from tests.factories import ApiKeyFactory
+
+    _key, token = ApiKeyFactory.issue(user=ingest_user, scopes=("ingest",))
+    body = {"writeKey": token, "batch": [{"type": "page", "anonymousId": "b-1", "name": "Home"}]}
+    response = Client().post("/api/v1/batch", data=json.dumps(body), content_type="text/plain")
+    assert response.status_code == 200, response.content
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert VisitorEvent.objects.filter(visitor__key="a:b-1").exists()
+    wrong = {**body, "writeKey": "kh_not_a_key"}
+    assert Client().post("/api/v1/batch", data=json.dumps(wrong),
+                         content_type="text/plain").status_code == 401

@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.throttling import AuthRateThrottle
 
 from kehu.accounts.api import router as accounts_router
-from kehu.api.auth import BasicKeyAuth, BearerKeyAuth, SessionUserAuth
+from kehu.api.auth import BasicKeyAuth, BearerKeyAuth, SessionUserAuth, WriteKeyAuth
 from kehu.api.middleware import too_large
 from kehu.api.parser import KehuParser
 from kehu.assignment.api import router as assignment_router
@@ -153,4 +153,5 @@ api.add_router("/", assignment_router)
 api.add_router("/", privacy_router)
 api.add_router("/", integration_router)
 # Segment-compatible ingestion: its clients send the key as Basic auth too.
-api.add_router("/", ingest_router, auth=[BearerKeyAuth(), BasicKeyAuth(), SessionUserAuth()])
+api.add_router("/", ingest_router,
+               auth=[BearerKeyAuth(), BasicKeyAuth(), WriteKeyAuth(), SessionUserAuth()])

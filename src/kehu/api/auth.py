@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from ninja.security import APIKeyCookie, HttpBasicAuth, HttpBearer
+from ninja.security.apikey import APIKeyBase
 
 from kehu.accounts.selectors import user_locked_out
 from kehu.accounts.services import apikey_authenticate, apikey_owner_inactive
 from kehu.core.errors import DomainError
 from kehu.core.logs import user_var
-from kehu.integration.ingest_api import INGEST_ROUTES
+from kehu.integration.ingest_api import INGEST_ROUTES, body_write_key
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -73,6 +74,21 @@ class BasicKeyAuth(HttpBasicAuth):
 
     def authenticate(self, request, username, password):
         return BearerKeyAuth().authenticate(request, username)
+
+
+class WriteKeyAuth(APIKeyBase):
+    """Browsers and mini-programs (track.js): the key as `writeKey` in the JSON body (or the
+    query string), so a `text/plain` POST from another site needs no CORS preflight. Only on
+    the ingestion calls; give such pages an `ingest`-only key."""
+
+    openapi_in = "query"
+    param_name = "writeKey"
+
+    def _get_key(self, request):
+        return request.GET.get(self.param_name) or body_write_key(request)
+
+    def authenticate(self, request, key):
+        return BearerKeyAuth().authenticate(request, key) if key else None
 
 
 class SessionUserAuth(APIKeyCookie):

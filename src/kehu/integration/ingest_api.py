@@ -21,8 +21,22 @@ router = Router(tags=["ingestion"])
 INGEST_ROUTES = frozenset({"track", "identify", "page", "screen", "alias", "group", "batch"})
 
 
+def body_write_key(request) -> str | None:
+    """The `writeKey` of a JSON body within the batch limit (Segment's browser clients)."""
+    if request.method != "POST" or not request.body or len(request.body) > ingest.BATCH_MAX_BYTES:
+        return None
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    key = data.get("writeKey") if isinstance(data, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
 def _answer(status: int, body: dict, **headers) -> JsonResponse:
     response = JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+    # Any site may send events (the key decides what they may do; no cookies are read).
+    response["Access-Control-Allow-Origin"] = "*"
     for name, value in headers.items():
         response[name.replace("_", "-")] = str(value)
     return response
