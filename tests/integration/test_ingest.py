@@ -255,3 +255,24 @@ def test_a_browser_sends_the_key_in_a_text_plain_body(ingest_user):
     wrong = {**body, "writeKey": "kh_not_a_key"}
     assert Client().post("/api/v1/batch", data=json.dumps(wrong),
                          content_type="text/plain").status_code == 401
+
+
+def test_identify_traits_update_the_card_through_the_customer_services(ingest_client):
+    _post(ingest_client, "identify", {"userId": "u-3", "traits": {"name": "Old Name"}})
+    customer = _app_customer("u-3")
+    response = _post(ingest_client, "identify", {"userId": "u-3", "traits": {
+        "firstName": "娜", "lastName": "李", "phone": "13800138000", "gender": "female",
+        "birthday": "1990-05-01", "address": {"state": "广东", "city": "深圳",
+                                              "street": "科技园南路 1 号"}}})
+    assert response.status_code == 200, response.content
+    customer.refresh_from_db()
+    assert customer.name == "李娜"
+    assert str(customer.birthday) == "1990-05-01"
+    assert customer.identifiers.filter(kind="mobile", value="+8613800138000").exists()
+    assert customer.addresses.filter(city="深圳市").exists()
+    assert DomainEvent.objects.filter(type="customer.field_changed",
+                                      customer_id=customer.pk).exists()
+    bad = _post(ingest_client, "identify", {"userId": "u-3", "traits": {"phone": "12"}})
+    assert bad.status_code == 400
+    customer.refresh_from_db()
+    assert customer.identifiers.filter(kind="mobile").count() == 1
