@@ -276,3 +276,21 @@ def test_identify_traits_update_the_card_through_the_customer_services(ingest_cl
     assert bad.status_code == 400
     customer.refresh_from_db()
     assert customer.identifiers.filter(kind="mobile").count() == 1
+
+
+def test_stitches_are_listed_and_undone_through_the_api(ingest_client, ingest_user,
+                                                        api_client_for, make_user):
+    _post(ingest_client, "page", {"anonymousId": "v-api"})
+    _post(ingest_client, "identify", {"userId": "u-api", "anonymousId": "v-api"})
+    customer = _app_customer("u-api")
+    assert ingest_client.get("/api/v1/stitches").status_code == 403
+    admin = api_client_for(ingest_user)
+    listed = admin.get(f"/api/v1/stitches?customer_id={customer.pk}").json()
+    assert [(s["visitor"], s["events"], s["undone_at"]) for s in listed] == [("a:v-api", 1, None)]
+    stranger = api_client_for(make_user("sales_rep", username="rep"))
+    assert stranger.post(f"/api/v1/stitches/{listed[0]['id']}/undo").status_code == 404
+    assert Event.objects.filter(customer=customer).count() == 1
+    undone = admin.post(f"/api/v1/stitches/{listed[0]['id']}/undo")
+    assert undone.status_code == 200 and undone.json()["undone_at"]
+    assert not Event.objects.filter(customer=customer).exists()
+    assert VisitorEvent.objects.filter(visitor__key="a:v-api").count() == 1

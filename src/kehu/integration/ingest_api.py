@@ -6,15 +6,18 @@ as user name)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Field, Query, Router, Schema
 
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError
-from kehu.integration import ingest
+from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.schemas import Id
+from kehu.integration import ingest, selectors, stitching
 
 router = Router(tags=["ingestion"])
 
@@ -123,3 +126,40 @@ def ingest_batch(request):
         items = [{**item, "context": item.get("context") or context}
                  if isinstance(item, dict) else item for item in items]
     return _run(request, items)
+
+
+# Stitches: what identify and alias attached, and undoing one -----------------------------
+
+
+class StitchOut(Schema):
+    id: int
+    visitor: str = Field(..., alias="visitor.key")
+    customer_id: int
+    reason: str
+    events: int
+    created_at: dt.datetime
+    undone_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_events(stitch) -> int:
+        return len(stitch.event_ids)
+
+
+class StitchFilter(Schema):
+    customer_id: Id | None = None
+
+
+@router.get("/stitches", response={200: list[StitchOut], **ERROR_RESPONSES},
+            url_name="stitch_list")
+def stitch_list(request, filters: Query[StitchFilter]):
+    """The newest 100 visitor stitches of customers you may see (`customer_id` to narrow)."""
+    return selectors.stitch_list(user=request.user, customer_id=filters.customer_id)
+
+
+@router.post("/stitches/{stitch_id}/undo", response={200: StitchOut, **ERROR_RESPONSES},
+             url_name="stitch_undo")
+def stitch_undo(request, stitch_id: Id):
+    """Undo a stitch (permission `customer.merge`): its events leave the customer and are the
+    visitor's again."""
+    selectors.stitch_get(user=request.user, stitch_id=stitch_id)
+    return stitching.stitch_undo(actor=actor_of(request), stitch_id=stitch_id)
