@@ -246,30 +246,26 @@ def _visitors(keys: set[str], now: dt.datetime) -> dict[str, Visitor]:
     return found
 
 
-def _strong_matches(actor: Actor, traits: dict[str, Any]) -> set[int]:
-    """Customers holding the email or phone the traits give (live identifiers)."""
+def _strong_matches(actor: Actor, traits: dict[str, Any]) -> dict[str, set[int]]:
+    """Per contact trait (`email`, `mobile`): the customers holding it (live identifiers)."""
     from kehu.customers.services.identity import normalize_identifier
 
-    wanted = []
-    for trait, kind in (("email", Identifier.EMAIL), ("phone", "phone"),
-                        ("mobile", "phone")):
-        value = traits.get(trait)
-        if isinstance(value, str) and value.strip():
-            try:
-                normal = normalize_identifier(kind, value)
-            except ValueError:
-                continue
-            wanted.append((normal["kind"], normal["value"]))
-    if not wanted:
-        return set()
     customers = Customer.objects.filter(status=Customer.STATUS_ACTIVE)
     if actor.access is not None:
         customers = actor.access.restrict(customers)
-    found = set()
-    for kind, value in wanted:
-        found |= set(Identifier.objects.filter(kind=kind, value=value, is_live=True,
-                                               customer__in=customers)
-                     .values_list("customer_id", flat=True))
+    found: dict[str, set[int]] = {}
+    for trait, change, kind in (("email", "email", Identifier.EMAIL),
+                                ("phone", "mobile", "phone"), ("mobile", "mobile", "phone")):
+        value = traits.get(trait)
+        if change in found or not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            normal = normalize_identifier(kind, value)
+        except ValueError:
+            continue
+        found[change] = set(Identifier.objects.filter(
+            kind=normal["kind"], value=normal["value"], is_live=True,
+            customer__in=customers).values_list("customer_id", flat=True))
     return found
 
 
@@ -346,7 +342,8 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
         return
     keys.add(f"u:{user_id}")
     owner = _customers_by_user_id(actor, {user_id}).get(user_id)
-    strong = _strong_matches(actor, traits)
+    held = _strong_matches(actor, traits)
+    strong = set().union(*held.values()) if held else set()
     others = strong - {owner} if owner else strong
     conflicting = bool(others) and (owner is not None or len(others) > 1)
     if conflicting:
@@ -375,8 +372,9 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
                        system=APP_SYSTEM, value=user_id, source="ingest")
     else:
         customer = Customer.objects.get(pk=owner)
-        if strong and owner in strong:
-            changes.pop("email", None), changes.pop("mobile", None)
+        for change, holders in held.items():
+            if owner in holders:  # the customer has it already
+                changes.pop(change, None)
         if changes:
             customer_update(actor=actor, customer=customer, expected_version=None,
                             changes=changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from django.db import IntegrityError
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -72,8 +73,13 @@ def _run(request, items: list) -> JsonResponse:
     source = _source(request)
     try:
         ingest.rate_check(source=source, count=max(1, len(items)))
-        outcome = ingest.events_ingest(actor=Actor.from_request(request), source=source,
-                                       items=items)
+        actor = Actor.from_request(request)
+        try:
+            outcome = ingest.events_ingest(actor=actor, source=source, items=items)
+        except IntegrityError:
+            # The same messageIds arrived at once from a parallel retry and lost the race: its
+            # writes were rolled back; once more, the ids the other call stored are replays.
+            outcome = ingest.events_ingest(actor=actor, source=source, items=items)
     except ingest.RateLimited as exc:
         return _answer(429, {"code": exc.code, "message": str(exc.message),
                              "details": exc.details}, Retry_After=exc.retry_after)
