@@ -294,3 +294,24 @@ def test_stitches_are_listed_and_undone_through_the_api(ingest_client, ingest_us
     assert undone.status_code == 200 and undone.json()["undone_at"]
     assert not Event.objects.filter(customer=customer).exists()
     assert VisitorEvent.objects.filter(visitor__key="a:v-api").count() == 1
+
+
+def test_the_stitches_page_lists_and_undoes(ingest_client, ingest_user, client, make_user):
+    from django.urls import reverse
+
+    _post(ingest_client, "page", {"anonymousId": "v-page"})
+    _post(ingest_client, "identify", {"userId": "u-page", "anonymousId": "v-page",
+                                      "traits": {"name": "周杰"}})
+    stitch = Stitch.objects.get()
+    rep = make_user("sales_rep", username="rep2")
+    client.force_login(rep)
+    assert client.get(reverse("integration:stitches")).status_code == 403
+    assert client.post(reverse("integration:stitch_undo", args=[stitch.pk])).status_code == 403
+    client.force_login(ingest_user)
+    page = client.get(reverse("integration:stitches")).content.decode()
+    assert "a:v-page" in page and "周杰" in page
+    response = client.post(reverse("integration:stitch_undo", args=[stitch.pk]))
+    assert response.status_code == 302
+    stitch.refresh_from_db()
+    assert stitch.undone_at is not None
+    assert VisitorEvent.objects.filter(visitor__key="a:v-page").count() == 1

@@ -47,7 +47,10 @@ api = NinjaAPI(
     description=(
         "Customer data platform API. Authenticate with the browser session (send the CSRF "
         "token on writes) or `Authorization: Bearer <api key>`. Keys carry scopes: `read` "
-        "for GET and POST /segments/preview (it only reads), `write` for everything else; the "
+        "for GET and POST /segments/preview (it only reads), `write` for everything else, "
+        "`ingest` for the Segment-compatible event calls only (track, identify, page, screen, "
+        "alias, group, batch: a `write` key may make them too; they also take the key as "
+        "Segment's Basic auth or a `writeKey` in the body, and tolerate unknown fields); the "
         "keys of a deactivated or locked-out user are refused (401 `account_inactive`, "
         "`account_locked`). Every answer under /api/v1/, errors included, is JSON; errors are "
         "`{code, message, details}`. Request bodies are JSON objects and a field the operation "

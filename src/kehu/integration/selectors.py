@@ -49,7 +49,7 @@ def stitch_list(*, user, customer_id: int | None = None, limit: int = 100) -> li
     from kehu.integration.models import Stitch
 
     visible = user.access.restrict(Customer.objects.all())
-    stitches = Stitch.objects.filter(customer__in=visible).select_related("visitor")
+    stitches = Stitch.objects.filter(customer__in=visible).select_related("visitor", "customer")
     if customer_id is not None:
         stitches = stitches.filter(customer_id=customer_id)
     return list(stitches.order_by("-id")[:limit])

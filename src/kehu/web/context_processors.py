@@ -29,6 +29,7 @@ ADMIN_NAVIGATION = [
     ("web:jobs", _("Background jobs"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
     ("integration:webhooks", _("Webhooks"), "webhook.manage"),
+    ("integration:stitches", _("Visitor stitches"), "customer.merge"),
     ("notifications:outbox", _("Outgoing messages"), "event.manage"),
 ]
 
