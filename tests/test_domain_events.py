@@ -1682,6 +1682,48 @@ def _rule_delete(c):
     return mark, {"name": ("新客户跟进", None)}
 
 
+# Event ingestion and stitching
+
+
+@case("kehu.integration.ingest.events_ingest", "visitor.events_ingested")
+def _events_ingest(c):
+    from kehu.integration.ingest import events_ingest
+
+    events_ingest(actor=c.actor, source="test", items=[
+        {"type": "page", "anonymousId": "anon-1", "name": "Home"}])
+    return {"count": 1, "visitors": 1}
+
+
+def _visitor_with_event(c):
+    from kehu.integration.ingest import events_ingest
+    from kehu.integration.models import Visitor
+
+    events_ingest(actor=c.actor, source="test", items=[
+        {"type": "page", "anonymousId": "anon-2", "name": "Home"}])
+    return Visitor.objects.get(key="a:anon-2")
+
+
+@case("kehu.integration.stitching.visitor_stitch", "visitor.stitched")
+def _visitor_stitch(c):
+    from kehu.integration.stitching import visitor_stitch
+
+    visitor, customer = _visitor_with_event(c), c.customer()
+    mark = c.mark()
+    visitor_stitch(actor=c.actor, visitor=visitor, customer=customer)
+    return mark, {"customer": (None, customer.pk), "events": (None, 1)}
+
+
+@case("kehu.integration.stitching.stitch_undo", "visitor.unstitched")
+def _stitch_undo(c):
+    from kehu.integration.stitching import stitch_undo, visitor_stitch
+
+    visitor, customer = _visitor_with_event(c), c.customer()
+    stitch = visitor_stitch(actor=c.actor, visitor=visitor, customer=customer)
+    mark = c.mark()
+    stitch_undo(actor=c.actor, stitch_id=stitch.pk)
+    return mark, {"customer": (customer.pk, None), "events": (1, 0)}
+
+
 # Command line
 
 @case("kehu.cli.demo_customers.demo_customers_load", "demo.loaded")

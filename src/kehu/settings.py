@@ -398,3 +398,7 @@ from kehu.core.logs import logging_config  # noqa: E402 - needs only the standar
 
 LOGGING = logging_config(log_dir=LOG_DIR, role=os.environ.get("KEHU_PROCESS_ROLE", "web"),
                          level=os.environ.get("KEHU_LOG_LEVEL", "WARNING").upper())
+# Event ingestion (docs/integration.md, "Event ingestion"): events per minute per API key, and
+# how many visitors may be joined to one customer in a day.
+KEHU_INGEST_RATE_LIMIT = int(os.environ.get("KEHU_INGEST_RATE_LIMIT", "600000"))
+KEHU_INGEST_MAX_STITCHES_PER_DAY = int(os.environ.get("KEHU_INGEST_MAX_STITCHES_PER_DAY", "20"))

@@ -113,7 +113,9 @@ class ApiKey(models.Model):
 
     SCOPE_READ = "read"
     SCOPE_WRITE = "write"
-    SCOPES = [(SCOPE_READ, _("read")), (SCOPE_WRITE, _("write"))]
+    SCOPE_INGEST = "ingest"  # only the event ingestion calls (/api/v1/track, batch …)
+    SCOPES = [(SCOPE_READ, _("read")), (SCOPE_WRITE, _("write")),
+              (SCOPE_INGEST, _("ingest events"))]
 
     user = models.ForeignKey(
         User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_keys"

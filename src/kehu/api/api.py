@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.throttling import AuthRateThrottle
 
 from kehu.accounts.api import router as accounts_router
-from kehu.api.auth import BearerKeyAuth, SessionUserAuth
+from kehu.api.auth import BasicKeyAuth, BearerKeyAuth, SessionUserAuth, WriteKeyAuth
 from kehu.api.middleware import too_large
 from kehu.api.parser import KehuParser
 from kehu.assignment.api import router as assignment_router
@@ -26,6 +26,7 @@ from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
 from kehu.insights.api import router as insights_router
 from kehu.integration.api import router as integration_router
+from kehu.integration.ingest_api import router as ingest_router
 from kehu.interactions.api import router as interactions_router
 from kehu.interchange.api import router as interchange_router
 from kehu.notifications.api import router as notifications_router
@@ -46,7 +47,10 @@ api = NinjaAPI(
     description=(
         "Customer data platform API. Authenticate with the browser session (send the CSRF "
         "token on writes) or `Authorization: Bearer <api key>`. Keys carry scopes: `read` "
-        "for GET and POST /segments/preview (it only reads), `write` for everything else; the "
+        "for GET and POST /segments/preview (it only reads), `write` for everything else, "
+        "`ingest` for the Segment-compatible event calls only (track, identify, page, screen, "
+        "alias, group, batch: a `write` key may make them too; they also take the key as "
+        "Segment's Basic auth or a `writeKey` in the body, and tolerate unknown fields); the "
         "keys of a deactivated or locked-out user are refused (401 `account_inactive`, "
         "`account_locked`). Every answer under /api/v1/, errors included, is JSON; errors are "
         "`{code, message, details}`. Request bodies are JSON objects and a field the operation "
@@ -151,3 +155,6 @@ api.add_router("/", automation_router)
 api.add_router("/", assignment_router)
 api.add_router("/", privacy_router)
 api.add_router("/", integration_router)
+# Segment-compatible ingestion: its clients send the key as Basic auth too.
+api.add_router("/", ingest_router,
+               auth=[BearerKeyAuth(), BasicKeyAuth(), WriteKeyAuth(), SessionUserAuth()])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from ninja.security import APIKeyCookie, HttpBearer
+from ninja.security import APIKeyCookie, HttpBasicAuth, HttpBearer
+from ninja.security.apikey import APIKeyBase
 
 from kehu.accounts.selectors import user_locked_out
 from kehu.accounts.services import apikey_authenticate, apikey_owner_inactive
 from kehu.core.errors import DomainError
 from kehu.core.logs import user_var
+from kehu.integration.ingest_api import INGEST_ROUTES, body_write_key
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -30,11 +32,14 @@ class KeyRefused(DomainError):
 
 
 def scope_needed(request) -> str:
-    """`read` for GET and the read-only POSTs, `write` for everything else."""
+    """`read` for GET and the read-only POSTs, `ingest` for the event ingestion calls (a
+    `write` key may make them too), `write` for everything else."""
     if request.method in SAFE_METHODS:
         return "read"
     match = getattr(request, "resolver_match", None)
     route = match.route.removeprefix("api/v1/") if match is not None else ""
+    if request.method == "POST" and route in INGEST_ROUTES:
+        return "ingest"
     return "read" if request.method == "POST" and route in READ_ONLY_POSTS else "write"
 
 
@@ -53,7 +58,7 @@ class BearerKeyAuth(HttpBearer):
             raise KeyRefused(_("This API key's user is locked out after failed sign-ins; an "
                                "administrator can unlock them."), code="account_locked")
         needed = scope_needed(request)
-        if needed not in key.scopes:
+        if needed not in key.scopes and not (needed == "ingest" and "write" in key.scopes):
             raise InsufficientScope(
                 _("This API key lacks the “%s” scope.") % needed, details={"scope": needed}
             )
@@ -61,6 +66,29 @@ class BearerKeyAuth(HttpBearer):
         request.kehu_api_key = key
         user_var.set(key.user.get_username())  # log lines of this request name the key's user
         return key.user
+
+
+class BasicKeyAuth(HttpBasicAuth):
+    """Segment's way of sending a write key: HTTP Basic with the key as the user name (and no
+    password). Only on the ingestion calls."""
+
+    def authenticate(self, request, username, password):
+        return BearerKeyAuth().authenticate(request, username)
+
+
+class WriteKeyAuth(APIKeyBase):
+    """Browsers and mini-programs (track.js): the key as `writeKey` in the JSON body (or the
+    query string), so a `text/plain` POST from another site needs no CORS preflight. Only on
+    the ingestion calls; give such pages an `ingest`-only key."""
+
+    openapi_in = "query"
+    param_name = "writeKey"
+
+    def _get_key(self, request):
+        return request.GET.get(self.param_name) or body_write_key(request)
+
+    def authenticate(self, request, key):
+        return BearerKeyAuth().authenticate(request, key) if key else None
 
 
 class SessionUserAuth(APIKeyCookie):

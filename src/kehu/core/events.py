@@ -98,6 +98,7 @@ EVENT_TYPES = frozenset({
     "survey.sent", "survey.answered",
     "complaint.recorded", "complaint.updated", "complaint.routed",
     "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
+    "visitor.stitched", "visitor.unstitched", "visitor.events_ingested",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
     "message.redacted",
     "pipeline.created", "pipeline.updated", "deal.created", "deal.updated", "deal.stage_changed",

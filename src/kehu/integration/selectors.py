@@ -41,3 +41,27 @@ def webhook_delivery_get(*, user, delivery_id: int) -> WebhookDelivery:
     if delivery is None:
         raise NotFound()
     return delivery
+
+
+def stitch_list(*, user, customer_id: int | None = None, limit: int = 100) -> list:
+    """Visitor stitches of the customers the user may see, newest first."""
+    from kehu.customers.models import Customer
+    from kehu.integration.models import Stitch
+
+    visible = user.access.restrict(Customer.objects.all())
+    stitches = Stitch.objects.filter(customer__in=visible).select_related("visitor", "customer")
+    if customer_id is not None:
+        stitches = stitches.filter(customer_id=customer_id)
+    return list(stitches.order_by("-id")[:limit])
+
+
+def stitch_get(*, user, stitch_id: int):
+    """One stitch of a customer the user may see; NotFound otherwise."""
+    from kehu.customers.models import Customer
+    from kehu.integration.models import Stitch
+
+    visible = user.access.restrict(Customer.objects.all())
+    stitch = Stitch.objects.filter(pk=stitch_id, customer__in=visible).first()
+    if stitch is None:
+        raise NotFound()
+    return stitch

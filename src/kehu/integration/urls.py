@@ -12,4 +12,6 @@ urlpatterns = [
     path("webhooks/<int:endpoint_id>/delete/", views.webhook_remove, name="webhook_delete"),
     path("deliveries/<int:delivery_id>/replay/", views.delivery_replay,
          name="delivery_replay"),
+    path("stitches/", views.stitches, name="stitches"),
+    path("stitches/<int:stitch_id>/undo/", views.stitch_undo, name="stitch_undo"),
 ]

@@ -136,3 +136,30 @@ def delivery_replay(request, delivery_id: int):
     else:
         messages.success(request, _("Sending event #%d again.") % delivery.event_id)
     return redirect("integration:webhook", delivery.endpoint_id)
+
+
+# Visitor stitches (event ingestion) -----------------------------------------------------
+
+
+@requires("customer.merge")
+def stitches(request):
+    """What identify and alias calls attached to customers, newest first, each undoable."""
+    from kehu.integration.stitching import stitch_limit
+
+    return render(request, "integration/stitches.html", {
+        "stitches": selectors.stitch_list(user=request.user),
+        "limit": stitch_limit()})
+
+
+@require_POST
+@requires("customer.merge")
+def stitch_undo(request, stitch_id: int):
+    from kehu.integration.stitching import stitch_undo as undo
+
+    try:
+        selectors.stitch_get(user=request.user, stitch_id=stitch_id)
+        undo(actor=Actor.from_request(request), stitch_id=stitch_id)
+    except NotFound:
+        raise Http404() from None
+    messages.success(request, _("The stitch was undone: its events are the visitor's again."))
+    return redirect("integration:stitches")

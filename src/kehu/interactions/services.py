@@ -397,6 +397,8 @@ class IngestResult:
 
     accepted: int
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # The stored events' ids, in the order of the accepted items.
+    ids: list[int] = field(default_factory=list)
 
 
 def _normalise_identifier(kind: str, value: str) -> str:
@@ -584,4 +586,4 @@ def event_ingest(
                       "rejected": len(rejected),
                       "sources": sorted({row[4] for row in rows if row[4]})},
         )
-    return IngestResult(accepted=len(rows), rejected=rejected)
+    return IngestResult(accepted=len(rows), rejected=rejected, ids=list(ids))

@@ -38,6 +38,7 @@ ADMIN_NAVIGATION = [
     ("accounts:security", _("Security"), None),
     ("core:events", _("Event deliveries"), "event.manage"),
     ("integration:webhooks", _("Webhooks"), "webhook.manage"),
+    ("integration:stitches", _("Visitor stitches"), "customer.merge"),
     ("notifications:outbox", _("Outgoing messages"), "event.manage"),
 ]
 
