@@ -92,7 +92,7 @@ def test_dry_run_then_import_shows_counts_and_report(client, steward):
     assert '<dd data-testid="count-rejected">1</dd>' in html
     assert [(e.row, e.column) for e in page.context["report_rows"]] == [(4, "手机号码")]
     assert "<td>4</td><td>手机号码</td>" in html
-    assert "hx-trigger" not in html  # finished: no more polling
+    assert 'hx-trigger="every 1s"' not in html  # finished: no more polling
     assert '<progress data-testid="import-progress" value="3" max="3">' in html
 
     report = client.get(reverse("interchange:import_report", args=[job.pk]))
