@@ -73,12 +73,12 @@ def wait_for(predicate, timeout: float, what: str):
 class Server:
     """`kehu serve` on a free port of 127.0.0.1 (one web process), stopped with SIGTERM."""
 
-    def __init__(self, home: Path, *extra: str):
+    def __init__(self, home: Path, *extra: str, **env: str):
         self.home, self.port = home, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "kehu", "serve", "--port", str(self.port), "--workers", "1", *extra],
-            env=kehu_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=kehu_env(home, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def ready(self) -> dict | None:
         status, body = get_json(self.base + "/readyz")

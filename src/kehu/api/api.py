@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -41,7 +43,27 @@ from kehu.transactions.api import router as transactions_router
 
 logger = logging.getLogger("django.request")
 
-api = NinjaAPI(
+
+class KehuAPI(NinjaAPI):
+    """The NinjaAPI with its OpenAPI document built once per path prefix and language: a
+    500 KB document of ~300 operations takes seconds to generate, and the routes cannot
+    change while the process runs. Callers get a copy, so none can alter the cached one."""
+
+    _schemas: dict[tuple[str, str], Any]
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        from django.utils.translation import get_language
+
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        cache = self.__dict__.setdefault("_schemas", {})
+        key = (path_prefix, get_language() or "")
+        if key not in cache:
+            cache[key] = super().get_openapi_schema(path_prefix=path_prefix)
+        return copy.deepcopy(cache[key])
+
+
+api = KehuAPI(
     title="kehu API",
     version="1",
     description=(
