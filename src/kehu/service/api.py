@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.http import ERROR_RESPONSES, ErrorOut, actor_of
-from kehu.core.schemas import Day, Flag, Id, Input, Page, Position, Rating
+from kehu.core.schemas import ClockTime, Day, Flag, Id, Input, Page, Position, Rating
 from kehu.service import selectors
 from kehu.service.models import CalendarDay, Complaint
 from kehu.service.services import calendars, complaints, sla, surveys
@@ -552,10 +552,10 @@ class CalendarOut(Schema):
     name: str
     time_zone: str
     workdays: list[int]
-    day_start: dt.time
-    lunch_start: dt.time | None
-    lunch_end: dt.time | None
-    day_end: dt.time
+    day_start: ClockTime
+    lunch_start: ClockTime | None
+    lunch_end: ClockTime | None
+    day_end: ClockTime
     is_default: bool
 
 
@@ -563,10 +563,10 @@ class CalendarPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=80)
     time_zone: str | None = Field(None, max_length=40)
     workdays: list[Annotated[int, Field(ge=0, le=6)]] | None = Field(None, max_length=7)
-    day_start: dt.time | None = None
-    lunch_start: dt.time | None = None
-    lunch_end: dt.time | None = None
-    day_end: dt.time | None = None
+    day_start: ClockTime | None = None
+    lunch_start: ClockTime | None = None
+    lunch_end: ClockTime | None = None
+    day_end: ClockTime | None = None
     is_default: Flag | None = None
 
 
