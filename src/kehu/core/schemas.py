@@ -132,7 +132,8 @@ def _clock(value: Any) -> Any:
 
 ClockTime = Annotated[
     dt.time, BeforeValidator(_clock),
-    PlainSerializer(lambda value: value.isoformat(timespec="seconds"), return_type=str),
+    PlainSerializer(lambda value: value.isoformat(timespec="seconds"), return_type=str,
+                    when_used="json"),
     WithJsonSchema({"type": "string", "pattern": _CLOCK.pattern, "example": "09:00"}),
 ]
 """A time of day, HH:MM[:SS], no zone. (JSON Schema's `format: time` is RFC 3339's, which
