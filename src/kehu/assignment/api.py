@@ -19,7 +19,7 @@ router = Router(tags=["assignment"])
 MAX_IDS = 5000
 
 
-class RuleIn(Input):
+class AssignmentRuleIn(Input):
     name: str = Field(..., max_length=80)
     description: str = Field("", max_length=200)
     condition: dict[str, Any] = Field(default_factory=dict,
@@ -33,7 +33,7 @@ class RuleIn(Input):
     is_active: Flag = True
 
 
-class RuleOut(Schema):
+class AssignmentRuleOut(Schema):
     id: int
     name: str
     description: str
@@ -66,7 +66,7 @@ class PreviewIn(Input):
     customer_ids: list[Id] | None = Field(None, max_length=MAX_IDS)
 
 
-class PreviewOut(Schema):
+class AssignmentPreviewOut(Schema):
     matches: int
     decisions: list[DecisionOut]
 
@@ -106,7 +106,7 @@ def _out(rule: AssignmentRule) -> dict[str, Any]:
             "created_at": rule.created_at, "updated_at": rule.updated_at}
 
 
-def _save(request, payload: RuleIn, rule: AssignmentRule | None = None) -> AssignmentRule:
+def _save(request, payload: AssignmentRuleIn, rule: AssignmentRule | None = None) -> AssignmentRule:
     user = request.user
     team = account_selectors.team_get(user=user, team_id=payload.team) if payload.team else None
     fixed = (account_selectors.user_get(user=user, user_id=payload.fixed_user)
@@ -117,20 +117,20 @@ def _save(request, payload: RuleIn, rule: AssignmentRule | None = None) -> Assig
         capacity=payload.capacity, priority=payload.priority, is_active=payload.is_active)
 
 
-@router.get("/assignment-rules", response={200: list[RuleOut], **ERROR_RESPONSES},
+@router.get("/assignment-rules", response={200: list[AssignmentRuleOut], **ERROR_RESPONSES},
             summary="List assignment rules in priority order")
 def list_rules(request):
     return [_out(r) for r in selectors.assignment_rule_list(user=request.user)]
 
 
-@router.post("/assignment-rules", response={201: RuleOut, **ERROR_RESPONSES},
+@router.post("/assignment-rules", response={201: AssignmentRuleOut, **ERROR_RESPONSES},
              summary="Create an assignment rule")
-def create_rule(request, payload: RuleIn):
+def create_rule(request, payload: AssignmentRuleIn):
     rule = _save(request, payload)
     return Status(201, _out(selectors.assignment_rule_get(user=request.user, rule_id=rule.pk)))
 
 
-@router.post("/assignment-rules/reorder", response={200: list[RuleOut], **ERROR_RESPONSES},
+@router.post("/assignment-rules/reorder", response={200: list[AssignmentRuleOut], **ERROR_RESPONSES},
              summary="Set the rules' priorities in the given order")
 def reorder_rules(request, payload: ReorderIn):
     services.assignment_rules_reorder(actor=actor_of(request), rule_ids=payload.ids)
@@ -146,15 +146,15 @@ def apply_rules(request, payload: ApplyIn):
     return [d.as_dict() for d in decisions]
 
 
-@router.get("/assignment-rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
+@router.get("/assignment-rules/{rule_id}", response={200: AssignmentRuleOut, **ERROR_RESPONSES},
             summary="Read an assignment rule")
 def get_rule(request, rule_id: Id):
     return _out(selectors.assignment_rule_get(user=request.user, rule_id=rule_id))
 
 
-@router.put("/assignment-rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
+@router.put("/assignment-rules/{rule_id}", response={200: AssignmentRuleOut, **ERROR_RESPONSES},
             summary="Replace an assignment rule")
-def update_rule(request, rule_id: Id, payload: RuleIn):
+def update_rule(request, rule_id: Id, payload: AssignmentRuleIn):
     rule = selectors.assignment_rule_get(user=request.user, rule_id=rule_id)
     _save(request, payload, rule)
     return _out(selectors.assignment_rule_get(user=request.user, rule_id=rule_id))
@@ -168,7 +168,7 @@ def delete_rule(request, rule_id: Id):
     return Status(204, None)
 
 
-@router.post("/assignment-rules/{rule_id}/preview", response={200: PreviewOut, **ERROR_RESPONSES},
+@router.post("/assignment-rules/{rule_id}/preview", response={200: AssignmentPreviewOut, **ERROR_RESPONSES},
              summary="Dry run: what the rule would decide, writing nothing")
 def preview_rule(request, rule_id: Id, payload: PreviewIn):
     """With `customer_ids`, those customers; without, the customers in the caller's scope the

@@ -33,7 +33,7 @@ class TimelineOut(Schema):
     next_cursor: str | None = None
 
 
-class OrderSummaryOut(Schema):
+class CardOrderSummaryOut(Schema):
     count: int
     total_spend: Decimal
     last_ordered_at: dt.datetime | None = None
@@ -67,7 +67,7 @@ class CardOut(Schema):
 
     customer: CustomerOut
     custom_fields: list[CustomFieldValueOut]
-    orders: OrderSummaryOut
+    orders: CardOrderSummaryOut
     recent_orders: list[OrderOut]
     service: ServiceSummaryOut
     recent_tickets: list[TicketOut]

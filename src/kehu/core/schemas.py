@@ -15,7 +15,14 @@ from typing import Annotated, Any
 from django.utils.translation import gettext_lazy as _
 from ninja import Schema
 from ninja.pagination import LimitOffsetPagination
-from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 MAX_ID = 2**63 - 1  # a 64-bit primary key (BigAutoField), the largest both databases hold
 MAX_OFFSET = 2**31 - 1
@@ -110,6 +117,27 @@ Day = Annotated[dt.date, BeforeValidator(_date)]
 
 Moment = Annotated[dt.datetime, BeforeValidator(_datetime)]
 """A date and time, ISO 8601, in 1900 .. 2999."""
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+
+
+def _clock(value: Any) -> Any:
+    """A wall-clock time of day, HH:MM or HH:MM:SS, without a zone (business hours)."""
+    if isinstance(value, dt.time):
+        return value.replace(tzinfo=None, microsecond=0)
+    if not isinstance(value, str) or not _CLOCK.match(value.strip()):
+        raise ValueError(str(_("Give a time of day as HH:MM.")))
+    return dt.time.fromisoformat(value.strip())
+
+
+ClockTime = Annotated[
+    dt.time, BeforeValidator(_clock),
+    PlainSerializer(lambda value: value.isoformat(timespec="seconds"), return_type=str,
+                    when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": _CLOCK.pattern, "example": "09:00"}),
+]
+"""A time of day, HH:MM[:SS], no zone. (JSON Schema's `format: time` is RFC 3339's, which
+requires an offset that a business calendar's hours do not have.)"""
 
 # Text -------------------------------------------------------------------------------------
 

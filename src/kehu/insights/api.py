@@ -65,7 +65,7 @@ class ActionOut(Schema):
     product_id: int | None = None
 
 
-class PredictionOut(Schema):
+class InsightPredictionOut(Schema):
     p_alive: float | None = None
     expected_purchases_90d: float | None = None
     clv_12m: Decimal | float | None = None
@@ -78,7 +78,7 @@ class InsightsOut(Schema):
     signals: list[SignalOut]
     recommendations: list[RecommendationOut]
     next_actions: list[ActionOut]
-    prediction: PredictionOut | None = None
+    prediction: InsightPredictionOut | None = None
 
 
 class OwnerRef(Schema):
@@ -110,7 +110,7 @@ class ChurnFilters(Schema):
     per_page: int = Field(50, ge=1, le=200)
 
 
-class FitOut(Schema):
+class InsightFitOut(Schema):
     id: int
     fitted_at: dt.datetime
     model_kind: str
@@ -153,7 +153,7 @@ def list_churn(request, filters: Query[ChurnFilters]):
                                 page=filters.page, per_page=filters.per_page)
 
 
-@router.post("/insights/churn/fit", response={200: FitOut, **ERROR_RESPONSES},
+@router.post("/insights/churn/fit", response={200: InsightFitOut, **ERROR_RESPONSES},
              summary="Fit the churn model on this company's history and rescore "
                      "(scoring.configure)")
 def post_fit(request):

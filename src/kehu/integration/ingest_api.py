@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from django.db import IntegrityError
 from django.http import JsonResponse
@@ -16,13 +17,37 @@ from ninja import Field, Query, Router, Schema
 
 from kehu.core.actor import Actor
 from kehu.core.errors import DomainError
-from kehu.core.http import ERROR_RESPONSES, actor_of
+from kehu.core.http import ERROR_RESPONSES, ErrorOut, actor_of
 from kehu.core.schemas import Id
 from kehu.integration import ingest, selectors, stitching
 
 router = Router(tags=["ingestion"])
 
 INGEST_ROUTES = frozenset({"track", "identify", "page", "screen", "alias", "group", "batch"})
+
+
+class IngestOut(Schema):
+    """What an accepted call answers: counts, and for a batch each refused item."""
+
+    success: bool
+    accepted: int
+    duplicates: int
+    errors: list[dict[str, Any]]
+    review: list[dict[str, Any]] | None = None
+
+
+# The bodies are read raw (Segment's, unknown fields tolerated), so they are documented here
+# rather than validated by a schema; the answers are the ones _answer and _refusal give.
+INGEST_RESPONSES = {200: IngestOut, **ERROR_RESPONSES, 413: ErrorOut, 429: ErrorOut}
+
+
+def _body_doc(description: str) -> dict:
+    """The raw body, documented (an open object) and marked so that the strict-body check knows
+    it is open on purpose."""
+    return {"x-kehu-open-body": True,
+            "requestBody": {"required": True, "description": description, "content": {
+                "application/json": {"schema": {"type": "object",
+                                                "additionalProperties": True}}}}}
 
 
 def body_write_key(request) -> str | None:
@@ -109,10 +134,13 @@ def _single(kind: str):
 
 
 for _kind in ("track", "identify", "page", "screen", "alias", "group"):
-    router.post(f"/{_kind}", url_name=f"ingest_{_kind}", include_in_schema=True)(_single(_kind))
+    router.post(f"/{_kind}", url_name=f"ingest_{_kind}", response=INGEST_RESPONSES,
+                openapi_extra=_body_doc(f"A Segment `{_kind}` call (at most 32 KB)."),
+                )(_single(_kind))
 
 
-@router.post("/batch", url_name="ingest_batch")
+@router.post("/batch", url_name="ingest_batch", response=INGEST_RESPONSES,
+             openapi_extra=_body_doc('{"batch": [{"type": "track", …}, …]}, at most 500 KB.'))
 def ingest_batch(request):
     """Segment batch: `{"batch": [{"type": "track", …}, …]}` at most 500 KB. Each item is
     checked on its own: `{success, accepted, duplicates, errors: [{index, messageId, code,

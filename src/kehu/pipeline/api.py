@@ -140,7 +140,7 @@ def update_pipeline(request, pipeline_id: Id, payload: PipelinePatch):
 # Deals ---------------------------------------------------------------------------------------
 
 
-class ContactIn(Input):
+class DealContactIn(Input):
     person_id: Id
     decision_role: DecisionRole = ""
 
@@ -165,7 +165,7 @@ class DealIn(Input):
     source: Source = ""
     competitor: str = Field("", max_length=100)
     next_step: str = Field("", max_length=200)
-    contacts: list[ContactIn] = Field([], max_length=50)
+    contacts: list[DealContactIn] = Field([], max_length=50)
     lines: list[LineIn] = Field([], max_length=200)
 
 
@@ -180,7 +180,7 @@ class DealPatch(Input):
     source: Source | None = None
     competitor: str | None = Field(None, max_length=100)
     next_step: str | None = Field(None, max_length=200)
-    contacts: list[ContactIn] | None = Field(None, max_length=50)
+    contacts: list[DealContactIn] | None = Field(None, max_length=50)
     lines: list[LineIn] | None = Field(None, max_length=200)
 
 

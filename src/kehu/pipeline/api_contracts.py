@@ -8,6 +8,7 @@ from typing import Literal
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -531,6 +532,11 @@ def get_accuracy(request, close_month: str, owner: str | None = None, team_id: I
 
     user_named, _team_of = _helpers()
     who = user_named(request, owner, "owner")
-    return selectors.forecast_accuracy(request.user, close_month=month_of(close_month),
+    month = month_of(close_month)
+    if month is None:
+        from kehu.core.errors import ValidationFailed
+
+        raise ValidationFailed(details={"close_month": [_("Give a month as YYYY-MM.")]})
+    return selectors.forecast_accuracy(request.user, close_month=month,
                                        owner_id=who.pk if who else None, team_id=team_id)
 

@@ -37,7 +37,16 @@ def add_months(day: dt.date, n: int) -> dt.date:
 
 
 def period_bounds(period_kind: str, year: int, period: int) -> tuple[dt.date, dt.date]:
-    """[first day, first day after) of a month or a quarter."""
+    """[first day, first day after) of a month or a quarter; a period outside its kind (month
+    13, quarter 5) is refused as invalid input."""
+    from django.utils.translation import gettext as _
+
+    from kehu.core.errors import ValidationFailed
+
+    last = 4 if period_kind == "quarter" else 12
+    if not 1 <= period <= last:
+        raise ValidationFailed(details={"period": [
+            _("Give a period from 1 to %(last)s.") % {"last": last}]})
     if period_kind == "quarter":
         first = dt.date(year, (period - 1) * 3 + 1, 1)
         return first, add_months(first, 3)

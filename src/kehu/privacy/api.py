@@ -174,7 +174,7 @@ class RequestsQuery(Schema):
     status: Literal["open", "all", "verified", "completed", "refused"] = "open"
 
 
-class PolicyOut(Schema):
+class PrivacyPolicyOut(Schema):
     data_class: str
     days: int
     is_active: bool
@@ -182,7 +182,7 @@ class PolicyOut(Schema):
     last_result: dict[str, Any]
 
 
-class PolicyIn(Input):
+class PrivacyPolicyIn(Input):
     days: Days
     is_active: Flag = True
 
@@ -191,7 +191,7 @@ class RunIn(Input):
     dry_run: Flag = False
 
 
-class RunOut(Schema):
+class RetentionRunOut(Schema):
     dry_run: bool
     classes: dict[str, Any]
 
@@ -321,19 +321,19 @@ def request_refuse(request, request_id: Id, payload: RefuseIn):
                               reason=payload.refusal_reason)
 
 
-@router.get("/privacy/retention", response={200: list[PolicyOut], **ERROR_RESPONSES})
+@router.get("/privacy/retention", response={200: list[PrivacyPolicyOut], **ERROR_RESPONSES})
 def retention_list(request):
     request.user.access.require("privacy.manage")
     return retention.policies()
 
 
-@router.put("/privacy/retention/{data_class}", response={200: PolicyOut, **ERROR_RESPONSES})
-def retention_update(request, data_class: DataClass, payload: PolicyIn):
+@router.put("/privacy/retention/{data_class}", response={200: PrivacyPolicyOut, **ERROR_RESPONSES})
+def retention_update(request, data_class: DataClass, payload: PrivacyPolicyIn):
     return retention.retention_policy_update(actor=actor_of(request), data_class=data_class,
                                              days=payload.days, is_active=payload.is_active)
 
 
-@router.post("/privacy/retention/run", response={200: RunOut, **ERROR_RESPONSES})
+@router.post("/privacy/retention/run", response={200: RetentionRunOut, **ERROR_RESPONSES})
 def retention_apply(request, payload: RunIn):
     """Apply the policies now (`dry_run`: only count what would go)."""
     result = retention.retention_run(actor=actor_of(request), dry_run=payload.dry_run)

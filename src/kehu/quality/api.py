@@ -64,7 +64,7 @@ class SummaryOut(Schema):
     trend: list[dict[str, Any]]
 
 
-class RuleOut(Schema):
+class QualityRuleOut(Schema):
     id: int
     field: str
     rule: str
@@ -77,7 +77,7 @@ class RuleOut(Schema):
     is_active: bool
 
 
-class RuleIn(Input):
+class QualityRuleIn(Input):
     field: str = Field(..., description="A customer field key (`email`, `custom.level` …)")
     rule: RuleKind
     applies_to: Applies = "both"
@@ -139,26 +139,26 @@ def summary(request):
     return selectors.quality_summary(user=request.user).__dict__
 
 
-@router.get("/quality/rules", response={200: list[RuleOut], **ERROR_RESPONSES},
+@router.get("/quality/rules", response={200: list[QualityRuleOut], **ERROR_RESPONSES},
             summary="List field validation rules")
 def list_rules(request):
     return selectors.field_rule_list(user=request.user)
 
 
-@router.post("/quality/rules", response={201: RuleOut, **ERROR_RESPONSES},
+@router.post("/quality/rules", response={201: QualityRuleOut, **ERROR_RESPONSES},
              summary="Add a field validation rule")
-def create_rule(request, payload: RuleIn):
+def create_rule(request, payload: QualityRuleIn):
     rule = services.field_rule_create(actor=actor_of(request), **payload.dict())
     return Status(201, rule)
 
 
-@router.get("/quality/rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
+@router.get("/quality/rules/{rule_id}", response={200: QualityRuleOut, **ERROR_RESPONSES},
             summary="One field validation rule")
 def get_rule(request, rule_id: Id):
     return selectors.field_rule_get(user=request.user, rule_id=rule_id)
 
 
-@router.patch("/quality/rules/{rule_id}", response={200: RuleOut, **ERROR_RESPONSES},
+@router.patch("/quality/rules/{rule_id}", response={200: QualityRuleOut, **ERROR_RESPONSES},
               summary="Change a field validation rule")
 def update_rule(request, rule_id: Id, payload: RulePatch):
     rule = selectors.field_rule_get(user=request.user, rule_id=rule_id)

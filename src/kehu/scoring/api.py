@@ -73,7 +73,7 @@ class ScoreIn(Input):
     full: Flag = False
 
 
-class RunOut(Schema):
+class ScoreRunOut(Schema):
     id: int
     mode: str
     as_of: dt.date
@@ -101,7 +101,7 @@ def get_grid(request):
     return selectors.rfm_grid(user=request.user)
 
 
-@router.post("/rfm/score", response={200: RunOut, **ERROR_RESPONSES},
+@router.post("/rfm/score", response={200: ScoreRunOut, **ERROR_RESPONSES},
              summary="Score now: incremental unless full (scoring.configure)")
 def post_score(request, payload: ScoreIn):
     return services.rfm_score(actor=actor_of(request), full=payload.full)

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.http import ERROR_RESPONSES, ErrorOut, actor_of
-from kehu.core.schemas import Day, Flag, Id, Input, Page, Position, Rating
+from kehu.core.schemas import ClockTime, Day, Flag, Id, Input, Page, Position, Rating
 from kehu.service import selectors
 from kehu.service.models import CalendarDay, Complaint
 from kehu.service.services import calendars, complaints, sla, surveys
@@ -255,14 +255,14 @@ def add_message(request, ticket_id: Id, payload: MessageIn):
     return Status(201, message)
 
 
-class MergeIn(Input):
+class TicketMergeIn(Input):
     into_id: Id
 
 
 @router.post("/service/tickets/{ticket_id}/merge",
              response={200: TicketDetailOut, **ERROR_RESPONSES},
              summary="Merge this duplicate into another ticket of the same customer")
-def merge_ticket(request, ticket_id: Id, payload: MergeIn):
+def merge_ticket(request, ticket_id: Id, payload: TicketMergeIn):
     duplicate = selectors.ticket_get(request.user, ticket_id)
     into = selectors.ticket_get(request.user, payload.into_id)
     ticket_services.ticket_merge(actor=actor_of(request), duplicate=duplicate, into=into)
@@ -450,7 +450,7 @@ def update_complaint(request, ticket_id: Id, payload: ComplaintPatch):
 Hours = Field(None, gt=0, le=99999, max_digits=7, decimal_places=2)
 
 
-class PolicyOut(Schema):
+class SlaPolicyOut(Schema):
     id: int
     name: str
     is_active: bool
@@ -466,7 +466,7 @@ class PolicyOut(Schema):
     warn_percent: int
 
 
-class PolicyIn(Input):
+class SlaPolicyIn(Input):
     name: str = Field(..., min_length=1, max_length=100)
     is_active: Flag = True
     position: Position = 100
@@ -502,25 +502,25 @@ def _policy_data(data: dict) -> dict:
     return data
 
 
-@router.get("/service/sla-policies", response=list[PolicyOut], summary="SLA policies")
+@router.get("/service/sla-policies", response=list[SlaPolicyOut], summary="SLA policies")
 def list_policies(request):
     return list(selectors.policy_list(request.user))
 
 
-@router.get("/service/sla-policies/{policy_id}", response={200: PolicyOut, **ERROR_RESPONSES},
+@router.get("/service/sla-policies/{policy_id}", response={200: SlaPolicyOut, **ERROR_RESPONSES},
             summary="One SLA policy")
 def get_policy(request, policy_id: Id):
     return selectors.policy_get(request.user, policy_id)
 
 
-@router.post("/service/sla-policies", response={201: PolicyOut, **ERROR_RESPONSES},
+@router.post("/service/sla-policies", response={201: SlaPolicyOut, **ERROR_RESPONSES},
              summary="Add an SLA policy (every ticket's clocks are recomputed)")
-def create_policy(request, payload: PolicyIn):
+def create_policy(request, payload: SlaPolicyIn):
     return Status(201, sla.sla_policy_create(actor=actor_of(request),
                                              **_policy_data(payload.dict())))
 
 
-@router.patch("/service/sla-policies/{policy_id}", response={200: PolicyOut, **ERROR_RESPONSES},
+@router.patch("/service/sla-policies/{policy_id}", response={200: SlaPolicyOut, **ERROR_RESPONSES},
               summary="Change an SLA policy (past tickets' clocks are recomputed)")
 def update_policy(request, policy_id: Id, payload: PolicyPatch):
     policy = selectors.policy_get(request.user, policy_id)
@@ -552,10 +552,10 @@ class CalendarOut(Schema):
     name: str
     time_zone: str
     workdays: list[int]
-    day_start: dt.time
-    lunch_start: dt.time | None
-    lunch_end: dt.time | None
-    day_end: dt.time
+    day_start: ClockTime
+    lunch_start: ClockTime | None
+    lunch_end: ClockTime | None
+    day_end: ClockTime
     is_default: bool
 
 
@@ -563,10 +563,10 @@ class CalendarPatch(Input):
     name: str | None = Field(None, min_length=1, max_length=80)
     time_zone: str | None = Field(None, max_length=40)
     workdays: list[Annotated[int, Field(ge=0, le=6)]] | None = Field(None, max_length=7)
-    day_start: dt.time | None = None
-    lunch_start: dt.time | None = None
-    lunch_end: dt.time | None = None
-    day_end: dt.time | None = None
+    day_start: ClockTime | None = None
+    lunch_start: ClockTime | None = None
+    lunch_end: ClockTime | None = None
+    day_end: ClockTime | None = None
     is_default: Flag | None = None
 
 
