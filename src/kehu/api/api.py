@@ -24,6 +24,7 @@ from kehu.automation.api import router as automation_router
 from kehu.cards.api import router as cards_router
 from kehu.core.api import router as jobs_router
 from kehu.core.errors import DomainError
+from kehu.customers.api import custom_fields_fingerprint
 from kehu.customers.api import router as customers_router
 from kehu.identity.api import router as identity_router
 from kehu.insights.api import router as insights_router
@@ -45,11 +46,12 @@ logger = logging.getLogger("django.request")
 
 
 class KehuAPI(NinjaAPI):
-    """The NinjaAPI with its OpenAPI document built once per path prefix and language: a
-    500 KB document of ~300 operations takes seconds to generate, and the routes cannot
-    change while the process runs. Callers get a copy, so none can alter the cached one."""
+    """The NinjaAPI with its OpenAPI document built once per path prefix, language and set of
+    custom fields (the one part that depends on data): a 500 KB document of ~300 operations
+    takes seconds to generate, and the routes cannot change while the process runs. Callers
+    get a copy, so none can alter the cached one."""
 
-    _schemas: dict[tuple[str, str], Any]
+    _schemas: dict[tuple[str, str, str], Any]
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         from django.utils.translation import get_language
@@ -57,8 +59,10 @@ class KehuAPI(NinjaAPI):
         if path_prefix is None:
             path_prefix = self.get_root_path(path_params or {})
         cache = self.__dict__.setdefault("_schemas", {})
-        key = (path_prefix, get_language() or "")
+        key = (path_prefix, get_language() or "", custom_fields_fingerprint())
         if key not in cache:
+            if len(cache) >= 8:  # custom fields changed many times: start afresh
+                cache.clear()
             cache[key] = super().get_openapi_schema(path_prefix=path_prefix)
         return copy.deepcopy(cache[key])
 

@@ -25,6 +25,20 @@ from kehu.customers.models import Customer
 router = Router(tags=["customers"])
 
 
+def custom_fields_fingerprint() -> str:
+    """What the OpenAPI document says about custom fields depends on: a cached document is
+    rebuilt when it changes (kehu.api.api.KehuAPI)."""
+    from kehu.customers.models import CustomFieldDefinition
+
+    try:
+        rows = list(CustomFieldDefinition.objects.filter(is_active=True).order_by("pk")
+                    .values_list("pk", "key", "label", "field_type", "applies_to", "required",
+                                 "choices", "validation", "position"))
+    except Exception:  # noqa: BLE001 - as _document_custom_fields: no database, no fields
+        return ""
+    return repr(rows)
+
+
 def _document_custom_fields(schema: dict[str, Any]) -> None:
     """List the live custom field definitions in the OpenAPI description of `custom`."""
     from kehu.customers.models import CustomFieldDefinition
