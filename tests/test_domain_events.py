@@ -1320,6 +1320,18 @@ def _webhooks_send_due(c):
     return mark, {"is_active": (True, False)}
 
 
+@case("kehu.integration.services.webhook_call_from_rule", "rule.webhook_called")
+def _webhook_call_from_rule(c):
+    from kehu.integration.services import webhook_call_from_rule
+
+    endpoint = _webhook(c)
+    customer = c.customer()
+    mark = c.mark()
+    webhook_call_from_rule(actor=c.actor, endpoint_id=endpoint.pk, rule={"id": 1, "name": "r"},
+                           run_id=7, customer_id=customer.pk, customer_name=customer.name)
+    return mark, {"webhook": endpoint.pk, "run": 7}
+
+
 @case("kehu.integration.services.webhook_delivery_replay", "webhook.replayed")
 def _webhook_replay(c):
     from kehu.core.events import dispatch

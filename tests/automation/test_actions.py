@@ -139,3 +139,41 @@ def test_assign_owner_uses_the_assignment_contract_and_skips_owned(people, monke
     assert by_customer[owned.pk].outcome[0]["status"] == "skipped"
     assert FollowUpTask.objects.get(customer=lead).assignee == people["boss"]
     assert FollowUpTask.objects.get(customer=owned).assignee == people["rep"]
+
+
+def test_call_a_webhook_reaches_that_webhook_only_signed_and_once(people):
+    """The "call a webhook" action sends the rule's call to the chosen endpoint (Standard
+    Webhooks signature, retries, delivery log), not to endpoints that subscribed to "*"."""
+    from standardwebhooks.webhooks import Webhook
+
+    from kehu.core.events import dispatch
+    from kehu.integration.models import WebhookDelivery
+    from kehu.integration.services import webhook_create, webhooks_send_due
+    from tests.integration.test_webhooks import Receiver
+
+    chosen, everything = Receiver(), Receiver()
+    try:
+        target, secret = webhook_create(actor=people["actor"], url=chosen.url,
+                                        event_types=["deal.won"], allow_private_network=True)
+        webhook_create(actor=people["actor"], url=everything.url, event_types=["*"],
+                       allow_private_network=True)
+        rule = _fire(people, [{"kind": "call_webhook", "webhook": str(target.pk)}])
+        c = customer(people["rep"], name="回调客户")
+        deliver()
+        deliver()  # a second pass acts on nothing twice
+        dispatch()
+        webhooks_send_due()
+        (call,) = chosen.calls
+        payload = Webhook(secret).verify(call["body"], call["headers"])
+        assert payload["type"] == "rule.webhook_called"
+        assert payload["data"]["customer_id"] == c.pk
+        assert payload["data"]["changes"]["rule"] == {"id": rule.pk, "name": "动作"}
+        import json
+
+        seen = [json.loads(c["body"])["type"] for c in everything.calls]
+        assert "customer.created" in seen and "rule.webhook_called" not in seen
+        assert WebhookDelivery.objects.filter(endpoint=target).count() == 1
+        assert runs(rule)[0].status == RuleRun.DONE
+    finally:
+        chosen.close()
+        everything.close()

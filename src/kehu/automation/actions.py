@@ -309,6 +309,22 @@ def _assign_owner(ctx, action, index) -> str:
         "no assignment rule matched")
 
 
+def _call_webhook(ctx, action, index) -> str:
+    from kehu.integration.services import webhook_call_from_rule
+
+    webhook_call_from_rule(actor=ctx.actor, endpoint_id=int(action["webhook"]),
+                           rule={"id": ctx.rule.pk, "name": ctx.rule.name}, run_id=ctx.run.pk,
+                           customer_id=ctx.customer.pk, customer_name=ctx.customer.name)
+    return _g("webhook #%s called") % action["webhook"]
+
+
+def _webhooks():
+    from django.apps import apps
+
+    return [(str(e.pk), str(e)) for e in apps.get_model("integration", "WebhookEndpoint")
+            .objects.filter(is_active=True).order_by("pk")[:200]]
+
+
 def _start_rule(ctx, action, index) -> str:
     from kehu.automation.engine import chain_start
 
@@ -369,6 +385,8 @@ CATALOGUE: list[ActionSpec] = [
             ("always", _g("also reassign those with an owner"))], "unowned")), _assign_owner),
     ActionSpec("start_rule", _("Start another rule"), (
         Param("rule", _("Rule"), "choice", True, _rules),), _start_rule),
+    ActionSpec("call_webhook", _("Call a webhook"), (
+        Param("webhook", _("Webhook"), "choice", True, _webhooks),), _call_webhook),
 ]
 SPECS = {spec.key: spec for spec in CATALOGUE}
 TEMPLATED = {"title", "body", "subject", "text", "subject_en", "body_en", "text_en", "value"}

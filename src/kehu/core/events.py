@@ -85,7 +85,7 @@ EVENT_TYPES = frozenset({
     "assignment_rule.deleted", "book.transferred",
     "formlayout.saved", "formlayout.deleted", "fieldbehaviour.saved", "fieldbehaviour.deleted",
     "webhook.created", "webhook.updated", "webhook.deleted", "webhook.secret_rotated",
-    "webhook.disabled", "webhook.replayed",
+    "webhook.disabled", "webhook.replayed", "rule.webhook_called",
     "consent.granted", "consent.withdrawn", "consent.expired", "consent.link_created",
     "consent_purpose.saved", "legal_hold.placed", "legal_hold.released", "customer.erased",
     "privacy.request_opened", "privacy.request_verified", "privacy.request_closed",

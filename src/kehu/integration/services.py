@@ -204,12 +204,35 @@ def message_body(event: Event) -> str:
     }, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+RULE_CALL = "rule.webhook_called"
+
+
+def webhook_call_from_rule(*, actor: Actor, endpoint_id: int, rule: dict[str, Any],
+                           run_id: int, customer_id: int, customer_name: str) -> None:
+    """A rule's "call a webhook" action: recorded as a `rule.webhook_called` domain event
+    addressed to one endpoint, which the subscriber below turns into that endpoint's delivery
+    (signed, retried and logged like every other), whatever event types it subscribed to."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None or not endpoint.is_active:
+        raise ValidationFailed(details={"webhook": [
+            _("The webhook #%d does not exist or is disabled.") % endpoint_id]})
+    record_change(actor=actor, action="webhook.rule_call", event=RULE_CALL,
+                  object_type="customer", object_id=customer_id, object_repr=customer_name,
+                  changes={"webhook": endpoint.pk, "rule": rule, "run": run_id})
+
+
+def _wanted_by(event: Event) -> list[WebhookEndpoint]:
+    active = WebhookEndpoint.objects.filter(is_active=True)
+    if event.type == RULE_CALL:  # addressed to one endpoint, not to subscribers of "*"
+        return list(active.filter(pk=event.changes.get("webhook")))
+    return [e for e in active if endpoint_wants(e, event.type)]
+
+
 def webhook_deliveries_enqueue(event: Event) -> int:
     """The `integration.webhooks` subscriber: one delivery per active endpoint that wants the
     event (exactly once: the subscriber's own delivery record commits with these rows), sent
     after commit."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True)
-                 if endpoint_wants(e, event.type)]
+    endpoints = _wanted_by(event)
     if not endpoints:
         return 0
     body = message_body(event)
