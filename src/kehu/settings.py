@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "kehu.privacy",
     "kehu.integration",
     "kehu.interchange",
+    "kehu.dashboards",
     "kehu.api",
     "kehu.cli",
     "kehu.web",

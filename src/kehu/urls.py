@@ -25,5 +25,6 @@ urlpatterns = [
     path("assignment/", include("kehu.assignment.urls")),
     path("privacy/", include("kehu.privacy.urls")),
     path("integration/", include("kehu.integration.urls")),
+    path("dashboard/", include("kehu.dashboards.urls")),
     path("", include("kehu.web.urls")),
 ]

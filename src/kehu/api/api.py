@@ -26,6 +26,7 @@ from kehu.core.api import router as jobs_router
 from kehu.core.errors import DomainError
 from kehu.customers.api import custom_fields_fingerprint
 from kehu.customers.api import router as customers_router
+from kehu.dashboards.api import router as dashboards_router
 from kehu.identity.api import router as identity_router
 from kehu.insights.api import router as insights_router
 from kehu.integration.api import router as integration_router
@@ -178,6 +179,7 @@ api.add_router("/", service_router)
 api.add_router("/", prediction_router)
 api.add_router("/", insights_router)
 api.add_router("/", automation_router)
+api.add_router("/", dashboards_router)
 api.add_router("/", assignment_router)
 api.add_router("/", privacy_router)
 api.add_router("/", integration_router)

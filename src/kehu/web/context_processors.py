@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 # (url name, label, permission or None for everyone signed in)
 NAVIGATION = [
     ("web:home", _("Home"), None),
+    ("dashboards:index", _("Dashboards"), None),
     ("customers:list", _("Customers"), "customer.view"),
     ("interactions:follow_ups", _("My tasks"), "customer.view"),
     ("pipeline:board", _("Deals"), "customer.view"),
