@@ -28,12 +28,6 @@ def _customer(name, owner, tier, *, last_contact_days):
     return customer
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent since the last merges: the embedded condition builder's value list "
-           "sometimes does not follow the chosen field in this flow (the trigger picker's "
-           "re-render racing the builder's, under investigation); the rule API, services, "
-           "dry run and activation are tested on both databases")
 def test_build_dry_run_and_enable_the_30_day_high_value_rule(page, make_user):
     team = TeamFactory(name="华东组")
     make_user("admin", username="root", is_superuser=True)

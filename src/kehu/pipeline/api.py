@@ -20,6 +20,7 @@ from kehu.core.schemas import Day, Flag, Id, Input, Money, Page, Quantity
 from kehu.customers.selectors import customer_get_plain
 from kehu.pipeline import selectors, services
 from kehu.pipeline.models import FORECAST_CATEGORIES, STAGE_KINDS, Deal, DealContact, Quote
+from kehu.transactions.api import ProductLineIn, ProductLineOut
 
 router = Router(tags=["pipeline"])
 
@@ -145,12 +146,6 @@ class DealContactIn(Input):
     decision_role: DecisionRole = ""
 
 
-class LineIn(Input):
-    product_id: Id
-    quantity: Quantity = Decimal("1")
-    unit_price: Money | None = Field(None, description="Default: the product's list price.")
-
-
 class DealIn(Input):
     customer_id: Id
     title: str = Field(..., min_length=1, max_length=200)
@@ -166,7 +161,7 @@ class DealIn(Input):
     competitor: str = Field("", max_length=100)
     next_step: str = Field("", max_length=200)
     contacts: list[DealContactIn] = Field([], max_length=50)
-    lines: list[LineIn] = Field([], max_length=200)
+    lines: list[ProductLineIn] = Field([], max_length=200)
 
 
 class DealPatch(Input):
@@ -181,29 +176,12 @@ class DealPatch(Input):
     competitor: str | None = Field(None, max_length=100)
     next_step: str | None = Field(None, max_length=200)
     contacts: list[DealContactIn] | None = Field(None, max_length=50)
-    lines: list[LineIn] | None = Field(None, max_length=200)
+    lines: list[ProductLineIn] | None = Field(None, max_length=200)
 
 
 class MoveIn(Input):
     stage_id: Id
     lost_reason: str = Field("", max_length=300)
-
-
-class DealLineOut(Schema):
-    product_id: int
-    sku: str
-    product_name: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-
-    @staticmethod
-    def resolve_sku(line):
-        return line.product.sku
-
-    @staticmethod
-    def resolve_product_name(line):
-        return line.product.name
 
 
 class StayOut(Schema):
@@ -282,7 +260,7 @@ class DealContactOut(Schema):
 
 class DealDetailOut(DealOut):
     contacts: list[DealContactOut]
-    lines: list[DealLineOut]
+    lines: list[ProductLineOut]
     stage_history: list[StayOut]
 
     @staticmethod

@@ -18,7 +18,8 @@ from kehu.service.models import CalendarDay, Complaint
 from kehu.service.services import calendars, complaints, sla, surveys
 from kehu.transactions import selectors as ticket_selectors
 from kehu.transactions import ticket_services
-from kehu.transactions.models import Ticket, TicketMessage
+from kehu.transactions.api import TicketHeadOut, TicketKind, TicketOut, TicketPriority
+from kehu.transactions.models import TicketMessage
 
 router = Router(tags=["service"])
 
@@ -32,7 +33,6 @@ Category = _codes(Complaint.CATEGORIES)
 Severity = _codes(Complaint.SEVERITIES)
 MessageKind = _codes(TicketMessage.KINDS)
 Channel = _codes(TicketMessage.CHANNELS + [("", "")])
-TicketPriority = _codes(Ticket.PRIORITIES)
 
 
 # Schemas -------------------------------------------------------------------------------------
@@ -67,27 +67,9 @@ def _sla_out(ticket) -> SLAOut | None:
                   clocks=[ClockOut(**vars(c)) for c in selectors.clocks_of(row)])
 
 
-class QueueTicketOut(Schema):
-    id: int
-    number: str
-    customer_id: int
-    customer_name: str
-    kind: str
-    subject: str
-    status: str
-    priority: str
-    assignee: str | None
-    opened_at: dt.datetime
+class QueueTicketOut(TicketHeadOut):
     sla_due_at: dt.datetime | None
     sla_paused: bool
-
-    @staticmethod
-    def resolve_customer_name(ticket):
-        return ticket.customer.name
-
-    @staticmethod
-    def resolve_assignee(ticket):
-        return ticket.assignee.username if ticket.assignee_id else None
 
     @staticmethod
     def resolve_sla_due_at(ticket):
@@ -164,45 +146,32 @@ class ComplaintOut(Schema):
         return complaint.routed_to.username if complaint.routed_to_id else None
 
 
-class TicketDetailOut(Schema):
-    id: int
-    number: str
-    customer_id: int
-    customer_name: str
-    kind: str
-    subject: str
-    description: str
-    status: str
-    priority: str
-    assignee: str | None
-    satisfaction: int | None
-    satisfaction_source: str
-    resolution: str
-    opened_at: dt.datetime
-    resolved_at: dt.datetime | None
-    merged_into_id: int | None
+class TicketDetailOut(TicketOut):
     sla: SLAOut | None
     complaint: ComplaintOut | None
     messages: list[MessageOut]
     surveys: list[SurveyOut]
 
+    @staticmethod
+    def resolve_sla(ticket):
+        return _sla_out(ticket)
 
-def _detail(request, ticket_id: int) -> dict:
-    """The ticket as TicketDetailOut reads it (nested rows validated by their schemas)."""
-    ticket = selectors.ticket_get(request.user, ticket_id)
-    return {
-        "id": ticket.pk, "number": ticket.number, "customer_id": ticket.customer_id,
-        "customer_name": ticket.customer.name, "kind": ticket.kind, "subject": ticket.subject,
-        "description": ticket.description, "status": ticket.status,
-        "priority": ticket.priority,
-        "assignee": ticket.assignee.username if ticket.assignee_id else None,
-        "satisfaction": ticket.satisfaction, "satisfaction_source": ticket.satisfaction_source,
-        "resolution": ticket.resolution, "opened_at": ticket.opened_at,
-        "resolved_at": ticket.resolved_at, "merged_into_id": ticket.merged_into_id,
-        "sla": _sla_out(ticket), "complaint": selectors.ticket_complaint(ticket),
-        "messages": selectors.ticket_messages(request.user, ticket),
-        "surveys": selectors.ticket_surveys(ticket),
-    }
+    @staticmethod
+    def resolve_complaint(ticket):
+        return selectors.ticket_complaint(ticket)
+
+    @staticmethod
+    def resolve_messages(ticket, context):
+        return selectors.ticket_messages(context["request"].user, ticket)
+
+    @staticmethod
+    def resolve_surveys(ticket):
+        return selectors.ticket_surveys(ticket)
+
+
+def _detail(request, ticket_id: int):
+    """The ticket TicketDetailOut reads (its SLA, complaint, thread and surveys resolved there)."""
+    return selectors.ticket_get(request.user, ticket_id)
 
 
 # Queues and tickets ---------------------------------------------------------------------------
@@ -212,7 +181,7 @@ class QueueFilters(Schema):
     queue: Queue = "mine"
     search: str = Field("", max_length=100)
     priority: TicketPriority | None = None
-    kind: _codes(Ticket.KINDS) | None = None  # type: ignore[valid-type]
+    kind: TicketKind | None = None
 
 
 @router.get("/service/queue", response=list[QueueTicketOut],

@@ -91,15 +91,16 @@ def update_product(request, product_id: Id, payload: ProductPatch):
 # Orders --------------------------------------------------------------------------
 
 
-class OrderLineIn(Input):
+class ProductLineIn(Input):
+    """A product line of an order or of a deal (the pipeline's deals use this schema too)."""
     product_id: Id
-    quantity: Quantity
+    quantity: Quantity = Decimal("1")
     unit_price: Money | None = Field(None, description="Default: the product's list price.")
 
 
 class OrderIn(Input):
     customer_id: Id
-    lines: list[OrderLineIn] = Field(..., min_length=1)
+    lines: list[ProductLineIn] = Field(..., min_length=1, max_length=200)
     number: str | None = Field(None, max_length=40, description="Generated when absent.")
     ordered_at: Moment | None = None
     status: OrderStatus = "pending"
@@ -109,7 +110,8 @@ class OrderIn(Input):
     notes: str = ""
 
 
-class OrderLineOut(Schema):
+class ProductLineOut(Schema):
+    """A priced product line of an order or of a deal."""
     id: int
     product_id: int
     sku: str
@@ -151,7 +153,7 @@ class OrderOut(Schema):
 
 
 class OrderDetailOut(OrderOut):
-    lines: list[OrderLineOut]
+    lines: list[ProductLineOut]
 
     @staticmethod
     def resolve_lines(order):
@@ -263,24 +265,18 @@ class RatingIn(Input):
                          "from the satisfaction survey.")
 
 
-class TicketOut(Schema):
+class TicketHeadOut(Schema):
+    """What every ticket schema shows (the service queue's rows extend it with their SLA)."""
     id: int
     number: str
     customer_id: int
     customer_name: str
     kind: str
     subject: str
-    description: str
     status: str
     priority: str
     assignee: str | None
-    product_id: int | None
-    satisfaction: int | None
-    satisfaction_source: str
-    resolution: str
     opened_at: dt.datetime
-    resolved_at: dt.datetime | None
-    merged_into_id: int | None
 
     @staticmethod
     def resolve_customer_name(ticket):
@@ -289,6 +285,17 @@ class TicketOut(Schema):
     @staticmethod
     def resolve_assignee(ticket):
         return ticket.assignee.username if ticket.assignee_id else None
+
+
+class TicketOut(TicketHeadOut):
+    """A ticket (the service desk's detail extends it with SLA, complaint, thread, surveys)."""
+    description: str
+    product_id: int | None
+    satisfaction: int | None
+    satisfaction_source: str
+    resolution: str
+    resolved_at: dt.datetime | None
+    merged_into_id: int | None
 
 
 class TicketFilters(Schema):
