@@ -14,13 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.errors import Conflict, NotFound, ValidationFailed
+from kehu.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from kehu.core.events import record_change
 from kehu.customers.models import Customer
 from kehu.privacy.models import PrivacyRequest
 from kehu.service.calendar import add_working_days, is_working_day
 
 DEFAULT_WORKING_DAYS = 15  # the 2019 App rules' answer time
+FORM_LIMIT_PER_HOUR = 5  # public form requests per IP address and per requester contact
 REMIND_WORKING_DAYS = (5, 2)  # reminders when this many working days are left
 
 
@@ -81,6 +82,8 @@ def request_open(*, actor: Actor, kind: str, customer_id: int | None = None,
     if errors:
         raise ValidationFailed(details=errors)
     opened_at = opened_at or timezone.now()
+    if intake == "form":
+        _form_allowance(actor, requester_contact, opened_at)
     with transaction.atomic():
         customer = None
         if customer_id is not None:
@@ -96,6 +99,45 @@ def request_open(*, actor: Actor, kind: str, customer_id: int | None = None,
                {"kind": kind, "intake": intake, "due_date": row.due_date,
                 "status": {"before": None, "after": row.status}})
     return row
+
+
+def _contact_key(text: str) -> str:
+    """A requester contact compared loosely: case, spaces, dashes and a +86 prefix aside."""
+    import re
+
+    key = re.sub(r"[\s\-()（）]", "", (text or "").casefold())
+    return key[3:] if key.startswith("+86") else key
+
+
+def form_limit() -> int:
+    return max(1, int(getattr(settings, "KEHU_PRIVACY_FORM_LIMIT", FORM_LIMIT_PER_HOUR)))
+
+
+def _form_allowance(actor: Actor, contact: str, now: dt.datetime) -> None:
+    """The public form takes at most `form_limit()` requests an hour from one IP address
+    and for one requester contact (a flood would bury real requests and each starts a
+    legal clock); RateLimited (429) past that, saying when to try again. Counted from the
+    requests themselves and their audit entries (the address the form was sent from), so
+    every web process shares the count."""
+    from kehu.core.models import AuditEntry
+
+    limit, since = form_limit(), now - dt.timedelta(hours=1)
+    recent = list(PrivacyRequest.objects.filter(intake="form", opened_at__gt=since)
+                  .values_list("pk", "opened_at", "requester_contact")[:5000])
+    key = _contact_key(contact)
+    times = [opened for _pk, opened, other in recent if _contact_key(other) == key]
+    if actor.ip and len(times) < limit and len(recent) >= limit:
+        by_ip = list(AuditEntry.objects.filter(
+            action="privacy_request.open", object_type="privacy_request", ip=actor.ip,
+            object_id__in=[str(pk) for pk, _at, _c in recent]).values_list("at", flat=True))
+        if len(by_ip) >= limit:
+            times = by_ip
+    if len(times) >= limit:
+        wait = max(1, int((min(times) + dt.timedelta(hours=1) - now).total_seconds() // 60) + 1)
+        raise RateLimited(
+            _("Too many requests in the last hour from this address or for this contact. "
+              "Please try again in %(minutes)d minutes, or contact us by phone or email.") % {"minutes": wait},
+            details={"limit": limit, "window_minutes": 60, "retry_after_minutes": wait})
 
 
 def _visible(actor: Actor, customer: Customer) -> bool:
