@@ -232,3 +232,42 @@ def test_unsubscribe_footer_is_a_working_withdrawal_link(actor):
                                         purpose="marketing")
     with pytest.raises(services.LinkInvalid):
         services.consent_link_use(token=token)
+
+
+def test_export_forms_offer_purpose_and_channel_and_both_paths_skip_the_same(
+        admin_user, api_client_for):
+    """The customer list's and a segment's export forms have the purpose and channel selects
+    (labels, not codes); the page's export and the API's leave out the same customers and say
+    how many (the page in a message, both in X-Kehu-Skipped-No-Consent)."""
+    from django.test import Client
+
+    from kehu.segments.services import segment_create
+
+    actor = Actor(user=admin_user)
+    a, b, c = (create_customer(name=n) for n in ("导一", "导二", "导三"))
+    grant(actor, a)
+    grant(actor, b, channel="any")
+    withdraw(actor, c, channel="sms")
+    web = Client()
+    web.force_login(admin_user)
+    page = web.get("/customers/").content.decode()
+    assert 'name="purpose"' in page and 'name="channel"' in page
+    assert "marketing</option>" not in page  # labels, not codes
+    web_export = web.get("/interchange/customers/export/?format=csv&cols=name&purpose=marketing&channel=sms")
+    api_export = api_client_for(admin_user).get(
+        "/api/v1/customers/export?purpose=marketing&channel=sms&columns=name")
+    web_rows = b"".join(web_export.streaming_content).decode("utf-8-sig").splitlines()[1:]
+    api_rows = b"".join(api_export.streaming_content).decode("utf-8-sig").splitlines()[1:]
+    assert sorted(web_rows) == sorted(api_rows) == ["导一", "导二"]
+    assert web_export["X-Kehu-Skipped-No-Consent"] == api_export[
+        "X-Kehu-Skipped-No-Consent"] == "1"
+    note = [str(m) for m in web.get("/customers/").context["messages"]]
+    assert any("1" in m and ("consent" in m or "同意" in m) for m in note), note
+    segment = segment_create(actor=actor, name="华东", definition={
+        "type": "group", "match": "all",
+        "conditions": [{"type": "field", "field": "name", "op": "contains", "value": "导"}]})
+    detail = web.get(f"/segments/{segment.pk}/").content.decode()
+    assert 'data-testid="segment-export-purpose"' in detail
+    members = web.get(f"/interchange/segments/{segment.pk}/export/?format=csv&cols=name&purpose=marketing"
+                      "&channel=sms")
+    assert members["X-Kehu-Skipped-No-Consent"] == "1"

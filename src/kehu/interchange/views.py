@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from kehu.core.actor import Actor
@@ -64,6 +65,24 @@ def export_response(result: ExportResult) -> HttpResponse:
     return response
 
 
+def _consent_note(request, result: ExportResult) -> None:
+    """A marketing export says how many customers it left out for want of consent (shown on
+    the next page; the download carries it in X-Kehu-Skipped-No-Consent)."""
+    purpose = request.GET.get("purpose", "")
+    if not purpose:
+        return
+    from kehu.privacy.consent import channel_label, purpose_label
+
+    channel = request.GET.get("channel", "") or "any"
+    messages.info(request, ngettext(
+        "Exported %(rows)d customers; %(n)d customer left out: no consent for %(purpose)s "
+        "(%(channel)s).",
+        "Exported %(rows)d customers; %(n)d customers left out: no consent for %(purpose)s "
+        "(%(channel)s).", result.skipped) % {
+        "rows": result.rows or 0, "n": result.skipped,
+        "purpose": purpose_label(purpose), "channel": channel_label(channel)})
+
+
 @requires("customer.export")
 def segment_export(request, segment_id: int):
     """Export a saved segment's members (`cols`, `format` as for the list export); a refused
@@ -80,6 +99,7 @@ def segment_export(request, segment_id: int):
                    for m in msgs] if isinstance(exc.details, dict) else []
         messages.error(request, " ".join(reasons) or str(exc.message))
         return redirect(reverse("segments:list"))
+    _consent_note(request, result)
     return export_response(result)
 
 
@@ -102,6 +122,7 @@ def customer_export(request):
         query = params.copy()
         query.pop("format", None)
         return redirect(f"{reverse('customers:list')}?{query.urlencode()}")
+    _consent_note(request, result)
     return export_response(result)
 
 
