@@ -271,3 +271,76 @@ def test_export_forms_offer_purpose_and_channel_and_both_paths_skip_the_same(
     members = web.get(f"/interchange/segments/{segment.pk}/export/?format=csv&cols=name&purpose=marketing"
                       "&channel=sms")
     assert members["X-Kehu-Skipped-No-Consent"] == "1"
+
+
+def test_segment_consent_states_allowed_withdrawn_and_never_asked(actor, admin_user):
+    """Four customers: granted on SMS; granted on any channel then withdrawn on SMS; expired
+    grant; never asked. Each state's count equals the hand count, and the three states
+    cover everyone."""
+    from kehu.segments.selectors import segment_queryset
+
+    granted, any_then_out, expired, never = (create_customer(name=n) for n in "甲乙丙丁")
+    grant(actor, granted)
+    grant(actor, any_then_out, channel="any")
+    withdraw(actor, any_then_out, channel="sms")
+    grant(actor, expired, expires_at=timezone.now() + dt.timedelta(hours=1))
+    ConsentState.objects.filter(customer=expired).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1))
+    services.consents_expire_due()
+
+    def members(state, channel="sms"):
+        node = {"type": "consent", "purpose": "marketing", "channel": channel}
+        if state:
+            node["state"] = state
+        return set(segment_queryset(user=admin_user, definition={
+            "type": "group", "match": "all", "conditions": [node]}).values_list("pk", flat=True))
+
+    assert members(None) == {granted.pk}
+    assert members("withdrawn") == {any_then_out.pk, expired.pk}
+    assert members("none") == {never.pk}
+    # On email only the any-channel grant speaks (and it stands): the others were never asked.
+    assert members(None, "email") == {any_then_out.pk}
+    assert members("none", "email") == {granted.pk, expired.pk, never.pk}
+
+
+def test_builder_page_offers_consent_and_save_reload_keeps_the_count(admin_user):
+    """The builder offers a Consent block with translated purpose, channel and state selects;
+    posting it (as the page does), saving, then opening the saved segment again shows the
+    same selections and the saved segment has the preview's count."""
+    import re
+
+    from django.test import Client
+
+    from kehu.segments.models import Segment
+
+    actor = Actor(user=admin_user)
+    yes, out, _never = (create_customer(name=n) for n in ("同意甲", "退订乙", "未问丙"))
+    grant(actor, yes, channel="email")
+    withdraw(actor, out, channel="email")
+    web = Client()
+    web.force_login(admin_user)
+    page = web.get("/segments/builder/")
+    assert page.status_code == 200 and 'data-testid="add-consent-r"' in page.content.decode()
+    added = web.post("/segments/builder/", {"r.type": "group", "r.match": "all", "r.n": "0",
+                                            "edit": "add:r:consent"}).content.decode()
+    assert 'name="r.c0.purpose"' in added and 'name="r.c0.state"' in added
+    assert re.search(r'<option value="marketing"[^>]*>[^<m][^<]*</option>', added)  # a label
+    form = {"r.type": "group", "r.match": "all", "r.n": "1", "r.c0.type": "consent",
+            "r.c0.purpose": "marketing", "r.c0.channel": "email", "r.c0.state": "withdrawn"}
+    preview = web.post("/segments/preview/", form).content.decode()
+    saved = web.post("/segments/save/", {**form, "name": "邮件退订", "dynamic": "on"})
+    assert saved.status_code == 302
+    segment = Segment.objects.get(name="邮件退订")
+    assert segment.definition["conditions"] == [
+        {"type": "consent", "purpose": "marketing", "channel": "email", "state": "withdrawn"}]
+    assert segment.size == 1 and re.search(r"\b1\b", preview)
+    reloaded = web.get(f"/segments/builder/?segment={segment.pk}").content.decode()
+    assert re.search(r'<option value="email" selected>', reloaded)
+    assert re.search(r'<option value="withdrawn" selected>', reloaded)
+    from django.utils import translation
+
+    from kehu.segments.describe import describe_text
+
+    with translation.override("en"):
+        assert describe_text(segment.definition).endswith(
+            "Consent for Marketing (Email): withdrew consent (or it expired)")

@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from kehu.core.actor import Actor
@@ -74,11 +73,9 @@ def _consent_note(request, result: ExportResult) -> None:
     from kehu.privacy.consent import channel_label, purpose_label
 
     channel = request.GET.get("channel", "") or "any"
-    messages.info(request, ngettext(
-        "Exported %(rows)d customers; %(n)d customer left out: no consent for %(purpose)s "
-        "(%(channel)s).",
-        "Exported %(rows)d customers; %(n)d customers left out: no consent for %(purpose)s "
-        "(%(channel)s).", result.skipped) % {
+    messages.info(request, _(
+        "Marketing export: %(rows)d customers exported, %(n)d left out without consent for "
+        "%(purpose)s (%(channel)s).") % {
         "rows": result.rows or 0, "n": result.skipped,
         "purpose": purpose_label(purpose), "channel": channel_label(channel)})
 

@@ -55,6 +55,30 @@ def consent_q(*, purpose: str, channel: str, now: datetime | None = None,
         _valid(purpose, rules.ANY, now, ref)))
 
 
+def consent_state_q(*, purpose: str, channel: str, state: str, now: datetime | None = None
+                    ) -> Q:
+    """A Q over Customer for the segments' other consent states: "withdrawn" (the state
+    that decides — the channel's own, else "any" — is a withdrawal or an expiry) and "none"
+    (never asked: no state for the channel nor for "any"). "allowed" is `consent_q`."""
+    if state == "allowed":
+        return consent_q(purpose=purpose, channel=channel, now=now)
+    ref = OuterRef("pk")
+    channels = [channel, rules.ANY] if channel != rules.ANY else [rules.ANY]
+    if state == "none":
+        return ~Q(Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                     channel__in=channels)))
+    closed = [ConsentRecord.WITHDRAWN, ConsentRecord.EXPIRED]
+    own = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                             channel=channel, status__in=closed))
+    if channel == rules.ANY:
+        return Q(own)
+    specific = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                  channel=channel))
+    fallback = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                  channel=rules.ANY, status__in=closed))
+    return Q(own) | (~Q(specific) & Q(fallback))
+
+
 def consent_allows(*, customer_id: int, channel: str, purpose: str) -> bool:
     """May this customer be contacted for `purpose` on `channel` now? (The automation
     app's `may_contact` asks this.)"""
