@@ -344,3 +344,56 @@ def test_builder_page_offers_consent_and_save_reload_keeps_the_count(admin_user)
     with translation.override("en"):
         assert describe_text(segment.definition).endswith(
             "Consent for Marketing (Email): withdrew consent (or it expired)")
+
+
+def _id_number_born(year: int) -> str:
+    body = f"110105{year}0101123"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def test_under_14_found_after_the_grant_stops_contact_everywhere(actor, admin_user):
+    """A grant recorded before the card said the person is a child: once the birthday (at
+    once) or the ID number (through the customer.field_changed subscriber) shows they are
+    under 14, every contact check says no — consent_allows, the rule actions' may_contact,
+    the segment condition and a marketing export — until a guardian's consent is recorded."""
+    from kehu.automation.consent import may_contact
+    from kehu.core.events import dispatch
+    from kehu.customers.selectors import CustomerFilters
+    from kehu.customers.services import customer_update
+    from kehu.interchange.export import customers_export
+    from kehu.segments.selectors import segment_queryset
+
+    today = timezone.localdate()
+    by_birthday = create_customer(name="生日童", email="tong1@example.cn")
+    by_id = create_customer(name="证件童", email="tong2@example.cn")
+    for child in (by_birthday, by_id):
+        grant(actor, child, channel="email")
+    dispatch()
+
+    def allowed():
+        members = set(segment_queryset(user=admin_user, definition={
+            "type": "group", "match": "all", "conditions": [
+                {"type": "consent", "purpose": "marketing", "channel": "email"}]})
+            .values_list("pk", flat=True))
+        export = customers_export(actor=actor, filters=CustomerFilters(), columns=["name"],
+                                  fmt="csv", purpose="marketing", channel="email")
+        list(export.content)
+        checks = {c.pk: (selectors.consent_allows(customer_id=c.pk, channel="email",
+                                                  purpose="marketing"),
+                         may_contact(c, "email"), c.pk in members)
+                  for c in (by_birthday, by_id)}
+        return checks, export.rows
+
+    assert allowed() == ({by_birthday.pk: (True, True, True), by_id.pk: (True, True, True)}, 2)
+    customer_update(actor=actor, customer=by_birthday, expected_version=None,
+                    changes={"birthday": today.replace(year=today.year - 9)})
+    customer_update(actor=actor, customer=by_id, expected_version=None,
+                    changes={"id_number": _id_number_born(today.year - 8)})
+    dispatch()
+    by_birthday.refresh_from_db()
+    by_id.refresh_from_db()
+    assert allowed() == ({by_birthday.pk: (False,) * 3, by_id.pk: (False,) * 3}, 0)
+    assert ConsentState.objects.get(customer=by_id).minor_until is not None
+    grant(actor, by_id, channel="email", guardian_consent=True)
+    assert allowed()[0][by_id.pk] == (True, True, True)
