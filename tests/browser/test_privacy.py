@@ -81,3 +81,39 @@ def test_erase_a_customer(page, officer):
     expect(page).to_have_url(f"{page.url.split('/privacy')[0]}/privacy/")
     customer = Customer.objects.get(pk=officer.pk)
     assert customer.name == f"已删除客户 #{officer.pk}" and customer.primary_mobile == ""
+
+
+def test_consent_block_in_the_segment_builder_save_and_reopen(page, officer):
+    """Build "withdrew marketing consent by email" with the Consent block (selects show
+    labels), watch the count, save, reopen: same selections, same count."""
+    from kehu.privacy.services import consent_record
+
+    system = Actor.system(via="system")
+    other = customers.customer_create(actor=system, name="周芷若", mobile="13812340001")
+    for customer, status in ((officer, "granted"), (other, "withdrawn")):
+        consent_record(actor=system, customer_id=customer.pk, purpose="marketing",
+                       channel="email", status=status, source="form")
+    login(page, "dpo", PASSWORD)
+    page.goto("/segments/builder/")
+    page.get_by_test_id("add-consent-r").click()
+    purpose = page.get_by_test_id("consent-purpose-r.c0")
+    expect(purpose).to_be_visible()
+    expect(purpose.locator("option:checked")).to_have_text("营销")
+    count = page.get_by_test_id("segment-count")
+    page.get_by_test_id("consent-channel-r.c0").select_option("email")
+    expect(count).to_have_text("1")
+    expect(page.get_by_test_id("segment-sample")).to_contain_text("赵敏")
+    page.get_by_test_id("consent-state-r.c0").select_option("withdrawn")
+    expect(page.get_by_test_id("segment-sample")).to_contain_text("周芷若")
+    expect(count).to_have_text("1")
+    page.get_by_test_id("consent-state-r.c0").select_option("none")
+    expect(count).to_have_text("0")
+    page.get_by_test_id("consent-state-r.c0").select_option("withdrawn")
+    expect(page.get_by_test_id("segment-sample")).to_contain_text("周芷若")
+    page.get_by_test_id("segment-name").fill("邮件营销已退订")
+    page.get_by_test_id("segment-save").click()
+    expect(page.get_by_test_id("segment-size")).to_have_text("1")
+    page.get_by_role("link", name="编辑").click()
+    expect(page.get_by_test_id("consent-channel-r.c0")).to_have_value("email")
+    expect(page.get_by_test_id("consent-state-r.c0")).to_have_value("withdrawn")
+    expect(count).to_have_text("1")

@@ -232,3 +232,168 @@ def test_unsubscribe_footer_is_a_working_withdrawal_link(actor):
                                         purpose="marketing")
     with pytest.raises(services.LinkInvalid):
         services.consent_link_use(token=token)
+
+
+def test_export_forms_offer_purpose_and_channel_and_both_paths_skip_the_same(
+        admin_user, api_client_for):
+    """The customer list's and a segment's export forms have the purpose and channel selects
+    (labels, not codes); the page's export and the API's leave out the same customers and say
+    how many (the page in a message, both in X-Kehu-Skipped-No-Consent)."""
+    from django.test import Client
+
+    from kehu.segments.services import segment_create
+
+    actor = Actor(user=admin_user)
+    a, b, c = (create_customer(name=n) for n in ("导一", "导二", "导三"))
+    grant(actor, a)
+    grant(actor, b, channel="any")
+    withdraw(actor, c, channel="sms")
+    web = Client()
+    web.force_login(admin_user)
+    page = web.get("/customers/").content.decode()
+    assert 'name="purpose"' in page and 'name="channel"' in page
+    assert "marketing</option>" not in page  # labels, not codes
+    web_export = web.get("/interchange/customers/export/?format=csv&cols=name&purpose=marketing&channel=sms")
+    api_export = api_client_for(admin_user).get(
+        "/api/v1/customers/export?purpose=marketing&channel=sms&columns=name")
+    web_rows = b"".join(web_export.streaming_content).decode("utf-8-sig").splitlines()[1:]
+    api_rows = b"".join(api_export.streaming_content).decode("utf-8-sig").splitlines()[1:]
+    assert sorted(web_rows) == sorted(api_rows) == ["导一", "导二"]
+    assert web_export["X-Kehu-Skipped-No-Consent"] == api_export[
+        "X-Kehu-Skipped-No-Consent"] == "1"
+    note = [str(m) for m in web.get("/customers/").context["messages"]]
+    assert any("1" in m and ("consent" in m or "同意" in m) for m in note), note
+    segment = segment_create(actor=actor, name="华东", definition={
+        "type": "group", "match": "all",
+        "conditions": [{"type": "field", "field": "name", "op": "contains", "value": "导"}]})
+    detail = web.get(f"/segments/{segment.pk}/").content.decode()
+    assert 'data-testid="segment-export-purpose"' in detail
+    members = web.get(f"/interchange/segments/{segment.pk}/export/?format=csv&cols=name&purpose=marketing"
+                      "&channel=sms")
+    assert members["X-Kehu-Skipped-No-Consent"] == "1"
+
+
+def test_segment_consent_states_allowed_withdrawn_and_never_asked(actor, admin_user):
+    """Four customers: granted on SMS; granted on any channel then withdrawn on SMS; expired
+    grant; never asked. Each state's count equals the hand count, and the three states
+    cover everyone."""
+    from kehu.segments.selectors import segment_queryset
+
+    granted, any_then_out, expired, never = (create_customer(name=n) for n in "甲乙丙丁")
+    grant(actor, granted)
+    grant(actor, any_then_out, channel="any")
+    withdraw(actor, any_then_out, channel="sms")
+    grant(actor, expired, expires_at=timezone.now() + dt.timedelta(hours=1))
+    ConsentState.objects.filter(customer=expired).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1))
+    services.consents_expire_due()
+
+    def members(state, channel="sms"):
+        node = {"type": "consent", "purpose": "marketing", "channel": channel}
+        if state:
+            node["state"] = state
+        return set(segment_queryset(user=admin_user, definition={
+            "type": "group", "match": "all", "conditions": [node]}).values_list("pk", flat=True))
+
+    assert members(None) == {granted.pk}
+    assert members("withdrawn") == {any_then_out.pk, expired.pk}
+    assert members("none") == {never.pk}
+    # On email only the any-channel grant speaks (and it stands): the others were never asked.
+    assert members(None, "email") == {any_then_out.pk}
+    assert members("none", "email") == {granted.pk, expired.pk, never.pk}
+
+
+def test_builder_page_offers_consent_and_save_reload_keeps_the_count(admin_user):
+    """The builder offers a Consent block with translated purpose, channel and state selects;
+    posting it (as the page does), saving, then opening the saved segment again shows the
+    same selections and the saved segment has the preview's count."""
+    import re
+
+    from django.test import Client
+
+    from kehu.segments.models import Segment
+
+    actor = Actor(user=admin_user)
+    yes, out, _never = (create_customer(name=n) for n in ("同意甲", "退订乙", "未问丙"))
+    grant(actor, yes, channel="email")
+    withdraw(actor, out, channel="email")
+    web = Client()
+    web.force_login(admin_user)
+    page = web.get("/segments/builder/")
+    assert page.status_code == 200 and 'data-testid="add-consent-r"' in page.content.decode()
+    added = web.post("/segments/builder/", {"r.type": "group", "r.match": "all", "r.n": "0",
+                                            "edit": "add:r:consent"}).content.decode()
+    assert 'name="r.c0.purpose"' in added and 'name="r.c0.state"' in added
+    assert re.search(r'<option value="marketing"[^>]*>[^<m][^<]*</option>', added)  # a label
+    form = {"r.type": "group", "r.match": "all", "r.n": "1", "r.c0.type": "consent",
+            "r.c0.purpose": "marketing", "r.c0.channel": "email", "r.c0.state": "withdrawn"}
+    preview = web.post("/segments/preview/", form).content.decode()
+    saved = web.post("/segments/save/", {**form, "name": "邮件退订", "dynamic": "on"})
+    assert saved.status_code == 302
+    segment = Segment.objects.get(name="邮件退订")
+    assert segment.definition["conditions"] == [
+        {"type": "consent", "purpose": "marketing", "channel": "email", "state": "withdrawn"}]
+    assert segment.size == 1 and re.search(r"\b1\b", preview)
+    reloaded = web.get(f"/segments/builder/?segment={segment.pk}").content.decode()
+    assert re.search(r'<option value="email" selected>', reloaded)
+    assert re.search(r'<option value="withdrawn" selected>', reloaded)
+    from django.utils import translation
+
+    from kehu.segments.describe import describe_text
+
+    with translation.override("en"):
+        assert describe_text(segment.definition).endswith(
+            "Consent for Marketing (Email): withdrew consent (or it expired)")
+
+
+def _id_number_born(year: int) -> str:
+    body = f"110105{year}0101123"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def test_under_14_found_after_the_grant_stops_contact_everywhere(actor, admin_user):
+    """A grant recorded before the card said the person is a child: once the birthday (at
+    once) or the ID number (through the customer.field_changed subscriber) shows they are
+    under 14, every contact check says no — consent_allows, the rule actions' may_contact,
+    the segment condition and a marketing export — until a guardian's consent is recorded."""
+    from kehu.automation.consent import may_contact
+    from kehu.core.events import dispatch
+    from kehu.customers.selectors import CustomerFilters
+    from kehu.customers.services import customer_update
+    from kehu.interchange.export import customers_export
+    from kehu.segments.selectors import segment_queryset
+
+    today = timezone.localdate()
+    by_birthday = create_customer(name="生日童", email="tong1@example.cn")
+    by_id = create_customer(name="证件童", email="tong2@example.cn")
+    for child in (by_birthday, by_id):
+        grant(actor, child, channel="email")
+    dispatch()
+
+    def allowed():
+        members = set(segment_queryset(user=admin_user, definition={
+            "type": "group", "match": "all", "conditions": [
+                {"type": "consent", "purpose": "marketing", "channel": "email"}]})
+            .values_list("pk", flat=True))
+        export = customers_export(actor=actor, filters=CustomerFilters(), columns=["name"],
+                                  fmt="csv", purpose="marketing", channel="email")
+        list(export.content)
+        checks = {c.pk: (selectors.consent_allows(customer_id=c.pk, channel="email",
+                                                  purpose="marketing"),
+                         may_contact(c, "email"), c.pk in members)
+                  for c in (by_birthday, by_id)}
+        return checks, export.rows
+
+    assert allowed() == ({by_birthday.pk: (True, True, True), by_id.pk: (True, True, True)}, 2)
+    customer_update(actor=actor, customer=by_birthday, expected_version=None,
+                    changes={"birthday": today.replace(year=today.year - 9)})
+    customer_update(actor=actor, customer=by_id, expected_version=None,
+                    changes={"id_number": _id_number_born(today.year - 8)})
+    dispatch()
+    by_birthday.refresh_from_db()
+    by_id.refresh_from_db()
+    assert allowed() == ({by_birthday.pk: (False,) * 3, by_id.pk: (False,) * 3}, 0)
+    assert ConsentState.objects.get(customer=by_id).minor_until is not None
+    grant(actor, by_id, channel="email", guardian_consent=True)
+    assert allowed()[0][by_id.pk] == (True, True, True)

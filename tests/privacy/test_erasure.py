@@ -113,3 +113,76 @@ def test_merged_away_records_are_erased_too(actor):
     customer_merge(actor=actor, survivor_id=survivor.pk, other_ids=[other.pk])
     customer_erase(actor=actor, customer_id=survivor.pk, reason="要求删除")
     assert rows_holding(["合并客户乙", "merge.b@example.cn", "13722223333"]) == []
+
+
+def _relink(from_seq: int, digest_of) -> None:
+    """Rewrite the chain from `from_seq` as an older kehu wrote it: `digest_of(entry)` gives
+    each entry's hash (raw SQL: the ORM refuses to edit entries); the head moves along."""
+    from django.db import connection
+
+    from kehu.core.audit import GENESIS_HASH
+    from kehu.core.models import AuditChainHead
+
+    prev = AuditEntry.objects.get(seq=from_seq - 1).hash if from_seq > 1 else GENESIS_HASH
+    for entry in AuditEntry.objects.filter(seq__gte=from_seq).order_by("seq"):
+        entry.prev_hash = prev
+        entry.hash = digest_of(entry)
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE core_auditentry SET prev_hash = %s, hash = %s WHERE seq = %s",
+                           [entry.prev_hash, entry.hash, entry.seq])
+        prev = entry.hash
+    AuditChainHead.objects.filter(id=1).update(last_hash=prev)
+
+
+def test_entries_from_before_sealing_are_redacted_and_the_chain_verifies(actor):
+    """A person whose audit entries span the three formats: plain SHA-256 (before keying),
+    keyed but unsealed (before sealing) and sealed. Erasure redacts all of them; the legacy
+    ones carry a keyed redaction witness, and tampering with one is still detected."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    from kehu.core.audit import _entry_digest, _hasher, entry_hash
+    from kehu.core.models import AuditChainHead
+    from kehu.customers.services import customer_create, customer_update
+
+    customer = customer_create(actor=actor, name=PERSON["name"], mobile=PERSON["mobile"],
+                               email=PERSON["email"])
+    # Everything so far becomes the plain chain of before keying; the migration marks it.
+    _relink(1, lambda e: entry_hash(e, keyed=False))
+    AuditChainHead.objects.filter(id=1).update(keyed_from_seq=None, keyed_mark="")
+    importlib.import_module("kehu.core.migrations.0006_audit_chain_keyed").mark_keyed_segment(
+        django_apps, None)
+    plain_seqs = set(AuditEntry.objects.values_list("seq", flat=True))
+    # Then one keyed entry from before sealing, then today's sealed ones.
+    customer = customer_update(actor=actor, customer=Customer.objects.get(pk=customer.pk),
+                               expected_version=None,
+                               changes={"notes": f"{PERSON['name']}喜欢晚上联系"})
+    unsealed = AuditEntry.objects.filter(object_type="customer",
+                                         object_id=str(customer.pk)).order_by("-seq").first()
+    assert unsealed.seq not in plain_seqs
+    keyed = _hasher(keyed=True)
+    _relink(unsealed.seq, lambda e: _entry_digest(e, keyed) if e.seq == unsealed.seq
+            else entry_hash(e, keyed=True))
+    customer_update(actor=actor, customer=Customer.objects.get(pk=customer.pk),
+                    expected_version=None, changes={"wechat": PERSON["wechat"],
+                                                    "address": PERSON["address"]})
+    assert audit_verify().ok
+    about = AuditEntry.objects.filter(object_type="customer", object_id=str(customer.pk))
+    assert {e.seq for e in about} & plain_seqs and about.filter(seq=unsealed.seq).exists()
+
+    erasure = customer_erase(actor=actor, customer_id=customer.pk, reason="本人要求")
+    assert rows_holding(values()) == []
+    report = audit_verify()
+    assert report.ok, report
+    legacy = [e for e in AuditEntry.objects.filter(seq__in=plain_seqs | {unsealed.seq})
+              if "__witness__" in (e.changes or {})]
+    assert {e.seq for e in legacy} >= {e.seq for e in about if e.seq <= unsealed.seq}
+    assert erasure.counts["audit"] >= len(legacy)
+    # A redacted legacy entry cannot be altered (or its witness moved) without the key.
+    victim = legacy[0]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE core_auditentry SET action = %s WHERE seq = %s",
+                       ["customer.forged", victim.seq])
+    assert (audit_verify().ok, audit_verify().bad_seq) == (False, victim.seq)

@@ -138,3 +138,29 @@ def test_who_viewed_and_the_unusual_access_report(admin_user, make_user, complia
     assert unusual_access(user=compliance, since=since, threshold=4) == []
     page = client_for(compliance).get("/privacy/access/")
     assert page.status_code == 200
+
+
+def test_the_public_request_form_is_rate_limited_per_address_and_per_contact(settings):
+    """5 an hour (KEHU_PRIVACY_FORM_LIMIT): the sixth from one address, or the sixth for one
+    contact from anywhere, is refused with 429 and a message saying when to try again; other
+    addresses and contacts are not affected."""
+    settings.KEHU_PRIVACY_FORM_LIMIT = 5
+
+    def send(contact, ip):
+        return Client(REMOTE_ADDR=ip).post("/privacy/request/", {
+            "kind": "access", "requester_name": "某人", "requester_contact": contact})
+
+    for i in range(5):
+        assert send(f"1380000000{i}", "203.0.113.7").status_code == 200
+    refused = send("13800000009", "203.0.113.7")
+    assert refused.status_code == 429
+    assert "Too many requests" in refused.content.decode() or "请求过多" in \
+        refused.content.decode()
+    assert send("13800000009", "198.51.100.1").status_code == 200  # another address
+    # One contact from many addresses (spelled differently): the sixth is refused.
+    for i in range(4):
+        assert send("139-0000-0000" if i % 2 else "+86 13900000000",
+                    f"192.0.2.{i + 1}").status_code == 200
+    assert send("13900000000", "192.0.2.50").status_code == 200
+    assert send("13900000000", "192.0.2.51").status_code == 429
+    assert PrivacyRequest.objects.filter(intake="form").count() == 11

@@ -92,3 +92,56 @@ def test_reminders_and_escalation_happen_once(actor):
     levels = sorted(e.changes["level"] for e in
                     DomainEvent.objects.filter(type="privacy.request_escalated"))
     assert levels == ["overdue", "reminder"]
+
+
+def test_reminders_at_5_and_2_working_days_and_escalation_across_national_day(
+        actor, admin_user, make_user):
+    """Due Friday 9 October 2026. Working days (国务院 2026 notice): 24 Sep is the last
+    Thursday before 中秋 (25–27 Sep off); 28–30 Sep worked; 1–7 Oct off; 8–9 Oct worked;
+    Saturday 10 Oct is the make-up day. So 5 working days are left on 24 Sep, 2 on 30 Sep,
+    and the request is overdue on Saturday 10 Oct. Run daily, each happens once; the handler
+    (who opened it) gets the reminders, compliance and administrators the escalation."""
+    from kehu.notifications.models import Notification
+
+    bystander = make_user("sales_rep")
+    customer = create_customer(name="国庆客户")
+    row = dsr.request_open(actor=actor, kind="deletion", customer_id=customer.pk)
+    PrivacyRequest.objects.filter(pk=row.pk).update(due_date=dt.date(2026, 10, 9))
+    happened = {}
+    day = dt.date(2026, 9, 18)
+    while day <= dt.date(2026, 10, 16):
+        counts = dsr.requests_check_deadlines(today=day)
+        if any(counts.values()):
+            happened[day] = counts
+        day += dt.timedelta(days=1)
+    assert happened == {dt.date(2026, 9, 24): {"reminded": 1, "escalated": 0},
+                        dt.date(2026, 9, 30): {"reminded": 1, "escalated": 0},
+                        dt.date(2026, 10, 10): {"reminded": 0, "escalated": 1}}
+    events = DomainEvent.objects.filter(type="privacy.request_escalated").order_by("id")
+    assert [(e.changes["level"], e.changes.get("working_days_left")) for e in events] == [
+        ("reminder", 5), ("reminder", 2), ("overdue", None)]
+    handler = Notification.objects.filter(recipient=actor.user).order_by("id")
+    assert [n.dedupe_key for n in handler] == [f"privacy_request:{row.pk}:remind:5",
+                                               f"privacy_request:{row.pk}:remind:2",
+                                               f"privacy_request:{row.pk}:overdue"]
+    assert "5" in handler[0].title and handler[0].link == f"/privacy/requests/{row.pk}/"
+    assert list(Notification.objects.filter(recipient=admin_user)
+                .values_list("dedupe_key", flat=True)) == [f"privacy_request:{row.pk}:overdue"]
+    assert not Notification.objects.filter(recipient=bystander).exists()
+    # A closed request is neither reminded nor escalated.
+    later = dsr.request_open(actor=actor, kind="access", customer_id=customer.pk)
+    PrivacyRequest.objects.filter(pk=later.pk).update(due_date=dt.date(2026, 10, 9))
+    dsr.request_refuse(actor=actor, request_id=later.pk, reason="重复请求")
+    assert dsr.requests_check_deadlines(today=dt.date(2026, 10, 12)) == {
+        "reminded": 0, "escalated": 0}
+
+
+def test_a_missed_day_gives_one_reminder_for_the_tightest_threshold(actor):
+    customer = create_customer(name="补跑客户")
+    row = dsr.request_open(actor=actor, kind="access", customer_id=customer.pk)
+    PrivacyRequest.objects.filter(pk=row.pk).update(due_date=dt.date(2026, 10, 9))
+    # The job first runs on 30 September (2 left): one reminder, for the 2-day threshold.
+    assert dsr.requests_check_deadlines(today=dt.date(2026, 9, 30))["reminded"] == 1
+    assert dsr.requests_check_deadlines(today=dt.date(2026, 10, 8))["reminded"] == 0
+    event = DomainEvent.objects.get(type="privacy.request_escalated")
+    assert event.changes["threshold"] == 2

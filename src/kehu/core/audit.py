@@ -17,9 +17,15 @@ audit key, so a seal of a phone number cannot be brute-forced from the database)
 entry's sequence number, the field name and the value's JSON text. `audit_redact` replaces
 the values of an entry with their seals ({"__redacted__": seal} and "redacted:<seal>");
 `audit_verify` takes a stored seal as it is and recomputes it from a stored value, so a
-redacted entry verifies exactly like the original while holding none of its values. Keyed
-entries written before sealing existed (the same key, unsealed) still verify; they cannot be
-redacted without breaking the chain and `audit_redact` leaves them (it says which).
+redacted entry verifies exactly like the original while holding none of its values.
+
+Entries written before sealing existed (keyed but unsealed, or the plain SHA-256 ones from
+before keying) hash their values in clear, so a seal cannot stand in for them. `audit_redact`
+first checks such an entry against its hash, then replaces its values by their seals and adds
+a *redaction witness*: an HMAC with the audit key over the entry's sequence number, its
+(unchanged) chain hash and its redacted content. `audit_verify` accepts a legacy entry whose
+witness matches: the chain links stay as they were, and nobody without the key can redact an
+entry (or alter a redacted one) so that it verifies.
 """
 
 from __future__ import annotations
@@ -121,6 +127,8 @@ def entry_hash(entry: AuditEntry, *, keyed: bool = True) -> str:
 SEAL = True
 REDACTED_KEY = "__redacted__"
 REDACTED_PREFIX = "redacted:"
+# The redaction witness of an entry written before sealing (see the module docstring).
+WITNESS_KEY = "__witness__"
 
 
 def _sealer():
@@ -138,10 +146,38 @@ def _sealer():
 
 def sealed_changes(changes: Any) -> str | None:
     """The seal a redacted entry stores in place of its changes, else None."""
-    if isinstance(changes, dict) and len(changes) == 1 and isinstance(
-            changes.get(REDACTED_KEY), str):
+    if isinstance(changes, dict) and isinstance(changes.get(REDACTED_KEY), str) and (
+            set(changes) == {REDACTED_KEY}
+            or (set(changes) == {REDACTED_KEY, WITNESS_KEY}
+                and isinstance(changes[WITNESS_KEY], str))):
         return changes[REDACTED_KEY]
     return None
+
+
+def _witness(entry: AuditEntry) -> str:
+    """The redaction witness of a legacy entry as it now stands (values replaced by seals):
+    HMAC with the audit key over its redacted content and its chain hash."""
+    sealed = {REDACTED_KEY: sealed_changes(entry.changes)}
+    content = _entry_digest(AuditEntry(
+        seq=entry.seq, at=entry.at, actor_user_id=entry.actor_user_id,
+        actor_label=entry.actor_label, api_key_prefix=entry.api_key_prefix, via=entry.via,
+        action=entry.action, object_type=entry.object_type, object_id=entry.object_id,
+        object_repr=entry.object_repr, changes=sealed, ip=entry.ip,
+        user_agent=entry.user_agent, prev_hash=entry.prev_hash), _plain)
+    message = f"kehu-audit-legacy-redaction v1|{entry.seq}|{entry.hash}|{content}".encode()
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+
+def _plain(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _witness_ok(entry: AuditEntry) -> bool:
+    changes = entry.changes
+    return (isinstance(changes, dict) and isinstance(changes.get(WITNESS_KEY), str)
+            and sealed_changes(changes) is not None
+            and sealed_repr(entry.object_repr or "") is not None
+            and hmac.compare_digest(changes[WITNESS_KEY], _witness(entry)))
 
 
 def sealed_repr(text: str) -> str | None:
@@ -347,7 +383,10 @@ def audit_verify(*, batch_size: int = 2000, against: Checkpoint | None = None) -
                 return ChainReport(False, checked, expected_seq, "missing entry (deleted)")
             if entry.prev_hash != prev_hash:
                 return ChainReport(False, checked, entry.seq, "previous hash does not match")
-            if entry.seq >= keyed_from:
+            if is_redacted(entry) and WITNESS_KEY in entry.changes:
+                # A legacy entry redacted on erasure: its witness vouches for it.
+                good = _witness_ok(entry)
+            elif entry.seq >= keyed_from:
                 # Sealed (current) form first; keyed entries written before sealing existed
                 # hash the clear form, and cannot have been redacted.
                 good = hmac.compare_digest(_entry_digest(entry, keyed, sealer=sealer),
@@ -401,26 +440,37 @@ def _entry_digest(entry: AuditEntry, digest, *, sealer=None) -> str:
 
 def audit_redact(*, seqs: list[int]) -> dict[str, list[int]]:
     """Replace the changes and object text of the given entries by their seals, keeping the
-    chain verifiable (see the module docstring). Entries already redacted are left alone;
-    keyed entries from before sealing, and plain ones, cannot be redacted without breaking
-    the chain and are returned under "unredactable". Must run inside the caller's
-    transaction (the erasure that asked for it)."""
+    chain verifiable (see the module docstring): sealed entries as they are, entries from
+    before sealing (keyed or plain) with a redaction witness. Entries already redacted are
+    left alone; an entry that no longer matches its hash (tampered) is not redacted and is
+    returned under "unredactable", so verification keeps pointing at it. Must run inside the
+    caller's transaction (the erasure that asked for it)."""
     keyed_from, _problem = _keyed_from()
-    sealer, keyed = _sealer(), _hasher(keyed=True)
+    sealer, keyed, plain = _sealer(), _hasher(keyed=True), _hasher(keyed=False)
     done: list[int] = []
     skipped: list[int] = []
     for start in range(0, len(seqs), 500):
         for entry in AuditEntry.objects.filter(seq__in=seqs[start:start + 500]):
             if is_redacted(entry):
                 continue
-            if keyed_from is None or entry.seq < keyed_from or not hmac.compare_digest(
-                    _entry_digest(entry, keyed, sealer=sealer), entry.hash):
+            if keyed_from is None:
                 skipped.append(entry.seq)
                 continue
-            changes = {REDACTED_KEY: sealer(entry.seq, "changes", _compact(entry.changes))}
-            text = REDACTED_PREFIX + sealer(entry.seq, "object_repr",
-                                            _compact(entry.object_repr))
-            AuditEntry.objects.filter(pk=entry.pk).update(changes=changes, object_repr=text)
+            sealed = entry.seq >= keyed_from and hmac.compare_digest(
+                _entry_digest(entry, keyed, sealer=sealer), entry.hash)
+            legacy = not sealed and hmac.compare_digest(
+                _entry_digest(entry, keyed if entry.seq >= keyed_from else plain), entry.hash)
+            if not (sealed or legacy):
+                skipped.append(entry.seq)
+                continue
+            entry.changes = {REDACTED_KEY: sealer(entry.seq, "changes",
+                                                  _compact(entry.changes))}
+            entry.object_repr = REDACTED_PREFIX + sealer(entry.seq, "object_repr",
+                                                         _compact(entry.object_repr))
+            if legacy:
+                entry.changes = {**entry.changes, WITNESS_KEY: _witness(entry)}
+            AuditEntry.objects.filter(pk=entry.pk).update(changes=entry.changes,
+                                                          object_repr=entry.object_repr)
             done.append(entry.seq)
     return {"redacted": sorted(done), "unredactable": sorted(skipped)}
 

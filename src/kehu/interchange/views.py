@@ -64,6 +64,22 @@ def export_response(result: ExportResult) -> HttpResponse:
     return response
 
 
+def _consent_note(request, result: ExportResult) -> None:
+    """A marketing export says how many customers it left out for want of consent (shown on
+    the next page; the download carries it in X-Kehu-Skipped-No-Consent)."""
+    purpose = request.GET.get("purpose", "")
+    if not purpose:
+        return
+    from kehu.privacy.consent import channel_label, purpose_label
+
+    channel = request.GET.get("channel", "") or "any"
+    messages.info(request, _(
+        "Marketing export: %(rows)d customers exported, %(n)d left out without consent for "
+        "%(purpose)s (%(channel)s).") % {
+        "rows": result.rows or 0, "n": result.skipped,
+        "purpose": purpose_label(purpose), "channel": channel_label(channel)})
+
+
 @requires("customer.export")
 def segment_export(request, segment_id: int):
     """Export a saved segment's members (`cols`, `format` as for the list export); a refused
@@ -80,6 +96,7 @@ def segment_export(request, segment_id: int):
                    for m in msgs] if isinstance(exc.details, dict) else []
         messages.error(request, " ".join(reasons) or str(exc.message))
         return redirect(reverse("segments:list"))
+    _consent_note(request, result)
     return export_response(result)
 
 
@@ -102,6 +119,7 @@ def customer_export(request):
         query = params.copy()
         query.pop("format", None)
         return redirect(f"{reverse('customers:list')}?{query.urlencode()}")
+    _consent_note(request, result)
     return export_response(result)
 
 

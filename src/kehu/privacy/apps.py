@@ -22,6 +22,10 @@ class PrivacyConfig(AppConfig):
         )
 
         segment_condition.register()
+        from kehu.core.events import subscribe
+        from kehu.privacy.services import on_customer_changed
+
+        subscribe("customer.field_changed", on_customer_changed, name="privacy.minors")
         _register_personal_data()
         labels.register_choices("consent.purpose", {c: label for c, label, _s in DEFAULT_PURPOSES})
         labels.register_choices("consent.channel", CHANNELS)

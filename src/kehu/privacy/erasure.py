@@ -276,7 +276,8 @@ def _redact_audit(ids: list[int], touched: list[tuple[str, list[int]]], needles:
                     .values_list("seq", flat=True))
     result = audit_redact(seqs=sorted(seqs))
     if result["unredactable"]:
-        log.warning("erasure: %d audit entries predate sealing and keep their values",
+        log.warning("erasure: %d audit entries no longer match their hash (tampered) and "
+                    "were not redacted; `kehu audit verify` names the first",
                     len(result["unredactable"]))
     return len(result["redacted"])
 

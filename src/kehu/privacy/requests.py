@@ -14,14 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.errors import Conflict, NotFound, ValidationFailed
+from kehu.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from kehu.core.events import record_change
 from kehu.customers.models import Customer
 from kehu.privacy.models import PrivacyRequest
 from kehu.service.calendar import add_working_days, is_working_day
 
 DEFAULT_WORKING_DAYS = 15  # the 2019 App rules' answer time
-REMIND_WORKING_DAYS = 3
+FORM_LIMIT_PER_HOUR = 5  # public form requests per IP address and per requester contact
+REMIND_WORKING_DAYS = (5, 2)  # reminders when this many working days are left
 
 
 def deadline_days() -> int:
@@ -81,6 +82,8 @@ def request_open(*, actor: Actor, kind: str, customer_id: int | None = None,
     if errors:
         raise ValidationFailed(details=errors)
     opened_at = opened_at or timezone.now()
+    if intake == "form":
+        _form_allowance(actor, requester_contact, opened_at)
     with transaction.atomic():
         customer = None
         if customer_id is not None:
@@ -96,6 +99,45 @@ def request_open(*, actor: Actor, kind: str, customer_id: int | None = None,
                {"kind": kind, "intake": intake, "due_date": row.due_date,
                 "status": {"before": None, "after": row.status}})
     return row
+
+
+def _contact_key(text: str) -> str:
+    """A requester contact compared loosely: case, spaces, dashes and a +86 prefix aside."""
+    import re
+
+    key = re.sub(r"[\s\-()（）]", "", (text or "").casefold())
+    return key[3:] if key.startswith("+86") else key
+
+
+def form_limit() -> int:
+    return max(1, int(getattr(settings, "KEHU_PRIVACY_FORM_LIMIT", FORM_LIMIT_PER_HOUR)))
+
+
+def _form_allowance(actor: Actor, contact: str, now: dt.datetime) -> None:
+    """The public form takes at most `form_limit()` requests an hour from one IP address
+    and for one requester contact (a flood would bury real requests and each starts a
+    legal clock); RateLimited (429) past that, saying when to try again. Counted from the
+    requests themselves and their audit entries (the address the form was sent from), so
+    every web process shares the count."""
+    from kehu.core.models import AuditEntry
+
+    limit, since = form_limit(), now - dt.timedelta(hours=1)
+    recent = list(PrivacyRequest.objects.filter(intake="form", opened_at__gt=since)
+                  .values_list("pk", "opened_at", "requester_contact")[:5000])
+    key = _contact_key(contact)
+    times = [opened for _pk, opened, other in recent if _contact_key(other) == key]
+    if actor.ip and len(times) < limit and len(recent) >= limit:
+        by_ip = list(AuditEntry.objects.filter(
+            action="privacy_request.open", object_type="privacy_request", ip=actor.ip,
+            object_id__in=[str(pk) for pk, _at, _c in recent]).values_list("at", flat=True))
+        if len(by_ip) >= limit:
+            times = by_ip
+    if len(times) >= limit:
+        wait = max(1, int((min(times) + dt.timedelta(hours=1) - now).total_seconds() // 60) + 1)
+        raise RateLimited(
+            _("Too many requests in the last hour from this address or for this contact. "
+              "Please try again in %(minutes)d minutes, or contact us by phone or email.") % {"minutes": wait},
+            details={"limit": limit, "window_minutes": 60, "retry_after_minutes": wait})
 
 
 def _visible(actor: Actor, customer: Customer) -> bool:
@@ -164,28 +206,110 @@ def _close(actor: Actor, row: PrivacyRequest, status: str, *, outcome: str = "",
     return row
 
 
+def remind_thresholds() -> tuple[int, ...]:
+    """Working days left at which the handler is reminded, largest first (5 and 2 by default;
+    KEHU_PRIVACY_REMIND_DAYS changes them)."""
+    days = getattr(settings, "KEHU_PRIVACY_REMIND_DAYS", REMIND_WORKING_DAYS)
+    return tuple(sorted({max(0, min(int(d), 60)) for d in days}, reverse=True))
+
+
+def _handlers(row: PrivacyRequest) -> list[int]:
+    """Who answers the request: the user who opened it while they may still handle requests,
+    else everyone who may (privacy.manage)."""
+    from kehu.accounts.selectors import users_with_permission
+
+    managers = [u.pk for u in users_with_permission("privacy.manage")]
+    if row.opened_by_id in managers:
+        return [row.opened_by_id]
+    return managers
+
+
+def _escalation_recipients(row: PrivacyRequest) -> list[int]:
+    """The handler, then compliance and the administrators (every role holding
+    privacy.manage: the compliance auditor and administrator roles by default)."""
+    from kehu.accounts.selectors import users_with_permission
+
+    ids = _handlers(row)
+    for user in users_with_permission("privacy.manage"):
+        if user.pk not in ids:
+            ids.append(user.pk)
+    return ids
+
+
+def _reminded_level(row: PrivacyRequest) -> int | None:
+    """The working days that were left when the last reminder went out (None: never)."""
+    if row.reminded_at is None:
+        return None
+    return working_days_left(row.due_date, timezone.localdate(row.reminded_at))
+
+
+def _notify(row: PrivacyRequest, *, level: str, left: int, recipients: list[int],
+            dedupe_key: str) -> None:
+    from django.urls import reverse
+
+    from kehu.notifications.services import notification_send
+
+    kind = row.get_kind_display()
+    if level == "overdue":
+        title = _("Privacy request #%(id)s (%(kind)s) is overdue: it was due %(due)s") % {
+            "id": row.pk, "kind": kind, "due": row.due_date.isoformat()}
+    else:
+        title = _("Privacy request #%(id)s (%(kind)s): %(n)d working days left, due "
+                  "%(due)s") % {"id": row.pk, "kind": kind, "n": left,
+                                "due": row.due_date.isoformat()}
+    notification_send(actor=Actor.system(via="system"), recipients=recipients,
+                      kind="privacy_request", title=title,
+                      body=_("Answer the data subject within the deadline (PIPL Art. 50)."),
+                      link=reverse("privacy:request", args=[row.pk]),
+                      customer_id=row.customer_id, dedupe_key=dedupe_key)
+
+
 def requests_check_deadlines(*, today: dt.date | None = None) -> dict[str, int]:
-    """Remind (due within 3 working days) and escalate (overdue) the open requests, once
-    each; both emit privacy.request_escalated with the level (notifications and rules
-    subscribe to it)."""
-    today = today or timezone.localdate()
+    """The daily deadline check of the open requests (business calendar: holidays and 调休
+    count as they are). A reminder to the handler when few working days are left (at 5 and
+    at 2 by default), and an escalation to compliance and the administrators once the
+    deadline has passed. Each threshold once per request: the reminder's working days left
+    are kept with it (`reminded_at`), a day the job did not run is caught up by one
+    reminder for the tightest threshold reached, and the notifications carry a deduplication
+    key. Both emit privacy.request_escalated with the level (rules subscribe to it)."""
+    now = timezone.now()
+    today = today or timezone.localdate(now)
+    # The time stamps read as the day checked (a catch-up run for another day included).
+    stamp = now if today == timezone.localdate(now) else timezone.make_aware(
+        dt.datetime.combine(today, dt.time(12)))
     actor = Actor.system(via="system")
-    soon = add_working_days(today, REMIND_WORKING_DAYS)
+    thresholds = remind_thresholds()
     counts = {"reminded": 0, "escalated": 0}
     open_rows = PrivacyRequest.objects.exclude(status__in=PrivacyRequest.CLOSED)
     for row in open_rows.filter(escalated_at__isnull=True, due_date__lt=today):
         with transaction.atomic():
-            row.escalated_at = timezone.now()
+            row.escalated_at = stamp
             row.save(update_fields=["escalated_at"])
             _event(actor, row, "privacy_request.escalate", "privacy.request_escalated",
                    {"level": "overdue", "due_date": row.due_date})
+            _notify(row, level="overdue", left=working_days_left(row.due_date, today),
+                    recipients=_escalation_recipients(row),
+                    dedupe_key=f"privacy_request:{row.pk}:overdue")
         counts["escalated"] += 1
-    for row in open_rows.filter(reminded_at__isnull=True, due_date__lte=soon,
-                                due_date__gte=today):
+    if not thresholds:
+        return counts
+    horizon = add_working_days(today, thresholds[0])
+    for row in open_rows.filter(due_date__lte=horizon, due_date__gte=today):
+        left = working_days_left(row.due_date, today)
+        reached = [t for t in thresholds if left <= t]
+        if not reached:
+            continue
+        threshold = reached[-1]  # the tightest one reached
+        before = _reminded_level(row)
+        if before is not None and before <= threshold:
+            continue
         with transaction.atomic():
-            row.reminded_at = timezone.now()
+            row.reminded_at = stamp
             row.save(update_fields=["reminded_at"])
             _event(actor, row, "privacy_request.remind", "privacy.request_escalated",
-                   {"level": "reminder", "due_date": row.due_date})
+                   {"level": "reminder", "due_date": row.due_date, "threshold": threshold,
+                    "working_days_left": left})
+            _notify(row, level="reminder", left=left, recipients=_handlers(row),
+                    dedupe_key=f"privacy_request:{row.pk}:remind:{threshold}")
         counts["reminded"] += 1
     return counts

@@ -32,13 +32,30 @@ from kehu.privacy.models import (
 )
 
 
+def adult_born_by(today) -> Any:
+    """The latest birthday of someone who is 14 today (born on 29 February: 1 March)."""
+    import datetime as dt
+
+    try:
+        return today.replace(year=today.year - rules.MINOR_AGE)
+    except ValueError:  # today is 29 February
+        return dt.date(today.year - rules.MINOR_AGE, 2, 28)
+
+
 def _valid(purpose: str, channel: str, now: datetime, customer_ref: Any) -> Exists:
+    """An unexpired grant; for someone under 14 a guardian's. Under 14 is read twice: from
+    the birthday on the card now (so a birthday entered after the grant counts at once) and
+    from `minor_until`, set at the grant and refreshed when the birthday or ID number
+    changes (the ID number's birth date is encrypted, out of SQL's reach)."""
     today = timezone.localdate(now)
     return Exists(ConsentState.objects.filter(
         customer_id=customer_ref, purpose=purpose, channel=channel,
         status=ConsentRecord.GRANTED).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)).filter(
-        Q(guardian_consent=True) | Q(minor_until__isnull=True) | Q(minor_until__lte=today)))
+        Q(guardian_consent=True)
+        | ((Q(minor_until__isnull=True) | Q(minor_until__lte=today))
+           & (Q(customer__birthday__isnull=True)
+              | Q(customer__birthday__lte=adult_born_by(today))))))
 
 
 def consent_q(*, purpose: str, channel: str, now: datetime | None = None,
@@ -53,6 +70,30 @@ def consent_q(*, purpose: str, channel: str, now: datetime | None = None,
                                                   channel=channel))
     return Q(_valid(purpose, channel, now, ref)) | (~Q(specific) & Q(
         _valid(purpose, rules.ANY, now, ref)))
+
+
+def consent_state_q(*, purpose: str, channel: str, state: str, now: datetime | None = None
+                    ) -> Q:
+    """A Q over Customer for the segments' other consent states: "withdrawn" (the state
+    that decides — the channel's own, else "any" — is a withdrawal or an expiry) and "none"
+    (never asked: no state for the channel nor for "any"). "allowed" is `consent_q`."""
+    if state == "allowed":
+        return consent_q(purpose=purpose, channel=channel, now=now)
+    ref = OuterRef("pk")
+    channels = [channel, rules.ANY] if channel != rules.ANY else [rules.ANY]
+    if state == "none":
+        return ~Q(Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                     channel__in=channels)))
+    closed = [ConsentRecord.WITHDRAWN, ConsentRecord.EXPIRED]
+    own = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                             channel=channel, status__in=closed))
+    if channel == rules.ANY:
+        return Q(own)
+    specific = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                  channel=channel))
+    fallback = Exists(ConsentState.objects.filter(customer_id=ref, purpose=purpose,
+                                                  channel=rules.ANY, status__in=closed))
+    return Q(own) | (~Q(specific) & Q(fallback))
 
 
 def consent_allows(*, customer_id: int, channel: str, purpose: str) -> bool:
@@ -115,12 +156,14 @@ def customer_consent(*, user, customer_id: int, history_limit: int = 50) -> Cust
     today = timezone.localdate(now)
     states = list(ConsentState.objects.filter(customer=customer).select_related("record")
                   .order_by("purpose", "channel"))
+    minor = rules.minor_until(customer, today)
     cells = []
     for state in states:
         valid = (state.status == ConsentRecord.GRANTED
                  and (state.expires_at is None or state.expires_at > now)
-                 and (state.guardian_consent or state.minor_until is None
-                      or state.minor_until <= today))
+                 and (state.guardian_consent or (
+                     (state.minor_until is None or state.minor_until <= today)
+                     and minor is None)))
         cells.append(ConsentCell(state.purpose, rules.purpose_label(state.purpose),
                                  state.channel, rules.channel_label(state.channel),
                                  state.status, valid, state.record.recorded_at,
@@ -132,7 +175,7 @@ def customer_consent(*, user, customer_id: int, history_limit: int = 50) -> Cust
                                      rules.channel_label(rules.ANY), "", False, None, None, ""))
     history = list(ConsentRecord.objects.filter(customer=customer)
                    .select_related("recorded_by")[:history_limit])
-    return CustomerConsent(customer.pk, rules.minor_until(customer), cells, history)
+    return CustomerConsent(customer.pk, minor, cells, history)
 
 
 def consent_counts(*, user, purpose: str, channel: str) -> dict[str, int]:

@@ -179,6 +179,26 @@ def consents_record_imported(*, actor: Actor, items: Iterable[ImportedConsent],
     return len(entries)
 
 
+def consent_minor_refresh(*, customer_id: int) -> int:
+    """Recompute `minor_until` on a customer's grants after their birthday or ID number
+    changed (the ID number's birth date is read from the encrypted value): a child found to
+    be under 14 needs a guardian's consent from now on. Returns the states changed."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return 0
+    until = rules.minor_until(customer)
+    return ConsentState.objects.filter(customer_id=customer_id,
+                                       status=ConsentRecord.GRANTED).exclude(
+        minor_until=until).update(minor_until=until)
+
+
+def on_customer_changed(event) -> None:
+    """Subscriber of customer.field_changed: refresh the under-14 dates when the birthday
+    or the ID number changed."""
+    if event.customer_id and {"birthday", "id_number"} & set(event.changes or {}):
+        consent_minor_refresh(customer_id=event.customer_id)
+
+
 def consents_expire_due(*, now: datetime | None = None) -> int:
     """Grants whose expiry has passed become "expired" (a ledger line each, source system)."""
     now = now or timezone.now()

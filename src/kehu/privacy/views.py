@@ -359,12 +359,14 @@ def public_request(request):
     """The public request form (access, deletion, withdrawal …): opens a request for the
     privacy team, who verify the requester's identity before acting."""
     form = forms.PublicRequestForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             row = dsr.request_open(actor=Actor.from_request(request), intake="form",
                                    **form.cleaned_data)
         except DomainError as exc:
             show_errors(form, exc)
+            status = exc.status  # 429 past the hourly allowance
         else:
             return render(request, "privacy/public_request.html", {"done": row})
-    return render(request, "privacy/public_request.html", {"form": form})
+    return render(request, "privacy/public_request.html", {"form": form}, status=status)

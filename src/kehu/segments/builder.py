@@ -25,7 +25,27 @@ NUMBER_KINDS = {"number"}
 INT_OPS = {"in_last_days", "not_in_last_days", "anniversary_next_days"}
 
 
+def _extension(kind: str):
+    """The registered condition type a higher app added for the builder (privacy's consent),
+    or None."""
+    from kehu.segments.definition import CONDITION_TYPES
+
+    found = CONDITION_TYPES.get(kind)
+    return found if found is not None and found.label is not None else None
+
+
+def node_types() -> list[tuple[str, Any]]:
+    """The blocks the builder offers: the built-in ones, then the registered ones."""
+    from kehu.segments.definition import CONDITION_TYPES
+
+    extra = [(name, ct.label) for name, ct in CONDITION_TYPES.items() if ct.label is not None]
+    return NODE_TYPES[:-1] + extra + NODE_TYPES[-1:]
+
+
 def blank(kind: str) -> dict[str, Any]:
+    extension = _extension(kind)
+    if extension is not None:
+        return extension.blank()
     if kind == "group":
         return {"type": "group", "match": "all", "conditions": []}
     if kind == "field":
@@ -65,6 +85,8 @@ def parse(data, fields: dict, prefix: str = "r") -> dict[str, Any]:
                                 "conditions": children}
     elif kind == "field":
         node = _parse_field(data, fields, prefix)
+    elif _extension(kind) is not None:
+        node = _extension(kind).parse(data, prefix)
     elif kind == "spend":
         node = {"type": "spend", "op": data.get(f"{prefix}.op", "gte"),
                 "value": _number(data.get(f"{prefix}.value", ""))}
@@ -137,7 +159,7 @@ def apply_edit(definition: dict[str, Any], edit: str) -> dict[str, Any]:
     drops a node. Unknown edits change nothing."""
     tree = copy.deepcopy(definition)
     parts = edit.split(":")
-    if parts[0] == "add" and len(parts) == 3 and parts[2] in dict(NODE_TYPES):
+    if parts[0] == "add" and len(parts) == 3 and parts[2] in dict(node_types()):
         group = _find(tree, parts[1])
         if group is not None and group.get("type") == "group" and len(
                 group["conditions"]) < MAX_CHILDREN:
@@ -180,6 +202,11 @@ def view_tree(node: dict[str, Any], fields: dict, prefix: str = "r") -> dict[str
         out["children"] = [view_tree(child, fields, f"{prefix}.c{i}")
                            for i, child in enumerate(inner.get("conditions", []))]
         out["n"] = len(out["children"])
+        return out
+    extension = _extension(kind)
+    if extension is not None:
+        out["template"] = extension.template
+        out.update(extension.view(inner))
         return out
     if kind == "field":
         spec = fields.get(inner.get("field"))

@@ -70,6 +70,15 @@ class ConditionType:
     keys: tuple[str, ...]
     validate: Any
     compile: Any
+    # The builder page's block for it (all optional; without `label` the builder does not
+    # offer it): its name, a blank node, a parser (posted form, prefix) -> node, the
+    # template inputs' context (node) -> dict, the template, and a description (node) -> text.
+    label: Any = None
+    blank: Any = None
+    parse: Any = None
+    view: Any = None
+    template: str = ""
+    describe: Any = None
 
 
 CONDITION_TYPES: dict[str, ConditionType] = {}

@@ -84,6 +84,10 @@ def _line(node: dict[str, Any], names: _Names) -> dict[str, Any]:
         return {"text": _("Not:"), "children": [_line(node["condition"], names)]}
     if kind == "field":
         return {"text": _field(node, names)}
+    from kehu.segments.definition import CONDITION_TYPES
+
+    if kind in CONDITION_TYPES and CONDITION_TYPES[kind].describe is not None:
+        return {"text": CONDITION_TYPES[kind].describe(node)}
     if kind == "spend":
         amount = _("Spent %(op)s ¥%(value)s") % {"op": _COUNT_OPS.get(node["op"], node["op"]),
                                                  "value": node["value"]}

@@ -18,7 +18,7 @@ from kehu.customers.listing import DEFAULT_COLUMNS, cell_value, choice_labels, l
 from kehu.customers.selectors import customer_present
 from kehu.interactions.models import Event, Interaction
 from kehu.segments import selectors, services
-from kehu.segments.builder import NODE_TYPES, apply_edit, parse, view_tree
+from kehu.segments.builder import apply_edit, node_types, parse, view_tree
 from kehu.segments.definition import Catalogue
 from kehu.segments.describe import describe
 from kehu.segments.library import TEMPLATES
@@ -40,7 +40,7 @@ def _pickers(request):
             continue  # the picker offers only fields the caller may put conditions on
         groups.setdefault(str(spec.group), []).append((spec.key, spec.label))
     return catalogue, {
-        "field_groups": list(groups.items()), "node_types": NODE_TYPES,
+        "field_groups": list(groups.items()), "node_types": node_types(),
         "event_types": Event.TYPES, "interaction_kinds": Interaction.KINDS,
         "ticket_kinds": Ticket.KINDS,
         "products": list(product_list(request.user, active_only=True)
