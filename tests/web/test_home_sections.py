@@ -143,7 +143,7 @@ def test_rep_sees_own_stalled_deals_and_customers_to_win_back(client, book):
 
 
 def test_manager_sees_team_and_alerts(client, book):
-    manager, rep, other = book["manager"], book["rep"], book["other"]
+    manager = book["manager"]
     home, page = _home(client, manager)
     assert home.focus == "manager"
     assert [s.key for s in home.sections] == ["alerts", "team"]
