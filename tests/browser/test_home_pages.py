@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # role -> (username, the sections its home shows, a Chinese heading it carries)
 ROLES = {
-    "sales_rep": ("rep", ["stalled_deals", "win_back"], "我的停滞商机"),
+    "sales_rep": ("rep", ["tasks", "stalled_deals", "win_back"], "我的停滞商机"),
     "sales_manager": ("manager", ["alerts", "team"], "本月团队"),
     "service_agent": ("agent", ["queue"], "我的工单队列与 SLA"),
     "data_steward": ("steward", ["quality", "duplicates"], "重复客户队列"),

@@ -119,7 +119,17 @@ def test_rep_sees_own_stalled_deals_and_customers_to_win_back(client, book):
     rep = book["rep"]
     home, page = _home(client, rep)
     assert home.focus == "rep"
-    assert [s.key for s in home.sections] == ["stalled_deals", "win_back"]
+    assert [s.key for s in home.sections] == ["tasks", "stalled_deals", "win_back"]
+    today = timezone.localdate()
+    for key, tab, expected in (("tasks_today", "today", FollowUpTask.objects.filter(
+            assignee=rep, status="open", due_date=today).count()),
+            ("tasks_overdue", "overdue", FollowUpTask.objects.filter(
+                assignee=rep, status="open", due_date__lt=today).count())):
+        figure = _figure(home, "tasks", key)
+        assert figure.value == expected == 1 and f"tab={tab}" in figure.url
+        assert _list_size(client, figure.url) == 1
+    assert [row[3].text for row in _section(home, "tasks").rows] == ["回访报价", "发合同"]
+    assert "催款" not in page  # the other rep's task
     # Independent count: the rep's open deals in their stage at least the stage's limit.
     now = timezone.now()
     expected = sum(1 for d in Deal.objects.filter(owner=rep, status="open").select_related(

@@ -120,6 +120,31 @@ def _month_bounds() -> tuple[dt.datetime, dt.datetime]:
 # Sales rep -----------------------------------------------------------------------------------
 
 
+def tasks_section(user) -> Section | None:
+    """My tasks today: what is due today and what is overdue, as the "my tasks" tabs."""
+    from kehu.interactions import selectors as interactions
+
+    if not user.access.can("customer.view"):
+        return None
+    counts = interactions.follow_up_tab_counts(user, mine=True)
+    agenda = interactions.follow_up_agenda(user, mine=True, upcoming_days=0)
+    rows = [[Cell(_("overdue") if t.due_date < agenda.date else _("today"),
+                  alert=t.due_date < agenda.date),
+             Cell(_day(t.due_date)), Cell(t.customer.name, reverse("cards:card",
+                                                                   args=[t.customer_id])),
+             Cell(t.title)] for t in [*agenda.overdue, *agenda.today][:TABLE_ROWS]]
+    return Section(
+        "tasks", _("My tasks today"),
+        figures=[Figure("tasks_today", _("Due today"), counts["today"],
+                        _url("interactions:follow_ups", tab="today")),
+                 Figure("tasks_overdue", _("Overdue"), counts["overdue"],
+                        _url("interactions:follow_ups", tab="overdue"),
+                        alert=bool(counts["overdue"]))],
+        headers=[_("When"), _("Due"), _("Customer"), _("Task")], rows=rows,
+        empty=_("Nothing due. Well done."),
+        links=[(_("All my follow-ups"), reverse("interactions:follow_ups"))])
+
+
 def _stalled_figures(user, deals, key: str, label: str, **params) -> list[Figure]:
     """Stalled deals per pipeline (the deal list shows one pipeline at a time)."""
     from kehu.pipeline import selectors as pipeline
@@ -567,7 +592,7 @@ def errors_section(user) -> Section | None:
 
 
 SECTIONS: dict[str, list[Callable[..., Section | None]]] = {
-    "rep": [stalled_deals_section, win_back_section],
+    "rep": [tasks_section, stalled_deals_section, win_back_section],
     "manager": [alerts_section, team_section],
     "marketer": [segments_section, tiers_section, channels_section],
     "agent": [queue_section],
