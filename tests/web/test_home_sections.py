@@ -248,6 +248,7 @@ def test_steward_sees_quality_and_duplicates(client, book, make_user):
     assert low.value == CustomerQuality.objects.filter(score__lt=50).count() == 2
     assert _list_size(client, low.url) == 2
     assert _figure(home, "quality", "quality_average").value == 55.0
+    assert _figure(home, "quality", "quality_unscored").value == 5 - 3
     duplicates = _figure(home, "duplicates", "duplicates")
     assert duplicates.value == 1 and _list_size(client, duplicates.url) == 1
 

@@ -77,6 +77,7 @@ def build(*, user, period, params) -> BoardData:
         {"name": _("Tickets opened"), "data": [b["opened"] for b in buckets]},
         {"name": _("Tickets resolved"), "data": [b["resolved"] for b in buckets]},
         {"name": _("SLA breached"), "data": [b["breached"] for b in buckets]}])
+    volume["yAxis"]["minInterval"] = 1  # whole tickets
     satisfaction = charts.line(labels, [
         {"name": _("CSAT (%)"), "data": [round(100 * b["good"] / b["ratings"], 1)
                                           if b["ratings"] else None for b in buckets]},

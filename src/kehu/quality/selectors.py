@@ -258,3 +258,24 @@ def quality_trend(*, user, start: dt.date, end: dt.date | None = None) -> list[d
              "completeness": s.completeness, "validity": s.validity, "freshness": s.freshness,
              "invalid_customers": s.invalid_customers, "stale_customers": s.stale_customers,
              "pending_duplicates": s.pending_duplicates} for s in rows.order_by("day")]
+
+
+@dataclass(frozen=True)
+class QualityHeadline:
+    customers: int
+    scored: int
+    average_score: float | None
+    low: int  # score below 50
+
+
+def quality_headline(*, user) -> QualityHeadline:
+    """The few figures a home page shows (one aggregate over the customers the user sees;
+    the full summary with fields and staleness is quality_summary)."""
+    user.access.require("quality.view")
+    head = customers.customer_queryset(user=user).aggregate(
+        customers=Count("pk"), scored=Count("quality"), average=Avg("quality__score"),
+        low=Count("pk", filter=Q(quality__score__lt=50)))
+    return QualityHeadline(
+        customers=head["customers"], scored=head["scored"],
+        average_score=None if head["average"] is None else round(float(head["average"]), 1),
+        low=head["low"])

@@ -334,14 +334,13 @@ def tiers_section(user) -> Section | None:
 
     if not (user.access.can("scoring.view") and user.access.can("customer.view")):
         return None
-    grid = scoring.rfm_grid(user=user)
     figures = [Figure(f"tier_{t['tier']}", t["label"], t["count"],
                       _url("customers:list", value_tier=t["tier"]))
-               for t in grid["tiers"]]
-    last = grid["last_run"]
+               for t in scoring.value_tier_counts(user=user)]
+    last = scoring.last_scoring_run()
     return Section(
         "tiers", _("Value tiers"), figures=figures,
-        note=_("Scored %(when)s.") % {"when": _day(last["at"])} if last else _(
+        note=_("Scored %(when)s.") % {"when": _day(last.finished_at)} if last else _(
             "Customer value has not been scored yet."),
         links=[(_("RFM heat map"), reverse("scoring:rfm"))] + _board_link(
             user, "portrait", _("High-value customer portrait")))
@@ -430,22 +429,18 @@ def quality_section(user) -> Section | None:
 
     if not (user.access.can("quality.view") and user.access.can("customer.view")):
         return None
-    summary = quality.quality_summary(user=user)
+    head = quality.quality_headline(user=user)
     figures = [
         Figure("quality_average", _("Average quality score"),
-               summary.average_score if summary.average_score is not None else 0,
+               head.average_score if head.average_score is not None else 0,
                reverse("quality:dashboard")),
-        Figure("quality_low", _("Score below 50"), summary.bands["low"],
-               _url("customers:list", quality_below=50), alert=bool(summary.bands["low"])),
-        Figure("quality_stale", _("No contact in %(days)s days") % {"days": summary.stale_days},
-               summary.stale_customers, _url("customers:list", stale_days=summary.stale_days)),
+        Figure("quality_low", _("Score below 50"), head.low,
+               _url("customers:list", quality_below=50), alert=bool(head.low)),
+        Figure("quality_unscored", _("Not scored yet"), head.customers - head.scored,
+               reverse("quality:dashboard"), alert=head.customers > head.scored),
     ]
-    rows = [[Cell(f.label), Cell(f"{f.percent}%", num=True),
-             Cell(str(f.missing), num=True)] for f in summary.completeness if f.missing][:5]
     return Section(
         "quality", _("Data quality"), figures=figures,
-        headers=[_("Worst fields"), _("Filled"), _("Missing")], rows=rows,
-        empty=_("Every weighted field is filled."),
         links=[(_("Data quality"), reverse("quality:dashboard"))]
         + _board_link(user, "quality", _("Quality trend")))
 
