@@ -146,3 +146,13 @@ def test_quality_board_trend_and_figures(client, desk, make_user):
     own = build_board(board, user=desk["rep"], period=named_period("last_90"))
     assert own.figure("average").value == 40.0 and own.figure("low").value == 1
     assert [c.key for c in own.charts] == ["bands"] and own.notes
+
+
+def test_boards_are_listed_for_the_roles_that_may_open_them(make_user, api_client_for):
+    listed = {role: {b["key"] for b in api_client_for(make_user(role)).get(
+        "/api/v1/dashboards").json()} for role in ("service_agent", "data_steward", "sales_rep")}
+    assert "service" in listed["service_agent"] and "quality" not in listed["service_agent"]
+    assert "quality" in listed["data_steward"] and "service" not in listed["data_steward"]
+    assert not {"service", "quality"} & listed["sales_rep"]
+    assert api_client_for(make_user("sales_rep")).get(
+        "/api/v1/dashboards/service").status_code == 404

@@ -301,3 +301,9 @@ def test_audit_log_is_on_the_audit_page_not_on_home(client, book, make_user):
     assert "customer.special_probe" not in page and 'data-testid="recent-audit"' not in page
     audit = client.get(reverse("core:audit")).content.decode()
     assert "customer.special_probe" in audit
+
+
+def test_a_user_without_a_role_gets_the_common_page_only(client, make_user):
+    home, page = _home(client, make_user(None))
+    assert home.focus == "general" and home.sections == []
+    assert 'data-testid="home-sections"' not in page
