@@ -150,6 +150,21 @@ def test_rep_sees_own_stalled_deals_and_customers_to_win_back(client, book):
     assert [row[0].text for row in _section(home, "win_back").rows] == ["刘洋", "张伟"]
     assert "王芳" not in page and "年度维保" not in page
     assert "我的停滞商机" in page and "需要挽回的客户" in page
+    assert "win_back_p_alive" not in [f.key for f in _section(home, "win_back").figures]
+
+
+def test_rep_win_back_counts_churn_probability_once_predicted(client, book):
+    from kehu.prediction.models import CustomerPrediction
+
+    rep, now = book["rep"], timezone.now()
+    for name, p_alive in (("张伟", 0.2), ("刘洋", 0.8), ("王芳", 0.1)):
+        CustomerPrediction.objects.create(customer=book["customers"][name], p_alive=p_alive,
+                                          expected_purchases_90d=0.5, scored_at=now)
+    home, _page = _home(client, rep)
+    figure = _figure(home, "win_back", "win_back_p_alive")
+    assert figure.value == CustomerPrediction.objects.filter(
+        customer__owner=rep, p_alive__lt=0.5).count() == 1  # not 王芳: another rep's
+    assert _list_size(client, figure.url) == 1
 
 
 def test_manager_sees_team_and_alerts(client, book):

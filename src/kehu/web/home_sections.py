@@ -182,6 +182,7 @@ def stalled_deals_section(user) -> Section | None:
 
 
 # (list filter, code): the customers worth winning back before they are lost.
+CHURN_P_ALIVE = 50  # percent
 WIN_BACK = [("value_tier", "dormant"), ("rfm_segment", "at_risk"),
             ("rfm_segment", "cant_lose"), ("rfm_segment", "about_to_sleep")]
 
@@ -207,6 +208,17 @@ def win_back_section(user) -> Section | None:
                       _customer_count(user, owner="me", **{key: code}),
                       _url("customers:list", owner="me", **{key: code}))
                for key, code in WIN_BACK]
+    from django.apps import apps
+
+    if apps.is_installed("kehu.prediction"):
+        from kehu.prediction import selectors as prediction
+
+        if prediction.predictions_visible(user=user).filter(customer__owner=user).exists():
+            # Once the customer-base model has run: customers unlikely still to be active.
+            figures.append(Figure(
+                "win_back_p_alive", _("P(alive) below %(p)s%%") % {"p": CHURN_P_ALIVE},
+                _customer_count(user, owner="me", p_alive_below=CHURN_P_ALIVE),
+                _url("customers:list", owner="me", p_alive_below=CHURN_P_ALIVE)))
     wanted = Q(value__value_tier="dormant") | Q(value__rfm_segment__in=[
         code for key, code in WIN_BACK if key == "rfm_segment"])
     rows = []
