@@ -151,7 +151,7 @@ def _stalled_figures(user, deals, key: str, label: str, **params) -> list[Figure
 
     counts = dict(deals.order_by().values("pipeline_id").annotate(n=Count("pk"))
                   .values_list("pipeline_id", "n"))
-    pipelines = list(pipeline.pipeline_list(user, include_inactive=True))
+    pipelines = list(pipeline.pipeline_list(user))  # the lists offer active pipelines
     shown = [p for p in pipelines if counts.get(p.pk)] or [
         p for p in pipelines if p.is_default][:1]
     return [Figure(f"{key}_{p.pk}" if len(shown) > 1 else key,
