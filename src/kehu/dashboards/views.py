@@ -37,4 +37,6 @@ def board(request, key: str):
     data = build_board(found, user=request.user, period=period, params=request.GET)
     context = {"board": found, "boards": boards_for(request.user), "data": data,
                "period": period, "periods": PERIODS, "period_error": error}
-    return render(request, found.template, context, status=400 if error else 200)
+    # `embed=1`: the board's body alone, for another page to load into itself (htmx).
+    template = "dashboards/_board_embed.html" if request.GET.get("embed") == "1" else found.template
+    return render(request, template, context, status=400 if error else 200)

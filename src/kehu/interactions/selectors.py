@@ -446,3 +446,15 @@ def open_follow_ups_for(*, assignee_id: int, customer_ids: list[int]) -> int:
         total += FollowUpTask.objects.filter(assignee_id=assignee_id, status="open",
                                              customer_id__in=ids[start:start + 5000]).count()
     return total
+
+
+def interaction_counts_by_actor(user, *, actor_ids: Sequence[int], since: dt.datetime,
+                                until: dt.datetime) -> dict[int, int]:
+    """Interactions each of these users logged in [since, until) on customers `user` may see
+    (a team's follow-up activity for its manager)."""
+    from django.db.models import Count
+
+    rows = (rows_of_visible_customers(user=user, queryset=Interaction.objects.all())
+            .filter(actor_id__in=list(actor_ids), occurred_at__gte=since, occurred_at__lt=until)
+            .order_by().values("actor_id").annotate(n=Count("id")).values_list("actor_id", "n"))
+    return dict(rows)

@@ -233,15 +233,8 @@ def quality_summary(*, user) -> QualitySummary:
         medium=Count("pk", filter=Q(quality__score__gte=50, quality__score__lt=80)),
         high=Count("pk", filter=Q(quality__score__gte=80)))
     stale = visible.filter(pk__in=stale_customers(config.stale_days).values("pk")).count()
-    trend = []
-    if user.access.scope == "all":
-        since = timezone.localdate() - dt.timedelta(days=TREND_DAYS)
-        trend = [{"day": s.day.isoformat(), "average_score": s.average_score,
-                  "completeness": s.completeness, "validity": s.validity,
-                  "freshness": s.freshness, "invalid_customers": s.invalid_customers,
-                  "stale_customers": s.stale_customers,
-                  "pending_duplicates": s.pending_duplicates}
-                 for s in QualitySnapshot.objects.filter(day__gte=since).order_by("day")]
+    trend = [{**point, "day": point["day"].isoformat()} for point in quality_trend(
+        user=user, start=timezone.localdate() - dt.timedelta(days=TREND_DAYS))]
     return QualitySummary(
         customers=head["customers"], scored=head["scored"],
         average_score=None if head["average"] is None else round(float(head["average"]), 1),
@@ -250,3 +243,39 @@ def quality_summary(*, user) -> QualitySummary:
         invalid=_invalid(visible, labels, head["customers"]),
         stale_days=config.stale_days, stale_customers=stale,
         pending_duplicates=_pending_duplicates(user), trend=trend)
+
+
+def quality_trend(*, user, start: dt.date, end: dt.date | None = None) -> list[dict[str, Any]]:
+    """The daily snapshots (whole-base figures) from `start` to `end`, oldest first; only for
+    users who see every customer (anyone else gets none: the figures would leak the rest)."""
+    user.access.require("quality.view")
+    if user.access.scope != "all":
+        return []
+    rows = QualitySnapshot.objects.filter(day__gte=start)
+    if end is not None:
+        rows = rows.filter(day__lte=end)
+    return [{"day": s.day, "customers": s.customers, "average_score": s.average_score,
+             "completeness": s.completeness, "validity": s.validity, "freshness": s.freshness,
+             "invalid_customers": s.invalid_customers, "stale_customers": s.stale_customers,
+             "pending_duplicates": s.pending_duplicates} for s in rows.order_by("day")]
+
+
+@dataclass(frozen=True)
+class QualityHeadline:
+    customers: int
+    scored: int
+    average_score: float | None
+    low: int  # score below 50
+
+
+def quality_headline(*, user) -> QualityHeadline:
+    """The few figures a home page shows (one aggregate over the customers the user sees;
+    the full summary with fields and staleness is quality_summary)."""
+    user.access.require("quality.view")
+    head = customers.customer_queryset(user=user).aggregate(
+        customers=Count("pk"), scored=Count("quality"), average=Avg("quality__score"),
+        low=Count("pk", filter=Q(quality__score__lt=50)))
+    return QualityHeadline(
+        customers=head["customers"], scored=head["scored"],
+        average_score=None if head["average"] is None else round(float(head["average"]), 1),
+        low=head["low"])

@@ -147,3 +147,16 @@ def scoring_runs(*, user, limit: int = 10) -> list[ScoringRun]:
 __all__ = ["SEGMENT_LABELS", "TIER_LABELS", "card_value", "customer_value_get",
            "lifecycle_history", "rfm_grid", "rule_labels", "scoring_runs",
            "scoring_settings_read", "value_present"]
+
+
+def value_tier_counts(*, user) -> list[dict[str, Any]]:
+    """Customers per value tier among those the user may see (one grouped query), every
+    tier present, in the tiers' order."""
+    counts = dict(_visible_values(user).order_by().values("value_tier")
+                  .annotate(n=Count("pk")).values_list("value_tier", "n"))
+    return [{"tier": code, "label": str(label), "count": counts.get(code, 0)}
+            for code, label in VALUE_TIERS]
+
+
+def last_scoring_run() -> ScoringRun | None:
+    return ScoringRun.objects.filter(finished_at__isnull=False).first()

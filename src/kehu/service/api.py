@@ -28,7 +28,7 @@ def _codes(choices):
     return Literal[tuple(code for code, _label in choices)]  # type: ignore[valid-type]
 
 
-Queue = Literal["mine", "team", "unassigned", "breaching", "open", "all"]
+Queue = Literal["mine", "team", "unassigned", "breaching", "breached", "open", "all"]
 Category = _codes(Complaint.CATEGORIES)
 Severity = _codes(Complaint.SEVERITIES)
 MessageKind = _codes(TicketMessage.KINDS)
@@ -186,7 +186,7 @@ class QueueFilters(Schema):
 
 @router.get("/service/queue", response=list[QueueTicketOut],
             summary="A ticket queue: mine, team, unassigned, breaching (soonest due first), "
-                    "open, all")
+                    "breached, open, all")
 @paginate(Page)
 def list_queue(request, filters: Query[QueueFilters]):
     return selectors.ticket_queue(request.user, queue=filters.queue, search=filters.search,

@@ -25,7 +25,7 @@ from kehu.service.models import (
 from kehu.transactions import selectors as tickets
 from kehu.transactions.models import Ticket, TicketMessage, TicketStatusChange
 
-QUEUES = ("mine", "team", "unassigned", "breaching", "open", "all")
+QUEUES = ("mine", "team", "unassigned", "breaching", "breached", "open", "all")
 OPEN = ("open", "in_progress", "waiting_customer")
 SOON = dt.timedelta(hours=4)
 
@@ -35,12 +35,13 @@ def ticket_queue(user, *, queue: str = "mine", search: str = "", status: str = "
                  ) -> QuerySet[Ticket]:
     """A queue of tickets the user may see: mine (assigned to me, not done), team (assigned
     to my team), unassigned, breaching (a running clock past its warning, or due within four
-    hours, most urgent first), open, all. Merged duplicates are left out of the work queues."""
+    hours, most urgent first), breached (a clock missed or running past due), open, all.
+    Merged duplicates are left out of the work queues."""
     now = now or timezone.now()
     rows = tickets.ticket_list(user, search=search).select_related("sla", "complaint")
     if queue != "all":
         rows = rows.filter(merged_into__isnull=True)
-    if queue in ("mine", "team", "unassigned", "breaching", "open"):
+    if queue in ("mine", "team", "unassigned", "breaching", "breached", "open"):
         rows = rows.filter(status__in=OPEN)
     if queue == "mine":
         rows = rows.filter(assignee_id=user.pk)
@@ -51,20 +52,29 @@ def ticket_queue(user, *, queue: str = "mine", search: str = "", status: str = "
         rows = rows.filter(assignee__isnull=True)
     elif queue == "breaching":
         rows = rows.filter(Q(sla__attention_at__lte=now) | Q(sla__due_at__lte=now + SOON))
+    elif queue == "breached":
+        rows = rows.filter(breached_q(now))
     if status:
         rows = rows.filter(status=status)
     if priority:
         rows = rows.filter(priority=priority)
     if kind:
         rows = rows.filter(kind=kind)
-    if queue == "breaching":
+    if queue in ("breaching", "breached"):
         return rows.order_by("sla__due_at", "pk")
     return rows.order_by("-opened_at", "-id")
 
 
+def breached_q(now: dt.datetime, prefix: str = "sla__") -> Q:
+    """A ticket's SLA is breached: a clock was missed, or a running one is past due."""
+    return (Q(**{f"{prefix}first_response_breached": True})
+            | Q(**{f"{prefix}next_response_breached": True})
+            | Q(**{f"{prefix}resolution_breached": True}) | Q(**{f"{prefix}due_at__lte": now}))
+
+
 def queue_counts(user, *, now: dt.datetime | None = None) -> dict[str, int]:
     return {q: ticket_queue(user, queue=q, now=now).count()
-            for q in ("mine", "team", "unassigned", "breaching")}
+            for q in ("mine", "team", "unassigned", "breaching", "breached")}
 
 
 @dataclass(frozen=True)
@@ -260,3 +270,89 @@ def calendar_years(calendar: BusinessCalendar) -> list[dict[str, Any]]:
         entry["holidays" if kind == CalendarDay.HOLIDAY else "workdays"] += 1
         entry["provisional"] = entry["provisional"] or provisional
     return [years[y] for y in sorted(years)]
+
+
+# The service board ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """The service board's figures over the tickets the user may see (merged duplicates left
+    out): the queues now, and for the period [start, end] tickets opened and resolved, SLA
+    breaches among those opened, and satisfaction (CSAT: share of ratings 4 or 5) of those
+    resolved. `days` holds the same per day, for the trend."""
+
+    open: int
+    unassigned: int
+    breaching: int
+    breached: int
+    opened: int
+    resolved: int
+    with_sla: int
+    breached_in_period: int
+    ratings: int
+    average_rating: float | None
+    csat: float | None  # percent
+    days: list[dict[str, Any]]
+    by_agent: list[dict[str, Any]]
+
+
+def _day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    return (dt.datetime.combine(start, dt.time.min, tzinfo=tz),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def service_stats(user, *, start: dt.date, end: dt.date,
+                  now: dt.datetime | None = None) -> ServiceStats:
+    from django.db.models import Avg, Count, Sum
+    from django.db.models.functions import TruncDate
+
+    now = now or timezone.now()
+    since, until = _day_bounds(start, end)
+    tz = timezone.get_current_timezone()
+    counts = queue_counts(user, now=now)
+    base = tickets.ticket_list(user).filter(merged_into__isnull=True).order_by()
+    opened = base.filter(opened_at__gte=since, opened_at__lt=until)
+    resolved = base.filter(resolved_at__gte=since, resolved_at__lt=until)
+    head = opened.aggregate(n=Count("pk"), with_sla=Count("sla"),
+                            breached=Count("pk", filter=breached_q(now)))
+    rated = resolved.filter(satisfaction__isnull=False)
+    rating = rated.aggregate(n=Count("pk"), avg=Avg("satisfaction"),
+                             good=Count("pk", filter=Q(satisfaction__gte=4)))
+    days: dict[dt.date, dict[str, Any]] = {}
+
+    def day(value: dt.date) -> dict[str, Any]:
+        return days.setdefault(value, {"day": value, "opened": 0, "resolved": 0, "breached": 0,
+                                       "ratings": 0, "good": 0, "rating_sum": 0})
+
+    for row in (opened.annotate(d=TruncDate("opened_at", tzinfo=tz)).values("d")
+                .annotate(n=Count("pk"), b=Count("pk", filter=breached_q(now)))):
+        entry = day(row["d"])
+        entry["opened"], entry["breached"] = row["n"], row["b"]
+    for row in resolved.annotate(d=TruncDate("resolved_at", tzinfo=tz)).values("d").annotate(
+            n=Count("pk"), r=Count("satisfaction"),
+            good=Count("pk", filter=Q(satisfaction__gte=4)),
+            total=Sum("satisfaction")):
+        entry = day(row["d"])
+        entry.update(resolved=row["n"], ratings=row["r"], good=row["good"],
+                     rating_sum=row["total"] or 0)
+    open_rows = base.filter(status__in=OPEN)
+    agents = (open_rows.values("assignee_id", "assignee__username", "assignee__display_name")
+              .annotate(n=Count("pk"), b=Count("pk", filter=breached_q(now)))
+              .order_by("-n", "assignee__username"))
+    by_agent = [{"assignee_id": row["assignee_id"],
+                 "name": row["assignee__display_name"] or row["assignee__username"] or "",
+                 "open": row["n"], "breached": row["b"]} for row in agents[:20]]
+    return ServiceStats(
+        open=ticket_queue(user, queue="open", now=now).count(), unassigned=counts["unassigned"],
+        breaching=counts["breaching"], breached=counts["breached"], opened=head["n"],
+        resolved=resolved.count(), with_sla=head["with_sla"],
+        breached_in_period=head["breached"], ratings=rating["n"],
+        average_rating=None if rating["avg"] is None else round(float(rating["avg"]), 2),
+        csat=_percent(rating["good"], rating["n"]),
+        days=[days[d] for d in sorted(days)], by_agent=by_agent)

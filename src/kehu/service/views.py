@@ -36,7 +36,8 @@ from kehu.transactions import ticket_services
 
 PAGE_SIZE = 50
 QUEUE_LABELS = {"mine": _("Mine"), "team": _("My team"), "unassigned": _("Unassigned"),
-                "breaching": _("Breaching soon"), "open": _("All open"), "all": _("All")}
+                "breaching": _("Breaching soon"), "breached": _("SLA breached"),
+                "open": _("All open"), "all": _("All")}
 
 
 def _found(read, *args, **kwargs):
@@ -64,6 +65,9 @@ def queue(request):
         "queues": [(q, QUEUE_LABELS[q]) for q in selectors.QUEUES],
         "counts": selectors.queue_counts(request.user, now=now),
         "query": request.GET.urlencode(),
+        # The service board (kehu.dashboards, key "service") is embedded for those who work
+        # tickets; its page checks the same permission.
+        "can_board": request.user.access.can("ticket.manage"),
     }
     template = "service/_queue_results.html" if request.htmx else "service/queue.html"
     return render(request, template, context)

@@ -1,9 +1,12 @@
 """The home page: what a user should look at first, in their role and scope.
 
-A sales rep sees the follow-ups due today and overdue, the customers of theirs that changed
-last, and their own figures; a manager the team's; a service agent the open tickets; a data
-steward the duplicates waiting. Every figure comes from the owning app's selectors, so
-scope and permissions are theirs.
+The common part: the user's figures (their customers, follow-ups due, new customers …), the
+follow-up agenda, the customers that changed last, quick links. Then the role's own sections
+(web/home_sections.py): a sales rep's stalled deals and customers to win back, a manager's
+alerts and team, a marketer's segments, tiers and channels, a service agent's queue and SLA,
+a data steward's quality and duplicates, compliance's privacy requests and audit alerts, an
+administrator's system status. Every figure comes from the owning app's selectors, so scope
+and permissions are theirs. The audit log itself lives on the audit page, not here.
 """
 
 from __future__ import annotations
@@ -23,19 +26,11 @@ from kehu.identity import selectors as identity
 from kehu.interactions.selectors import FollowUpAgenda, follow_up_agenda, follow_up_list
 from kehu.segments import selectors as segments
 from kehu.transactions import selectors as transactions
+from kehu.web.home_sections import Figure, Section, focus_of, sections_for
 
 RECENT_CUSTOMERS = 8
 AGENDA_ROWS = 8
 NEW_CUSTOMER_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Figure:
-    key: str
-    label: str
-    value: int
-    url: str
-    alert: bool = False  # worth acting on (overdue follow-ups, urgent tickets)
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,8 @@ class HomePage:
     recent_url: str
     links: list[tuple[str, str]]  # (label, url)
     team_members: list = field(default_factory=list)
+    focus: str = "general"  # what the role works on (home_sections.focus_of)
+    sections: list[Section] = field(default_factory=list)  # the role's own sections
 
 
 def _url(name: str, **params) -> str:
@@ -109,9 +106,11 @@ def home_page(*, user) -> HomePage:
         figures.append(Figure("segments", str(_("Segments")),
                               segments.segment_list(user=user).count(), reverse("segments:list")))
     team_members = accounts.team_members(user=user, team=user.team) if user.team_id else []
+    focus = focus_of(user)
     return HomePage(figures=figures, agenda=agenda, recent_customers=recent,
                     recent_title=str(recent_title), recent_url=recent_url,
-                    links=_quick_links(access), team_members=team_members)
+                    links=_quick_links(access), team_members=team_members, focus=focus,
+                    sections=sections_for(user, focus))
 
 
 # (url name, label, permission): the first things people start from the home page.
