@@ -103,7 +103,7 @@ def _chart(key: str, title: str, steps: list[dict]) -> Chart:
 
 def _table(key: str, title: str, steps: list[dict]) -> Table:
     return Table(key, title, [
-        Column("step", _("Step")), Column("count", _("Count"), "number"),
+        Column("step", _("Step")), Column("count", _("Reached"), "number"),
         Column("amount", _("Amount"), "money"), Column("conversion", _("Conversion"), "percent"),
         Column("drop_off", _("Drop-off"), "percent"),
         Column("median_days", _("Median days in step"), "number")],

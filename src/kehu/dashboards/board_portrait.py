@@ -56,12 +56,12 @@ def _group(user, params):
             note = _("segment: no such segment for you; showing the high-value tier.")
         else:
             if segments:
-                controls.append(Control("segment", _("Group"), [("", _("High-value tier"))]
+                controls.append(Control("segment", _("Compare"), [("", _("High-value tier"))]
                                         + [(str(pk), name) for pk, name in segments], raw))
             return (segment_members_queryset(user=user, segment=segment).order_by(),
                     {"segment": str(segment.pk)}, segment.name, controls, note)
     if segments:
-        controls.append(Control("segment", _("Group"), [("", _("High-value tier"))]
+        controls.append(Control("segment", _("Compare"), [("", _("High-value tier"))]
                                 + [(str(pk), name) for pk, name in segments], ""))
     tier = LIST_FILTERS["value_tier"]
     return (tier.apply(base, HIGH_VALUE), {"value_tier": HIGH_VALUE}, _("High-value tier"),
@@ -130,10 +130,10 @@ def _rows(feature_key, title, group_counts, base_counts, group_size, base_size, 
 def _chart(key, title, rows, group_name) -> Chart:
     highlight = {"color": "#dc2626"}
     group = [charts.point(r["group_share"], name=r["label"], url=r["group_url"],
-                          count=r["group_count"], lift=r["lift"],
+                          code=str(r["value"]), count=r["group_count"], lift=r["lift"],
                           **({"itemStyle": highlight} if r["over"] else {})) for r in rows]
     base = [charts.point(r["base_share"], name=r["label"], url=r["base_url"],
-                         count=r["base_count"]) for r in rows]
+                         code=str(r["value"]), count=r["base_count"]) for r in rows]
     option = charts.bar([r["label"] for r in rows], [
         {"name": _("%(group)s share %%") % {"group": group_name}, "data": group},
         {"name": _("Whole base share %"), "data": base}], horizontal=True)
