@@ -130,3 +130,33 @@ def test_page_renders_in_chinese_and_api_agrees(book, client, api_client_for):
     counts, _amounts, _medians = _lifecycle_expected(book, None)
     lifecycle = next(t for t in body["tables"] if t["key"] == "lifecycle")
     assert [r["count"] for r in lifecycle["rows"]] == counts
+
+
+def test_deal_export_keeps_the_step_filter(book, client):
+    from django.urls import reverse
+
+    data = _board(book.admin)
+    step = data.table("deals").rows[2]
+    client.force_login(book.admin)
+    query = step["url"].split("?", 1)[1]
+    answer = client.get(f"{reverse('interchange:deals_export')}?{query}&format=csv")
+    assert answer.status_code == 200
+    body = b"".join(answer.streaming_content) if answer.streaming else answer.content
+    lines = [line for line in body.decode("utf-8-sig").splitlines() if line.strip()]
+    assert len(lines) - 1 == step["count"]
+
+
+def test_a_second_pipeline_can_be_chosen(book):
+    from kehu.core.actor import Actor
+    from kehu.pipeline import services
+
+    other = services.pipeline_create(actor=Actor(user=book.admin), name="渠道管道", stages=[
+        {"name": "接触", "probability": 10, "kind": "open"},
+        {"name": "成交", "probability": 100, "kind": "won"},
+        {"name": "丢失", "probability": 0, "kind": "lost"}])
+    data = _board(book.admin)
+    control = next(c for c in data.controls if c.key == "pipeline")
+    assert {value for value, _label in control.options} >= {str(other.pk)}
+    chosen = _board(book.admin, pipeline=str(other.pk))
+    assert [r["count"] for r in chosen.table("deals").rows] == [0, 0]
+    assert next(c for c in chosen.controls if c.key == "pipeline").selected == str(other.pk)
