@@ -152,3 +152,18 @@ def test_birthday_dates_are_not_in_the_board(book):
     for spec in book.specs:
         if spec.birthday:
             assert spec.birthday.isoformat() not in text
+
+
+def test_api_takes_the_segment_and_says_when_it_cannot(book, api_client_for):
+    from kehu.segments.models import Segment, SegmentMembership
+
+    segment = Segment.objects.create(name="样本", definition={"match": "all", "conditions": []})
+    SegmentMembership.objects.create(segment=segment, customer=book.customers["甲一"])
+    body = api_client_for(book.rep_a).get(
+        f"/api/v1/dashboards/portrait?segment={segment.pk}").json()
+    figures = {f["key"]: f["value"] for f in body["figures"]}
+    assert figures["group_size"] == 1 and figures["base_size"] == len(book.mine("a"))
+    assert body["controls"][0]["selected"] == str(segment.pk)
+    missing = api_client_for(book.rep_a).get("/api/v1/dashboards/portrait?segment=999999").json()
+    assert any(note.startswith("segment:") for note in missing["notes"])
+    assert {f["key"]: f["value"] for f in missing["figures"]}["group_size"] == 2  # high value
