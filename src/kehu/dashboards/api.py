@@ -40,6 +40,7 @@ class BoardDataOut(Schema):
     charts: list[dict[str, Any]]
     tables: list[dict[str, Any]]
     notes: list[str]
+    controls: list[dict[str, Any]] = []
 
 
 class BoardQuery(Schema):
@@ -49,6 +50,7 @@ class BoardQuery(Schema):
     team: int | None = Field(None, ge=1, le=2**31 - 1)
     owner: int | None = Field(None, ge=1, le=2**31 - 1)
     segment: int | None = Field(None, ge=1, le=2**31 - 1)
+    pipeline: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 @router.get("/dashboards", response={200: list[BoardOut], **ERROR_RESPONSES},

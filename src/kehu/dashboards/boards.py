@@ -41,7 +41,8 @@ class Chart:
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text, number, money, percent, date
+    kind: str = "text"  # text, number, money, percent, date; action: a POST button
+    # (htmx) to the row's "<key>_url", labelled with the row's value
 
 
 @dataclass
@@ -54,11 +55,22 @@ class Table:
 
 
 @dataclass
+class Control:
+    """A choice beside the period (which pipeline, which segment): a query parameter `key`."""
+
+    key: str
+    label: str
+    options: list[tuple[str, str]]  # (value, label); ("", …) first for "none chosen"
+    selected: str = ""
+
+
+@dataclass
 class BoardData:
     figures: list[Figure] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "prediction has not run yet"
+    controls: list[Control] = field(default_factory=list)
 
     def figure(self, key: str) -> Figure:
         return next(item for item in self.figures if item.key == key)

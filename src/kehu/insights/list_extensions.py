@@ -38,6 +38,17 @@ def register_list_extensions() -> None:
         api_field=(float | None, Field(None, ge=0, le=1,
                                        description="Churn risk at least (0-1)"))))
 
+    def at_risk(qs, value):
+        from kehu.insights.selectors import at_risk_condition
+
+        return qs.filter(at_risk_condition())
+
+    register_filter(ListFilter(
+        "at_risk", _("At risk of churning"), lambda text: True if text == "1" else None,
+        at_risk, permission="scoring.view", widget="hidden",
+        api_field=(str, Field("", description="1: customers at risk (an at-risk RFM segment, "
+                                              "or medium/high churn risk)"))))
+
     def present(access, customer, row) -> dict:
         if row is None or not access.can("scoring.view"):
             return {"churn_risk": None, "churn_level": None}

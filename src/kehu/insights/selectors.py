@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 
 from kehu.customers.models import Customer
 from kehu.customers.selectors import customer_check_visible, rows_of_visible_customers
@@ -161,6 +161,33 @@ def churn_list(*, user, level: str = "", owner: int | str | None = None,
         })
     return {"items": out, "count": pages.count, "page": current.number,
             "pages": pages.num_pages}
+
+
+# RFM segments that mean "slipping away now": 即将沉睡 and 休眠 (asleep), 有流失风险 and 不能失去
+# (good customers to win back). With a medium or high churn risk, the churn board's "at risk".
+AT_RISK_SEGMENTS = ("about_to_sleep", "hibernating", "at_risk", "cant_lose")
+AT_RISK_LEVELS = ("medium", "high")
+
+
+def at_risk_condition() -> Q:
+    """Customers at risk of churning: in an at-risk RFM segment now, or scored at medium or
+    high churn risk. The one definition behind the churn board and the list's `at_risk`."""
+    return (Q(value__rfm_segment__in=AT_RISK_SEGMENTS)
+            | Q(churn__level__in=AT_RISK_LEVELS))
+
+
+def value_at_stake():
+    """A customer's value at stake: the 12-month CLV where kehu.prediction scored them, else
+    the spend in the RFM window (as on the churn-warning list)."""
+    from django.db.models.functions import Coalesce
+
+    return Coalesce("prediction__clv_12m", "value__monetary")
+
+
+def last_contact():
+    """The customer's latest interaction, as a subquery on Customer rows."""
+    return Subquery(Interaction.objects.filter(customer_id=OuterRef("pk")).order_by()
+                    .values("customer_id").annotate(at=Max("occurred_at")).values("at"))
 
 
 def churn_overview(*, user) -> dict[str, Any]:

@@ -459,13 +459,25 @@ def next_action_task_create(*, actor: Actor, customer: Customer, code: str, user
 
 
 def churn_follow_up_create(*, actor: Actor, customer: Customer):
-    """The churn-warning list's one click: a retention call for tomorrow, for the owner."""
+    """The churn-warning list's and the churn board's one click: a retention call for
+    tomorrow, for the owner. A customer without a churn score but in an at-risk RFM segment
+    (selectors.AT_RISK_SEGMENTS) gets a win-back call named after the segment."""
     from kehu.interactions.services import follow_up_create
+    from kehu.scoring.labels import RFM_SEGMENTS
 
     row = CustomerChurn.objects.filter(customer_id=customer.pk).first()
-    if row is None:
-        raise ValidationFailed(details={"customer": [_("This customer has no churn risk.")]})
-    title = _("Retention call: %(name)s (churn risk %(pct)d%%)") % {
-        "name": customer.name, "pct": round(row.churn_risk * 100)}
+    if row is not None:
+        title = _("Retention call: %(name)s (churn risk %(pct)d%%)") % {
+            "name": customer.name, "pct": round(row.churn_risk * 100)}
+    else:
+        from kehu.insights.selectors import AT_RISK_SEGMENTS
+        from kehu.scoring.selectors import card_value
+
+        value = card_value(user=actor.user, customer=customer) if actor.user else None
+        segment = (value or {}).get("rfm_segment")
+        if segment not in AT_RISK_SEGMENTS:
+            raise ValidationFailed(details={"customer": [_("This customer has no churn risk.")]})
+        title = _("Win-back call: %(name)s (%(segment)s)") % {
+            "name": customer.name, "segment": dict(RFM_SEGMENTS)[segment]}
     return follow_up_create(actor=actor, customer=customer, title=title[:200],
                             due_date=timezone.localdate() + dt.timedelta(days=1))

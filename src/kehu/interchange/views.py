@@ -302,10 +302,20 @@ def _deal_filters(params) -> dict:
             and 1 <= int(text[5:]) <= 12:
         month = dt.date(int(text[:4]), int(text[5:]), 1)
     status = params.get("status", "")
+
+    def day(name):
+        try:
+            return dt.date.fromisoformat(params.get(name, ""))
+        except ValueError:
+            return None
+
+    reached = number("reached_stage")
     return {"pipeline_id": number("pipeline"), "owner_id": number("owner"),
             "team_id": number("team"), "close_month": month,
             "status": status if status in ("open", "won", "lost") else "",
-            "search": params.get("q", "")[:100], "stalled": params.get("stalled") == "on"}
+            "search": params.get("q", "")[:100], "stalled": params.get("stalled") == "on",
+            "reached_stage_id": reached if reached and reached <= 2**31 - 1 else None,
+            "created_from": day("created_from"), "created_to": day("created_to")}
 
 
 @requires("customer.export")

@@ -294,6 +294,10 @@ class DealFilters(Schema):
     customer_id: Id | None = None
     search: str = Field("", max_length=100)
     stalled: Flag = False
+    reached_stage_id: Id | None = Field(None, description="Deals that reached this stage or "
+                                                          "a later one (lost stages excluded)")
+    created_from: dt.date | None = Field(None, description="Opened on or after (YYYY-MM-DD)")
+    created_to: dt.date | None = Field(None, description="Opened on or before (YYYY-MM-DD)")
 
 
 def _deal_filters(request, filters: DealFilters) -> dict[str, Any]:
@@ -302,7 +306,8 @@ def _deal_filters(request, filters: DealFilters) -> dict[str, Any]:
             "status": filters.status or "", "owner_id": owner.pk if owner else None,
             "team_id": filters.team_id, "close_month": month_of(filters.close_month),
             "customer_id": filters.customer_id, "search": filters.search,
-            "stalled": filters.stalled}
+            "stalled": filters.stalled, "reached_stage_id": filters.reached_stage_id,
+            "created_from": filters.created_from, "created_to": filters.created_to}
 
 
 @router.get("/deals", response=list[DealOut], summary="Deals in your scope, by close date")

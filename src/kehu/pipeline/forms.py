@@ -25,6 +25,11 @@ class BoardFilterForm(forms.Form):
                                choices=[("", _("All")), ("open", _("Open")), ("won", _("Won")),
                                         ("lost", _("Lost"))])
     stalled = forms.BooleanField(label=_("Stalled only"), required=False)
+    # Drill-downs from the funnel board (kept as hidden inputs so paging keeps them).
+    reached_stage = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1,
+                                       widget=forms.HiddenInput)
+    created_from = forms.DateField(required=False, widget=forms.HiddenInput)
+    created_to = forms.DateField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, pipelines=(), users=(), teams=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from kehu.pipeline.forecast import (
     won_between,
 )
 from kehu.pipeline.models import (
+    LOST,
     OPEN,
     Contract,
     ContractAttachment,
@@ -106,12 +107,38 @@ def deal_queryset(user) -> QuerySet[Deal]:
     return _scoped(user, Deal.objects.all())
 
 
+def reached_position() -> Subquery:
+    """The furthest stage a deal has been in (its highest stage position among its stays,
+    lost stages left out): the one definition of "reached a stage" behind the funnel board and
+    the deal list's `reached_stage` filter."""
+    stays = (DealStageHistory.objects.filter(deal_id=OuterRef("pk")).exclude(stage__kind=LOST)
+             .order_by().values("deal_id").annotate(top=Max("stage__position")).values("top"))
+    return Subquery(stays)
+
+
+def deals_reached(deals: QuerySet[Deal], stage: Stage) -> QuerySet[Deal]:
+    """The deals (of the stage's pipeline) that reached `stage` or a later one."""
+    return (deals.filter(pipeline_id=stage.pipeline_id).annotate(reached=reached_position())
+            .filter(reached__gte=stage.position))
+
+
 def deal_list(user, *, pipeline_id: int | None = None, stage_id: int | None = None,
               status: str = "", owner_id: int | None = None, team_id: int | None = None,
               close_month: dt.date | None = None, customer_id: int | None = None,
-              search: str = "", stalled: bool = False) -> QuerySet[Deal]:
-    """Deals in the user's scope, by expected close date."""
+              search: str = "", stalled: bool = False, reached_stage_id: int | None = None,
+              created_from: dt.date | None = None, created_to: dt.date | None = None
+              ) -> QuerySet[Deal]:
+    """Deals in the user's scope, by expected close date. `reached_stage_id`: deals that got
+    at least as far as that stage (the funnel's drill-down); `created_from`/`created_to`:
+    opened in those days (inclusive)."""
     deals = deal_queryset(user).select_related("customer", "stage", "pipeline", "owner", "team")
+    if reached_stage_id:
+        stage = Stage.objects.filter(pk=reached_stage_id).exclude(kind=LOST).first()
+        deals = deals_reached(deals, stage) if stage is not None else deals.none()
+    if created_from:
+        deals = deals.filter(created_at__gte=_day_start(created_from))
+    if created_to:
+        deals = deals.filter(created_at__lt=_day_start(created_to + dt.timedelta(days=1)))
     if pipeline_id:
         deals = deals.filter(pipeline_id=pipeline_id)
     if stage_id:
@@ -135,6 +162,19 @@ def deal_list(user, *, pipeline_id: int | None = None, stage_id: int | None = No
             "id", "stage_entered_at", "stage__stalled_days") if is_stalled(d)]
         deals = deals.filter(pk__in=ids)
     return deals.order_by("expected_close_date", "id")
+
+
+def stage_stays(deals: QuerySet[Deal], *, limit: int) -> list[tuple[int, float]]:
+    """(stage id, days spent) of the latest `limit` finished stays of these deals in a stage."""
+    rows = (DealStageHistory.objects.filter(deal__in=deals.values("pk"), exited_at__isnull=False)
+            .order_by("-exited_at", "-pk").values_list("stage_id", "entered_at", "exited_at")
+            [:limit])
+    return [(stage, max(0.0, (left - began).total_seconds() / 86400))
+            for stage, began, left in rows]
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def filter_people(user) -> tuple[list, list[Team]]:

@@ -117,7 +117,10 @@ def deal_list(request):
     form, pipeline, filters, data = _filters(request)
     rows = selectors.deal_list(request.user, pipeline_id=pipeline.pk,
                                status=data.get("status") or "", search=data.get("q") or "",
-                               stalled=bool(data.get("stalled")), **filters)
+                               stalled=bool(data.get("stalled")),
+                               reached_stage_id=data.get("reached_stage"),
+                               created_from=data.get("created_from"),
+                               created_to=data.get("created_to"), **filters)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -66,6 +66,18 @@ def register_list_extensions() -> None:
             api_field=(int | None, Field(None, ge=1, le=5,
                                          description=f"{key[0].upper()} score, 1-5"))))
 
+    def reached(qs, value):
+        from kehu.scoring.selectors import customers_reached_lifecycle
+
+        return customers_reached_lifecycle(qs, value)
+
+    funnel = ("lead", "prospect", "customer", "loyal")
+    register_filter(ListFilter(
+        "lifecycle_reached", _("Reached lifecycle stage"),
+        lambda text: text if text in funnel else None, reached, widget="hidden",
+        api_field=(str, Field("", description="Customers that reached this lifecycle stage or "
+                                              "a later one (lead, prospect, customer, loyal)"))))
+
     def present(access, customer, value) -> dict:
         if value is None or not access.can("scoring.view"):
             return {"value_tier": None, "rfm_segment": None, "rfm_code": None, "monetary": None}

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Sum
+from django.db.models import Case, Count, IntegerField, Max, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest
 
 from kehu.customers.models import Customer
 from kehu.customers.selectors import customer_check_visible, rows_of_visible_customers
@@ -95,6 +96,49 @@ def lifecycle_history(*, user, customer: Customer, limit: int = 20) -> list[dict
     } for row in rows]
 
 
+# The lifecycle funnel's steps in order; a churned customer had reached "customer" (customers
+# churn only after ordering), so it counts there unless its history shows it got further.
+LIFECYCLE_FUNNEL = ("lead", "prospect", "customer", "loyal")
+_RANK = {**{stage: rank for rank, stage in enumerate(LIFECYCLE_FUNNEL)}, "churned": 2}
+
+
+def _rank_of(column: str) -> Case:
+    return Case(*[When(**{column: stage}, then=Value(rank)) for stage, rank in _RANK.items()],
+                default=Value(0), output_field=IntegerField())
+
+
+def lifecycle_reached_rank():
+    """The furthest lifecycle step a customer has reached (index into LIFECYCLE_FUNNEL): the
+    higher of the current stage and every stage in its history. The one definition behind the
+    funnel board and the customer list's `lifecycle_reached` filter."""
+    history = (LifecycleStageChange.objects.filter(customer_id=OuterRef("pk")).order_by()
+               .values("customer_id").annotate(top=Max(_rank_of("to_stage"))).values("top"))
+    return Greatest(_rank_of("lifecycle_stage"),
+                    Coalesce(Subquery(history, output_field=IntegerField()), Value(0)))
+
+
+def customers_reached_lifecycle(customers, stage: str):
+    """The customers (a Customer queryset) that reached lifecycle step `stage` or a later one."""
+    return (customers.annotate(lifecycle_reached=lifecycle_reached_rank())
+            .filter(lifecycle_reached__gte=LIFECYCLE_FUNNEL.index(stage)))
+
+
+def lifecycle_stays(customers, *, limit: int) -> list[tuple[str, float]]:
+    """(stage left, days spent in it) for the latest `limit` moves out of a stage by these
+    customers: the stay began at the move into that stage, else when the customer was added."""
+    entered = (LifecycleStageChange.objects
+               .filter(customer_id=OuterRef("customer_id"), to_stage=OuterRef("from_stage"),
+                       changed_at__lte=OuterRef("changed_at"))
+               .exclude(pk=OuterRef("pk")).order_by("-changed_at", "-pk").values("changed_at")[:1])
+    rows = (LifecycleStageChange.objects.filter(customer__in=customers.values("pk"))
+            .exclude(from_stage="")
+            .annotate(began=Coalesce(Subquery(entered), "customer__created_at"))
+            .order_by("-changed_at", "-pk").values_list("from_stage", "changed_at", "began")
+            [:limit])
+    return [(stage, max(0.0, (left - began).total_seconds() / 86400))
+            for stage, left, began in rows]
+
+
 def _visible_values(user):
     user.access.require("scoring.view")
     return rows_of_visible_customers(user=user, queryset=CustomerValue.objects.all())
@@ -144,8 +188,9 @@ def scoring_runs(*, user, limit: int = 10) -> list[ScoringRun]:
     return list(ScoringRun.objects.all()[:limit])
 
 
-__all__ = ["SEGMENT_LABELS", "TIER_LABELS", "card_value", "customer_value_get",
-           "lifecycle_history", "rfm_grid", "rule_labels", "scoring_runs",
+__all__ = ["LIFECYCLE_FUNNEL", "SEGMENT_LABELS", "TIER_LABELS", "card_value",
+           "customer_value_get", "customers_reached_lifecycle", "lifecycle_history",
+           "lifecycle_reached_rank", "lifecycle_stays", "rfm_grid", "rule_labels", "scoring_runs",
            "scoring_settings_read", "value_present"]
 
 

@@ -84,6 +84,12 @@ def segment_members_queryset(*, user, segment: Segment) -> QuerySet[Customer]:
     return customer_queryset(user=user).filter(pk__in=members).order_by("-pk")
 
 
+def segment_member_ids(segment_id: int) -> QuerySet:
+    """Ids of a segment's materialised members, as a subquery (the customer list's `segment`
+    filter applies it to rows the list has already scoped)."""
+    return SegmentMembership.objects.filter(segment_id=segment_id).values("customer_id")
+
+
 def segment_members_page(*, user, segment: Segment, cursor: str | None = None,
                          limit: int = 50) -> tuple[list[Customer], str | None]:
     """One keyset page of members (by id, descending) and the cursor of the next page."""

@@ -31,6 +31,47 @@ OPEN_TICKET_STATUSES = ("open", "in_progress")
 
 
 
+# Purchases as customer attributes (portrait board, list filters) ----------------------------
+
+
+def first_purchase_channel():
+    """The sales channel of a customer's first purchase (`Order.PURCHASE_STATUSES`), as a
+    subquery on Customer rows; empty when the order named none, None when never bought."""
+    from django.db.models import OuterRef, Subquery
+
+    first = (Order.objects.filter(customer_id=OuterRef("pk"), status__in=Order.PURCHASE_STATUSES)
+             .order_by("ordered_at", "pk").values("sales_channel")[:1])
+    return Subquery(first)
+
+
+def buyers_of(product_id: int) -> QuerySet:
+    """Ids of the customers who bought the product (a purchase line), as a subquery."""
+    return (OrderLine.objects.filter(product_id=product_id,
+                                     order__status__in=Order.PURCHASE_STATUSES)
+            .values("order__customer_id"))
+
+
+def products_bought_by(customers: QuerySet[Customer], *, limit: int) -> list[tuple[int, str, int]]:
+    """(product id, name, distinct buyers) among `customers` (already scoped by the caller),
+    most buyers first, at most `limit` products; one GROUP BY query."""
+    rows = (OrderLine.objects.filter(order__status__in=Order.PURCHASE_STATUSES,
+                                     order__customer__in=customers.values("pk"))
+            .order_by().values("product_id", "product__name")
+            .annotate(n=Count("order__customer_id", distinct=True))
+            .order_by("-n", "product_id")[:limit])
+    return [(r["product_id"], r["product__name"], r["n"]) for r in rows]
+
+
+def buyers_of_products(customers: QuerySet[Customer], product_ids: list[int]) -> dict[int, int]:
+    """Product id -> distinct buyers among `customers`, for the given products."""
+    rows = (OrderLine.objects.filter(order__status__in=Order.PURCHASE_STATUSES,
+                                     order__customer__in=customers.values("pk"),
+                                     product_id__in=product_ids)
+            .order_by().values("product_id")
+            .annotate(n=Count("order__customer_id", distinct=True)))
+    return {r["product_id"]: r["n"] for r in rows}
+
+
 # Products ------------------------------------------------------------------------
 
 

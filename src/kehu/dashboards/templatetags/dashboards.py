@@ -47,3 +47,15 @@ def cell(row: dict, column, first: bool = False):
     if url:
         return format_html('<a href="{}">{}</a>', url, text)
     return text
+
+
+@register.simple_tag
+def action_cell(row: dict, column):
+    """A POST button (htmx; the page sends the CSRF header) to the row's `<key>_url`, labelled
+    with the row's value; empty when the row has no such URL (not allowed for the viewer)."""
+    url = row.get(f"{column.key}_url")
+    if not url:
+        return ""
+    return format_html('<form hx-post="{}" hx-swap="outerHTML"><button type="submit" '
+                       'data-testid="action-{}">{}</button></form>', url, column.key,
+                       row.get(column.key) or column.label)

@@ -8,8 +8,14 @@
       if (box.dataset.drawn) return;
       var source = document.getElementById(box.dataset.option);
       if (!source) return;
+      // The height arrives as data (an inline style attribute would break the CSP).
+      if (box.dataset.height) box.style.height = box.dataset.height + "px";
       var chart = window.echarts.init(box, null, { renderer: "canvas" });
-      chart.setOption(JSON.parse(source.textContent));
+      var option = JSON.parse(source.textContent);
+      // Tooltips drawn on the canvas: ECharts' HTML tooltips carry style attributes the CSP
+      // (style-src 'self') refuses.
+      if (option.tooltip) option.tooltip.renderMode = "richText";
+      chart.setOption(option);
       chart.on("click", function (params) {
         var url = params.data && params.data.url;
         if (url && url.charAt(0) === "/") window.location.assign(url);
