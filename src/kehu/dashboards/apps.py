@@ -9,7 +9,6 @@ class DashboardsConfig(AppConfig):
 
     def ready(self):
         from kehu.core import labels
-
         from kehu.core.events import subscribe
         from kehu.dashboards import summaries
 

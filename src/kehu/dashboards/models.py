@@ -34,6 +34,10 @@ class DailyCustomerSummary(models.Model):
         indexes = [models.Index(fields=["owner_id", "day"], name="dash_cust_sum_owner"),
                    models.Index(fields=["team_id", "day"], name="dash_cust_sum_team")]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.source}: {self.customers}"
+
+
 
 class DailyOrderSummary(models.Model):
     """Purchase orders (Order.PURCHASE_STATUSES) per order day × owner × team × sales channel ×
@@ -54,6 +58,10 @@ class DailyOrderSummary(models.Model):
         indexes = [models.Index(fields=["owner_id", "day"], name="dash_order_sum_owner"),
                    models.Index(fields=["team_id", "day"], name="dash_order_sum_team")]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.sales_channel}: {self.orders} / {self.amount}"
+
+
 
 class DailyInteractionSummary(models.Model):
     """Interactions logged per day × the user who logged them × the customer's owner and team."""
@@ -70,6 +78,10 @@ class DailyInteractionSummary(models.Model):
         indexes = [models.Index(fields=["owner_id", "day"], name="dash_inter_sum_owner"),
                    models.Index(fields=["team_id", "day"], name="dash_inter_sum_team")]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.actor_id}: {self.interactions}"
+
+
 
 class SummaryLedger(models.Model):
     """What one customer contributes to the summaries now (keys and amounts as JSON)."""
@@ -77,3 +89,6 @@ class SummaryLedger(models.Model):
     customer_id = models.BigIntegerField(primary_key=True)
     contribution = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}"

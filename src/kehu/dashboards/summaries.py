@@ -242,7 +242,7 @@ def summaries_check() -> list[str]:
         for value in contributions(chunk).values():
             _add(expected, value, 1)
     differing = []
-    for table, (model, key_fields, measure_fields) in TABLES.items():
+    for table, (model, _keys, _measures) in TABLES.items():
         rows = []
         for key, measures in expected.get(table, {}).items():
             if any(measures):
