@@ -95,8 +95,8 @@ def test_rep_sees_only_own_numbers(book):
     assert data.figure("follow_ups").value == own["follow_ups"] == 4
     assert data.figure("deals_won").value == 1
     assert data.figure("won_amount").value == 20000.0
-    # 2 paid orders in the period (300 + 100); the refunded one is not a purchase
-    assert data.figure("aov").value == own["aov"] == 200.0
+    # 3 purchases in the period (300 + 100 + 500); the refunded one is not a purchase
+    assert data.figure("aov").value == own["aov"] == 300.0
     assert data.figure("overdue").value == 2
 
 
