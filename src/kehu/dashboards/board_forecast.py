@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -77,6 +78,19 @@ def _rate(won: Decimal, target: Decimal | None) -> float | None:
     return round(float(100 * won / target), 1) if target else None
 
 
+def month_label(year: int, month: int) -> str:
+    """"12月" this year, "2025年12月" another (the year only when it is not this year)."""
+    if year == timezone.localdate().year:
+        return _("Month %(month)s") % {"month": month}
+    return _("%(year)s-%(month)02d") % {"year": year, "month": month}
+
+
+def quarter_label(year: int, number: int) -> str:
+    if year == timezone.localdate().year:
+        return _("Q%(n)s") % {"n": number}
+    return _("%(year)s Q%(n)s") % {"year": year, "n": number}
+
+
 def _kind(params) -> tuple[str, str]:
     wanted = (params.get("target") or "").strip()
     if not wanted:
@@ -99,8 +113,7 @@ def build(*, user, period: Period, params) -> BoardData:
     count = min(MAX_MONTHS, (period.end.year - first.year) * 12 + period.end.month - first.month + 1)
     months = forecast_months(deals, first, count)
     month_targets = [scope_target(user, Target.MONTH, m.month.year, m.month.month) for m in months]
-    labels = [_("%(year)s-%(month)02d") % {"year": m.month.year, "month": m.month.month}
-              for m in months]
+    labels = [month_label(m.month.year, m.month.month) for m in months]
     option = charts.bar(labels, [
         {"name": _("Won"), "data": [float(m.won) for m in months]},
         {"name": _("Commit"), "data": [float(m.commit) for m in months]},
@@ -131,7 +144,7 @@ def build(*, user, period: Period, params) -> BoardData:
         target = scope_target(user, Target.QUARTER, quarter.year, number)
         won = won_between(deals, q_first, q_after)
         pipeline = _pipeline_in(deals, q_first, q_after)
-        quarter_rows.append({"quarter": _("%(year)s Q%(n)s") % {"year": quarter.year, "n": number},
+        quarter_rows.append({"quarter": quarter_label(quarter.year, number),
                              "target": float(target) if target is not None else None,
                              "won": float(won), "pipeline": float(pipeline),
                              "forecast": float(won + pipeline), "attainment": _rate(won, target),
@@ -149,8 +162,8 @@ def build(*, user, period: Period, params) -> BoardData:
     target = scope_target(user, kind, year, number)
     won = won_between(deals, t_first, t_after)
     pipeline = _pipeline_in(deals, t_first, t_after)
-    name = (_("%(year)s Q%(n)s") if kind == Target.QUARTER else _("%(year)s-%(n)02d")) % {
-        "year": year, "n": number}
+    name = (quarter_label(year, number) if kind == Target.QUARTER
+            else month_label(year, number))
     data.figures = [
         Figure("target", _("Target %(period)s") % {"period": name},
                float(target) if target is not None else None, unit="¥"),

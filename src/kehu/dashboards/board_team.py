@@ -249,8 +249,8 @@ def build(*, user, period: Period, params) -> BoardData:
     before_follow, before_new = _weekly(user, period.previous())
     weeks = [_("Week %(n)s") % {"n": n + 1} for n in range(len(now_follow))]
     data.charts.append(Chart("trend", _("Weekly trend against the previous period"), charts.line(
-        weeks, [{"name": _("Follow-ups"), "data": now_follow},
-                {"name": _("Follow-ups, previous period"), "data": before_follow},
+        weeks, [{"name": _("Follow-ups logged"), "data": now_follow},
+                {"name": _("Follow-ups logged, previous period"), "data": before_follow},
                 {"name": _("New customers"), "data": now_new},
                 {"name": _("New customers, previous period"), "data": before_new}])))
     return data
