@@ -63,6 +63,7 @@ def make_book(make_user) -> Book:
     admin = make_user("admin", is_superuser=True, display_name="管理员")
     period = Period("custom", today - dt.timedelta(days=27), today)
     book = Book([team_a, team_b], [a1, a2, b1], manager, admin, period)
+    pipeline.pipeline_ensure_default(actor=SYSTEM)  # transactional (browser) tests flush it
     product = ProductFactory(unit_price="100.00")
     plan = [  # owner, source, days ago created, lifecycle
         (a1, "web", 1, "lead"), (a1, "web", 3, "customer"), (a1, "wechat", 10, "lead"),

@@ -8,6 +8,8 @@
       if (box.dataset.drawn) return;
       var source = document.getElementById(box.dataset.option);
       if (!source) return;
+      // The height comes as data (an inline style attribute would break the CSP).
+      box.style.height = (parseInt(box.dataset.height, 10) || 320) + "px";
       var chart = window.echarts.init(box, null, { renderer: "canvas" });
       chart.setOption(JSON.parse(source.textContent));
       chart.on("click", function (params) {
