@@ -157,3 +157,7 @@ def test_page_and_api(book, client, api_client_for):
     assert 'data-testid="table-reps"' in page.content.decode()
     body = api_client_for(book.reps[0]).get("/api/v1/dashboards/team?period=last_30").json()
     assert [row["id"] for row in body["tables"][0]["rows"]] == [book.reps[0].pk]
+    admin = api_client_for(book.admin).get(
+        "/api/v1/dashboards/team?period=last_30&rank_by=won_amount").json()
+    amounts = [row["won_amount"] for row in admin["tables"][0]["rows"]]
+    assert amounts == sorted(amounts, reverse=True) and amounts[0] == 20000.0
