@@ -211,11 +211,14 @@ def build(*, user, period: Period, params) -> BoardData:
     data.tables.append(Table("teams", _("Attainment by team, %(period)s") % {"period": name},
                              [Column("name", _("Team")), *columns], team_rows,
                              empty=_("No teams in view.")))
-    shown = [r for r in rep_rows if r["target"] is not None][:20]
-    data.charts.append(Chart("attainment", _("Attainment by sales rep"), charts.bar(
-        [r["name"] for r in shown], [{"name": _("Attainment"), "data": [
-            charts.point(r["attainment"], name=r["name"], url=r["url"]) for r in shown]}],
-        horizontal=True), height=max(200, 28 * len(shown) + 60)))
+    shown = rep_rows[:20]
+    data.charts.append(Chart("attainment", _("Won against target by sales rep"), charts.bar(
+        [r["name"] for r in shown], [
+            {"name": _("Won"), "data": [charts.point(r["won"], name=r["name"], url=r["url"])
+                                        for r in shown]},
+            {"name": _("Target"), "data": [charts.point(r["target"], name=r["name"])
+                                           for r in shown]}],
+        horizontal=True), height=max(200, 40 * len(shown) + 60)))
     return data
 
 
