@@ -51,6 +51,10 @@ class BoardQuery(Schema):
     owner: int | None = Field(None, ge=1, le=2**31 - 1)
     segment: int | None = Field(None, ge=1, le=2**31 - 1)
     pipeline: int | None = Field(None, ge=1, le=2**31 - 1)
+    rank_by: str | None = Field(None, max_length=30, description="team board: the measure "
+                                "the ranking sorts by")
+    target: str | None = Field(None, max_length=10, description="forecast board: month or "
+                               "quarter")
 
 
 @router.get("/dashboards", response={200: list[BoardOut], **ERROR_RESPONSES},

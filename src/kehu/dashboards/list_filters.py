@@ -5,6 +5,11 @@ Registered like every app's list filter, so a bar's link opens the same rows on 
 the API, exports and the CLI. All are drill-down only (hidden inputs on the list page). The age
 band is a condition on the birthday: refused to a caller who may not condition on it
 (AccessPolicy.may_condition_on), so a masked birthday cannot be recovered band by band.
+
+The summary boards add:
+`reached=customer`: the lifecycle stage shows the customer has bought into a relationship
+(customer, loyal or churned: summary_selectors.CONVERTED_STAGES); `reached=order`: at least
+one purchase order (Order.PURCHASE_STATUSES); `no_source=1`: no source channel recorded.
 """
 
 from __future__ import annotations
@@ -64,11 +69,27 @@ def _id(text: str) -> int | None:
 def _check_age(access, value) -> None:
     access.require_condition("customer.birthday", path="age_band", label=_("Birthday"))
 
+REACHED = ("customer", "order")
+
+
+def _reached(text: str) -> str | None:
+    return text if text in REACHED else None
+
+
+def _apply_reached(queryset, value: str):
+    from kehu.dashboards.summary_selectors import CONVERTED_STAGES
+    from kehu.transactions.models import Order
+
+    if value == "customer":
+        return queryset.filter(lifecycle_stage__in=CONVERTED_STAGES)
+    return queryset.filter(pk__in=Order.objects.filter(
+        status__in=Order.PURCHASE_STATUSES).values("customer_id"))
+
 
 def register_list_filters() -> None:
     from ninja import Field
 
-    from kehu.customers.fields import ListFilter, register_filter
+    from kehu.customers.fields import LIST_FILTERS, ListFilter, register_filter
     from kehu.customers.models import Customer
     from kehu.segments.selectors import segment_member_ids
     from kehu.transactions.models import Order
@@ -112,3 +133,13 @@ def register_list_filters() -> None:
         permission="segment.view", widget="hidden",
         api_field=(int | None, Field(None, ge=1, le=MAX_ID,
                                      description="Members of this segment (id)"))))
+    if "reached" not in LIST_FILTERS:
+        register_filter(ListFilter(
+            "reached", _("Reached"), _reached, _apply_reached, widget="hidden",
+            api_field=(str, Field("", max_length=10, description="customer: became a customer; "
+                                                               "order: has a purchase order"))))
+    if "no_source" not in LIST_FILTERS:
+        register_filter(ListFilter(
+            "no_source", _("No source channel"), lambda text: True if text == "1" else None,
+            lambda queryset, _value: queryset.filter(source=""), widget="hidden",
+            api_field=(str, Field("", max_length=1, description="1: no source channel"))))

@@ -165,6 +165,8 @@ def _follow_ups_visible(user) -> QuerySet[FollowUpTask]:
     if user.access.user_id is None:
         return tasks.none()
     scope = user.access.record_filter(owner_field="customer__owner", team_field="customer__team")
+    if not scope:  # every record (Q(assignee) | Q() would narrow it to the user's own)
+        return tasks
     return tasks.filter(Q(assignee_id=user.pk) | scope)
 
 

@@ -8,8 +8,8 @@
       if (box.dataset.drawn) return;
       var source = document.getElementById(box.dataset.option);
       if (!source) return;
-      // The height arrives as data (an inline style attribute would break the CSP).
-      if (box.dataset.height) box.style.height = box.dataset.height + "px";
+      // The height comes as data (an inline style attribute would break the CSP).
+      box.style.height = (parseInt(box.dataset.height, 10) || 320) + "px";
       var chart = window.echarts.init(box, null, { renderer: "canvas" });
       var option = JSON.parse(source.textContent);
       // Tooltips drawn on the canvas: ECharts' HTML tooltips carry style attributes the CSP
