@@ -34,6 +34,9 @@ EXEMPT = {
         "derived SLA clock rows rebuilt from the status history; the ticket or policy change "
         "that caused it carries the event",
     "kehu.accounts.services.apikey_authenticate": "stamps a key's last use (bookkeeping)",
+    "kehu.privacy.services.consent_minor_refresh":
+        "derived column (the under-14 date of a grant) recomputed from the "
+        "customer.field_changed event that carries the change",
     "kehu.customers.services._common.snapshot": "reads (dict.update)",
     "kehu.customers.services.activity.customer_touch_activity":
         "derived column moved by the calling service, whose event carries the change",

@@ -117,3 +117,30 @@ def test_consent_block_in_the_segment_builder_save_and_reopen(page, officer):
     expect(page.get_by_test_id("consent-channel-r.c0")).to_have_value("email")
     expect(page.get_by_test_id("consent-state-r.c0")).to_have_value("withdrawn")
     expect(count).to_have_text("1")
+
+
+def test_marketing_export_from_the_list_skips_and_says_how_many(page, officer):
+    """Choose "Marketing" and "SMS" in the list's export form: the CSV holds only the
+    customer with SMS consent, and the next page says one was left out."""
+    import csv
+    import io
+
+    from kehu.privacy.services import consent_record
+
+    system = Actor.system(via="system")
+    customers.customer_create(actor=system, name="周芷若", mobile="13812340001")
+    consent_record(actor=system, customer_id=officer.pk, purpose="marketing", channel="sms",
+                   status="granted", source="form")
+    login(page, "dpo", PASSWORD)
+    page.goto("/customers/")
+    purpose = page.get_by_test_id("export-purpose")
+    expect(purpose.locator("option[value=marketing]")).to_have_text("营销")
+    purpose.select_option("marketing")
+    page.get_by_test_id("export-channel").select_option("sms")
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-csv").click()
+    text = open(download_info.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    assert [row[0] for row in rows] == ["赵敏"]
+    page.goto("/customers/")
+    expect(page.locator("body")).to_contain_text("1 位因未同意营销（短信）被排除")

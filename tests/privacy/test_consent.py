@@ -261,6 +261,10 @@ def test_export_forms_offer_purpose_and_channel_and_both_paths_skip_the_same(
     assert sorted(web_rows) == sorted(api_rows) == ["导一", "导二"]
     assert web_export["X-Kehu-Skipped-No-Consent"] == api_export[
         "X-Kehu-Skipped-No-Consent"] == "1"
+    # The form's defaults (no purpose, channel "any"): a plain export of everyone.
+    plain = web.get("/interchange/customers/export/?format=csv&cols=name&purpose=&channel=any")
+    assert plain.status_code == 200 and plain["X-Kehu-Skipped-No-Consent"] == "0"
+    assert len(b"".join(plain.streaming_content).decode("utf-8-sig").splitlines()) == 1 + 3
     note = [str(m) for m in web.get("/customers/").context["messages"]]
     assert any("1" in m and ("consent" in m or "同意" in m) for m in note), note
     segment = segment_create(actor=actor, name="华东", definition={
@@ -271,6 +275,9 @@ def test_export_forms_offer_purpose_and_channel_and_both_paths_skip_the_same(
     members = web.get(f"/interchange/segments/{segment.pk}/export/?format=csv&cols=name&purpose=marketing"
                       "&channel=sms")
     assert members["X-Kehu-Skipped-No-Consent"] == "1"
+    everyone = web.get(f"/interchange/segments/{segment.pk}/export/?format=csv&cols=name"
+                       "&purpose=&channel=any")
+    assert everyone.status_code == 200 and everyone["X-Kehu-Skipped-No-Consent"] == "0"
 
 
 def test_segment_consent_states_allowed_withdrawn_and_never_asked(actor, admin_user):

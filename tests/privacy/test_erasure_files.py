@@ -24,7 +24,15 @@ from kehu.accounts.models import User
 from kehu.core.actor import Actor
 from tests.privacy.person import make_person
 admin = User.objects.filter(is_superuser=True).first()
-print("CUSTOMER", make_person(Actor(user=admin, via="cli"), {tmp!r}))
+customer_id = make_person(Actor(user=admin, via="cli"), {tmp!r})
+# Exports kept under KEHU_HOME/exports (CSV and xlsx: a zip, so its values are compressed).
+import os
+from django.core.management import call_command
+exports = os.path.join(os.environ["KEHU_HOME"], "exports")
+os.makedirs(exports, exist_ok=True)
+for name in ("客户.csv", "客户.xlsx"):
+    call_command("export", os.path.join(exports, name), "--as", admin.username)
+print("CUSTOMER", customer_id)
 """
 
 
@@ -32,14 +40,28 @@ def _forms(value: str) -> list[bytes]:
     return [value.encode("utf-8"), value.encode("gb18030"), json.dumps(value)[1:-1].encode()]
 
 
+def _contents(data: bytes) -> list[bytes]:
+    """The file's bytes, and each member's when it is a zip (xlsx, archives)."""
+    import io
+    import zipfile
+
+    if data[:4] != b"PK\x03\x04":
+        return [data]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return [data] + [archive.read(info) for info in archive.infolist()]
+    except zipfile.BadZipFile:
+        return [data]
+
+
 def _found(home: Path, needles: list[str]) -> list[str]:
     hits = []
     for path in sorted(home.rglob("*")):
         if not path.is_file():
             continue
-        data = path.read_bytes()
+        parts = _contents(path.read_bytes())
         for needle in needles:
-            if any(form in data for form in _forms(needle)):
+            if any(form in data for form in _forms(needle) for data in parts):
                 hits.append(f"{path.relative_to(home)}: {needle}")
     return hits
 
@@ -57,6 +79,9 @@ def test_erase_leaves_no_copy_under_kehu_home_and_the_chain_verifies(tmp_path):
     assert any(hit.startswith("kehu.sqlite3") for hit in before), before
     # The uploads are encrypted at rest: not even the kept one shows a value.
     assert not [hit for hit in before if hit.startswith("uploads")], before
+    # The kept exports do (inside the xlsx too): the erasure must remove them.
+    assert {hit.split(":")[0] for hit in before if hit.startswith("exports")} == {
+        "exports/客户.csv", "exports/客户.xlsx"}, before
 
     done = run_kehu(env, "privacy", "erase", str(customer_id), "--reason", "本人要求删除",
                     "--yes")

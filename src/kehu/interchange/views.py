@@ -64,6 +64,12 @@ def export_response(result: ExportResult) -> HttpResponse:
     return response
 
 
+def _marketing_channel(params) -> str:
+    """The export form always sends a channel ("any" selected); it counts only with a
+    purpose (no purpose: not a marketing export)."""
+    return params.get("channel", "") if params.get("purpose") else ""
+
+
 def _consent_note(request, result: ExportResult) -> None:
     """A marketing export says how many customers it left out for want of consent (shown on
     the next page; the download carries it in X-Kehu-Skipped-No-Consent)."""
@@ -90,7 +96,7 @@ def segment_export(request, segment_id: int):
                                         columns=params.getlist("cols"),
                                         fmt=params.get("format", "csv"),
                                         purpose=params.get("purpose", ""),
-                                        channel=params.get("channel", ""))
+                                        channel=_marketing_channel(params))
     except DomainError as exc:
         reasons = [str(m) for msgs in (exc.details or {}).values() if isinstance(msgs, list)
                    for m in msgs] if isinstance(exc.details, dict) else []
@@ -111,7 +117,7 @@ def customer_export(request):
             actor=Actor.from_request(request), filters=list_filters(params, definitions),
             columns=params.getlist("cols"), fmt=params.get("format", "csv"),
             sort=params.get("sort") or DEFAULT_SORT, purpose=params.get("purpose", ""),
-            channel=params.get("channel", ""))
+            channel=_marketing_channel(params))
     except DomainError as exc:
         reasons = [str(m) for msgs in (exc.details or {}).values() if isinstance(msgs, list)
                    for m in msgs] if isinstance(exc.details, dict) else []

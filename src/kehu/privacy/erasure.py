@@ -316,7 +316,44 @@ def storage_scrub(*, needles: list[str]) -> dict[str, int]:
         done["database"] = 1
     done["queue"] = _scrub_huey(needles)
     done["logs"] = _scrub_logs(needles)
+    done["exports"] = _scrub_exports(needles)
     return done
+
+
+def _holds(data: bytes, marks: list[bytes], *, depth: int = 0) -> bool:
+    """Whether file content holds a value: as bytes (UTF-8, GB18030, JSON-escaped), or
+    inside a zip container (xlsx, access archives), member by member."""
+    if any(mark in data for mark in marks):
+        return True
+    if depth < 2 and data[:4] == b"PK\x03\x04":
+        import io
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    if info.file_size <= 512 * 1024 * 1024 and _holds(
+                            archive.read(info), marks, depth=depth + 1):
+                        return True
+        except (zipfile.BadZipFile, OSError, RuntimeError):
+            return False
+    return False
+
+
+def _scrub_exports(needles: list[str]) -> int:
+    """Delete the files under KEHU_HOME/exports (exports and access archives kept there,
+    the retention policy "exports" otherwise deletes them after N days) that hold a value:
+    a copy of the person that would outlive the erasure."""
+    directory = Path(settings.KEHU_HOME) / "exports"
+    if not directory.is_dir() or not needles:
+        return 0
+    marks = _needle_bytes(needles)
+    removed = 0
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and _holds(path.read_bytes(), marks):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _needle_bytes(needles: list[str]) -> list[bytes]:
@@ -324,7 +361,8 @@ def _needle_bytes(needles: list[str]) -> list[bytes]:
     for needle in needles:
         for form in _forms(needle):
             out.append(form.encode("utf-8"))
-    return out
+        out.append(needle.encode("gb18030"))
+    return list(dict.fromkeys(out))
 
 
 def _scrub_huey(needles: list[str]) -> int:
