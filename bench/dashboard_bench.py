@@ -220,7 +220,7 @@ def _rebuild_summaries() -> bool:
         from kehu.dashboards import summaries
     except ImportError:
         return False
-    summaries.rebuild_all()
+    summaries.summaries_rebuild()
     return True
 
 
