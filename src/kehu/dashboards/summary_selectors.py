@@ -16,9 +16,11 @@ from kehu.accounts.models import Team, User
 from kehu.customers.models import Customer
 from kehu.dashboards.models import DailyCustomerSummary, DailyInteractionSummary, DailyOrderSummary
 from kehu.dashboards.periods import Period
+from kehu.scoring.selectors import stages_at_or_after
 
-# Lifecycle stages a customer has reached once it became a customer (a churned customer was one).
-CONVERTED_STAGES = ("customer", "loyal", "churned")
+# Lifecycle stages a customer has reached once it became a customer (a churned customer was
+# one): the funnel's own ranking, read from the current stage as the summaries are keyed.
+CONVERTED_STAGES = stages_at_or_after("customer")
 MAX_PEOPLE = 200  # rows of people a board lists at most
 
 

@@ -102,6 +102,12 @@ LIFECYCLE_FUNNEL = ("lead", "prospect", "customer", "loyal")
 _RANK = {**{stage: rank for rank, stage in enumerate(LIFECYCLE_FUNNEL)}, "churned": 2}
 
 
+def stages_at_or_after(stage: str) -> tuple[str, ...]:
+    """The current stages that show a customer has reached lifecycle step `stage` (without its
+    history: what a summary keyed by the current stage can tell)."""
+    return tuple(name for name, rank in _RANK.items() if rank >= LIFECYCLE_FUNNEL.index(stage))
+
+
 def _rank_of(column: str) -> Case:
     return Case(*[When(**{column: stage}, then=Value(rank)) for stage, rank in _RANK.items()],
                 default=Value(0), output_field=IntegerField())
@@ -191,7 +197,7 @@ def scoring_runs(*, user, limit: int = 10) -> list[ScoringRun]:
 __all__ = ["LIFECYCLE_FUNNEL", "SEGMENT_LABELS", "TIER_LABELS", "card_value",
            "customer_value_get", "customers_reached_lifecycle", "lifecycle_history",
            "lifecycle_reached_rank", "lifecycle_stays", "rfm_grid", "rule_labels", "scoring_runs",
-           "scoring_settings_read", "value_present"]
+           "scoring_settings_read", "stages_at_or_after", "value_present"]
 
 
 def value_tier_counts(*, user) -> list[dict[str, Any]]:
