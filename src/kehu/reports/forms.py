@@ -14,8 +14,8 @@ from kehu.reports.subjects import SUBJECTS
 def group_choices(subject_key: str, user) -> list[tuple[str, list[tuple[str, str]]]]:
     """Grouped <option>s: the subject's own fields and date, then the customer catalogue
     fields the user may group by (masked or hidden ones are not offered)."""
-    from kehu.segments.definition import Catalogue
     from kehu.reports.query import DATED, GROUPABLE
+    from kehu.segments.definition import Catalogue
 
     subject = SUBJECTS[subject_key]
     own = [("date", str(subject.date_label))] + [(k, str(f.label))

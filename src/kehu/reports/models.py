@@ -58,6 +58,9 @@ class DashboardItem(models.Model):
         constraints = [models.UniqueConstraint(fields=["dashboard", "report"],
                                                name="reports_item_once")]
 
+    def __str__(self) -> str:
+        return f"{self.dashboard_id}:{self.report_id}"
+
 
 class DashboardSubscription(models.Model):
     DAILY, WEEKLY = "daily", "weekly"
@@ -75,3 +78,6 @@ class DashboardSubscription(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["dashboard", "user"],
                                                name="reports_subscription_once")]
+
+    def __str__(self) -> str:
+        return f"{self.dashboard_id}:{self.user_id}:{self.frequency}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kehu.core.errors import DomainError, ValidationFailed
 from kehu.core.pages import requires
 from kehu.dashboards.periods import PERIODS
-from kehu.reports import forms, render as rendering, selectors, services
+from kehu.reports import forms, selectors, services
+from kehu.reports import render as rendering
 from kehu.reports.models import DashboardSubscription
 from kehu.reports.query import BUCKETS, CHARTS, MEASURES, cell_rows, read_drill_token, run_report
 from kehu.reports.subjects import SUBJECTS
@@ -212,6 +212,7 @@ def drill(request):
     page = Paginator(rows.order_by("-pk").values(*subject.detail_fields),
                      DRILL_PAGE).get_page(request.GET.get("page"))
     items = [{"values": row, "url": subject.detail(row), "title": _row_title(spec, row),
+              "customer": row.get("customer__name") or row.get("order__customer__name") or "",
               "when": row.get(subject.date_path)} for row in page.object_list]
     return render(request, "reports/drill.html", {
         "subject": subject, "page": page, "items": items, "count": page.paginator.count,
