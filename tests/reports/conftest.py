@@ -20,7 +20,6 @@ def book(make_user):
 
     team = TeamFactory()
     manager = make_user("sales_manager", team=team)
-    team.manager = manager if hasattr(team, "manager") else None
     rep_a = make_user("sales_rep", team=team)
     rep_b = make_user("sales_rep", team=team)
     outsider = make_user("sales_rep")

@@ -26,7 +26,7 @@ def _visible(book, user):
 def test_sum_by_month_and_region_equals_python(book):
     spec = {"subject": "orders", "measure": {"kind": "sum", "field": "total_amount"},
             "group_by": [{"field": "date", "bucket": "month"}, {"field": "region"}],
-            "chart": "stacked_bar"}
+            "chart": "pivot"}
     result = run_report(spec, user=book["manager"])
     expected = defaultdict(Decimal)
     for order in _visible(book, book["manager"]):
