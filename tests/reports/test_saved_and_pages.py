@@ -26,6 +26,14 @@ SPEC = {"subject": "orders", "measure": {"kind": "count"},
 def _drill_count(client, url):
     response = client.get(url)
     assert response.status_code == 200, response.content[:500]
+    if url.startswith(reverse("customers:list")):
+        # The customer list itself (filter report_cell): count what its selector lists.
+        from kehu.customers.listing import filters_from_query
+        from kehu.customers.selectors import customer_filtered_queryset
+
+        user = response.wsgi_request.user
+        filters = filters_from_query(parse_qs(urlparse(url).query))
+        return customer_filtered_queryset(user=user, filters=filters).count()
     return response.context["count"]
 
 
@@ -53,11 +61,26 @@ def test_drill_urls_list_exactly_the_number_in_the_cell(book, client):
     assert _drill_count(client, result.total_url) == result.total
 
 
-def test_drill_of_distinct_customers_by_city(book, client):
+def test_drill_of_customers_opens_the_customer_list(book, client, api_client_for):
     spec = {"subject": "customers", "group_by": [{"field": "city"}], "chart": "bar"}
     client.force_login(book["manager"])
     for cell in run_report(spec, user=book["manager"]).rows:
+        assert cell.url.startswith("/customers/?report_cell=")
         assert _drill_count(client, cell.url) == cell.value == 2
+    distinct = {"subject": "orders", "measure": {"kind": "distinct_customers"},
+                "group_by": [{"field": "date", "bucket": "month"}], "chart": "line"}
+    result = run_report(distinct, user=book["manager"])
+    for cell in result.rows:
+        expected = {o.customer_id for o in book["orders"]
+                    if o.customer.owner in (book["rep_a"], book["rep_b"])
+                    and o.ordered_at.month == int(cell.keys[0][5:7])}
+        assert _drill_count(client, cell.url) == cell.value == len(expected)
+        # The API's customer list takes the same filter (page/API parity).
+        token = parse_qs(urlparse(cell.url).query)["report_cell"][0]
+        api = api_client_for(book["manager"]).get("/api/v1/customers",
+                                                  {"report_cell": token, "limit": 200})
+        assert api.status_code == 200, api.content
+        assert {item["id"] for item in api.json()["items"]} == expected
 
 
 def test_drill_link_is_revalidated_for_whoever_opens_it(book, client, make_user):
@@ -66,19 +89,26 @@ def test_drill_link_is_revalidated_for_whoever_opens_it(book, client, make_user)
     spec = {"subject": "customers", "group_by": [{"field": "birthday", "bucket": "month"}],
             "chart": "bar"}
     cell = run_report(spec, user=book["rep_a"]).rows[0]
+    orders_cell = run_report({"subject": "orders", "chart": "bar", "group_by": [
+        {"field": "birthday", "bucket": "month"}]}, user=book["rep_a"]).rows[0]
     role = Role.objects.get(code="read_only")
     role.permissions = [*role.permissions, "report.view"]
     role.field_permissions = {"customer.birthday": "masked"}
     role.save()
     viewer = make_user("read_only")
     client.force_login(viewer)
-    response = client.get(cell.url)
+    response = client.get(cell.url)  # the customer list refuses the masked field
+    assert response.context["error"].details.keys() == {"report_cell.group_by[0].field"}
+    assert response.context["rows"] == []
+    response = client.get(orders_cell.url)  # and so does the report's own list
     assert response.status_code == 422
     assert "group_by[0].field" in response.content.decode()
     # A link edited by hand is refused.
-    token = parse_qs(urlparse(cell.url).query)["t"][0]
+    token = parse_qs(urlparse(orders_cell.url).query)["t"][0]
     client.force_login(book["rep_a"])
     assert client.get(reverse("reports:drill") + "?t=" + token[:-2] + "xx").status_code == 422
+    response = client.get("/customers/?report_cell=" + token[:-2] + "xx")
+    assert "report_cell" in response.context["error"].details and response.context["rows"] == []
     # The rep who made it sees their own birthday buckets.
     assert _drill_count(client, cell.url) == cell.value
 
@@ -97,7 +127,7 @@ def test_shared_dashboard_is_computed_in_the_viewers_scope(book, client):
     panel = response.context["panels"][0]
     mine = Counter(o.customer.region for o in book["orders"] if o.customer.owner == rep)
     assert {c.keys[0]: c.value for c in panel["result"].rows} == dict(mine)
-    assert 'class="kehu-chart"' in response.content.decode()
+    assert 'class="kehu-chart' in response.content.decode()
     # A personal dashboard is not visible to others.
     private = services.dashboard_save(user=manager, name="私人")
     with pytest.raises(NotFound):

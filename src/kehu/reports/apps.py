@@ -12,3 +12,6 @@ class ReportsConfig(AppConfig):
         from kehu.core import labels
 
         labels.register_object("reports", self.verbose_name)
+        from kehu.reports.list_filters import register_list_filter
+
+        register_list_filter()

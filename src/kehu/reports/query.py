@@ -121,7 +121,7 @@ def validate_spec(raw: Any, *, user) -> dict[str, Any]:
     chart = raw.get("chart") or ("table" if not group_by else "bar")
     if chart not in CHARTS:
         errors.add("chart", _("Unknown chart (one of: %s).") % ", ".join(CHARTS))
-    else:
+    elif not any(path.startswith("group_by") for path in errors.details):
         low, high = CHART_GROUPS[chart]
         if not low <= len(group_by) <= high:
             errors.add("chart", _("A %(chart)s chart needs %(low)s to %(high)s group-bys.")
@@ -365,8 +365,12 @@ def measure_label(spec: dict) -> str:
 def scoped_rows(spec: dict, *, user):
     """The subject's rows in the user's scope, narrowed by the spec's customer filters,
     `where` and period (the spec validated already)."""
+    return narrowed(SUBJECTS[spec["subject"]].rows(user), spec, user=user)
+
+
+def narrowed(qs, spec: dict, *, user):
+    """`qs` (the subject's rows) narrowed by the spec's filters, `where` and period."""
     subject = SUBJECTS[spec["subject"]]
-    qs = subject.rows(user)
     if spec.get("filters"):
         from kehu.segments.compiler import compile_tree, context_for
 
@@ -605,7 +609,12 @@ def drill_token(spec: dict, keys: tuple, *, only: int | None = None) -> str:
 
 
 def drill_url(spec: dict, keys: tuple, *, only: int | None = None) -> str:
-    return reverse("reports:drill") + "?" + urlencode({"t": drill_token(spec, keys, only=only)})
+    """The list behind a number: the customer list (filter `report_cell`, registered by this
+    app) when the number counts customers, else the report's own list of the rows."""
+    token = drill_token(spec, keys, only=only)
+    if lists_customers(spec):
+        return reverse("customers:list") + "?" + urlencode({"report_cell": token})
+    return reverse("reports:drill") + "?" + urlencode({"t": token})
 
 
 def read_drill_token(token: str) -> tuple[Any, dict[str, Any]]:
@@ -622,15 +631,26 @@ def cell_rows(raw_spec: Any, chosen: dict[str, Any], *, user):
     this user, so a masked field cannot be recovered through a link)."""
     user.access.require("report.view")
     spec = validate_spec(raw_spec, user=user)
+    return spec, in_cell(scoped_rows(spec, user=user), spec, chosen, user=user)
+
+
+def in_cell(qs, spec: dict, chosen: dict[str, Any], *, user):
+    """`qs` narrowed to one cell's group values (the spec validated for `user`)."""
     subject = SUBJECTS[spec["subject"]]
-    qs = scoped_rows(spec, user=user)
     for index_text, key in chosen.items():
-        index = int(index_text)
+        index = int(index_text) if str(index_text).isdigit() else MAX_GROUP_BYS
         if index >= len(spec["group_by"]):
             raise ValidationFailed(details={"t": [_("This drill-down link is not valid.")]})
         dimension = resolve_dimension(spec["group_by"][index], subject, user)
         qs = qs.filter(_cell_condition(dimension, key))
-    return spec, qs
+    return qs
+
+
+def lists_customers(spec: dict) -> bool:
+    """Whether a cell stands for customers the customer list can show: customers themselves,
+    or distinct customers of rows seen through their customer (deals have their own scope)."""
+    return spec["subject"] == "customers" or (
+        spec["measure"]["kind"] == "distinct_customers" and spec["subject"] != "deals")
 
 
 def _cell_condition(dimension: Dimension, key) -> Q:
