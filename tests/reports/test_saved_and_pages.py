@@ -265,3 +265,34 @@ def test_needs_report_permission(book, make_user):
         run_report({"subject": "orders"}, user=viewer)
     with pytest.raises(ValidationFailed):
         run_report({"subject": "orders", "chart": "pie"}, user=book["manager"])
+
+
+def test_pages_keep_reports_their_owners(book, client):
+    manager, rep = book["manager"], book["rep_a"]
+    report = services.report_save(user=manager, name="订单", spec=SPEC)
+    board = services.dashboard_save(user=manager, name="看板")
+    client.force_login(manager)
+    response = client.post(reverse("reports:add_to_dashboard", args=[report.pk]),
+                           {"dashboard": board.pk})
+    assert response.status_code == 302
+    assert [r.pk for r in selectors.dashboard_reports(user=manager, dashboard=board)] == [
+        report.pk]
+    client.force_login(rep)
+    assert client.get(reverse("reports:report", args=[report.pk])).status_code == 404
+    assert client.get(reverse("reports:xlsx", args=[report.pk])).status_code == 404
+    assert client.get(reverse("reports:dashboard", args=[board.pk])).status_code == 404
+
+
+def test_builder_does_not_offer_masked_fields(book, client, make_user):
+    from kehu.accounts.models import Role
+
+    role = Role.objects.get(code="read_only")
+    role.permissions = [*role.permissions, "report.view"]
+    role.field_permissions = {"customer.birthday": "masked"}
+    role.save()
+    client.force_login(make_user("read_only"))
+    page = client.get(reverse("reports:new") + "?subject=customers").content.decode()
+    assert 'value="region"' in page and 'value="birthday"' not in page
+    client.force_login(book["rep_a"])
+    page = client.get(reverse("reports:new") + "?subject=customers").content.decode()
+    assert 'value="birthday"' in page

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from kehu.reports.query import BUCKETS, CHARTS, MEASURES, OTHER  # noqa: F401
 from kehu.reports.subjects import SUBJECTS
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:report_id>/save/", views.save, name="resave"),
     path("<int:report_id>/delete/", views.report_delete, name="delete"),
     path("<int:report_id>/xlsx/", views.report_xlsx, name="xlsx"),
+    path("<int:report_id>/add/", views.report_add_to_dashboard, name="add_to_dashboard"),
     path("dashboards/new/", views.dashboard_create, name="dashboard_create"),
     path("dashboards/<int:dashboard_id>/", views.dashboard, name="dashboard"),
     path("dashboards/<int:dashboard_id>/add/", views.dashboard_add, name="dashboard_add"),

@@ -125,6 +125,17 @@ def report_delete(request, report_id: int):
 
 
 @requires("report.view")
+@require_POST
+def report_add_to_dashboard(request, report_id: int):
+    dashboard_id = (request.POST.get("dashboard") or "").strip()
+    if not dashboard_id.isdigit():
+        return redirect("reports:report", report_id=report_id)
+    services.dashboard_add_report(user=request.user, dashboard_id=int(dashboard_id),
+                                  report_id=report_id)
+    return redirect("reports:dashboard", dashboard_id=int(dashboard_id))
+
+
+@requires("report.view")
 @require_GET
 def report_xlsx(request, report_id: int):
     saved = selectors.report_get_visible(user=request.user, report_id=report_id)
