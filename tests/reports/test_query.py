@@ -153,3 +153,18 @@ def test_tickets_and_order_lines_subjects(book):
     assert {c.keys[0]: c.value for c in tickets.rows} == {"complaint": 1, "service_request": 2}
     lines = run_report({"subject": "order_lines", "chart": "table"}, user=book["rep_b"])
     assert lines.total == 0
+
+
+@pytest.mark.parametrize("spec", [
+    ["orders"], {"subject": ["orders"]}, {"subject": "orders", "measure": {"kind": ["sum"]}},
+    {"subject": "orders", "measure": {"kind": "sum", "field": {"a": 1}}},
+    {"subject": "orders", "group_by": [{"field": "date", "bucket": ["month"]}]},
+    {"subject": "orders", "group_by": [{"field": 5}]}, {"subject": "orders", "group_by": "date"},
+    {"subject": "orders", "chart": ["bar"]}, {"subject": "orders", "period": {"key": 5}},
+    {"subject": "orders", "where": {"order.status": [{"a": 1}]}},
+    {"subject": "orders", "where": {"order.salesperson": ["x"]}},
+    {"subject": "orders", "filters": [1]}, {"subject": "orders", "measure": "count"},
+])
+def test_garbage_is_refused_not_crashed(book, spec):
+    with pytest.raises(ValidationFailed):
+        validate_spec(spec, user=book["rep_a"])

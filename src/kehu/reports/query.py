@@ -65,6 +65,14 @@ DATED = ("date", "datetime", "anniversary")
 OTHER = "__other__"
 
 
+def _text(value) -> str | None:
+    """A spec's name or code: text only; a list or a number where a name belongs becomes a
+    name nothing has, so it is refused with the path's message (None stays absent)."""
+    if value is None or value == "":
+        return None
+    return value[:100] if isinstance(value, str) else "<?>"
+
+
 class _Errors:
     def __init__(self):
         self.details: dict[str, list[str]] = {}
@@ -110,7 +118,7 @@ def validate_spec(raw: Any, *, user) -> dict[str, Any]:
     for key in raw:
         if key not in SPEC_KEYS:
             errors.add(str(key)[:40], _("Unknown key (one of: %s).") % ", ".join(SPEC_KEYS))
-    subject = SUBJECTS.get(raw.get("subject"))
+    subject = SUBJECTS.get(_text(raw.get("subject")))
     if subject is None:
         errors.add("subject", _("Choose a subject (one of: %s).") % ", ".join(SUBJECTS))
         errors.raise_if_any()
@@ -118,7 +126,7 @@ def validate_spec(raw: Any, *, user) -> dict[str, Any]:
     group_by = _validate_group_by(raw.get("group_by") or [], subject, user, errors)
     where = _validate_where(raw.get("where") or {}, subject, errors)
     period = _validate_period(raw.get("period"), errors)
-    chart = raw.get("chart") or ("table" if not group_by else "bar")
+    chart = _text(raw.get("chart")) or ("table" if not group_by else "bar")
     if chart not in CHARTS:
         errors.add("chart", _("Unknown chart (one of: %s).") % ", ".join(CHARTS))
     elif not any(path.startswith("group_by") for path in errors.details):
@@ -145,12 +153,12 @@ def _validate_measure(raw, subject: Subject, errors: _Errors) -> dict:
     if not isinstance(raw, dict) or set(raw) - {"kind", "field"}:
         errors.add("measure", _("A measure is {\"kind\": …, \"field\": …}."))
         return {"kind": "count"}
-    kind = raw.get("kind") or "count"
+    kind = _text(raw.get("kind")) or "count"
     if kind not in MEASURES:
         errors.add("measure.kind", _("Unknown measure (one of: %s).") % ", ".join(MEASURES))
         return {"kind": "count"}
     if kind in ("sum", "avg"):
-        name = raw.get("field")
+        name = _text(raw.get("field"))
         if name not in subject.amounts:
             errors.add("measure.field", _("%(subject)s have no amount “%(field)s” (one of: "
                                           "%(known)s).") % {
@@ -177,7 +185,7 @@ def _validate_group_by(raw, subject: Subject, user, errors: _Errors) -> list[dic
             continue
         normal = {"field": item.get("field")}
         if item.get("bucket"):
-            normal["bucket"] = item["bucket"]
+            normal["bucket"] = _text(item["bucket"]) or "?"
         try:
             dimension = resolve_dimension(normal, subject, user)
         except ValidationFailed as exc:
@@ -196,7 +204,7 @@ def _validate_group_by(raw, subject: Subject, user, errors: _Errors) -> list[dic
 
 def resolve_dimension(item: dict, subject: Subject, user) -> Dimension:
     """One group-by resolved for this user; ValidationFailed with "field" or "bucket"."""
-    key, bucket = item.get("field"), item.get("bucket") or ""
+    key, bucket = item.get("field"), _text(item.get("bucket")) or ""
     if not isinstance(key, str) or not key:
         raise ValidationFailed(details={"field": [_("Name a field to group by.")]})
     if bucket and bucket not in BUCKETS:
@@ -292,8 +300,9 @@ def _validate_period(raw, errors: _Errors) -> dict | None:
         errors.add("period", _("A period is {\"key\": …} (and \"from\"/\"to\" when custom)."))
         return None
     try:
-        period = parse_period({"period": raw.get("key") or "", "from": raw.get("from") or "",
-                               "to": raw.get("to") or ""})
+        period = parse_period({"period": _text(raw.get("key")) or "",
+                               "from": _text(raw.get("from")) or "",
+                               "to": _text(raw.get("to")) or ""})
     except PeriodError as exc:
         errors.add("period", str(exc))
         return None
