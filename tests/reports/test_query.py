@@ -168,3 +168,23 @@ def test_tickets_and_order_lines_subjects(book):
 def test_garbage_is_refused_not_crashed(book, spec):
     with pytest.raises(ValidationFailed):
         validate_spec(spec, user=book["rep_a"])
+
+
+def test_group_by_a_custom_field(book):
+    from tests.factories import CustomFieldFactory
+
+    CustomFieldFactory(key="grade", label="等级", field_type="choice", choices=["A", "B"])
+    for index, customer in enumerate(book["customers"][:3]):
+        customer.custom = {"grade": "A" if index < 2 else "B"}
+        customer.save(update_fields=["custom"])
+    spec = {"subject": "customers", "group_by": [{"field": "custom.grade"}], "chart": "pie"}
+    result = run_report(spec, user=book["rep_a"])
+    assert {c.keys[0]: c.value for c in result.rows} == {"A": 2, "B": 1}
+    from kehu.reports.query import cell_rows, read_drill_token
+
+    for cell in result.rows:
+        token = cell.url.split("report_cell=")[1]
+        from urllib.parse import unquote
+
+        raw, chosen = read_drill_token(unquote(token))
+        assert cell_rows(raw, chosen, user=book["rep_a"])[1].count() == cell.value

@@ -249,6 +249,9 @@ def test_builder_preview_and_save_pages(book, client):
     assert preview.status_code == 200 and 'data-testid="report-chart"' in preview.content.decode()
     bad = client.post(reverse("reports:preview"), dict(form, group2="nope"))
     assert bad.status_code == 422 and "group_by[1].field" in bad.content.decode()
+    shown = client.post(reverse("reports:preview"), dict(form, group2="nope"),
+                        headers={"HX-Request": "true"})
+    assert shown.status_code == 200 and 'data-testid="report-errors"' in shown.content.decode()
     saved = client.post(reverse("reports:save"), form)
     assert saved.status_code == 302
     page = client.get(saved["Location"])

@@ -580,7 +580,7 @@ class _Labeller:
         if dimension.kind == "boolean":
             return _("Yes") if key in (True, "true") else _("No")
         if isinstance(key, list):
-            return " · ".join(str(part) for part in key if part)
+            return " · ".join(str(part) for part in key if part) or _("(empty)")
         return dimension.choices.get(str(key), str(key))
 
     def labels(self, keys: tuple) -> tuple[str, ...]:

@@ -76,7 +76,8 @@ def preview(request):
             context.update(_shown(run_report(spec, user=request.user), key="preview"))
         except ValidationFailed as exc:
             context["errors"] = _errors_of(exc)
-    status = 422 if context["errors"] else 200
+    # htmx swaps only 2xx answers: the builder shows the errors in place of the preview.
+    status = 422 if context["errors"] and not request.htmx else 200
     return render(request, "reports/_result.html", context, status=status)
 
 
