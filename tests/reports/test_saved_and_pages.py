@@ -299,3 +299,19 @@ def test_builder_does_not_offer_masked_fields(book, client, make_user):
     client.force_login(book["rep_a"])
     page = client.get(reverse("reports:new") + "?subject=customers").content.decode()
     assert 'value="birthday"' in page
+
+
+def test_writes_and_exports_are_audited(book, client):
+    from kehu.core.models import AuditEntry
+
+    manager = book["manager"]
+    report = services.report_save(user=manager, name="订单", spec=SPEC)
+    board = services.dashboard_save(user=manager, name="看板", shared=True)
+    client.force_login(manager)
+    assert client.get(reverse("reports:xlsx", args=[report.pk])).status_code == 200
+    services.report_delete(user=manager, report_id=report.pk)
+    actions = list(AuditEntry.objects.filter(object_type__in=("report", "report_dashboard"))
+                   .order_by("id").values_list("action", flat=True))
+    assert actions == ["report.create", "report_dashboard.create", "report.export",
+                       "report.delete"]
+    assert board.pk

@@ -139,9 +139,8 @@ def report_add_to_dashboard(request, report_id: int):
 @requires("report.view")
 @require_GET
 def report_xlsx(request, report_id: int):
-    saved = selectors.report_get_visible(user=request.user, report_id=report_id)
-    result = run_report(saved.spec, user=request.user)
-    response = HttpResponse(rendering.workbook(result, title=saved.name), content_type=(
+    saved, data = services.report_export(user=request.user, report_id=report_id)
+    response = HttpResponse(data, content_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     response["Content-Disposition"] = f'attachment; filename="report-{saved.pk}.xlsx"'
     return response
