@@ -237,6 +237,11 @@ def test_cli_runs_a_spec(book, tmp_path):
     call_command("report", "run", "--spec", str(path), "--format", "csv",
                  "--user", book["rep_a"].username, stdout=out)
     assert "华东" in out.getvalue()
+    out = io.StringIO()
+    call_command("report", "run", "--spec", str(path), "--user", book["rep_a"].username,
+                 stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[-1].split()[-1] == str(data["total"]) and "华南" in out.getvalue()
 
 
 def test_builder_preview_and_save_pages(book, client):
