@@ -76,6 +76,7 @@ READ_ONLY_AUDITS = {
     "kehu.interchange.pipeline_export.deals_export",
     "kehu.interchange.pipeline_export.payments_export",
     "kehu.privacy.archive.customer_archive_write",
+    "kehu.reports.services.report_export",
 }
 # The events machinery itself.
 OWN = {"kehu.core.events.record_change", "kehu.core.events.delivery_replay"}
@@ -2169,6 +2170,85 @@ def _session_revoke(c):
     key = client.session.session_key
     session_revoke(actor=c.actor, user=c.user, session_id=_key_id(key))
     return {"session": _key_id(key)}
+
+
+# Reports
+
+_REPORT_SPEC = {"subject": "orders", "group_by": [{"field": "region"}], "chart": "bar"}
+
+
+@case("kehu.reports.services.report_save", "report.saved")
+def _report_save(c):
+    from kehu.reports.services import report_save
+
+    report_save(user=c.user, name="按区域订单", spec=_REPORT_SPEC)
+    return {"name": (None, "按区域订单")}
+
+
+@case("kehu.reports.services.report_delete", "report.deleted")
+def _report_delete(c):
+    from kehu.reports.services import report_delete, report_save
+
+    report = report_save(user=c.user, name="按区域订单", spec=_REPORT_SPEC)
+    mark = c.mark()
+    report_delete(user=c.user, report_id=report.pk)
+    return mark, {"name": ("按区域订单", None)}
+
+
+@case("kehu.reports.services.dashboard_save", "report_dashboard.saved")
+def _dashboard_save(c):
+    from kehu.reports.services import dashboard_save
+
+    dashboard_save(user=c.user, name="团队看板", shared=True)
+    return {"name": (None, "团队看板"), "shared": (None, True)}
+
+
+@case("kehu.reports.services.dashboard_delete", "report_dashboard.deleted")
+def _dashboard_delete(c):
+    from kehu.reports.services import dashboard_delete, dashboard_save
+
+    dashboard = dashboard_save(user=c.user, name="团队看板")
+    mark = c.mark()
+    dashboard_delete(user=c.user, dashboard_id=dashboard.pk)
+    return mark, {"name": ("团队看板", None)}
+
+
+@case("kehu.reports.services.dashboard_add_report", "report_dashboard.saved")
+def _dashboard_add_report(c):
+    from kehu.reports.services import dashboard_add_report, dashboard_save, report_save
+
+    report = report_save(user=c.user, name="按区域订单", spec=_REPORT_SPEC)
+    dashboard = dashboard_save(user=c.user, name="团队看板")
+    mark = c.mark()
+    dashboard_add_report(user=c.user, dashboard_id=dashboard.pk, report_id=report.pk)
+    return mark, {"reports": ([], [report.pk])}
+
+
+@case("kehu.reports.services.dashboard_remove_report", "report_dashboard.saved")
+def _dashboard_remove_report(c):
+    from kehu.reports.services import (
+        dashboard_add_report,
+        dashboard_remove_report,
+        dashboard_save,
+        report_save,
+    )
+
+    report = report_save(user=c.user, name="按区域订单", spec=_REPORT_SPEC)
+    dashboard = dashboard_save(user=c.user, name="团队看板")
+    dashboard_add_report(user=c.user, dashboard_id=dashboard.pk, report_id=report.pk)
+    mark = c.mark()
+    dashboard_remove_report(user=c.user, dashboard_id=dashboard.pk, report_id=report.pk)
+    return mark, {"reports": ([report.pk], [])}
+
+
+@case("kehu.reports.services.subscription_set", "report_subscription.changed")
+def _subscription_set(c):
+    from kehu.reports.services import dashboard_save, subscription_set
+
+    dashboard = dashboard_save(user=c.user, name="团队看板")
+    mark = c.mark()
+    subscription_set(user=c.user, dashboard_id=dashboard.pk, frequency="weekly")
+    return mark, {"frequency": ("", "weekly")}
 
 
 # The tests ----------------------------------------------------------------------------------

@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "kehu.integration",
     "kehu.interchange",
     "kehu.dashboards",
+    "kehu.reports",
     "kehu.api",
     "kehu.cli",
     "kehu.web",

@@ -26,5 +26,6 @@ urlpatterns = [
     path("privacy/", include("kehu.privacy.urls")),
     path("integration/", include("kehu.integration.urls")),
     path("dashboard/", include("kehu.dashboards.urls")),
+    path("reports/", include("kehu.reports.urls")),
     path("", include("kehu.web.urls")),
 ]

@@ -33,7 +33,8 @@ DEFAULT_ROLES = [
                                           "order.manage", "segment.view", "segment.manage",
                                           "apikey.manage", "scoring.view", "deal.manage",
                                           "target.manage", "pipeline.configure",
-                                          "assignment.manage", "rule.manage"],
+                                          "assignment.manage", "rule.manage",
+                                          "report.view", "report.share"],
         "record_scope": "team",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -48,7 +49,7 @@ DEFAULT_ROLES = [
         "name": gettext_noop("Sales rep"),
         "description": gettext_noop("Works their own customers."),
         "permissions": _CUSTOMER_WORK + ["order.manage", "segment.view", "scoring.view",
-                                         "deal.manage"],
+                                         "deal.manage", "report.view"],
         "record_scope": "own",
         "field_permissions": {
             "customer.mobile": "edit",
@@ -63,7 +64,8 @@ DEFAULT_ROLES = [
         "name": gettext_noop("Marketer"),
         "description": gettext_noop("Builds segments and campaigns over all customers; contact data masked."),
         "permissions": ["customer.view", "customer.export", "segment.view", "segment.manage",
-                        "scoring.view", "scoring.configure", "rule.manage"],
+                        "scoring.view", "scoring.configure", "rule.manage", "report.view",
+                        "report.share"],
         "record_scope": "all",
         "field_permissions": {"customer.email": "view", "customer.birthday": "view",
                               "customer.id_number": "hidden"},

@@ -38,6 +38,7 @@ from kehu.pipeline.api import router as pipeline_router
 from kehu.prediction.api import router as prediction_router
 from kehu.privacy.api import router as privacy_router
 from kehu.quality.api import router as quality_router
+from kehu.reports.api import router as reports_router
 from kehu.scoring.api import router as scoring_router
 from kehu.segments.api import router as segments_router
 from kehu.service.api import router as service_router
@@ -180,6 +181,7 @@ api.add_router("/", prediction_router)
 api.add_router("/", insights_router)
 api.add_router("/", automation_router)
 api.add_router("/", dashboards_router)
+api.add_router("/", reports_router)
 api.add_router("/", assignment_router)
 api.add_router("/", privacy_router)
 api.add_router("/", integration_router)

@@ -108,6 +108,8 @@ EVENT_TYPES = frozenset({
     "payment_plan.set", "payment.received", "payment.overdue", "invoice.requested",
     "invoice.status_changed", "target.set", "forecast.snapshot_taken",
     "prediction.scored", "prediction.changed",
+    "report.saved", "report.deleted", "report_dashboard.saved", "report_dashboard.deleted",
+    "report_subscription.changed",
 })
 TYPE_MAX = 60
 REPR_MAX = 200

@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, object] = {
     "apikey.manage": _("Create API keys for oneself"),
     "assignment.manage": _("Manage lead assignment rules and book transfers"),
     "form.design": _("Design the customer form and card"),
+    "report.view": _("Build and run reports"),
+    "report.share": _("Share report dashboards with everyone"),
 }
 
 # Fields whose visibility a role controls; anything else follows the object permissions.

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("web:home", _("Home"), None),
     ("dashboards:index", _("Dashboards"), None),
+    ("reports:index", _("Reports"), "report.view"),
     ("customers:list", _("Customers"), "customer.view"),
     ("interactions:follow_ups", _("My tasks"), "customer.view"),
     ("pipeline:board", _("Deals"), "customer.view"),
