@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,5 +18,17 @@ class DashboardsConfig(AppConfig):
         # The daily summaries follow the domain events (dashboards/summaries.py).
         subscribe(summaries.PATTERNS, summaries.on_event, name=summaries.SUBSCRIBER)
         register_list_filters()
+        # An installation upgraded to summaries has customers but no summary yet: build them
+        # once after `kehu migrate`, so the boards are right from the first visit.
+        post_migrate.connect(_summaries_backfill, sender=self)
         # Each board module registers itself on import (boards.register_board).
         from kehu.dashboards import board_modules  # noqa: F401
+
+
+def _summaries_backfill(sender, using="default", **kwargs):
+    from kehu.customers.models import Customer
+    from kehu.dashboards.models import SummaryLedger
+    from kehu.dashboards.summaries import summaries_rebuild
+
+    if not SummaryLedger.objects.using(using).exists() and Customer.objects.using(using).exists():
+        summaries_rebuild()
