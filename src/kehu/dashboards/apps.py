@@ -18,8 +18,9 @@ class DashboardsConfig(AppConfig):
         # The daily summaries follow the domain events (dashboards/summaries.py).
         subscribe(summaries.PATTERNS, summaries.on_event, name=summaries.SUBSCRIBER)
         register_list_filters()
-        # An installation upgraded to summaries has customers but no summary yet: build them
-        # once after `kehu migrate`, so the boards are right from the first visit.
+        # An installation upgraded to summaries has customers but no summary yet: the worker
+        # builds them once after `kehu migrate` (`kehu dashboards rebuild-summaries` does it
+        # in the foreground).
         post_migrate.connect(_summaries_backfill, sender=self)
         # Each board module registers itself on import (boards.register_board).
         from kehu.dashboards import board_modules  # noqa: F401
@@ -28,7 +29,7 @@ class DashboardsConfig(AppConfig):
 def _summaries_backfill(sender, using="default", **kwargs):
     from kehu.customers.models import Customer
     from kehu.dashboards.models import SummaryLedger
-    from kehu.dashboards.summaries import summaries_rebuild
+    from kehu.dashboards.tasks import summaries_rebuild_task
 
     if not SummaryLedger.objects.using(using).exists() and Customer.objects.using(using).exists():
-        summaries_rebuild()
+        summaries_rebuild_task()
