@@ -47,7 +47,8 @@ def _builder_context(request, values: dict, definition: dict, report=None) -> di
     only the fields the user may put conditions on) showing `definition`."""
     subject = values.get("subject") if values.get("subject") in SUBJECTS else "orders"
     values["subject"] = subject
-    return {**builder_context(request, definition), "values": values, "subjects": SUBJECTS, "subject": SUBJECTS[subject],
+    return {**builder_context(request, definition), "values": values, "subjects": SUBJECTS,
+            "subject": SUBJECTS[subject],
             "measures": MEASURES, "buckets": BUCKETS, "charts": CHARTS, "periods": PERIODS,
             "groups": forms.group_choices(subject, request.user), "report": report,
             "dashboards": selectors.dashboard_list(user=request.user).filter(
