@@ -83,3 +83,48 @@ def test_build_save_drill_and_export(page, make_user):
     cell.click()
     expect(page.get_by_test_id("drill-count")).to_have_text(expected)
     expect(page.get_by_test_id("drill-row")).to_have_count(int(expected))
+
+
+def test_filter_built_in_the_condition_builder_round_trips(page, make_user):
+    from kehu.transactions.models import Order
+
+    manager = make_user("sales_manager", username="boss")
+    now = timezone.now()
+    n = 0
+    for region in ("华东", "华东", "华南"):
+        customer = CustomerFactory(owner=manager, region=region)
+        for days_ago in (1, 40):
+            n += 1
+            Order.objects.create(customer=customer, number=f"SO-{n}", status="paid",
+                                 ordered_at=now - dt.timedelta(days=days_ago),
+                                 total_amount=Decimal("10.00"))
+    east_orders = Order.objects.filter(customer__region="华东").count()
+    login(page, "boss", PASSWORD)
+    page.goto("/reports/new/?subject=orders")
+    page.get_by_test_id("report-group1").select_option("region")
+    page.locator("select[name=bucket1]").select_option("")
+    page.get_by_test_id("report-chart-type").select_option("table")
+    page.locator("select[name=period]").select_option("")
+    # Pick the condition in the embedded segment builder: 大区 = 华东.
+    page.get_by_test_id("add-field-r").click()
+    expect(page.get_by_test_id("field-r.c0")).to_have_value("region")
+    page.get_by_test_id("value-r.c0").select_option("华东")
+    expect(page.get_by_test_id("segment-count")).to_have_text("2")
+    page.get_by_test_id("report-preview-button").click()
+    expect(page.get_by_test_id("report-total")).to_have_attribute("data-value",
+                                                                  str(east_orders))
+    expect(page.locator("#report-preview")).not_to_contain_text("华南")
+    page.get_by_test_id("report-name").fill("华东订单")
+    page.get_by_test_id("report-save").click()
+
+    expect(page.locator("h1")).to_have_text("华东订单")
+    expect(page.get_by_test_id("report-filters-described")).to_contain_text("华东")
+    expect(page.get_by_test_id("report-total")).to_have_attribute("data-value",
+                                                                  str(east_orders))
+    report_id = page.url.rstrip("/").split("/")[-1]
+    page.goto(f"/reports/{report_id}/edit/")
+    expect(page.get_by_test_id("field-r.c0")).to_have_value("region")
+    expect(page.get_by_test_id("value-r.c0")).to_have_value("华东")
+    page.get_by_test_id("report-preview-button").click()
+    expect(page.get_by_test_id("report-total")).to_have_attribute("data-value",
+                                                                  str(east_orders))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -29,10 +28,24 @@ def group_choices(subject_key: str, user) -> list[tuple[str, list[tuple[str, str
     return [(str(subject.label), own), (_("Customer"), customer)]
 
 
-def spec_from_post(data) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The spec the builder's fields describe (validated later by query.validate_spec);
-    a filters box that is not JSON is an error naming it."""
-    errors: dict[str, list[str]] = {}
+def filters_from_post(data) -> dict[str, Any] | None:
+    """The customer filters the embedded segment condition builder describes (its `r.*`
+    fields), or None when it has no condition: the same segment definition the spec stores."""
+    from kehu.segments.builder import parse
+    from kehu.segments.definition import Catalogue
+
+    definition = parse(data, Catalogue.load().fields)
+    return definition if definition.get("conditions") else None
+
+
+def filters_definition(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """The definition the builder starts from: the saved filters, or an empty group."""
+    return filters or {"type": "group", "match": "all", "conditions": []}
+
+
+def spec_from_post(data) -> dict[str, Any]:
+    """The spec the builder's fields describe (validated later by query.validate_spec, which
+    names the path of anything wrong, `filters.conditions[0].field` …)."""
     measure: dict[str, Any] = {"kind": data.get("measure") or "count"}
     if measure["kind"] in ("sum", "avg"):
         measure["field"] = data.get("amount") or ""
@@ -45,16 +58,7 @@ def spec_from_post(data) -> tuple[dict[str, Any], dict[str, list[str]]]:
             if bucket:
                 item["bucket"] = bucket
             group_by.append(item)
-    filters = None
-    text = (data.get("filters") or "").strip()
-    if text:
-        if len(text) > 20000:
-            errors["filters"] = [_("The filters are too long.")]
-        else:
-            try:
-                filters = json.loads(text)
-            except ValueError:
-                errors["filters"] = [_("The filters are not valid JSON.")]
+    filters = filters_from_post(data)
     period = None
     if data.get("period"):
         period = {"key": data["period"]}
@@ -62,15 +66,13 @@ def spec_from_post(data) -> tuple[dict[str, Any], dict[str, list[str]]]:
             period.update({"from": data.get("from") or "", "to": data.get("to") or ""})
     spec = {"subject": data.get("subject") or "", "measure": measure, "group_by": group_by,
             "filters": filters, "period": period, "chart": data.get("chart") or ""}
-    return spec, errors
+    return spec
 
 
 def form_values(spec: dict[str, Any]) -> dict[str, str]:
     """A saved spec back into the builder's fields."""
     values = {"subject": spec.get("subject", ""), "measure": spec["measure"]["kind"],
-              "amount": spec["measure"].get("field", ""), "chart": spec.get("chart", ""),
-              "filters": json.dumps(spec["filters"], ensure_ascii=False, indent=1)
-              if spec.get("filters") else ""}
+              "amount": spec["measure"].get("field", ""), "chart": spec.get("chart", "")}
     for index, item in enumerate(spec.get("group_by") or [], start=1):
         values[f"group{index}"] = item["field"]
         values[f"bucket{index}"] = item.get("bucket", "")

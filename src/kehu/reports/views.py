@@ -15,6 +15,8 @@ from kehu.reports import render as rendering
 from kehu.reports.models import DashboardSubscription
 from kehu.reports.query import BUCKETS, CHARTS, MEASURES, cell_rows, read_drill_token, run_report
 from kehu.reports.subjects import SUBJECTS
+from kehu.segments.describe import describe
+from kehu.segments.views import builder_context
 
 DRILL_PAGE = 50
 
@@ -40,10 +42,13 @@ def index(request):
         "can_share": request.user.access.can("report.share")})
 
 
-def _builder_context(request, values: dict, report=None) -> dict:
+def _builder_context(request, values: dict, definition: dict, report=None) -> dict:
+    """The builder page: the report's fields, and the segment condition builder (offering
+    only the fields the user may put conditions on) showing `definition`."""
     subject = values.get("subject") if values.get("subject") in SUBJECTS else "orders"
     values["subject"] = subject
-    return {"values": values, "subjects": SUBJECTS, "subject": SUBJECTS[subject],
+    return {**builder_context(request, definition), "values": values, "subjects": SUBJECTS,
+            "subject": SUBJECTS[subject],
             "measures": MEASURES, "buckets": BUCKETS, "charts": CHARTS, "periods": PERIODS,
             "groups": forms.group_choices(subject, request.user), "report": report,
             "dashboards": selectors.dashboard_list(user=request.user).filter(
@@ -58,24 +63,26 @@ def builder(request, report_id: int | None = None):
         report = selectors.report_get(user=request.user, report_id=report_id)
         values = forms.form_values(report.spec)
         values["name"] = report.name
+        definition = forms.filters_definition(report.spec.get("filters"))
         if request.GET.get("subject") in SUBJECTS:
             values["subject"] = request.GET["subject"]
     else:
         values = {"subject": request.GET.get("subject", ""), "measure": "count",
                   "chart": "bar", "group1": "date", "bucket1": "month", "period": "last_365"}
-    return render(request, "reports/builder.html", _builder_context(request, values, report))
+        definition = forms.filters_definition(None)
+    return render(request, "reports/builder.html",
+                  _builder_context(request, values, definition, report))
 
 
 @requires("report.view")
 @require_POST
 def preview(request):
-    spec, errors = forms.spec_from_post(request.POST)
-    context = {"errors": [f"{k}: {m}" for k, ms in errors.items() for m in ms]}
-    if not errors:
-        try:
-            context.update(_shown(run_report(spec, user=request.user), key="preview"))
-        except ValidationFailed as exc:
-            context["errors"] = _errors_of(exc)
+    context = {"errors": []}
+    try:
+        context.update(_shown(run_report(forms.spec_from_post(request.POST), user=request.user),
+                              key="preview"))
+    except ValidationFailed as exc:
+        context["errors"] = _errors_of(exc)
     # htmx swaps only 2xx answers: the builder shows the errors in place of the preview.
     status = 422 if context["errors"] and not request.htmx else 200
     return render(request, "reports/_result.html", context, status=status)
@@ -84,23 +91,22 @@ def preview(request):
 @requires("report.view")
 @require_POST
 def save(request, report_id: int | None = None):
-    spec, errors = forms.spec_from_post(request.POST)
-    messages = [f"{k}: {m}" for k, ms in errors.items() for m in ms]
-    if not messages:
-        try:
-            report = services.report_save(user=request.user, name=request.POST.get("name"),
-                                          spec=spec, report_id=report_id)
-            dashboard_id = (request.POST.get("dashboard") or "").strip()
-            if dashboard_id.isdigit():
-                services.dashboard_add_report(user=request.user, dashboard_id=int(dashboard_id),
-                                              report_id=report.pk)
-                return redirect("reports:dashboard", dashboard_id=int(dashboard_id))
-            return redirect("reports:report", report_id=report.pk)
-        except DomainError as exc:
-            messages = _errors_of(exc)
+    spec = forms.spec_from_post(request.POST)
+    try:
+        report = services.report_save(user=request.user, name=request.POST.get("name"),
+                                      spec=spec, report_id=report_id)
+        dashboard_id = (request.POST.get("dashboard") or "").strip()
+        if dashboard_id.isdigit():
+            services.dashboard_add_report(user=request.user, dashboard_id=int(dashboard_id),
+                                          report_id=report.pk)
+            return redirect("reports:dashboard", dashboard_id=int(dashboard_id))
+        return redirect("reports:report", report_id=report.pk)
+    except DomainError as exc:
+        messages = _errors_of(exc)
     values = dict(request.POST.items())
     report = selectors.report_get(user=request.user, report_id=report_id) if report_id else None
-    context = _builder_context(request, values, report)
+    context = _builder_context(request, values, forms.filters_definition(spec["filters"]),
+                               report)
     context["save_errors"] = messages
     return render(request, "reports/builder.html", context, status=422)
 
@@ -109,7 +115,8 @@ def save(request, report_id: int | None = None):
 @require_GET
 def report(request, report_id: int):
     saved = selectors.report_get(user=request.user, report_id=report_id)
-    context = {"report": saved, "dashboards": selectors.dashboard_list(user=request.user)
+    context = {"report": saved, "filters": describe(saved.spec.get("filters")),
+               "dashboards": selectors.dashboard_list(user=request.user)
                .filter(owner_id=request.user.pk)}
     try:
         context.update(_shown(run_report(saved.spec, user=request.user), key=f"r{saved.pk}"))
