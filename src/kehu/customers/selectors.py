@@ -211,7 +211,7 @@ def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
     """Refuse a sort on a field masked or hidden for the caller (the access policy's one
     rule), and a registered filter the caller may not use or that would reveal such a field."""
     key = sort.lstrip("-")
-    if key in SORTS:
+    if key in SORTS or key in SENSITIVE_KEYS:
         require_condition_on(access, key, path="sort")
     for path, key in (("lifecycle", "lifecycle_stage"), ("source", "source")):
         if getattr(filters, path):
