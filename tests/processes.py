@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ import pytest
 import kehu
 
 SRC = str(Path(kehu.__file__).resolve().parent.parent)
+REPO = str(Path(__file__).resolve().parent.parent)
 
 ONLY_SQLITE = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")),
@@ -91,3 +95,65 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+# Killed workers ------------------------------------------------------------------------------
+
+
+def kill_home(home: Path, seeder: str, count: int, timeout: float = 300,
+              **extra: str) -> dict[str, str]:
+    """A fresh SQLite home for a killed-worker test: `kehu init`, then `seed(count)` of the test
+    module `seeder` ("tests.app.module"). Returns the environment of its kehu processes, which
+    can import the tests package (subscribers, seeders)."""
+    env = kehu_env(home, **extra)
+    env["PYTHONPATH"] = os.pathsep.join([SRC, REPO])
+    assert "admin" in run_kehu(env, "init", timeout=timeout).stdout
+    seeded = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", f"import django; django.setup(); from {seeder} import seed; "
+                               f"seed({int(count)})"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert seeded.returncode == 0, seeded.stderr
+    return env
+
+
+def start_kehu(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kehu", *args], env=env, cwd=REPO,  # noqa: S603
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def sqlite_count(home: Path, sql: str) -> int:
+    with sqlite3.connect(Path(home) / "kehu.sqlite3", timeout=30) as db:
+        return db.execute(sql).fetchone()[0]
+
+
+def kill_rounds(env: dict, rounds: Sequence[tuple[Sequence[str], int]],
+                progress: Callable[[], int], *, wait: float, pause: float) -> int:
+    """For each (command, n) round: start n workers running `kehu <command>`, wait (at most
+    `wait` seconds) until `progress()` moves, let them run a random 0–`pause` s more, then
+    SIGKILL those still running. Returns how many were killed."""
+    rng = random.Random()
+    kills = 0
+    for command, n in rounds:
+        workers = [start_kehu(env, *command) for _ in range(n)]
+        before = progress()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and workers[0].poll() is None:
+            if progress() > before:
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, pause))
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                kills += 1
+            worker.communicate(timeout=60)
+    return kills
+
+
+def finish_twice_at_once(env: dict, *commands: Sequence[str], timeout: float = 600) -> None:
+    """Restart after the kills: each command run by two workers at once, both ending well."""
+    for command in commands:
+        finals = [start_kehu(env, *command) for _ in range(2)]
+        for worker in finals:
+            _out, err = worker.communicate(timeout=timeout)
+            assert worker.returncode == 0, err

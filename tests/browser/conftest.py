@@ -27,8 +27,12 @@ def chromium_browser():
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); "
                     "browser tests need it")
+    from django.urls import get_resolver
     from playwright.sync_api import sync_playwright
 
+    # Import every view now: the live server's first request would otherwise import the whole
+    # URL conf inside the first navigation's timeout (seconds on a loaded machine).
+    get_resolver().resolve("/login/")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                              headless=True)

@@ -4,73 +4,30 @@ event is delivered. Each subscriber's side effect must be there exactly once per
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import pytest
+from tests.processes import (
+    ONLY_SQLITE,
+    finish_twice_at_once,
+    kill_home,
+    kill_rounds,
+    sqlite_count,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 COUNT = 1500
+DISPATCH = ("events", "dispatch", "--batch", "20")
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(KEHU_HOME=str(home), DJANGO_SETTINGS_MODULE="kehu.settings",
-               KEHU_EVENT_SUBSCRIBERS="tests.core.events_kill_subscribers",
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]))
-    return env
-
-
-def _kehu(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([str(Path(sys.executable).with_name("kehu")), *args], env=_env(home),
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _done(home: Path) -> int:
-    with sqlite3.connect(home / "kehu.sqlite3", timeout=30) as db:
-        return db.execute("SELECT count(*) FROM core_eventdelivery").fetchone()[0]
-
-
-@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                    reason="runs real kehu processes on their own SQLite KEHU_HOME; the "
-                           "cursor lock on PostgreSQL is covered by the delivery tests")
+@ONLY_SQLITE
 def test_each_effect_happens_once_however_often_the_worker_is_killed(tmp_path):
     home = tmp_path / "home"
-    out, err = _kehu(home, "init").communicate(timeout=120)
-    assert "admin" in out, err
-    seeded = subprocess.run([sys.executable, "-c", "import django; django.setup(); "
-                             "from tests.core.events_kill_subscribers import seed; "
-                             f"seed({COUNT})"], env=_env(home), cwd=REPO, capture_output=True,
-                            text=True, timeout=120)
-    assert seeded.returncode == 0, seeded.stderr
-    rng = random.Random()
-    kills = 0
-    for round_ in range(4):
-        workers = [_kehu(home, "events", "dispatch", "--batch", "20")
-                   for _ in range(2 if round_ % 2 else 1)]
-        before = _done(home)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and workers[0].poll() is None:
-            if _done(home) > before:
-                break
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.4))
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGKILL)
-                kills += 1
-            worker.communicate(timeout=30)
+    env = kill_home(home, "tests.core.events_kill_subscribers", COUNT, timeout=300,
+                    KEHU_EVENT_SUBSCRIBERS="tests.core.events_kill_subscribers")
+    kills = kill_rounds(env, [(DISPATCH, 2 if round_ % 2 else 1) for round_ in range(4)],
+                        lambda: sqlite_count(home, "SELECT count(*) FROM core_eventdelivery"),
+                        wait=60, pause=0.4)
     # Restarted, twice at once: the same events dispatched by both.
-    finals = [_kehu(home, "events", "dispatch") for _ in range(2)]
-    for worker in finals:
-        _out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err
+    finish_twice_at_once(env, ("events", "dispatch"), timeout=300)
     assert kills >= 3
     with sqlite3.connect(home / "kehu.sqlite3") as db:
         types = [row[0] for row in db.execute("SELECT type FROM core_domainevent")]

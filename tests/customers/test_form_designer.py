@@ -305,3 +305,61 @@ def test_card_leaves_out_a_field_hidden_for_the_viewer(rules, rep, client, admin
     assert "采购总监" not in client.get(f"/customers/{customer.pk}/").content.decode()
     client.force_login(admin_user)
     assert "采购总监" in client.get(f"/customers/{customer.pk}/").content.decode()
+
+
+# "Hidden" for a role is hidden everywhere for that role (AccessPolicy.field_mode) -------------
+
+def test_a_field_hidden_for_a_role_is_hidden_in_list_api_export_and_filters(
+        rep, admin_user, client, api_client_for):
+    from kehu.segments.selectors import segment_preview
+
+    services.field_behaviour_save(actor=SYSTEM, field="source", effect="hidden",
+                                  roles=["sales_rep"])
+    # A conditional rule only shapes the form and the card: "industry" stays everywhere.
+    services.field_behaviour_save(actor=SYSTEM, field="industry", effect="hidden",
+                                  condition=ORG, roles=["sales_rep"])
+    customer = create_customer(owner=rep, name="某某科技", kind="organisation", source="展会甲",
+                               industry="软件")
+    rep.role.permissions = sorted({*rep.role.permissions, "customer.export"})
+    rep.role.save(update_fields=["permissions"])
+    rep = type(rep).objects.get(pk=rep.pk)
+    assert rep.access.is_hidden("customer.source") and not rep.access.may_condition_on(
+        "customer.source")
+    assert not admin_user.access.is_hidden("customer.source")
+
+    # The list page: the column is not offered, even when asked for; no value in the page.
+    client.force_login(rep)
+    page = client.get("/customers/", {"cols": ["name", "source", "lifecycle_stage"]})
+    assert page.status_code == 200
+    assert "source" not in page.context["columns_available"]
+    assert page.context["columns"] == ["name", "lifecycle_stage"]
+    assert "展会甲" not in page.content.decode() and "某某科技" in page.content.decode()
+
+    # The API: one customer and the list.
+    api = api_client_for(rep)
+    one = api.get(f"/api/v1/customers/{customer.pk}").json()
+    assert (one["source"], one["industry"]) == (None, "软件")
+    rows = api.get("/api/v1/customers").json()["items"]
+    assert [(r["name"], r["source"]) for r in rows] == [("某某科技", None)]
+
+    # The export: an empty cell.
+    export = api.get("/api/v1/customers/export", {"format": "csv",
+                                                  "columns": "name,source,lifecycle_stage"})
+    assert export.status_code == 200
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[1][:2] == ["某某科技", ""] and table[1][2]  # the stage stays
+
+    # Filters and conditions: refused by name, on the API, the page and in a segment.
+    refused = api.get("/api/v1/customers", {"source": "展会甲"})
+    assert refused.status_code == 422 and "source" in refused.json()["details"]
+    assert client.get("/customers/", {"source": "展会甲"}).context["error"] is not None
+    with pytest.raises(ValidationFailed):
+        segment_preview(user=rep, definition={"type": "field", "field": "source", "op": "eq",
+                                              "value": "展会甲"})
+
+    # The admin's role is not named by the rule: everything as before.
+    admin = api_client_for(admin_user)
+    assert admin.get(f"/api/v1/customers/{customer.pk}").json()["source"] == "展会甲"
+    assert [r["name"] for r in admin.get("/api/v1/customers", {"source": "展会甲"}).json()[
+        "items"]] == ["某某科技"]

@@ -36,7 +36,7 @@ def test_board_shows_columns_with_count_and_amount(web, rep):
     assert response.status_code == 200
     html = response.content.decode()
     assert "初步接洽" in html and "¥3,500.50" in html and "甲" in html
-    assert "Sortable-1.15.6.min.js" in html
+    assert "kehu/vendor/Sortable-1.15.7.min.js" in html
 
 
 def test_board_drop_moves_and_answers_new_totals(web, rep):

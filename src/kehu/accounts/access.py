@@ -6,6 +6,7 @@ to present sensitive fields, so pages, API and exports can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,21 @@ from kehu.core.permissions import (
     SENSITIVE_FIELDS,
 )
 
+# Where fields hidden for a role everywhere come from, besides the role's field permissions:
+# apps above register a source (role code, None without a role -> field names such as
+# "customer.industry"); kehu.customers registers the form designer's "hidden" rules.
+_HIDDEN_FIELD_SOURCES: list[Callable[[str | None], Iterable[str]]] = []
+
+
+def register_hidden_fields(source: Callable[[str | None], Iterable[str]]) -> None:
+    if source not in _HIDDEN_FIELD_SOURCES:
+        _HIDDEN_FIELD_SOURCES.append(source)
+
+
+def _hidden_fields(user) -> frozenset[str]:
+    code = user.role.code if getattr(user, "role_id", None) else None
+    return frozenset(name for source in _HIDDEN_FIELD_SOURCES for name in source(code))
+
 
 @dataclass(frozen=True)
 class AccessPolicy:
@@ -35,6 +51,8 @@ class AccessPolicy:
     field_modes: dict[str, str] = field(default_factory=dict)
     team_ids: frozenset[int] = frozenset()
     is_superuser: bool = False
+    # Fields hidden for this user whatever their field permissions say (register_hidden_fields).
+    hidden_fields: frozenset[str] = frozenset()
 
     @classmethod
     def for_user(cls, user) -> AccessPolicy:
@@ -48,6 +66,7 @@ class AccessPolicy:
                 field_modes={name: FIELD_EDIT for name in SENSITIVE_FIELDS},
                 team_ids=frozenset(_teams_in_scope(user)),
                 is_superuser=True,
+                hidden_fields=_hidden_fields(user),
             )
         role = user.role
         if role is None:
@@ -58,6 +77,7 @@ class AccessPolicy:
             scope=role.record_scope,
             field_modes=dict(role.field_permissions or {}),
             team_ids=frozenset(_teams_in_scope(user)) if role.record_scope == SCOPE_TEAM else frozenset(),
+            hidden_fields=_hidden_fields(user),
         )
 
     # Object permissions -------------------------------------------------
@@ -97,6 +117,13 @@ class AccessPolicy:
 
     # Field permissions ----------------------------------------------------
     def field_mode(self, name: str) -> str:
+        """edit / view / masked / hidden. The one rule for a field: hidden when a registered
+        source hides it for this user (the form designer's "hidden" for their role), else
+        the role's field permission (sensitive fields), else view or edit by permission. The
+        list, the API, exports, filters, sorts and search all read it, so a field hidden for a
+        role is hidden everywhere for that role."""
+        if name in self.hidden_fields:
+            return FIELD_HIDDEN
         if name not in SENSITIVE_FIELDS:
             return FIELD_EDIT if self.can(name.split(".")[0] + ".change") else FIELD_VIEW
         mode = self.field_modes.get(name, FIELD_MASKED)
@@ -176,4 +203,5 @@ def _teams_in_scope(user) -> set[int]:
     return result
 
 
-__all__ = ["AccessPolicy", "refusal_message", "FIELD_VIEW", "FIELD_MASKED", "FIELD_HIDDEN", "FIELD_EDIT"]
+__all__ = ["AccessPolicy", "refusal_message", "register_hidden_fields", "FIELD_VIEW", "FIELD_MASKED",
+           "FIELD_HIDDEN", "FIELD_EDIT"]

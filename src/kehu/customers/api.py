@@ -111,32 +111,33 @@ class EmployerOut(Schema):
 
 
 class CustomerRowOut(Schema):
-    """A customer as the caller may see it (sensitive fields masked or null by role)."""
+    """A customer as the caller may see it (sensitive fields masked or null by role; a field
+    the form designer hides for the caller's role is null)."""
 
     id: int
     kind: str
     name: str
-    gender: str
+    gender: str | None
     birthday: str | None
-    title: str
-    company: str = Field("", description="The company a person works for, as typed")
+    title: str | None
+    company: str | None = Field("", description="The company a person works for, as typed")
     mobile: str | None
     email: str | None
     wechat: str | None
     id_number: str | None = Field(None, description="Masked; reveal with POST …/reveal-id-number")
     id_number_revealable: bool
-    uscc: str
-    industry: str
-    company_size: str
-    revenue_band: str
-    website: str
+    uscc: str | None
+    industry: str | None
+    company_size: str | None
+    revenue_band: str | None
+    website: str | None
     owner: Ref | None
     team: Ref | None
-    source: str
-    lifecycle_stage: str
-    preferred_channel: str
+    source: str | None
+    lifecycle_stage: str | None
+    preferred_channel: str | None
     product_interests: list[str]
-    notes: str
+    notes: str | None
     province: str
     city: str
     region: str

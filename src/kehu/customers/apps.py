@@ -15,12 +15,19 @@ def _identifier_field(value) -> str:
     return ""
 
 
+def _designer_hidden(role: str | None) -> set[str]:
+    from kehu.customers.layouts import hidden_everywhere
+
+    return hidden_everywhere(role)
+
+
 class CustomersConfig(AppConfig):
     name = "kehu.customers"
     label = "customers"
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from kehu.accounts.access import register_hidden_fields
         from kehu.core import events
         from kehu.core.selectors import audit_presenter_register
         from kehu.customers.fields import identifier_audit_key, present_changes
@@ -28,6 +35,7 @@ class CustomersConfig(AppConfig):
         from kehu.customers.services.identity import SENSITIVE_FIELD_OF_KIND
 
         register()  # field and value labels for kehu.core.labels
+        register_hidden_fields(_designer_hidden)
         audit_presenter_register("customer", present_changes)
         # Domain events reference these customer values, never copy them.
         events.register_sensitive("customer", {

@@ -163,6 +163,18 @@ def field_state(*, user, kind: str, customer: Customer | None = None,
     return state
 
 
+def hidden_everywhere(role: str | None) -> set[str]:
+    """The fields the form designer hides for this role on every record (an active "hidden"
+    rule for the role, or for everyone, without a condition), as access policy names
+    ("customer.industry", "customer.custom.<key>"). The AccessPolicy hides them everywhere:
+    list, API, exports, filters, sorts. A conditional rule depends on the record and only
+    shapes the form and the card, and so does hiding the name, which names the record in
+    every list (docs/forms.md)."""
+    return {f"customer.{rule.field}" for rule in planning.behaviour_rules()
+            if rule.effect == planning.HIDDEN and rule.concerns(role) and rule.field != "name"
+            and not (rule.condition or {}).get("conditions")}
+
+
 def condition_validate(condition: Any, labels: Mapping[str, str]) -> dict[str, Any]:
     """A behaviour condition normalised: {"match": "all"|"any", "conditions": [{"field",
     "op", "value"}]}, or ValidationFailed naming the bad test."""

@@ -196,19 +196,29 @@ def _custom_filter(definition: CustomFieldDefinition, expression: str) -> Q:
     return condition
 
 
+def policy_name(key: str) -> str:
+    """The access policy's name of a list field: its sensitive field, else customer.<key>."""
+    return SENSITIVE_KEYS.get(key, f"customer.{key}")
+
+
 def may_filter_on(user, key: str, *, presence: bool = False) -> bool:
     """Whether the list may be filtered or sorted by this key for the user (pages use it to
     offer only drill-downs that work)."""
-    return key not in SENSITIVE_KEYS or user.access.may_condition_on(SENSITIVE_KEYS[key],
-                                                                     presence=presence)
+    return user.access.may_condition_on(policy_name(key), presence=presence)
 
 
 def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
     """Refuse a sort on a field masked or hidden for the caller (the access policy's one
     rule), and a registered filter the caller may not use or that would reveal such a field."""
     key = sort.lstrip("-")
-    if key in SENSITIVE_KEYS:
-        access.require_condition(SENSITIVE_KEYS[key], path="sort", label=_label_of(key))
+    if key in SORTS or key in SENSITIVE_KEYS:
+        require_condition_on(access, key, path="sort")
+    for path, key in (("lifecycle", "lifecycle_stage"), ("source", "source")):
+        if getattr(filters, path):
+            require_condition_on(access, key, path=path)
+    for custom_key, value in (filters.custom or {}).items():
+        if str(value).strip():
+            require_condition_on(access, f"custom.{custom_key}", path=f"custom.{custom_key}")
     for name, value in (filters.extra or {}).items():
         list_filter = LIST_FILTERS.get(name)
         if list_filter is None:
@@ -222,9 +232,8 @@ def _check_conditions(filters: CustomerFilters, sort: str, access) -> None:
 def require_condition_on(access, key: str, *, path: str, presence: bool = False) -> None:
     """Refuse a condition on catalogue field `key` when it is masked or hidden for the caller
     (a presence check only needs it not hidden); for filters apps above register."""
-    if key in SENSITIVE_KEYS:
-        access.require_condition(SENSITIVE_KEYS[key], path=path, presence=presence,
-                                 label=_label_of(key))
+    access.require_condition(policy_name(key), path=path, presence=presence,
+                             label=_label_of(key))
 
 
 def _label_of(key: str) -> str:
@@ -232,7 +241,7 @@ def _label_of(key: str) -> str:
     from kehu.customers.rule_fields import label_for
 
     label = label_for(key)
-    return label if label != key else str(SENSITIVE_FIELDS.get(SENSITIVE_KEYS[key], key))
+    return label if label != key else str(SENSITIVE_FIELDS.get(SENSITIVE_KEYS.get(key, ""), key))
 
 
 def _filtered(qs: QuerySet[Customer], filters: CustomerFilters, user) -> QuerySet[Customer]:
@@ -537,6 +546,7 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
             "customer.mobile", "customer.email", "customer.id_number", "customer.birthday",
             "customer.address", "customer.wechat")},
     }
+    _drop_hidden(access, data)
     if detail:
         data["identifiers"] = _presented_identifiers(user, customer)
         addresses = (address_present(user, a) for a in customer.addresses.all())
@@ -548,6 +558,19 @@ def customer_present(user, customer: Customer, *, detail: bool = True) -> dict[s
             "is_primary": link.is_primary,
         } for link in customer.employer_links.all()]
     return data
+
+
+def _drop_hidden(access, data: dict[str, Any]) -> None:
+    """Empty the plain fields and custom fields hidden for the caller (the access policy's
+    field rule: the form designer's "hidden" for their role); sensitive ones are presented
+    above by their own setting."""
+    from kehu.customers.layouts import BEHAVIOUR_FIELDS
+
+    for key in BEHAVIOUR_FIELDS:
+        if key in data and access.is_hidden(f"customer.{key}"):
+            data[key] = None
+    data["custom"] = {key: value for key, value in data["custom"].items()
+                      if not access.is_hidden(f"customer.custom.{key}")}
 
 
 def _joined_columns(access, customer) -> dict[str, Any]:

@@ -77,7 +77,11 @@ def customer_list(request):
     columns_available = list_columns()
     for d in definitions:
         columns_available[f"custom.{d.key}"] = d.label
-    columns = [c for c in params.getlist("cols") if c in columns_available] or DEFAULT_COLUMNS
+    # A column hidden for the caller (the access policy's field rule) is not offered.
+    columns_available = {key: label for key, label in columns_available.items()
+                         if not request.user.access.is_hidden(selectors.policy_name(key))}
+    columns = [c for c in params.getlist("cols") if c in columns_available] or [
+        c for c in DEFAULT_COLUMNS if c in columns_available]
     error = None
     try:
         page = selectors.customer_list(user=request.user, filters=filters_from_query(params, definitions),

@@ -364,11 +364,13 @@ def _field(node, path, errors, catalogue: Catalogue, access):
 
 
 def _may_condition(spec: FieldSpec, op, access) -> bool:
-    """The access policy's one rule for conditions on sensitive fields (masked or hidden for
-    the caller: refused, except asking a masked field whether it is set)."""
-    if not spec.sensitive or access is None:
+    """The access policy's one rule for conditions on fields (masked or hidden for the caller:
+    refused, except asking a masked field whether it is set); a customer field is named
+    "customer.<key>" there unless it is a sensitive one."""
+    if access is None:
         return True
-    return access.may_condition_on(spec.sensitive, presence=op in NO_VALUE_OPS)
+    return access.may_condition_on(spec.sensitive or f"customer.{spec.key}",
+                                   presence=op in NO_VALUE_OPS)
 
 
 def _field_value(spec: FieldSpec, op: str, value, path, errors, catalogue: Catalogue):

@@ -35,8 +35,8 @@ def _pickers(request):
     catalogue = Catalogue.load()
     groups: dict[str, list] = {}
     for spec in catalogue.fields.values():
-        if spec.sensitive and not request.user.access.may_condition_on(
-                spec.sensitive, presence=spec.kind == "presence"):
+        if not request.user.access.may_condition_on(
+                spec.sensitive or f"customer.{spec.key}", presence=spec.kind == "presence"):
             continue  # the picker offers only fields the caller may put conditions on
         groups.setdefault(str(spec.group), []).append((spec.key, spec.label))
     return catalogue, {
