@@ -240,6 +240,12 @@ def _boards(people: dict, repeat: int, vendor: str) -> None:
     goal = GOAL[vendor]
     viewers = (("admin", people["admin"]), ("manager", people["managers"][0]),
                ("rep", people["reps"][0]))
+    # One untimed pass: URL and template loading and the first read of each table from disk
+    # are start-up costs, not a board's.
+    for board in all_boards():
+        if board.visible_to(people["admin"]):
+            build_board(board, user=people["admin"], period=named_period(board.default_period),
+                        params={})
     worst = 0.0
     for board in all_boards():
         period = named_period(board.default_period)
@@ -263,10 +269,9 @@ def _builder(admin, repeat: int, vendor: str) -> None:
         from kehu.reports import query
     except ImportError:
         return
-    spec = {"subject": "orders", "measure": "sum", "measure_field": "total_amount",
-            "group_by": [{"field": "ordered_at", "bucket": "month"}, {"field": "region"}],
-            "period": {"period": "last_365"}}
-    seconds = _timed(lambda: query.run_report(user=admin, spec=json.loads(json.dumps(spec))),
+    spec = {"subject": "orders", "measure": {"kind": "sum", "field": "total_amount"},
+            "group_by": [{"field": "date", "bucket": "month"}, {"field": "region"}]}
+    seconds = _timed(lambda: query.run_report(json.loads(json.dumps(spec)), user=admin),
                      repeat)
     print(f"report builder: orders by month × region {seconds:.3f} s (goal ≤ {GOAL_BUILDER:.0f} s "
           f"on PostgreSQL: {'met' if seconds <= GOAL_BUILDER else 'NOT met'} here on {vendor})")
