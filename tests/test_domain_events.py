@@ -19,7 +19,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core.actor import Actor
-from kehu.core.events import EVENT_TYPES
+from kehu.core.events import EVENT_TYPES, as_delivered
 from kehu.core.models import DomainEvent
 
 ROOT = Path(__file__).resolve().parents[1] / "src" / "kehu"
@@ -2176,7 +2176,7 @@ class Mark:
         self.after = DomainEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
     def events(self) -> list[DomainEvent]:
-        return list(DomainEvent.objects.filter(id__gt=self.after).order_by("id"))
+        return as_delivered(DomainEvent.objects.filter(id__gt=self.after).order_by("id"))
 
 
 @pytest.fixture

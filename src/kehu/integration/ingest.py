@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.bulkdb import insert_rows
+from kehu.core.bulkdb import JSONText, insert_rows
 from kehu.core.errors import DomainError
 from kehu.core.events import record_change
 from kehu.customers.models import Customer, Identifier
@@ -46,6 +46,7 @@ APP_SYSTEM = "app"
 TYPES = ("track", "page", "screen", "group", "identify", "alias")
 ID_MAX = 200
 _SLUG = re.compile(r"[^a-z0-9_.:-]+")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 class RateLimited(DomainError):
@@ -145,7 +146,7 @@ def _check(index: int, item: Any, now: dt.datetime) -> tuple[dict | None, dict |
         return None, _error(index, item, "invalid_type",
                             _("type must be one of: %s.") % ", ".join(TYPES))
     try:
-        size = len(json.dumps(item, ensure_ascii=False, default=str).encode())
+        size = len(_DUMPS(item).encode())
     except (TypeError, ValueError):
         return None, _error(index, item, "invalid", _("The item is not plain JSON."))
     if size > EVENT_MAX_BYTES:
@@ -408,9 +409,9 @@ def _seen(source: str, message_ids: list[str]) -> set[str]:
 
 def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutcome:
     """Ingest Segment-shaped calls (each with its `type`). Identify and alias calls run first,
-    each on its own (a failing one is reported and changes nothing); then the events of known
-    customers go through event_ingest and the others to their visitors, in one transaction,
-    with every accepted messageId remembered for `source`."""
+    each on its own (a failing one is reported and changes nothing: a savepoint); then the
+    events of known customers go through event_ingest and the others to their visitors, all
+    in one transaction, with every accepted messageId remembered for `source`."""
     actor.require("interaction.add")
     now = timezone.now()
     outcome = IngestOutcome()
@@ -433,6 +434,14 @@ def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutco
         if message_id:
             seen.add(message_id)
         fresh.append(clean)
+    with transaction.atomic():  # one commit per call; each identify or alias a savepoint
+        _write(actor, source, fresh, outcome, now)
+    outcome.errors.sort(key=lambda e: e["index"])
+    return outcome
+
+
+def _write(actor: Actor, source: str, fresh: list[dict[str, Any]], outcome: IngestOutcome,
+           now: dt.datetime) -> None:
     remembered: list[str] = []
     events: list[dict[str, Any]] = []
     for clean in fresh:
@@ -459,8 +468,6 @@ def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutco
             outcome.accepted += 1
     if events:
         _store_events(actor, source, events, outcome, now, remembered)
-    outcome.errors.sort(key=lambda e: e["index"])
-    return outcome
 
 
 def _store_events(actor: Actor, source: str, events: list[dict[str, Any]],
@@ -484,8 +491,9 @@ def _store_events(actor: Actor, source: str, events: list[dict[str, Any]],
                 key = f"u:{clean['userId']}" if clean["userId"] else f"a:{clean['anonymousId']}"
                 visitor = visitors[key]
                 customer_id = visitor.customer_id
+            # Serialised once, here: stored as this text (no second encoding on insert).
             row = {"event_type": event_type_of(clean["raw"]), "occurred_at": clean["occurred_at"],
-                   "properties": _properties(clean), "source": "ingest"}
+                   "properties": JSONText(_DUMPS(_properties(clean))), "source": "ingest"}
             if customer_id is not None:
                 to_customers.append({"customer_id": customer_id, **row})
                 to_customer_items.append(clean)

@@ -221,10 +221,17 @@ def webhook_call_from_rule(*, actor: Actor, endpoint_id: int, rule: dict[str, An
                   changes={"webhook": endpoint.pk, "rule": rule, "run": run_id})
 
 
+_ACTIVE: list[Any] = [None, []]  # [envelope id, its active endpoints]
+
+
 def _wanted_by(event: Event) -> list[WebhookEndpoint]:
     active = WebhookEndpoint.objects.filter(is_active=True)
     if event.type == RULE_CALL:  # addressed to one endpoint, not to subscribers of "*"
         return list(active.filter(pk=event.changes.get("webhook")))
+    if event.part:  # an envelope's events: its endpoints read once, not once per event
+        if _ACTIVE[0] != event.id or event.part == 1:
+            _ACTIVE[:] = [event.id, list(active)]
+        active = _ACTIVE[1]
     return [e for e in active if endpoint_wants(e, event.type)]
 
 
@@ -237,7 +244,7 @@ def webhook_deliveries_enqueue(event: Event) -> int:
         return 0
     body = message_body(event)
     rows = [WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type,
-                            message_id=f"msg_{event.id}", body=body) for e in endpoints]
+                            message_id=f"msg_{event.key}", body=body) for e in endpoints]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(_schedule_due)
     return len(rows)
