@@ -34,6 +34,7 @@ EXEMPT = {
         "derived SLA clock rows rebuilt from the status history; the ticket or policy change "
         "that caused it carries the event",
     "kehu.accounts.services.apikey_authenticate": "stamps a key's last use (bookkeeping)",
+    "kehu.accounts.services.apikey_usage_flush": "a key's request counts (bookkeeping)",
     "kehu.customers.services._common.snapshot": "reads (dict.update)",
     "kehu.customers.services.activity.customer_touch_activity":
         "derived column moved by the calling service, whose event carries the change",
