@@ -129,3 +129,15 @@ def test_webhooks_send_one_message_per_event_of_a_batch(actor):
         "message_id", "event_type", "event_id"))
     assert sent == [(f"msg_{rows[0].id}.1", "event.ingested", rows[0].id),
                     (f"msg_{rows[0].id}.2", "event.ingested", rows[0].id)]
+
+
+def test_envelopes_are_not_offered_to_webhooks(actor):
+    from kehu.core.errors import ValidationFailed
+    from kehu.integration.forms import event_type_groups
+    from kehu.integration.services import webhook_create
+
+    offered = {t for _group, types in event_type_groups() for t in types}
+    assert "event.ingested" in offered and "event.batch_ingested" not in offered
+    with pytest.raises(ValidationFailed):
+        webhook_create(actor=actor, url="https://hooks.example.com/x",
+                       event_types=["event.batch_ingested"])

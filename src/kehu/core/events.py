@@ -401,6 +401,11 @@ def register_envelope(event_type: str, expand: Callable[[Event], list[Event]]) -
     _ENVELOPES[event_type] = expand
 
 
+def delivered_types() -> frozenset[str]:
+    """The event types subscribers receive: EVENT_TYPES but the envelopes."""
+    return EVENT_TYPES - _ENVELOPES.keys()
+
+
 def _expand(row: tuple) -> list[Event]:
     expand = _ENVELOPES.get(row[1])
     return [_event(row)] if expand is None else expand(_event(row))

@@ -28,7 +28,7 @@ from kehu.accounts.selectors import users_with_permission
 from kehu.core.actor import Actor
 from kehu.core.crypto import decrypt, encrypt
 from kehu.core.errors import NotFound, ValidationFailed
-from kehu.core.events import EVENT_TYPES, Event, record_change
+from kehu.core.events import Event, delivered_types, record_change
 from kehu.integration import transport
 from kehu.integration.models import WebhookDelivery, WebhookEndpoint
 from kehu.notifications.services import notification_send
@@ -65,7 +65,8 @@ def _clean_patterns(event_types: Any) -> list[str]:
     cleaned: list[str] = []
     for index, pattern in enumerate(event_types):
         pattern = str(pattern).strip()
-        matches = pattern == "*" or any(fnmatch.fnmatchcase(t, pattern) for t in EVENT_TYPES)
+        matches = pattern == "*" or any(fnmatch.fnmatchcase(t, pattern)
+                                        for t in delivered_types())
         if not matches or len(pattern) > 60:
             raise ValidationFailed(details={f"event_types[{index}]": [
                 _("“%s” matches no event type (see docs/events.md).") % pattern]})
