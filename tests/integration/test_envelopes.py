@@ -141,3 +141,20 @@ def test_envelopes_are_not_offered_to_webhooks(actor):
     with pytest.raises(ValidationFailed):
         webhook_create(actor=actor, url="https://hooks.example.com/x",
                        event_types=["event.batch_ingested"])
+
+
+def test_a_subscriber_wanting_none_of_its_types_never_expands_it(actor, subscribed,
+                                                                  monkeypatch):
+    from kehu.interactions import services as interactions
+
+    customer = customer_create(actor=actor, name="甲")
+    seen = []
+    subscribed("customer.*", seen.append, name="t.customers")
+    _ingest(actor, [customer], ["page_view"])
+    expanded = []
+    original = events._ENVELOPES["event.batch_ingested"]
+    monkeypatch.setitem(events._ENVELOPES, "event.batch_ingested",
+                        lambda e: expanded.append(e) or original(e))
+    events.dispatch(only=["t.customers"])
+    assert [e.type for e in seen] == ["customer.created"] and expanded == []
+    assert interactions.BATCH_EVENT == "event.batch_ingested"

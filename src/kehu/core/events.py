@@ -392,13 +392,19 @@ def _event(row: tuple) -> Event:
 
 # Envelope type -> its expansion: the events the envelope stands for, in order.
 _ENVELOPES: dict[str, Callable[[Event], list[Event]]] = {}
+_ENVELOPE_TYPES: dict[str, tuple[str, ...]] = {}  # the types an envelope expands to
 
 
-def register_envelope(event_type: str, expand: Callable[[Event], list[Event]]) -> None:
+def register_envelope(event_type: str, expand: Callable[[Event], list[Event]], *,
+                      types: Sequence[str]) -> None:
     """Declare `event_type` an envelope: delivered as the events `expand` gives (each a copy
-    of the envelope with its own type, object, customer, changes and `part`)."""
+    of the envelope with its own type among `types`, object, customer, changes and `part`).
+    Subscribers that want none of `types` skip it without expanding it."""
     _check_type(event_type)
+    for inner in types:
+        _check_type(inner)
     _ENVELOPES[event_type] = expand
+    _ENVELOPE_TYPES[event_type] = tuple(types)
 
 
 def delivered_types() -> frozenset[str]:
@@ -495,6 +501,8 @@ def _wanted(subscriber: Subscriber, row: tuple) -> list[Event]:
     """The events of outbox row `row` the subscriber takes (an envelope's, expanded)."""
     if row[1] not in _ENVELOPES:
         return [_event(row)] if subscriber.matches(row[1]) else []
+    if not any(subscriber.matches(t) for t in _ENVELOPE_TYPES[row[1]]):
+        return []
     return [e for e in _expand(row) if subscriber.matches(e.type)]
 
 

@@ -16,7 +16,7 @@ class InteractionsConfig(AppConfig):
         from kehu.interactions.services import BATCH_EVENT, batch_expand
         from kehu.notifications.digest import register_digest_section
 
-        events.register_envelope(BATCH_EVENT, batch_expand)
+        events.register_envelope(BATCH_EVENT, batch_expand, types=("event.ingested",))
         register_digest_section("follow_ups", title=_("Follow-ups due today and overdue"),
                                 items=follow_up_digest_items, order=10)
         labels.register_choices("audit.action", {
