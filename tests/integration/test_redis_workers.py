@@ -49,6 +49,8 @@ def test_two_workers_on_one_redis_run_each_job_once(tmp_path):
         [sys.executable, "-m", "kehu", "worker", "--workers", "2"], env=env,
         stdout=log.open("w"), stderr=subprocess.STDOUT) for log in logs]
     try:
+        wait_for(lambda: all("Huey consumer started" in log.read_text() for log in logs), 60,
+                 "both workers to start")
         # The jobs are queued by a third process, as a web process would.
         queued = re.findall(UUID, run_kehu(env, "shell", "-c", (
             "from kehu.core.tasks import events_dispatch\n"
@@ -67,7 +69,7 @@ def test_two_workers_on_one_redis_run_each_job_once(tmp_path):
                         found[(log.name, ran.group(1))] += 1
             return found
 
-        wait_for(lambda: len({t for _log, t in executed()}) == JOBS, 60,
+        wait_for(lambda: len({t for _log, t in executed()}) == JOBS, 120,
                  "every queued job to run")
         time.sleep(1.5)  # a job run twice would show by now
         runs = executed()
