@@ -73,8 +73,8 @@ class BearerKeyAuth(HttpBearer):
         needed = scope_needed(request)
         route = _route(request)
         if not scopes.allows(key.scopes, route, needed):
-            needed = needed if needed in key.scopes or not any(
-                ":" in s for s in key.scopes) else scopes.needed_scope(route, needed)
+            if any(":" in s for s in key.scopes):  # a resource-scoped key: name that scope
+                needed = scopes.needed_scope(route, needed)
             raise InsufficientScope(
                 _("This API key lacks the “%s” scope.") % needed, details={"scope": needed}
             )
