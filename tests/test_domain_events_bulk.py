@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kehu.core.actor import Actor
+from kehu.core.events import as_delivered
 from kehu.core.models import AuditEntry, DomainEvent
 from kehu.customers.models import Customer
 from kehu.interchange.services import import_job_create, import_job_run
@@ -38,7 +39,7 @@ def run(actor, path: Path, kind: str = "customers"):
 
 
 def since(mark: int) -> list[DomainEvent]:
-    return list(DomainEvent.objects.filter(id__gt=mark).order_by("id"))
+    return as_delivered(DomainEvent.objects.filter(id__gt=mark).order_by("id"))
 
 
 def last_id() -> int:

@@ -309,6 +309,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Requests per key (or signed-in user) and worker process before HTTP 429 `throttled`.
 # Per second, not per minute: the throttle keeps one timestamp per request in its window.
 KEHU_API_RATE_LIMIT = os.environ.get("KEHU_API_RATE_LIMIT", "1000/s")
+# Requests per minute per API key unless the key has its own limit (RateLimit-* headers, 429
+# with Retry-After); counted in the cache: a shared cache (Redis) makes it one budget for all
+# processes. docs/integration.md.
+KEHU_API_KEY_RATE_LIMIT = int(os.environ.get("KEHU_API_KEY_RATE_LIMIT", "60000"))
 # Lookups by ID number per user and hour before HTTP 429 `rate_limited`; an alert (audit
 # action `security.lookup_limit`) is raised once an hour when a user passes
 # KEHU_SENSITIVE_LOOKUP_ALERT (default: the limit). docs/permissions.md.

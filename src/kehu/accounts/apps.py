@@ -9,10 +9,11 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from kehu.accounts.models import ApiKey, Role, Team, User
+        from kehu.accounts.scopes import all_scopes
         from kehu.core import labels
 
         labels.register_model("user", User)
         labels.register_model("team", Team)
         labels.register_model("role", Role)
         labels.register_model("apikey", ApiKey)
-        labels.register_choices("apikey.scope", ApiKey.SCOPES)
+        labels.register_choices("apikey.scope", all_scopes())

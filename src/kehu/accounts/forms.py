@@ -6,6 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import ApiKey, Role, Team, User
+from kehu.accounts.scopes import BROAD, resource_scopes
+from kehu.accounts.services import RATE_LIMIT_MAX
 from kehu.core.permissions import FIELD_MODES, PERMISSIONS, SCOPES, SENSITIVE_FIELDS
 
 
@@ -87,9 +89,23 @@ class UserEditForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
-    scopes = forms.MultipleChoiceField(label=_("Scopes"), choices=ApiKey.SCOPES,
+    scopes = forms.MultipleChoiceField(label=_("All resources"), choices=BROAD,
                                        widget=forms.CheckboxSelectMultiple,
-                                       initial=[ApiKey.SCOPE_READ])
+                                       initial=[ApiKey.SCOPE_READ], required=False)
+    resource_scopes = forms.MultipleChoiceField(
+        label=_("Or only these resources"), choices=resource_scopes, required=False,
+        widget=forms.CheckboxSelectMultiple)
+    rate_limit = forms.IntegerField(
+        label=_("Requests per minute"), min_value=1, max_value=RATE_LIMIT_MAX, required=False,
+        help_text=_("Empty: the default."))
+
+    def clean(self):
+        data = super().clean()
+        chosen = [*data.get("scopes", []), *data.get("resource_scopes", [])]
+        if not chosen:
+            self.add_error("scopes", _("Choose at least one scope."))
+        data["all_scopes"] = chosen
+        return data
 
 
 class PasswordForm(forms.Form):

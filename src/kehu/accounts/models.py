@@ -115,7 +115,7 @@ class ApiKey(models.Model):
     SCOPE_WRITE = "write"
     SCOPE_INGEST = "ingest"  # only the event ingestion calls (/api/v1/track, batch …)
     SCOPES = [(SCOPE_READ, _("read")), (SCOPE_WRITE, _("write")),
-              (SCOPE_INGEST, _("ingest events"))]
+              (SCOPE_INGEST, _("ingest events"))]  # and per resource: kehu.accounts.scopes
 
     user = models.ForeignKey(
         User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_keys"
@@ -128,6 +128,9 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"), null=True, blank=True,
+        help_text=_("Empty: the default (KEHU_API_KEY_RATE_LIMIT)."))
 
     class Meta:
         ordering = ["-created_at"]
@@ -136,3 +139,19 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class ApiKeyUsage(models.Model):
+    """Requests made with a key, per day (counted in the cache, written at most once a
+    minute per key and process)."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    day = models.DateField(_("day"))
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["key", "day"], name="apikey_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.day}: {self.requests}"

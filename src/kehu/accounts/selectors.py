@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
 
-from kehu.accounts.models import ApiKey, Role, Team, User
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from kehu.accounts.models import ApiKey, ApiKeyUsage, Role, Team, User
 from kehu.core.errors import NotFound
 
 
@@ -75,6 +79,30 @@ def apikey_list(*, user: User) -> QuerySet[ApiKey]:
     if user.access.can("user.manage"):
         return keys
     return keys.filter(user=user)
+
+
+def apikey_usage(*, keys: list[ApiKey], days: int = 7) -> list[ApiKey]:
+    """The keys with `requests_today`, `requests_week` (the last `days` days) and `daily`
+    ([(day, requests)], newest first): ApiKeyUsage plus the requests counted in the cache
+    and not written yet."""
+    today = timezone.localdate()
+    pending = cache.get_many([f"kehu-apikey-use:{k.pk}:{today.isoformat()}" for k in keys])
+    since = today - dt.timedelta(days=days - 1)
+    rows = ApiKeyUsage.objects.filter(key__in=keys, day__gte=since).values_list(
+        "key_id", "day", "requests")
+    by_key: dict[int, list[tuple]] = {}
+    for key_id, day, requests in rows:
+        by_key.setdefault(key_id, []).append((day, requests))
+    for key in keys:
+        waiting = pending.get(f"kehu-apikey-use:{key.pk}:{today.isoformat()}") or 0
+        daily = dict(by_key.get(key.pk, []))
+        if waiting:
+            daily[today] = daily.get(today, 0) + waiting
+        daily = sorted(daily.items(), reverse=True)
+        key.daily = daily
+        key.requests_today = next((n for day, n in daily if day == today), 0)
+        key.requests_week = sum(n for _day, n in daily)
+    return keys
 
 
 def team_members(*, user: User, team: Team) -> QuerySet[User]:

@@ -6,17 +6,22 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.default_roles import DEFAULT_ROLES
-from kehu.accounts.models import ApiKey, Role, Team, User
+from kehu.accounts.models import ApiKey, ApiKeyUsage, Role, Team, User
+from kehu.accounts.scopes import all_scopes
 from kehu.core.actor import Actor
 from kehu.core.audit import diff
 from kehu.core.errors import ValidationFailed
@@ -263,28 +268,36 @@ def apikey_create(
     scopes: Iterable[str],
     name: str = "",
     expires_at: datetime | None = None,
+    rate_limit: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key for `user`; returns the row and the token, which is shown only once."""
+    """Issue a key for `user` with broad and/or resource scopes (kehu.accounts.scopes) and an
+    optional own limit of requests per minute; returns the row and the token, which is
+    shown only once."""
     if actor.user is None or actor.user.pk != user.pk:
         actor.require("user.manage")
     else:
         actor.require("apikey.manage")
     scopes = sorted(set(scopes))
-    valid = {code for code, _label in ApiKey.SCOPES}
+    valid = {code for code, _label in all_scopes()}
     if not scopes or set(scopes) - valid:
         raise ValidationFailed(
             details={"scopes": [_("Scopes must be among: %s") % ", ".join(sorted(valid))]}
         )
+    if rate_limit is not None and (isinstance(rate_limit, bool) or not isinstance(
+            rate_limit, int) or not 1 <= rate_limit <= RATE_LIMIT_MAX):
+        raise ValidationFailed(details={"rate_limit": [
+            _("Requests per minute: a whole number from 1 to %d.") % RATE_LIMIT_MAX]})
     prefix = secrets.token_hex(4)
     token = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix,
                                     key_hash=_hash_token(token), scopes=scopes,
-                                    expires_at=expires_at)
+                                    expires_at=expires_at, rate_limit=rate_limit)
         record_change(actor=actor, action="apikey.create", event="apikey.created",
                       object_type="apikey",
                       object_id=key.pk, object_repr=f"{prefix} {user.username}",
-                      changes={"scopes": {"before": None, "after": scopes}})
+                      changes={"scopes": {"before": None, "after": scopes},
+                               "rate_limit": {"before": None, "after": rate_limit}})
     return key, token
 
 
@@ -315,7 +328,8 @@ def apikey_authenticate(token: str) -> ApiKey | None:
         return None
     key = ApiKey(id=user.k_id, user=user, prefix=prefix, key_hash=user.k_hash,
                  scopes=_json(user.k_scopes), revoked_at=_when(user.k_revoked_at),
-                 expires_at=_when(user.k_expires_at), last_used_at=_when(user.k_last_used_at))
+                 expires_at=_when(user.k_expires_at), last_used_at=_when(user.k_last_used_at),
+                 rate_limit=user.k_rate_limit)
     now = timezone.now()
     if key.revoked_at or (key.expires_at and key.expires_at <= now) or not user.is_active:
         return None
@@ -325,6 +339,73 @@ def apikey_authenticate(token: str) -> ApiKey | None:
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+RATE_LIMIT_MAX = 1_000_000
+
+
+@dataclass(frozen=True)
+class RateState:
+    """A key's budget after this request: its limit per minute, what is left (negative: over
+    it) and the seconds until the window resets."""
+
+    limit: int
+    remaining: int
+    reset: int
+
+
+def apikey_rate_take(*, key: ApiKey) -> RateState:
+    """Count one request with `key`: against its per-minute budget (its `rate_limit`, else
+    KEHU_API_KEY_RATE_LIMIT; fixed one-minute windows in the cache, so shared by the processes
+    that share the cache) and towards its usage of the day, which is written to
+    ApiKeyUsage at most once a minute per key and cache."""
+    limit = key.rate_limit or settings.KEHU_API_KEY_RATE_LIMIT
+    now = timezone.now()
+    stamp = now.timestamp()
+    window = int(stamp // 60)
+    counter = f"kehu-apikey-rate:{key.pk}:{window}"
+    cache.add(counter, 0, timeout=120)
+    try:
+        used = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        cache.set(counter, 1, timeout=120)
+        used = 1
+    _usage_count(key.pk, now)
+    return RateState(limit=limit, remaining=limit - used, reset=60 - int(stamp % 60))
+
+
+def _usage_count(key_id: int, now: datetime) -> None:
+    day = timezone.localdate(now)
+    pending = f"kehu-apikey-use:{key_id}:{day.isoformat()}"
+    cache.add(pending, 0, timeout=2 * 86400)
+    try:
+        cache.incr(pending)
+    except ValueError:
+        cache.set(pending, 1, timeout=2 * 86400)
+    if cache.add(f"kehu-apikey-use-flush:{key_id}", 1, timeout=60):
+        apikey_usage_flush(key_id=key_id, day=day)
+
+
+def apikey_usage_flush(*, key_id: int, day) -> int:
+    """Move the requests counted in the cache for a key and day into ApiKeyUsage; returns
+    how many moved (the API keys page and tests call it to show current figures)."""
+    pending = f"kehu-apikey-use:{key_id}:{day.isoformat()}"
+    count = cache.get(pending) or 0
+    if not count:
+        return 0
+    try:
+        cache.decr(pending, count)
+    except ValueError:
+        return 0
+    with transaction.atomic():
+        updated = ApiKeyUsage.objects.filter(key_id=key_id, day=day).update(
+            requests=F("requests") + count)
+        if not updated:
+            usage, created = ApiKeyUsage.objects.get_or_create(
+                key_id=key_id, day=day, defaults={"requests": count})
+            if not created:
+                ApiKeyUsage.objects.filter(pk=usage.pk).update(requests=F("requests") + count)
+    return count
 
 
 def apikey_owner_inactive(token: str) -> bool:
@@ -358,7 +439,7 @@ def _when(value):
 _USER_WITH_KEY = (
     f"SELECT u.*, k.id AS k_id, k.key_hash AS k_hash, k.scopes AS k_scopes, "  # noqa: S608
     f"k.revoked_at AS k_revoked_at, k.expires_at AS k_expires_at, "
-    f"k.last_used_at AS k_last_used_at "
+    f"k.last_used_at AS k_last_used_at, k.rate_limit AS k_rate_limit "
     f"FROM {User._meta.db_table} u JOIN {ApiKey._meta.db_table} k ON k.user_id = u.id "
     f"WHERE k.prefix = %s"
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -145,14 +146,17 @@ def apikey_list(request):
         try:
             _key, token = services.apikey_create(
                 actor=Actor.from_request(request), user=request.user,
-                scopes=form.cleaned_data["scopes"], name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["all_scopes"], name=form.cleaned_data["name"],
+                rate_limit=form.cleaned_data["rate_limit"],
             )
         except DomainError as exc:
             show_errors(form, exc)
         else:
             form = ApiKeyForm()
+    keys = list(selectors.apikey_list(user=request.user))
     return render(request, "accounts/apikey_list.html",
-                  {"keys": selectors.apikey_list(user=request.user), "form": form, "token": token})
+                  {"keys": selectors.apikey_usage(keys=keys), "form": form, "token": token,
+                   "default_rate_limit": settings.KEHU_API_KEY_RATE_LIMIT})
 
 
 @login_required

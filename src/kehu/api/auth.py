@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from ninja.security import APIKeyCookie, HttpBasicAuth, HttpBearer
 from ninja.security.apikey import APIKeyBase
 
+from kehu.accounts import scopes
 from kehu.accounts.selectors import user_locked_out
-from kehu.accounts.services import apikey_authenticate, apikey_owner_inactive
+from kehu.accounts.services import apikey_authenticate, apikey_owner_inactive, apikey_rate_take
 from kehu.core.errors import DomainError
 from kehu.core.logs import user_var
 from kehu.integration.ingest_api import INGEST_ROUTES, body_write_key
@@ -25,10 +26,23 @@ class InsufficientScope(DomainError):
     status = 403
 
 
+class RateLimited(DomainError):
+    """Over the key's requests per minute (429; the RateLimit-* and Retry-After headers are
+    set by kehu.api.middleware from `request.kehu_rate`)."""
+
+    code = "rate_limited"
+    status = 429
+
+
 class KeyRefused(DomainError):
     """A real key whose user may not act now: deactivated, or locked out of signing in."""
 
     status = 401
+
+
+def _route(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return match.route.removeprefix("api/v1/") if match is not None else ""
 
 
 def scope_needed(request) -> str:
@@ -36,8 +50,7 @@ def scope_needed(request) -> str:
     `write` key may make them too), `write` for everything else."""
     if request.method in SAFE_METHODS:
         return "read"
-    match = getattr(request, "resolver_match", None)
-    route = match.route.removeprefix("api/v1/") if match is not None else ""
+    route = _route(request)
     if request.method == "POST" and route in INGEST_ROUTES:
         return "ingest"
     return "read" if request.method == "POST" and route in READ_ONLY_POSTS else "write"
@@ -58,10 +71,17 @@ class BearerKeyAuth(HttpBearer):
             raise KeyRefused(_("This API key's user is locked out after failed sign-ins; an "
                                "administrator can unlock them."), code="account_locked")
         needed = scope_needed(request)
-        if needed not in key.scopes and not (needed == "ingest" and "write" in key.scopes):
+        route = _route(request)
+        if not scopes.allows(key.scopes, route, needed):
+            if any(":" in s for s in key.scopes):  # a resource-scoped key: name that scope
+                needed = scopes.needed_scope(route, needed)
             raise InsufficientScope(
                 _("This API key lacks the “%s” scope.") % needed, details={"scope": needed}
             )
+        rate = request.kehu_rate = apikey_rate_take(key=key)
+        if rate.remaining < 0:
+            raise RateLimited(_("Too many requests with this API key; retry after %d seconds.")
+                              % rate.reset, details={"retry_after": rate.reset})
         request.user = key.user
         request.kehu_api_key = key
         user_var.set(key.user.get_username())  # log lines of this request name the key's user

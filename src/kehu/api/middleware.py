@@ -51,6 +51,13 @@ class ApiErrorMiddleware:
         if self._declared_too_large(request):
             return too_large()
         response = self.get_response(request)
+        rate = getattr(request, "kehu_rate", None)
+        if rate is not None:  # an API key's budget (kehu.accounts.services.apikey_rate_take)
+            response["RateLimit-Limit"] = str(rate.limit)
+            response["RateLimit-Remaining"] = str(max(rate.remaining, 0))
+            response["RateLimit-Reset"] = str(rate.reset)
+            if response.status_code == 429 and "Retry-After" not in response:
+                response["Retry-After"] = str(rate.reset)
         if response.status_code < 400 or response.get("Content-Type", "").startswith(
                 "application/json"):
             return response

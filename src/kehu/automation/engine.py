@@ -211,8 +211,8 @@ def on_event(event) -> None:
             raise  # the delivery is retried (a locked database, a lost connection)
         except Exception as exc:  # a broken rule never holds the others' events back
             log.exception("rule %s: event %s not handled", rule.pk, event.id)
-            _run_get_or_create(rule, event.customer_id, f"event:{event.id}",
-                               text=f"{event.type} #{event.id}", event_id=event.id,
+            _run_get_or_create(rule, event.customer_id, f"event:{event.key}",
+                               text=f"{event.type} #{event.key}", event_id=event.id,
                                skip=_("the rule could not be evaluated: %s") % _error_text(exc),
                                status=RuleRun.FAILED)
 
@@ -227,11 +227,11 @@ def _fire(rule: Rule, event, origin, now: dt.datetime, catalogue) -> None:
             skip = _("chain depth limit (%d) reached") % MAX_DEPTH
     if not conditions_hold(rule, event.customer_id, now=now, catalogue=catalogue):
         return
-    key = f"event:{event.id}"
+    key = f"event:{event.key}"
     if not skip and _limit_reached(rule, 1, now):
         skip = _("paused: limit reached")
     run, created = _run_get_or_create(rule, event.customer_id, key,
-                                      text=f"{event.type} #{event.id}", event_id=event.id,
+                                      text=f"{event.type} #{event.key}", event_id=event.id,
                                       depth=depth, skip=skip)
     if created and not skip:
         run_execute(run.pk)

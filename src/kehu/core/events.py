@@ -21,6 +21,13 @@ backoff (later events of that customer wait), and after `max_attempts` it is par
 dead letter (and the customer's later events go on), to be replayed from the events page or
 `kehu events replay ID`. Other subscribers never wait for it.
 
+Envelopes: a bulk writer may record one outbox row standing for many events (a batch of
+ingested events: `event.batch_ingested` with the ids of the stored rows) instead of a row
+each; the app that owns them registers how to expand it (`register_envelope`). Subscribers
+never see the envelope: they get its events one by one, each with the envelope's id and its
+own `part` (so `Event.key`, "id" or "id.part", tells them apart), delivered, retried and
+parked together as one delivery of the envelope.
+
 Payloads never copy a sensitive value: fields registered with `register_sensitive` (the
 customer's phones, emails, ID number, birthday, addresses) appear as a reference to the field,
 which a subscriber reads through the selectors with its own purpose's rights.
@@ -99,6 +106,7 @@ EVENT_TYPES = frozenset({
     "complaint.recorded", "complaint.updated", "complaint.routed",
     "rule.created", "rule.updated", "rule.activated", "rule.paused", "rule.deleted",
     "visitor.stitched", "visitor.unstitched", "visitor.events_ingested",
+    "event.batch_ingested",
     "notification.sent", "followup.snoozed", "followup.reassigned", "message.requeued",
     "message.redacted",
     "pipeline.created", "pipeline.updated", "deal.created", "deal.updated", "deal.stage_changed",
@@ -355,6 +363,12 @@ class Event:
     changes_json: str = field(repr=False)
     audit_seq: int | None
     occurred_at: dt.datetime
+    part: int = 0  # an envelope's n-th event (1-based); 0 for an event of its own
+
+    @property
+    def key(self) -> str:
+        """Unique per event as subscribers see it: the id, "id.part" inside an envelope."""
+        return f"{self.id}.{self.part}" if self.part else str(self.id)
 
     @cached_property
     def changes(self) -> dict[str, Any]:
@@ -376,6 +390,43 @@ def _event(row: tuple) -> Event:
                  object_repr=row[4], customer_id=row[5],
                  actor=EventActor(row[6], row[7], row[8]), changes_json=row[9] or "",
                  audit_seq=row[10], occurred_at=row[11])
+
+
+# Envelope type -> its expansion: the events the envelope stands for, in order.
+_ENVELOPES: dict[str, Callable[[Event], list[Event]]] = {}
+_ENVELOPE_TYPES: dict[str, tuple[str, ...]] = {}  # the types an envelope expands to
+
+
+def register_envelope(event_type: str, expand: Callable[[Event], list[Event]], *,
+                      types: Sequence[str]) -> None:
+    """Declare `event_type` an envelope: delivered as the events `expand` gives (each a copy
+    of the envelope with its own type among `types`, object, customer, changes and `part`).
+    Subscribers that want none of `types` skip it without expanding it."""
+    _check_type(event_type)
+    for inner in types:
+        _check_type(inner)
+    _ENVELOPES[event_type] = expand
+    _ENVELOPE_TYPES[event_type] = tuple(types)
+
+
+def delivered_types() -> frozenset[str]:
+    """The event types subscribers receive: EVENT_TYPES but the envelopes."""
+    return EVENT_TYPES - _ENVELOPES.keys()
+
+
+def _expand(row: tuple) -> list[Event]:
+    expand = _ENVELOPES.get(row[1])
+    return [_event(row)] if expand is None else expand(_event(row))
+
+
+def as_delivered(rows: Iterable[DomainEvent]) -> list[Event]:
+    """Outbox rows as subscribers receive them (envelopes expanded), in order."""
+    out: list[Event] = []
+    for row in rows:
+        out.extend(_expand(tuple(
+            json.dumps(row.changes) if name == "changes_text" else getattr(row, name)
+            for name in _FIELDS)))
+    return out
 
 
 @dataclass
@@ -448,11 +499,22 @@ def _state(name: str) -> EventSubscriberState:
     return state
 
 
-def _handle(subscriber: Subscriber, event: Event) -> str | None:
-    """Run the handler in a savepoint; None on success, else the error text."""
+def _wanted(subscriber: Subscriber, row: tuple) -> list[Event]:
+    """The events of outbox row `row` the subscriber takes (an envelope's, expanded)."""
+    if row[1] not in _ENVELOPES:
+        return [_event(row)] if subscriber.matches(row[1]) else []
+    if not any(subscriber.matches(t) for t in _ENVELOPE_TYPES[row[1]]):
+        return []
+    return [e for e in _expand(row) if subscriber.matches(e.type)]
+
+
+def _handle(subscriber: Subscriber, events: list[Event]) -> str | None:
+    """Run the handler over the events of one outbox row in a savepoint; None on success,
+    else the error text."""
     try:
         with transaction.atomic():
-            subscriber.handler(event)
+            for event in events:
+                subscriber.handler(event)
     except Exception as exc:
         return _error_text(exc)
     return None
@@ -488,18 +550,30 @@ def _deliver(subscriber: Subscriber, rows: list[tuple], recorded: set[int], wait
     deliveries = []
     name, handler, matches = subscriber.name, subscriber.handler, subscriber.matches
     for row in rows:
-        if not matches(row[1]) or row[0] in recorded:
+        if row[0] in recorded:
             continue
+        if row[1] in _ENVELOPES:
+            events = _wanted(subscriber, row)
+            if not events:
+                continue
+        elif not matches(row[1]):
+            continue
+        else:
+            events = None
         customer_id = row[5]
         if customer_id is not None and customer_id in waiting:
             deliveries.append((name, row[0], customer_id, EventDelivery.HELD, 0, None, "",
                                None, now))
             continue
         if careful:
-            error = _handle(subscriber, _event(row))
+            error = _handle(subscriber, events or [_event(row)])
         else:
             try:
-                handler(_event(row))
+                if events is None:
+                    handler(_event(row))
+                else:
+                    for event in events:
+                        handler(event)
             except Exception as exc:
                 raise _Failed() from exc
             error = None
@@ -541,8 +615,8 @@ def _new_batch(subscriber: Subscriber, batch: int) -> int:
     return len(rows)
 
 
-def _load(event_id: int) -> Event:
-    return _event(_events(DomainEvent.objects.filter(pk=event_id))[0])
+def _load(subscriber: Subscriber, event_id: int) -> list[Event]:
+    return _wanted(subscriber, _events(DomainEvent.objects.filter(pk=event_id))[0])
 
 
 def _release_held(subscriber: Subscriber, customer_id: int | None, now: dt.datetime) -> None:
@@ -554,7 +628,7 @@ def _release_held(subscriber: Subscriber, customer_id: int | None, now: dt.datet
         subscriber=subscriber.name, customer_id=customer_id, status=EventDelivery.HELD)
         .order_by("event_id"))
     for delivery in held:
-        error = _handle(subscriber, _load(delivery.event_id))
+        error = _handle(subscriber, _load(subscriber, delivery.event_id))
         delivery.attempts += 1
         delivery.updated_at = now
         if error is None:
@@ -586,7 +660,7 @@ def _retry_due(subscriber: Subscriber, batch: int) -> int:
                 pk=pk, status=EventDelivery.RETRY).first()
             if delivery is None:
                 continue
-            error = _handle(subscriber, _load(delivery.event_id))
+            error = _handle(subscriber, _load(subscriber, delivery.event_id))
             now = timezone.now()
             delivery.attempts += 1
             delivery.updated_at = now
@@ -644,7 +718,7 @@ def delivery_replay(*, actor: Actor, delivery_id: int) -> EventDelivery:
         if subscriber is None:
             error = f"no subscriber named {delivery.subscriber!r} is registered"
         else:
-            error = _handle(subscriber, _load(delivery.event_id))
+            error = _handle(subscriber, _load(subscriber, delivery.event_id))
         delivery.attempts += 1
         delivery.updated_at = now
         if error is None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.events import EVENT_TYPES
+from kehu.core.events import delivered_types
 
 
 def event_type_groups() -> list[tuple[str, list[str]]]:
     """The catalogue of event types grouped by what they are about ("customer", "order" …)."""
     groups: dict[str, list[str]] = {}
-    for event_type in sorted(EVENT_TYPES):
+    for event_type in sorted(delivered_types()):
         groups.setdefault(event_type.split(".")[0], []).append(event_type)
     return sorted(groups.items())
 

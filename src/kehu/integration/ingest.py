@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.bulkdb import insert_rows
+from kehu.core.bulkdb import JSONText, insert_rows
 from kehu.core.errors import DomainError
 from kehu.core.events import record_change
 from kehu.customers.models import Customer, Identifier
@@ -46,6 +46,7 @@ APP_SYSTEM = "app"
 TYPES = ("track", "page", "screen", "group", "identify", "alias")
 ID_MAX = 200
 _SLUG = re.compile(r"[^a-z0-9_.:-]+")
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 class RateLimited(DomainError):
@@ -145,7 +146,7 @@ def _check(index: int, item: Any, now: dt.datetime) -> tuple[dict | None, dict |
         return None, _error(index, item, "invalid_type",
                             _("type must be one of: %s.") % ", ".join(TYPES))
     try:
-        size = len(json.dumps(item, ensure_ascii=False, default=str).encode())
+        size = len(_DUMPS(item).encode())
     except (TypeError, ValueError):
         return None, _error(index, item, "invalid", _("The item is not plain JSON."))
     if size > EVENT_MAX_BYTES:
@@ -179,6 +180,15 @@ def _check(index: int, item: Any, now: dt.datetime) -> tuple[dict | None, dict |
         value = item.get(name)
         if value is not None and not isinstance(value, dict):
             return None, _error(index, item, "invalid", _("%s must be an object.") % name)
+    if kind == "identify":
+        clean["wechat"] = []
+        for system, value in wechat_ids(item):
+            if (not isinstance(value, str) or not value.strip() or len(value) > 128
+                    or any(c.isspace() for c in value) or is_junk_id(value)):
+                return None, _error(index, item, "invalid_id", _(
+                    "A WeChat openid or unionid is text of at most 128 characters, "
+                    "without spaces."))
+            clean["wechat"].append((system, value.strip()))
     if kind == "track":
         event = item.get("event")
         if not isinstance(event, str) or not event.strip() or len(event) > 200:
@@ -198,6 +208,39 @@ def _check(index: int, item: Any, now: dt.datetime) -> tuple[dict | None, dict |
                                 % previous)
         clean["previousId"] = previous
     return clean, None
+
+
+_APP_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+WECHAT_UNIONID = "wechat:unionid"  # one person across a developer's WeChat apps
+
+
+def _pick(source: Any, *names: str) -> Any:
+    if not isinstance(source, dict):
+        return None
+    return next((source[n] for n in names if source.get(n) not in (None, "")), None)
+
+
+def wechat_ids(item: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The WeChat identifiers an identify carries, as (external id system, value):
+    `context.wechat` {appId, openId, unionId, miniProgram} or the traits unionId / openId /
+    miniProgramOpenId. A unionid is `wechat:unionid`; an openid belongs to its app:
+    `wechat:openid:<appId>` (official account, web) or `wechat:mini:<appId>` (mini-program)."""
+    traits, context = item.get("traits"), item.get("context")
+    wx = _pick(context, "wechat") or {}
+    app = _pick(wx, "appId", "appid", "app_id")
+    mini = bool(_pick(wx, "miniProgram", "mini_program")) or _pick(wx, "type") == "miniprogram"
+    suffix = f":{app}" if isinstance(app, str) and _APP_ID.match(app) else ""
+    found = []
+    union = _pick(wx, "unionId", "unionid") or _pick(traits, "unionId", "unionid")
+    if union is not None:
+        found.append((WECHAT_UNIONID, union))
+    openid = _pick(wx, "openId", "openid") or _pick(traits, "openId", "openid")
+    if openid is not None:
+        found.append(((f"wechat:mini{suffix}" if mini else f"wechat:openid{suffix}"), openid))
+    mini_openid = _pick(traits, "miniProgramOpenId", "mini_openid")
+    if mini_openid is not None:
+        found.append((f"wechat:mini{suffix}", mini_openid))
+    return found
 
 
 def _properties(clean: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +312,24 @@ def _strong_matches(actor: Actor, traits: dict[str, Any]) -> dict[str, set[int]]
     return found
 
 
+def _wechat_matches(actor: Actor, wechat: list[tuple[str, str]]) -> dict[str, set[int]]:
+    """Per WeChat id system: the customers holding the id (live identifiers), in one query."""
+    if not wechat:
+        return {}
+    customers = Customer.objects.filter(status=Customer.STATUS_ACTIVE)
+    if actor.access is not None:
+        customers = actor.access.restrict(customers)
+    found: dict[str, set[int]] = {system: set() for system, _value in wechat}
+    wanted = set(wechat)
+    for system, value, customer_id in Identifier.objects.filter(
+            kind=Identifier.EXTERNAL, system__in=found, value__in={v for _s, v in wechat},
+            is_live=True, customer__in=customers).values_list("system", "value",
+                                                               "customer_id"):
+        if (system, value) in wanted:
+            found[system].add(customer_id)
+    return found
+
+
 _TRAITS = ("name", "gender", "birthday", "title", "company")  # a person's fields
 
 
@@ -328,8 +389,9 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
     duplicate-review candidate; nothing is merged."""
     traits = clean["raw"].get("traits") or {}
     user_id, anonymous_id = clean["userId"], clean["anonymousId"]
+    wechat = clean.get("wechat") or []
     keys = {f"a:{anonymous_id}"} if anonymous_id else set()
-    if not user_id:
+    if not user_id and not wechat:
         # Anonymous traits: used only once the visitor is linked to a customer.
         visitor = Visitor.objects.filter(key=f"a:{anonymous_id}").first()
         if visitor is None or visitor.customer_id is None:
@@ -340,9 +402,11 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
             customer_update(actor=actor, customer=customer, expected_version=None,
                             changes=changes)
         return
-    keys.add(f"u:{user_id}")
-    owner = _customers_by_user_id(actor, {user_id}).get(user_id)
+    if user_id:
+        keys.add(f"u:{user_id}")
+    owner = _customers_by_user_id(actor, {user_id}).get(user_id) if user_id else None
     held = _strong_matches(actor, traits)
+    held.update(_wechat_matches(actor, wechat))
     strong = set().union(*held.values()) if held else set()
     others = strong - {owner} if owner else strong
     conflicting = bool(others) and (owner is not None or len(others) > 1)
@@ -354,22 +418,25 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
                                "customers": members})
     if owner is None and len(strong) == 1:
         owner = next(iter(strong))
-        identifier_add(actor=actor, customer=Customer.objects.get(pk=owner),
-                       kind=Identifier.EXTERNAL, system=APP_SYSTEM, value=user_id,
-                       source="ingest")
+        if user_id:
+            identifier_add(actor=actor, customer=Customer.objects.get(pk=owner),
+                           kind=Identifier.EXTERNAL, system=APP_SYSTEM, value=user_id,
+                           source="ingest")
     elif owner is None and conflicting:
         # Which of several customers this user is, a person decides: keep the visitor.
-        Visitor.objects.filter(key=f"u:{user_id}").update(user_id=user_id)
+        if user_id:
+            Visitor.objects.filter(key=f"u:{user_id}").update(user_id=user_id)
         return
     changes = _trait_changes(traits, skip_contacts=conflicting)
     if owner is None:
         name = changes.pop("name", None) or changes.get("email") or changes.get("mobile") \
-            or user_id
+            or user_id or _("WeChat user %s") % wechat[0][1][-6:]
         contacts = {k: changes.pop(k) for k in ("email", "mobile") if k in changes}
         customer = customer_create(actor=actor, name=name, source="ingest",
                                    **contacts, **changes)
-        identifier_add(actor=actor, customer=customer, kind=Identifier.EXTERNAL,
-                       system=APP_SYSTEM, value=user_id, source="ingest")
+        if user_id:
+            identifier_add(actor=actor, customer=customer, kind=Identifier.EXTERNAL,
+                           system=APP_SYSTEM, value=user_id, source="ingest")
     else:
         customer = Customer.objects.get(pk=owner)
         for change, holders in held.items():
@@ -378,6 +445,10 @@ def _identify(actor: Actor, clean: dict[str, Any], outcome: IngestOutcome,
         if changes:
             customer_update(actor=actor, customer=customer, expected_version=None,
                             changes=changes)
+    for system, value in wechat:  # the WeChat ids no customer holds yet join the card
+        if not held.get(system):
+            identifier_add(actor=actor, customer=customer, kind=Identifier.EXTERNAL,
+                           system=system, value=value, source="ingest")
     _stitch_all(actor, customer, keys, user_id, Stitch.IDENTIFY, now)
 
 
@@ -408,9 +479,9 @@ def _seen(source: str, message_ids: list[str]) -> set[str]:
 
 def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutcome:
     """Ingest Segment-shaped calls (each with its `type`). Identify and alias calls run first,
-    each on its own (a failing one is reported and changes nothing); then the events of known
-    customers go through event_ingest and the others to their visitors, in one transaction,
-    with every accepted messageId remembered for `source`."""
+    each on its own (a failing one is reported and changes nothing: a savepoint); then the
+    events of known customers go through event_ingest and the others to their visitors, all
+    in one transaction, with every accepted messageId remembered for `source`."""
     actor.require("interaction.add")
     now = timezone.now()
     outcome = IngestOutcome()
@@ -433,6 +504,14 @@ def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutco
         if message_id:
             seen.add(message_id)
         fresh.append(clean)
+    with transaction.atomic():  # one commit per call; each identify or alias a savepoint
+        _write(actor, source, fresh, outcome, now)
+    outcome.errors.sort(key=lambda e: e["index"])
+    return outcome
+
+
+def _write(actor: Actor, source: str, fresh: list[dict[str, Any]], outcome: IngestOutcome,
+           now: dt.datetime) -> None:
     remembered: list[str] = []
     events: list[dict[str, Any]] = []
     for clean in fresh:
@@ -459,8 +538,6 @@ def events_ingest(*, actor: Actor, source: str, items: list[Any]) -> IngestOutco
             outcome.accepted += 1
     if events:
         _store_events(actor, source, events, outcome, now, remembered)
-    outcome.errors.sort(key=lambda e: e["index"])
-    return outcome
 
 
 def _store_events(actor: Actor, source: str, events: list[dict[str, Any]],
@@ -484,8 +561,9 @@ def _store_events(actor: Actor, source: str, events: list[dict[str, Any]],
                 key = f"u:{clean['userId']}" if clean["userId"] else f"a:{clean['anonymousId']}"
                 visitor = visitors[key]
                 customer_id = visitor.customer_id
+            # Serialised once, here: stored as this text (no second encoding on insert).
             row = {"event_type": event_type_of(clean["raw"]), "occurred_at": clean["occurred_at"],
-                   "properties": _properties(clean), "source": "ingest"}
+                   "properties": JSONText(_DUMPS(_properties(clean))), "source": "ingest"}
             if customer_id is not None:
                 to_customers.append({"customer_id": customer_id, **row})
                 to_customer_items.append(clean)

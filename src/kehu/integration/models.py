@@ -68,7 +68,8 @@ class WebhookDelivery(models.Model):
         ordering = ["-id"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"],
+        # message_id is "msg_<event key>": an envelope's events share its event_id.
+        constraints = [models.UniqueConstraint(fields=["endpoint", "message_id"],
                                                name="webhook_delivery_once")]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 

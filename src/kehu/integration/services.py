@@ -28,7 +28,7 @@ from kehu.accounts.selectors import users_with_permission
 from kehu.core.actor import Actor
 from kehu.core.crypto import decrypt, encrypt
 from kehu.core.errors import NotFound, ValidationFailed
-from kehu.core.events import EVENT_TYPES, Event, record_change
+from kehu.core.events import Event, delivered_types, record_change
 from kehu.integration import transport
 from kehu.integration.models import WebhookDelivery, WebhookEndpoint
 from kehu.notifications.services import notification_send
@@ -65,7 +65,8 @@ def _clean_patterns(event_types: Any) -> list[str]:
     cleaned: list[str] = []
     for index, pattern in enumerate(event_types):
         pattern = str(pattern).strip()
-        matches = pattern == "*" or any(fnmatch.fnmatchcase(t, pattern) for t in EVENT_TYPES)
+        matches = pattern == "*" or any(fnmatch.fnmatchcase(t, pattern)
+                                        for t in delivered_types())
         if not matches or len(pattern) > 60:
             raise ValidationFailed(details={f"event_types[{index}]": [
                 _("“%s” matches no event type (see docs/events.md).") % pattern]})
@@ -221,10 +222,17 @@ def webhook_call_from_rule(*, actor: Actor, endpoint_id: int, rule: dict[str, An
                   changes={"webhook": endpoint.pk, "rule": rule, "run": run_id})
 
 
+_ACTIVE: list[Any] = [None, []]  # [envelope id, its active endpoints]
+
+
 def _wanted_by(event: Event) -> list[WebhookEndpoint]:
     active = WebhookEndpoint.objects.filter(is_active=True)
     if event.type == RULE_CALL:  # addressed to one endpoint, not to subscribers of "*"
         return list(active.filter(pk=event.changes.get("webhook")))
+    if event.part:  # an envelope's events: its endpoints read once, not once per event
+        if _ACTIVE[0] != event.id or event.part == 1:
+            _ACTIVE[:] = [event.id, list(active)]
+        active = _ACTIVE[1]
     return [e for e in active if endpoint_wants(e, event.type)]
 
 
@@ -237,7 +245,7 @@ def webhook_deliveries_enqueue(event: Event) -> int:
         return 0
     body = message_body(event)
     rows = [WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type,
-                            message_id=f"msg_{event.id}", body=body) for e in endpoints]
+                            message_id=f"msg_{event.key}", body=body) for e in endpoints]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(_schedule_due)
     return len(rows)

@@ -10,11 +10,13 @@ class InteractionsConfig(AppConfig):
     def ready(self):
         from django.utils.translation import gettext_lazy as _
 
-        from kehu.core import labels
+        from kehu.core import events, labels
         from kehu.interactions.models import Event, FollowUpTask, Interaction
         from kehu.interactions.selectors import follow_up_digest_items
+        from kehu.interactions.services import BATCH_EVENT, batch_expand
         from kehu.notifications.digest import register_digest_section
 
+        events.register_envelope(BATCH_EVENT, batch_expand, types=("event.ingested",))
         register_digest_section("follow_ups", title=_("Follow-ups due today and overdue"),
                                 items=follow_up_digest_items, order=10)
         labels.register_choices("audit.action", {

@@ -11,20 +11,22 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.audit import diff
-from kehu.core.bulkdb import allocate_ids, insert_rows
+from kehu.core.audit import canonical, diff
+from kehu.core.bulkdb import JSONText, allocate_ids, insert_rows
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.events import Change, Related, record_change, record_changes_many
+from kehu.core.events import Event as DomainEventView
 from kehu.core.normalize import NormalizationError, normalize_email, normalize_phone
 from kehu.core.validation import check_not_future, full_clean
 from kehu.customers.models import Customer, Identifier
@@ -443,7 +445,11 @@ def _check_event(item: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     clean["occurred_at"] = occurred_at
     properties = item.get("properties")
     properties = {} if properties is None else properties
-    if not isinstance(properties, dict):
+    if type(properties) is JSONText:  # an object serialised by the caller (ingestion)
+        if len(properties.encode("utf-8")) > EVENT_PROPERTIES_MAX_BYTES:
+            errors["properties"] = [_("Properties are too large (at most %d bytes).")
+                                    % EVENT_PROPERTIES_MAX_BYTES]
+    elif not isinstance(properties, dict):
         errors["properties"] = [_("Properties must be an object.")]
     else:
         try:
@@ -508,6 +514,39 @@ def _resolve_customers(actor: Actor, cleaned: list[dict[str, Any]]) -> tuple[dic
     return by_id, by_identifier
 
 
+BATCH_EVENT = "event.batch_ingested"
+
+
+def id_ranges(ids: list[int]) -> list[list[int]]:
+    """Ids as [first, last] runs of consecutive values: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    runs: list[list[int]] = []
+    for pk in sorted(ids):
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    return runs
+
+
+def batch_expand(envelope: DomainEventView) -> list[DomainEventView]:
+    """The event.ingested events an event.batch_ingested envelope stands for: one per stored
+    event still there (an erased or unstitched one is not delivered), in id order."""
+    runs = envelope.changes.get("ids") or []
+    if not runs:
+        return []
+    where = Q()
+    for first, last in runs:
+        where |= Q(pk__gte=first, pk__lte=last)
+    rows = Event.objects.filter(where).order_by("pk").values_list(
+        "pk", "customer_id", "event_type", "occurred_at", "source")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return [replace(envelope, type="event.ingested", object_id=str(pk), object_repr="",
+                    customer_id=customer_id, part=part,
+                    changes_json=dumps(canonical(_ingested([customer_id, kind, at, None,
+                                                            source]))))
+            for part, (pk, customer_id, kind, at, source) in enumerate(rows, 1)]
+
+
 def _ingested(row: list[Any]) -> dict[str, Any]:
     """An event.ingested payload: its type, time and source (its properties are referenced by
     the event's id, not copied: an integration may put anything in them)."""
@@ -529,7 +568,9 @@ def event_ingest(
     kehu.core.normalize, as at the door, then matched exactly on live identifiers). Any invalid item
     rejects the whole batch, with errors keyed `events[i].field`, unless
     `skip_invalid` is set: then valid items are stored and the others reported.
-    One audit entry describes the batch (count and types), not each event.
+    One audit entry describes the batch (count and types), not each event, and one
+    `event.batch_ingested` outbox row stands for its events. A caller that has serialised
+    an item's properties object already may give them as `JSONText` (stored as they are).
     """
     actor.require("interaction.add")
     if not isinstance(events, list) or not events:
@@ -575,11 +616,13 @@ def event_ingest(
                          zip(ids[start:start + chunk_size], rows[start:start + chunk_size],
                              strict=True)])
         types = Counter(row[1] for row in rows)
+        # One outbox row for the batch: subscribers get an event.ingested per stored event
+        # from it (batch_expand), without a row each to write.
         record_change(
             actor=actor, action="event.ingest", event=None, object_type="event",
-            related=[Related(type="event.ingested", object_type="event", object_id=pk,
-                             customer_id=row[0], changes=_ingested(row))
-                      for pk, row in zip(ids, rows, strict=True)],
+            related=[Related(type=BATCH_EVENT, object_type="event",
+                             object_repr=_("%d events") % len(rows),
+                             changes={"count": len(rows), "ids": id_ranges(ids)})],
             object_repr=_("%d events") % len(rows),
             changes={"count": len(rows), "types": dict(sorted(types.items())),
                       "customers": len({row[0] for row in rows}),

@@ -13,7 +13,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="issue a key; the token is the last line printed")
         create.add_argument("username")
-        create.add_argument("--scopes", default="read", help="comma-separated: read,write")
+        create.add_argument("--scopes", default="read", help=(
+            "comma-separated: read, write, ingest (every resource) or per resource, e.g. "
+            "customers:read,events:ingest,webhooks:manage (docs/integration.md)"))
+        create.add_argument("--rate-limit", type=int, default=None,
+                            help="requests per minute (default KEHU_API_KEY_RATE_LIMIT)")
         create.add_argument("--name", default="")
         sub.add_parser("list", help="list keys (never the tokens)")
         revoke = sub.add_parser("revoke", help="revoke a key by its prefix")
@@ -28,7 +32,7 @@ class Command(BaseCommand):
             scopes = [s.strip() for s in o["scopes"].split(",") if s.strip()]
             try:
                 key, token = services.apikey_create(actor=actor, user=user, scopes=scopes,
-                                                    name=o["name"])
+                                                    name=o["name"], rate_limit=o["rate_limit"])
             except DomainError as exc:
                 raise CommandError("; ".join(" ".join(v) for v in exc.details.values())) from exc
             self.stderr.write(f"API key {key.prefix} for {user.username}, scopes "
