@@ -141,3 +141,21 @@ def test_retention_deletes_old_events_only(actor):
     retention_run(actor=actor)
     assert not Event.objects.filter(pk=old.pk).exists()
     assert Event.objects.filter(pk=new.pk).exists()
+
+
+def test_retention_run_api_is_reachable_and_dry_run_changes_nothing(make_user, api_client_for):
+    # POST …/retention/run used to be taken by the …/retention/{data_class} pattern (405).
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory()
+    old = Event.objects.create(customer=customer, event_type="page_view",
+                               occurred_at=timezone.now() - dt.timedelta(days=800))
+    compliance = api_client_for(make_user("compliance_auditor"))
+    answer = compliance.post("/api/v1/privacy/retention/run", {"dry_run": True},
+                             content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["dry_run"] is True
+    assert Event.objects.filter(pk=old.pk).exists()
+    refused = api_client_for(make_user("sales_rep")).post(
+        "/api/v1/privacy/retention/run", {"dry_run": True}, content_type="application/json")
+    assert refused.status_code == 403

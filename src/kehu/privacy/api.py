@@ -327,16 +327,17 @@ def retention_list(request):
     return retention.policies()
 
 
-@router.put("/privacy/retention/{data_class}", response={200: PrivacyPolicyOut, **ERROR_RESPONSES})
-def retention_update(request, data_class: DataClass, payload: PrivacyPolicyIn):
-    return retention.retention_policy_update(actor=actor_of(request), data_class=data_class,
-                                             days=payload.days, is_active=payload.is_active)
-
-
+# Before retention/{data_class}: URL patterns are tried in order, and that one would take
+# "run" (and answer 405 to the POST).
 @router.post("/privacy/retention/run", response={200: RetentionRunOut, **ERROR_RESPONSES})
 def retention_apply(request, payload: RunIn):
     """Apply the policies now (`dry_run`: only count what would go)."""
     result = retention.retention_run(actor=actor_of(request), dry_run=payload.dry_run)
     return {"dry_run": payload.dry_run, "classes": result}
 
+
+@router.put("/privacy/retention/{data_class}", response={200: PrivacyPolicyOut, **ERROR_RESPONSES})
+def retention_update(request, data_class: DataClass, payload: PrivacyPolicyIn):
+    return retention.retention_policy_update(actor=actor_of(request), data_class=data_class,
+                                             days=payload.days, is_active=payload.is_active)
 
