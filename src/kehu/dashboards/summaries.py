@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from kehu.core.events import Event
 from kehu.customers.models import Customer
+from kehu.dashboards.list_filters import AGE_BANDS, years_before
 from kehu.dashboards.models import (
     DailyCustomerSummary,
     DailyInteractionSummary,
@@ -45,7 +46,6 @@ from kehu.dashboards.models import (
     ProfileSummary,
     SummaryLedger,
 )
-from kehu.dashboards.list_filters import AGE_BANDS, years_before
 from kehu.interactions.models import Interaction
 from kehu.transactions.models import Order, OrderLine
 
