@@ -25,6 +25,7 @@ from kehu.dashboards.models import (
     ProfileSummary,
     SummaryLedger,
 )
+from kehu.dashboards.tasks import summaries_birthdays_task
 from kehu.interactions.models import Interaction
 from kehu.interactions.services import interaction_log
 from kehu.scoring.models import CustomerValue
@@ -223,7 +224,7 @@ def test_birthdays_move_age_bands_day_by_day(world, today, seed):
     moved = 0
     for days in range(1, 5):  # 27 Feb … 2 March 2027
         today["today"] = TODAY + dt.timedelta(days=days)
-        moved += summaries.summaries_birthdays()
+        moved += summaries_birthdays_task.call_local()  # the worker's periodic task
         assert snapshot() == plain_counts(today["today"]), today["today"]
         assert summaries.summaries_check() == []
     assert moved >= 3

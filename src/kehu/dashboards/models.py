@@ -87,7 +87,7 @@ class ProfileSummary(models.Model):
     """Live customers per owner × team × value tier × portrait feature × value: each customer
     counts once under "customers" (no value) and once per feature it has a value for (industry,
     province, company size, source, gender, age band today, first-purchase channel) and once
-    per distinct product it bought (dashboards/summaries.py, PROFILE_FEATURES). Not by day: a
+    per distinct product it bought (dashboards/summaries.py, PROFILE_COLUMNS). Not by day: a
     snapshot of today, as the portrait board shows it."""
 
     owner_id = models.IntegerField(default=0)
