@@ -134,6 +134,10 @@ def build_book(with_deals: bool = True) -> Book:
             InteractionFactory(customer=customer,
                                occurred_at=now - dt.timedelta(days=spec.contact_days_ago))
         customers[spec.name] = customer
+    # The rows above are raw writes (no event): bring the summaries up to date with them.
+    from kehu.dashboards.summaries import summaries_refresh
+
+    summaries_refresh(c.pk for c in customers.values())
     book = Book(admin, rep_a, rep_b, customers, specs(), products, now)
     if with_deals:
         book.deals = build_deals(book)

@@ -167,3 +167,22 @@ def test_api_takes_the_segment_and_says_when_it_cannot(book, api_client_for):
     missing = api_client_for(book.rep_a).get("/api/v1/dashboards/portrait?segment=999999").json()
     assert any(note.startswith("segment:") for note in missing["notes"])
     assert {f["key"]: f["value"] for f in missing["figures"]}["group_size"] == 2  # high value
+
+
+@pytest.mark.parametrize("who", ["admin", "a", "masked"])
+def test_summary_and_direct_queries_give_the_same_board(book, who):
+    from kehu.dashboards import board_portrait
+    from kehu.dashboards.models import ProfileSummary
+
+    user = {"admin": book.admin, "a": book.rep_a,
+            "masked": UserFactory(role_code="read_only")}[who]
+
+    def built(summary):
+        return board_portrait.build(user=user, period=named_period("month"), params={},
+                                    summary=summary).as_json()
+
+    from_summary = built(True)
+    assert from_summary == built(False)
+    assert from_summary["charts"] and from_summary["tables"][0]["rows"]
+    ProfileSummary.objects.all().delete()  # the tier's counts really come from the summary
+    assert built(True)["figures"][0]["value"] == 0

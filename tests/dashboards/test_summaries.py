@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from kehu.core import events
 from kehu.core.actor import Actor
+from kehu.core.errors import ValidationFailed
 from kehu.customers.models import Customer
 from kehu.customers.services import customer_delete, customer_update
 from kehu.dashboards import summaries
@@ -21,18 +22,35 @@ from kehu.dashboards.models import (
     DailyCustomerSummary,
     DailyInteractionSummary,
     DailyOrderSummary,
+    ProfileSummary,
     SummaryLedger,
 )
+from kehu.dashboards.tasks import summaries_birthdays_task
 from kehu.interactions.models import Interaction
 from kehu.interactions.services import interaction_log
-from kehu.transactions.models import Order
+from kehu.scoring.models import CustomerValue
+from kehu.transactions.models import Order, OrderLine
 from kehu.transactions.services import order_create, order_update_status
 from tests.factories import ProductFactory, TeamFactory, create_customer
 
 pytestmark = pytest.mark.django_db
 
-TABLES = (DailyCustomerSummary, DailyOrderSummary, DailyInteractionSummary)
+TABLES = (DailyCustomerSummary, DailyOrderSummary, DailyInteractionSummary, ProfileSummary)
 SOURCES = ["web", "wechat", "offline", ""]
+TIERS = ["high_value", "potential", "general", ""]
+# A "today" of a year without 29 February, and birthdays whose age band moves in the next days
+# (25 on 28 Feb; 35 on 1 March for one born on 29 February 1992; 55 on 1 March) or never.
+TODAY = dt.date(2027, 2, 26)
+BIRTHDAYS = [dt.date(2002, 2, 28), dt.date(1992, 2, 29), dt.date(1972, 3, 1),
+             dt.date(1990, 6, 15), None]
+
+
+def age_band(birthday, today):
+    if birthday is None:
+        return ""
+    age = today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+    return next(code for code, low in (("55_plus", 55), ("45_54", 45), ("35_44", 35),
+                                       ("25_34", 25), ("under_25", 0)) if age >= low)
 
 
 def dispatch():
@@ -43,7 +61,7 @@ def snapshot():
     return {model.__name__: summaries.summary_rows(model) for model in TABLES}
 
 
-def plain_counts():
+def plain_counts(today=TODAY):
     """The summaries computed the obvious way, from the rows, with no summary code."""
     def day(moment):
         return timezone.localtime(moment).date()
@@ -63,9 +81,30 @@ def plain_counts():
     interactions = Counter((day(i.occurred_at), i.actor_id or 0, live[i.customer_id].owner_id or 0,
                             live[i.customer_id].team_id or 0)
                            for i in Interaction.objects.filter(customer_id__in=live))
+    tiers = dict(CustomerValue.objects.values_list("customer_id", "value_tier"))
+    profile: Counter = Counter()
+    for c in live.values():
+        head = (c.owner_id or 0, c.team_id or 0, tiers.get(c.pk, ""))
+        purchases = sorted(Order.objects.filter(customer=c, status__in=Order.PURCHASE_STATUSES),
+                           key=lambda o: (o.ordered_at, o.pk))
+        products = {line.product_id for line in OrderLine.objects.filter(order__in=purchases)}
+        values = [("customers", ""), ("industry", c.industry), ("province", c.province),
+                  ("company_size", c.company_size), ("source", c.source),
+                  ("gender", c.gender), ("age_band", age_band(c.birthday, today)),
+                  ("first_channel", purchases[0].sales_channel if purchases else "")]
+        values += [("product", str(pk)) for pk in products]
+        profile.update((*head, f, v) for f, v in values if f == "customers" or v)
     return {"DailyCustomerSummary": sorted((*k, n) for k, n in customers.items()),
+            "ProfileSummary": sorted((*k, n) for k, n in profile.items()),
             "DailyOrderSummary": sorted((*k, *v) for k, v in orders.items()),
             "DailyInteractionSummary": sorted((*k, n) for k, n in interactions.items())}
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch):
+    day = {"today": TODAY}
+    monkeypatch.setattr(summaries, "_today", lambda: day["today"])
+    return day
 
 
 @pytest.fixture
@@ -74,7 +113,24 @@ def world(make_user):
     reps = [make_user("sales_rep", team=teams[0]), make_user("sales_rep", team=teams[0]),
             make_user("sales_rep", team=teams[1])]
     return {"teams": teams, "reps": reps, "product": ProductFactory(unit_price="100.00"),
+            "products": [ProductFactory(unit_price="50.00"), ProductFactory(unit_price="9.00")],
             "admin": Actor.system(via="system")}
+
+
+def _set_tier(customer, tier):
+    """A scoring run's write of one customer's tier: the row and its per-customer event."""
+    from django.db import transaction
+
+    old = CustomerValue.objects.filter(customer=customer).values_list(
+        "value_tier", flat=True).first() or ""
+    with transaction.atomic():
+        CustomerValue.objects.update_or_create(customer=customer,
+                                               defaults={"value_tier": tier,
+                                                         "scored_at": timezone.now()})
+        if old != tier:
+            events.emit_many(actor=Actor.system(via="scoring"), events=[events.Related(
+                type="value.tier_changed", object_type="customer", object_id=customer.pk,
+                changes={"value_tier": {"before": old or None, "after": tier or None}})])
 
 
 def _random_changes(world, rng: random.Random, steps: int):
@@ -83,11 +139,12 @@ def _random_changes(world, rng: random.Random, steps: int):
     for _step in range(steps):
         live = list(Customer.objects.filter(status="active"))
         action = rng.choice(["create", "create", "source", "owner", "delete", "interaction",
-                             "interaction", "order", "order", "cancel", "lifecycle", "merge"])
+                             "interaction", "order", "order", "cancel", "lifecycle", "merge",
+                             "tier", "tier", "profile", "profile"])
         if action == "create" or not live:
             owner = rng.choice(reps)
             create_customer(owner=owner, name=f"客户{rng.randrange(10**6)}",
-                            source=rng.choice(SOURCES))
+                            source=rng.choice(SOURCES), birthday=rng.choice(BIRTHDAYS))
             continue
         customer = rng.choice(live)
         if action == "source":
@@ -97,6 +154,12 @@ def _random_changes(world, rng: random.Random, steps: int):
             owner = rng.choice(reps)
             customer_update(actor=admin, customer=customer, expected_version=None,
                             changes={"owner": owner, "team": owner.team})
+        elif action == "tier":
+            _set_tier(customer, rng.choice(TIERS))
+        elif action == "profile":
+            customer_update(actor=admin, customer=customer, expected_version=None,
+                            changes={"birthday": rng.choice(BIRTHDAYS),
+                                     "gender": rng.choice(["male", "female", ""])})
         elif action == "lifecycle":
             customer_update(actor=admin, customer=customer, expected_version=None,
                             changes={"lifecycle_stage": rng.choice(["lead", "customer", "loyal"])})
@@ -109,7 +172,8 @@ def _random_changes(world, rng: random.Random, steps: int):
                             occurred_at=now - dt.timedelta(days=rng.randrange(20)))
         elif action == "order":
             order_create(actor=admin, customer=customer,
-                         lines=[{"product": product, "quantity": rng.randrange(1, 4)}],
+                         lines=[{"product": rng.choice([product, *world["products"]]),
+                                 "quantity": rng.randrange(1, 4)}],
                          status=rng.choice(["paid", "completed", "pending"]),
                          sales_channel=rng.choice(["online", "store", ""]),
                          ordered_at=now - dt.timedelta(days=rng.randrange(20)))
@@ -122,7 +186,10 @@ def _random_changes(world, rng: random.Random, steps: int):
 
             other = rng.choice([c for c in live if c.pk != customer.pk])
             if other.kind == customer.kind:
-                customer_merge(actor=admin, survivor_id=customer.pk, other_ids=[other.pk])
+                try:
+                    customer_merge(actor=admin, survivor_id=customer.pk, other_ids=[other.pk])
+                except ValidationFailed:  # they disagree on the birthday: nothing merged
+                    pass
         if rng.random() < 0.3:
             dispatch()  # the subscriber runs now and then, as the worker would
 
@@ -145,6 +212,25 @@ def test_incremental_summaries_equal_a_full_recomputation(world, seed):
     assert snapshot() == plain_counts()
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_birthdays_move_age_bands_day_by_day(world, today, seed):
+    rng = random.Random(seed)
+    for birthday in BIRTHDAYS * 3:
+        customer = create_customer(owner=rng.choice(world["reps"]), birthday=birthday)
+        _set_tier(customer, rng.choice(TIERS))
+    _random_changes(world, rng, 20)
+    dispatch()
+    assert snapshot() == plain_counts(TODAY)
+    moved = 0
+    for days in range(1, 5):  # 27 Feb … 2 March 2027
+        today["today"] = TODAY + dt.timedelta(days=days)
+        moved += summaries_birthdays_task.call_local()  # the worker's periodic task
+        assert snapshot() == plain_counts(today["today"]), today["today"]
+        assert summaries.summaries_check() == []
+    assert moved >= 3
+    assert ProfileSummary.objects.filter(feature="age_band").exists()
+
+
 def test_owner_reassignment_moves_every_count(world):
     first, _second, third = world["reps"]
     customer = create_customer(owner=first, source="web")
@@ -157,8 +243,8 @@ def test_owner_reassignment_moves_every_count(world):
                     changes={"owner": third, "team": third.team})
     dispatch()
     for model in TABLES:
-        row = model.objects.get()
-        assert (row.owner_id, row.team_id) == (third.pk, third.team_id)
+        assert {(row.owner_id, row.team_id) for row in model.objects.all()} == {
+            (third.pk, third.team_id)}
     assert DailyInteractionSummary.objects.get().actor_id == first.pk
     customer_delete(actor=world["admin"], customer=Customer.objects.get(pk=customer.pk))
     dispatch()

@@ -5,8 +5,11 @@ lift (group share ÷ base share); values at least LIFT_HIGHLIGHT times as common
 are "over-represented" and listed. Every bar opens the customer list behind it.
 
 The group is the customer list's own `value_tier` / `segment` filter (customers.fields
-LIST_FILTERS), so the bars and the lists they open cannot disagree. Counts are GROUP BY
-queries, TOP_VALUES values per feature. The age band is computed from the birthday only for
+LIST_FILTERS), so the bars and the lists they open cannot disagree. For the high-value tier
+every count is a sum over the profile summary (ProfileSummary, kept current by the domain
+events: dashboards/summaries.py) in the viewer's scope; for a segment they are GROUP BY
+queries over its members and the base. Both give the same figures (tests), TOP_VALUES
+values per feature. The age band is computed from the birthday only for
 a viewer who may condition on it in clear (AccessPolicy.may_condition_on); otherwise it is left
 out with a note. Nothing is derived from the ID number.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,7 +31,9 @@ from kehu.customers.selectors import customer_queryset
 from kehu.dashboards import charts
 from kehu.dashboards.boards import Board, BoardData, Chart, Column, Control, Figure, Table, register_board
 from kehu.dashboards.list_filters import AGE_BANDS, age_band_expression
-from kehu.transactions.models import Order
+from kehu.dashboards.summaries import PROFILE_ALL
+from kehu.dashboards.summary_selectors import profile_summary
+from kehu.transactions.models import Order, Product
 from kehu.transactions.selectors import buyers_of_products, first_purchase_channel, products_bought_by
 
 TOP_VALUES = 10
@@ -89,6 +94,8 @@ def _features(user) -> list[tuple[str, str, object, str, dict]]:
 def _counts(queryset, expression, *, only=None, limit=None) -> dict:
     rows = queryset.order_by().annotate(feature=expression) if not isinstance(expression, str) \
         else queryset.order_by().annotate(feature=_column(expression))
+    # "not filled in" is not a feature, and no list filter can name it
+    rows = rows.exclude(feature__isnull=True).exclude(feature="")
     if only is not None:
         rows = rows.filter(feature__in=only)
     rows = rows.values("feature").annotate(n=Count("pk")).order_by("-n", "feature")
@@ -101,6 +108,67 @@ def _column(name: str):
     from django.db.models import F
 
     return F(name)
+
+
+class _Direct:
+    """Counts by GROUP BY over the group's members and the base (a segment)."""
+
+    def __init__(self, group, base):
+        self.group, self.base = group, base
+
+    def sizes(self) -> tuple[int, int]:
+        return self.group.count(), self.base.count()
+
+    def feature(self, key, expression) -> tuple[dict, dict]:
+        group_counts = _counts(self.group, expression, limit=TOP_VALUES)
+        base_counts = _counts(self.base, expression, only=list(group_counts)) \
+            if group_counts else {}
+        return group_counts, base_counts
+
+    def products(self) -> tuple[list[tuple[int, str, int]], dict[int, int]]:
+        products = products_bought_by(self.group, limit=TOP_VALUES)
+        base = buyers_of_products(self.base, [pk for pk, _n, _c in products]) \
+            if products else {}
+        return products, base
+
+
+class _Summary:
+    """Counts summed from the profile summary in the viewer's scope (the high-value tier)."""
+
+    def __init__(self, user):
+        self.rows = profile_summary(user)
+
+    def _sum(self, rows) -> int:
+        return rows.aggregate(n=Sum("customers"))["n"] or 0
+
+    def sizes(self) -> tuple[int, int]:
+        everyone = self.rows.filter(feature=PROFILE_ALL)
+        return self._sum(everyone.filter(value_tier=HIGH_VALUE)), self._sum(everyone)
+
+    def _by_value(self, rows) -> dict[str, int]:
+        return {row["value"]: row["n"] for row in rows.order_by().values("value")
+                .annotate(n=Sum("customers")).order_by("-n", "value")}
+
+    def feature(self, key, expression) -> tuple[dict, dict]:
+        rows = self.rows.filter(feature=key)
+        group_counts = dict(list(self._by_value(
+            rows.filter(value_tier=HIGH_VALUE)).items())[:TOP_VALUES])
+        base_counts = self._by_value(rows.filter(value__in=list(group_counts))) \
+            if group_counts else {}
+        return group_counts, base_counts
+
+    def products(self) -> tuple[list[tuple[int, str, int]], dict[int, int]]:
+        rows = self.rows.filter(feature="product")
+        bought = {int(value): n for value, n in self._by_value(
+            rows.filter(value_tier=HIGH_VALUE)).items()}
+        top = sorted(bought.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
+        if not top:
+            return [], {}
+        names = dict(Product.objects.filter(pk__in=[pk for pk, _n in top])
+                     .values_list("pk", "name"))
+        base = {int(value): n for value, n in self._by_value(
+            rows.filter(value__in=[str(pk) for pk, _n in top])).items()}
+        return [(pk, names.get(pk, ""), n) for pk, n in top], base
 
 
 def _url(filters: dict) -> str:
@@ -140,14 +208,18 @@ def _chart(key, title, rows, group_name) -> Chart:
     return Chart(f"feature-{key}", title, option, height=max(200, 40 + 36 * len(rows)))
 
 
-def build(*, user, period, params) -> BoardData:
+def build(*, user, period, params, summary: bool = True) -> BoardData:
+    """The board; `summary=False` counts the high-value tier by direct queries too (the
+    tests' reference for the summary path)."""
     data = BoardData()
     base = customer_queryset(user=user).order_by()
     group, group_filter, group_name, controls, note = _group(user, params)
     data.controls += controls
     if note:
         data.notes.append(note)
-    group_size, base_size = group.count(), base.count()
+    counts = _Summary(user) if summary and group_filter == {"value_tier": HIGH_VALUE} \
+        else _Direct(group, base)
+    group_size, base_size = counts.sizes()
     data.figures += [
         Figure("group_size", str(group_name), group_size, url=_url(group_filter)),
         Figure("base_size", _("Whole base"), base_size, url=reverse("customers:list")),
@@ -160,17 +232,14 @@ def build(*, user, period, params) -> BoardData:
                             "role."))
     over = []
     for key, title, expression, filter_key, labels in _features(user):
-        group_counts = _counts(group, expression, limit=TOP_VALUES + 1)
-        shown = [v for v in group_counts if v not in (None, "")][:TOP_VALUES]
-        base_counts = _counts(base, expression, only=shown) if shown else {}
-        rows = _rows(key, title, {v: group_counts[v] for v in shown}, base_counts, group_size,
+        group_counts, base_counts = counts.feature(key, expression)
+        rows = _rows(key, title, group_counts, base_counts, group_size,
                      base_size, labels, group_filter, filter_key)
         over += [r for r in rows if r["over"]]
         if rows:
             data.charts.append(_chart(key, title, rows, group_name))
-    products = products_bought_by(group, limit=TOP_VALUES)
+    products, base_buyers = counts.products()
     if products:
-        base_buyers = buyers_of_products(base, [pk for pk, _n, _c in products])
         rows = _rows("product", _("Products bought"), {pk: n for pk, _name, n in products},
                      base_buyers, group_size, base_size,
                      {pk: name for pk, name, _n in products}, group_filter, "product")

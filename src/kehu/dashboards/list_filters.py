@@ -34,7 +34,7 @@ AGE_BANDS = [
 AGE_BAND_CODES = {code for code, *_rest in AGE_BANDS}
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
+def years_before(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
@@ -45,9 +45,9 @@ def age_band_condition(code: str, today: dt.date | None = None) -> Q:
     """Persons whose age today falls in the band (by their birthday)."""
     today = today or timezone.localdate()
     _code, _label, youngest, oldest = next(band for band in AGE_BANDS if band[0] == code)
-    condition = Q(birthday__lte=_years_before(today, youngest))
+    condition = Q(birthday__lte=years_before(today, youngest))
     if oldest is not None:
-        condition &= Q(birthday__gt=_years_before(today, oldest + 1))
+        condition &= Q(birthday__gt=years_before(today, oldest + 1))
     return condition
 
 

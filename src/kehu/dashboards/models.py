@@ -83,6 +83,32 @@ class DailyInteractionSummary(models.Model):
 
 
 
+class ProfileSummary(models.Model):
+    """Live customers per owner × team × value tier × portrait feature × value: each customer
+    counts once under "customers" (no value) and once per feature it has a value for (industry,
+    province, company size, source, gender, age band today, first-purchase channel) and once
+    per distinct product it bought (dashboards/summaries.py, PROFILE_COLUMNS). Not by day: a
+    snapshot of today, as the portrait board shows it."""
+
+    owner_id = models.IntegerField(default=0)
+    team_id = models.IntegerField(default=0)
+    value_tier = models.CharField(max_length=12, blank=True)
+    feature = models.CharField(max_length=16)
+    value = models.CharField(max_length=100, blank=True)
+    customers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["owner_id", "team_id", "value_tier", "feature", "value"],
+            name="dash_profile_sum_key")]
+        indexes = [models.Index(fields=["feature", "value_tier"], name="dash_profile_sum_feat"),
+                   models.Index(fields=["owner_id", "feature"], name="dash_profile_sum_owner"),
+                   models.Index(fields=["team_id", "feature"], name="dash_profile_sum_team")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.value_tier} {self.feature}={self.value}: {self.customers}"
+
+
 class SummaryLedger(models.Model):
     """What one customer contributes to the summaries now (keys and amounts as JSON)."""
 

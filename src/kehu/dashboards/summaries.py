@@ -11,12 +11,20 @@ or repeated event cannot count anything twice, and owner reassignment, deletes, 
 survivor takes the rows, the merged customers drop out), unmerges and cancelled orders all
 come out right.
 
+The profile table (ProfileSummary, the portrait board's counts) is a snapshot of today: each
+live customer counts once per portrait feature value under its owner, team and value tier
+(scoring emits `value.tier_changed` per customer). Its age band depends on the date, so the
+daily task `summaries_birthdays_task` refreshes the customers whose birthday is today (29
+February birthdays on 1 March in other years, when their band moves): the ledger then matches
+a rebuild made today.
+
 `summaries_rebuild` recomputes everything from the rows (the CLI `kehu dashboards
 rebuild-summaries`, and the tests' reference), in chunks of customers.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 from collections import defaultdict
@@ -25,24 +33,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kehu.core.events import Event
 from kehu.customers.models import Customer
+from kehu.dashboards.list_filters import AGE_BANDS, years_before
 from kehu.dashboards.models import (
     DailyCustomerSummary,
     DailyInteractionSummary,
     DailyOrderSummary,
+    ProfileSummary,
     SummaryLedger,
 )
 from kehu.interactions.models import Interaction
-from kehu.transactions.models import Order
+from kehu.transactions.models import Order, OrderLine
 
 SUBSCRIBER = "dashboards.summaries"
 # The events after which a customer's contribution may differ.
 PATTERNS = ("customer.*", "order.*", "interaction.logged", "lifecycle.changed",
-            "assignment.decided")
+            "assignment.decided", "value.tier_changed")
 CHUNK = 2000
 
 # table letter -> (model, key fields, measure fields)
@@ -52,7 +62,13 @@ TABLES = {
     "o": (DailyOrderSummary,
           ("day", "owner_id", "team_id", "sales_channel", "source"), ("orders", "amount")),
     "i": (DailyInteractionSummary, ("day", "actor_id", "owner_id", "team_id"), ("interactions",)),
+    "p": (ProfileSummary, ("owner_id", "team_id", "value_tier", "feature", "value"),
+          ("customers",)),
 }
+# The portrait's features held as customer columns; "customers" (value "") counts everyone,
+# "age_band", "first_channel" and "product" (one per distinct product bought) are derived.
+PROFILE_COLUMNS = ("industry", "province", "company_size", "source", "gender")
+PROFILE_ALL = "customers"
 
 Contribution = dict[str, dict[str, list]]  # table letter -> json key -> measures
 
@@ -65,20 +81,47 @@ def _key(*values: Any) -> str:
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def age_band_of(birthday: dt.date | None, today: dt.date) -> str:
+    """The age band code (list_filters.AGE_BANDS) of a birthday today; "" without one. The
+    same rule as list_filters.age_band_condition, in Python."""
+    if birthday is None:
+        return ""
+    for code, _label, youngest, oldest in AGE_BANDS:
+        if birthday <= years_before(today, youngest) and (
+                oldest is None or birthday > years_before(today, oldest + 1)):
+            return code
+    return ""
+
+
+def _values(key_fields: tuple[str, ...], key: str) -> dict[str, Any]:
+    values = dict(zip(key_fields, json.loads(key), strict=True))
+    if "day" in values:
+        values["day"] = dt.date.fromisoformat(values["day"])
+    return values
+
+
 def contributions(customer_ids: Iterable[int]) -> dict[int, Contribution]:
     """What each of `customer_ids` contributes now (inactive or missing ones: nothing)."""
     ids = sorted(set(customer_ids))
     customers = {row["id"]: row for row in Customer.objects.filter(
         pk__in=ids, status=Customer.STATUS_ACTIVE).values(
-        "id", "created_at", "owner_id", "team_id", "source", "lifecycle_stage")}
-    out: dict[int, Contribution] = {pk: {"c": {}, "o": {}, "i": {}} for pk in customers}
+        "id", "created_at", "owner_id", "team_id", "source", "lifecycle_stage", "industry",
+        "province", "company_size", "gender", "birthday", "value__value_tier")}
+    out: dict[int, Contribution] = {pk: {"c": {}, "o": {}, "i": {}, "p": {}} for pk in customers}
     live = sorted(customers)
     ordered: set[int] = set()
     orders = (Order.objects.filter(customer_id__in=live, status__in=Order.PURCHASE_STATUSES)
-              .values_list("customer_id", "ordered_at", "sales_channel", "total_amount"))
-    for customer_id, ordered_at, channel, amount in orders.iterator():
+              .values_list("customer_id", "ordered_at", "sales_channel", "total_amount", "pk"))
+    first: dict[int, tuple] = {}  # customer -> (ordered_at, id, channel) of the first purchase
+    for customer_id, ordered_at, channel, amount, order_id in orders.iterator():
         customer = customers[customer_id]
         ordered.add(customer_id)
+        if customer_id not in first or (ordered_at, order_id) < first[customer_id][:2]:
+            first[customer_id] = (ordered_at, order_id, channel or "")
         key = _key(local_day(ordered_at), customer["owner_id"] or 0, customer["team_id"] or 0,
                    channel or "", customer["source"] or "")
         slot = out[customer_id]["o"].setdefault(key, [0, "0"])
@@ -92,11 +135,28 @@ def contributions(customer_ids: Iterable[int]) -> dict[int, Contribution]:
                    customer["team_id"] or 0)
         slot = out[customer_id]["i"].setdefault(key, [0])
         slot[0] += 1
+    products: dict[int, set[int]] = defaultdict(set)
+    lines = (OrderLine.objects.filter(order__customer_id__in=live,
+                                      order__status__in=Order.PURCHASE_STATUSES)
+             .values_list("order__customer_id", "product_id").distinct())
+    for customer_id, product_id in lines.iterator():
+        products[customer_id].add(product_id)
+    today = _today()
     for pk, customer in customers.items():
         key = _key(local_day(customer["created_at"]), customer["owner_id"] or 0,
                    customer["team_id"] or 0, customer["source"] or "",
                    customer["lifecycle_stage"] or "", pk in ordered)
         out[pk]["c"][key] = [1]
+        features = [(PROFILE_ALL, "")]
+        features += [(name, customer[name] or "") for name in PROFILE_COLUMNS]
+        features.append(("age_band", age_band_of(customer["birthday"], today)))
+        features.append(("first_channel", first[pk][2] if pk in first else ""))
+        features += [("product", str(product_id)) for product_id in sorted(products[pk])]
+        head = (customer["owner_id"] or 0, customer["team_id"] or 0,
+                customer["value__value_tier"] or "")
+        for feature, value in features:
+            if feature == PROFILE_ALL or value:  # "not filled in" is not a feature
+                out[pk]["p"][_key(*head, feature, value)] = [1]
     return out
 
 
@@ -119,9 +179,7 @@ def _apply(delta: dict[str, dict[str, list]]) -> None:
         for key, measures in rows.items():
             if not any(measures):
                 continue
-            values = json.loads(key)
-            values[0] = dt.date.fromisoformat(values[0])
-            lookup = dict(zip(key_fields, values, strict=True))
+            lookup = _values(key_fields, key)
             existing = model.objects.select_for_update().filter(**lookup).first()
             if existing is None:
                 model.objects.create(**lookup, **dict(zip(measure_fields, measures, strict=True)))
@@ -178,12 +236,36 @@ def on_event(event: Event) -> None:
     summaries_refresh(_event_customers(event))
 
 
+def birthday_customers(today: dt.date) -> list[int]:
+    """Live customers whose age band may have moved today: birthday today, and on 1 March of
+    a year without 29 February those born on 29 February (list_filters.years_before)."""
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (3, 1) and not calendar.isleap(today.year):
+        days.append((2, 29))
+    condition = Q()
+    for month, day in days:
+        condition |= Q(birthday__month=month, birthday__day=day)
+    return list(Customer.objects.filter(condition, status=Customer.STATUS_ACTIVE)
+                .order_by("pk").values_list("pk", flat=True))
+
+
+def summaries_birthdays(today: dt.date | None = None) -> int:
+    """Refresh the profile contributions of today's birthdays (and yesterday's, should the
+    worker have missed a day); returns how many changed."""
+    today = today or _today()
+    ids = birthday_customers(today) + birthday_customers(today - dt.timedelta(days=1))
+    changed = 0
+    for start in range(0, len(ids), CHUNK):
+        changed += summaries_refresh(ids[start:start + CHUNK])
+    return changed
+
+
 def summaries_rebuild() -> dict[str, int]:
     """Recompute every summary and ledger from the rows; returns rows per table. Holds the
     subscriber's cursor lock, so no event is applied halfway through."""
     from kehu.core.models import EventSubscriberState
 
-    totals: dict[str, dict[str, list]] = {"c": {}, "o": {}, "i": {}}
+    totals: dict[str, dict[str, list]] = {table: {} for table in TABLES}
     with transaction.atomic():
         EventSubscriberState.objects.get_or_create(name=SUBSCRIBER)
         EventSubscriberState.objects.select_for_update().get(name=SUBSCRIBER)
@@ -211,9 +293,7 @@ def summaries_rebuild() -> dict[str, int]:
             for key, measures in rows.items():
                 if not any(measures):
                     continue
-                values = json.loads(key)
-                values[0] = dt.date.fromisoformat(values[0])
-                objects.append(model(**dict(zip(key_fields, values, strict=True)),
+                objects.append(model(**_values(key_fields, key),
                                      **dict(zip(measure_fields, measures, strict=True))))
             model.objects.bulk_create(objects, batch_size=1000)
             counts[model._meta.model_name] = len(objects)
@@ -242,13 +322,12 @@ def summaries_check() -> list[str]:
         for value in contributions(chunk).values():
             _add(expected, value, 1)
     differing = []
-    for table, (model, _keys, _measures) in TABLES.items():
+    for table, (model, key_fields, _measures) in TABLES.items():
         rows = []
         for key, measures in expected.get(table, {}).items():
             if any(measures):
-                values = json.loads(key)
-                values[0] = dt.date.fromisoformat(values[0])
-                rows.append((*values, *[Decimal(m) if isinstance(m, str) else m
+                values = _values(key_fields, key)
+                rows.append((*[values[name] for name in key_fields], *[Decimal(m) if isinstance(m, str) else m
                                         for m in measures]))
         if sorted(rows) != summary_rows(model):
             differing.append(model._meta.model_name)

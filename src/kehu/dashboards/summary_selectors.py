@@ -14,7 +14,12 @@ from django.urls import reverse
 
 from kehu.accounts.models import Team, User
 from kehu.customers.models import Customer
-from kehu.dashboards.models import DailyCustomerSummary, DailyInteractionSummary, DailyOrderSummary
+from kehu.dashboards.models import (
+    DailyCustomerSummary,
+    DailyInteractionSummary,
+    DailyOrderSummary,
+    ProfileSummary,
+)
 from kehu.dashboards.periods import Period
 from kehu.scoring.selectors import stages_at_or_after
 
@@ -46,6 +51,12 @@ def order_summary(user, period: Period) -> QuerySet[DailyOrderSummary]:
 def interaction_summary(user, period: Period) -> QuerySet[DailyInteractionSummary]:
     """Interactions (by day) in the period, with customers in the user's scope."""
     return _in(_scoped(user, DailyInteractionSummary), period)
+
+
+def profile_summary(user) -> QuerySet[ProfileSummary]:
+    """Today's portrait counts (owner × team × value tier × feature × value) of the customers
+    in the user's scope."""
+    return _scoped(user, ProfileSummary)
 
 
 def people(user) -> list[User]:
