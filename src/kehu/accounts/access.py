@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -38,9 +39,8 @@ def register_hidden_fields(source: Callable[[str | None], Iterable[str]]) -> Non
         _HIDDEN_FIELD_SOURCES.append(source)
 
 
-def _hidden_fields(user) -> frozenset[str]:
-    code = user.role.code if getattr(user, "role_id", None) else None
-    return frozenset(name for source in _HIDDEN_FIELD_SOURCES for name in source(code))
+def _role_code(user) -> str | None:
+    return user.role.code if getattr(user, "role_id", None) else None
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,17 @@ class AccessPolicy:
     field_modes: dict[str, str] = field(default_factory=dict)
     team_ids: frozenset[int] = frozenset()
     is_superuser: bool = False
-    # Fields hidden for this user whatever their field permissions say (register_hidden_fields).
-    hidden_fields: frozenset[str] = frozenset()
+    role_code: str | None = None
+
+    @cached_property
+    def hidden_fields(self) -> frozenset[str]:
+        """Fields hidden for this user whatever their field permissions say
+        (register_hidden_fields). Read when a field is first asked about, not on every
+        request that only checks a permission."""
+        if self.user_id is None:
+            return frozenset()
+        return frozenset(name for source in _HIDDEN_FIELD_SOURCES
+                         for name in source(self.role_code))
 
     @classmethod
     def for_user(cls, user) -> AccessPolicy:
@@ -66,7 +75,7 @@ class AccessPolicy:
                 field_modes={name: FIELD_EDIT for name in SENSITIVE_FIELDS},
                 team_ids=frozenset(_teams_in_scope(user)),
                 is_superuser=True,
-                hidden_fields=_hidden_fields(user),
+                role_code=_role_code(user),
             )
         role = user.role
         if role is None:
@@ -77,7 +86,7 @@ class AccessPolicy:
             scope=role.record_scope,
             field_modes=dict(role.field_permissions or {}),
             team_ids=frozenset(_teams_in_scope(user)) if role.record_scope == SCOPE_TEAM else frozenset(),
-            hidden_fields=_hidden_fields(user),
+            role_code=role.code,
         )
 
     # Object permissions -------------------------------------------------
