@@ -41,7 +41,7 @@ def test_admin_replays_a_dead_letter_from_the_events_page(page, make_user, flaky
 
     page.reload()
     page.get_by_text("系统管理").click()  # the Administration menu
-    page.get_by_role("link", name="事件投递").click()
+    page.get_by_role("link", name="事件投递", exact=True).click()
     expect(page.locator("h1")).to_have_text("事件投递")
     row = page.get_by_test_id(f"dead-letter-{dead.pk}")
     expect(row).to_contain_text("browser.flaky")
@@ -66,6 +66,6 @@ def test_admin_replays_a_dead_letter_from_the_events_page(page, make_user, flaky
 def test_the_events_page_is_not_in_a_sales_reps_menu(page, make_user):
     make_user("sales_rep", username="rep")
     login(page, "rep", PASSWORD)
-    expect(page.get_by_role("link", name="事件投递")).to_have_count(0)
+    expect(page.get_by_role("link", name="事件投递", exact=True)).to_have_count(0)
     response = page.goto("/audit/events/")
     assert response.status == 403
