@@ -260,6 +260,16 @@ def summaries_birthdays(today: dt.date | None = None) -> int:
     return changed
 
 
+def _active_customer_chunks():
+    """The ids of the active customers, CHUNK at a time in id order."""
+    ids = Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by("pk").values_list(
+        "pk", flat=True)
+    last = 0
+    while chunk := list(ids.filter(pk__gt=last)[:CHUNK]):
+        last = chunk[-1]
+        yield chunk
+
+
 def summaries_rebuild() -> dict[str, int]:
     """Recompute every summary and ledger from the rows; returns rows per table. Holds the
     subscriber's cursor lock, so no event is applied halfway through."""
@@ -272,14 +282,7 @@ def summaries_rebuild() -> dict[str, int]:
         SummaryLedger.objects.all().delete()
         for model, _keys, _measures in TABLES.values():
             model.objects.all().delete()
-        ids = Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by("pk").values_list(
-            "pk", flat=True)
-        last = 0
-        while True:
-            chunk = list(ids.filter(pk__gt=last)[:CHUNK])
-            if not chunk:
-                break
-            last = chunk[-1]
+        for chunk in _active_customer_chunks():
             found = contributions(chunk)
             SummaryLedger.objects.bulk_create(
                 [SummaryLedger(customer_id=pk, contribution=value) for pk, value in found.items()],
@@ -311,14 +314,7 @@ def summary_rows(model) -> list[tuple]:
 def summaries_check() -> list[str]:
     """The tables whose rows differ from a full recomputation (without changing them)."""
     expected: dict[str, dict[str, list]] = defaultdict(dict)
-    ids = Customer.objects.filter(status=Customer.STATUS_ACTIVE).order_by("pk").values_list(
-        "pk", flat=True)
-    last = 0
-    while True:
-        chunk = list(ids.filter(pk__gt=last)[:CHUNK])
-        if not chunk:
-            break
-        last = chunk[-1]
+    for chunk in _active_customer_chunks():
         for value in contributions(chunk).values():
             _add(expected, value, 1)
     differing = []

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import gettext as _
 
-from kehu.core.commands import acting_user
+from kehu.core.commands import acting_user, read_json_source
 from kehu.core.errors import DomainError
 from kehu.core.spreadsheet import safe_cell
 from kehu.reports.query import run_report
@@ -34,20 +31,7 @@ class Command(BaseCommand):
                          help="run as this user (record scope, masking); default: superuser")
 
     def handle(self, *args, **options):
-        source = options["spec"]
-        label = _("standard input") if source == "-" else source
-        try:
-            text = (options.get("stdin") or sys.stdin).read() if source == "-" else Path(
-                source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(_("Cannot read %(path)s: %(error)s")
-                               % {"path": label, "error": exc.strerror or exc}) from None
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CommandError(_("%(path)s is not JSON: line %(line)d, column %(col)d: %(msg)s")
-                               % {"path": label, "line": exc.lineno, "col": exc.colno,
-                                  "msg": exc.msg}) from None
+        spec = read_json_source(options["spec"], options.get("stdin"))
         user = acting_user(options["user"], option="--user")
         try:
             result = run_report(spec, user=user)

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from kehu.core.actor import Actor
-from kehu.core.commands import acting_user
+from kehu.core.commands import acting_user, read_json_source
 from kehu.core.errors import DomainError
 from kehu.segments.models import Segment
 from kehu.segments.selectors import segment_queryset
@@ -48,20 +46,7 @@ class Command(BaseCommand):
             raise CommandError(" ".join([str(exc.message), *reasons])) from None
 
     def _count(self, options):
-        source = options["definition"]
-        label = _("standard input") if source == "-" else source
-        try:
-            text = (options.get("stdin") or sys.stdin).read() if source == "-" else Path(
-                source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(_("Cannot read %(path)s: %(error)s")
-                               % {"path": label, "error": exc.strerror or exc}) from None
-        try:
-            definition = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CommandError(_("%(path)s is not JSON: line %(line)d, column %(col)d: %(msg)s")
-                               % {"path": label, "line": exc.lineno, "col": exc.colno,
-                                  "msg": exc.msg}) from None
+        definition = read_json_source(options["definition"], options.get("stdin"))
         user = acting_user(options["user"], option="--user")
         count = segment_queryset(user=user, definition=definition).count()
         self.stdout.write(json.dumps({"count": count}))
