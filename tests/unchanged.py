@@ -17,7 +17,10 @@ from typing import Any
 
 IGNORED_MODELS = frozenset({"sessions.Session", "axes.AccessAttempt", "axes.AccessLog",
                             "axes.AccessFailureLog", "axes.AccessAttemptExpiration",
-                            "admin.LogEntry"})
+                            "admin.LogEntry",
+                            # Requests per key per day: counted for refused calls too, like
+                            # the key's last use.
+                            "accounts.ApiKeyUsage"})
 IGNORED_FIELDS = {"accounts.User": {"last_login"}, "accounts.ApiKey": {"last_used_at"}}
 
 

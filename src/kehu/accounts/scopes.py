@@ -42,7 +42,7 @@ RESOURCES = (
         "attainment")),
     Resource("service", _("Service"), ("service", "tickets")),
     Resource("segments", _("Segments, rules and analysis"), (
-        "segments", "rules", "rfm", "prediction", "insights", "dashboards", "quality",
+        "segments", "rules", "rfm", "prediction", "insights", "dashboards", "reports", "quality",
         "assignment-rules")),
     Resource("privacy", _("Privacy"), ("privacy",)),
     Resource("webhooks", _("Webhooks"), ("webhooks", "webhook-deliveries"), ("manage",)),
