@@ -46,6 +46,12 @@ def test_build_dry_run_and_enable_the_30_day_high_value_rule(page, make_user):
     page.get_by_test_id("field-r.c0").select_option("value_tier")
     expect(page.get_by_test_id("value-r.c0")).to_be_visible()
     page.get_by_test_id("value-r.c0").select_option("high_value")
+    # The matching count follows every change of the conditions, a value picked too.
+    expect(page.get_by_test_id("segment-count")).to_have_text("2")
+    page.get_by_test_id("value-r.c0").select_option("general")
+    expect(page.get_by_test_id("segment-count")).to_have_text("1")
+    page.get_by_test_id("value-r.c0").select_option("high_value")
+    expect(page.get_by_test_id("segment-count")).to_have_text("2")
     page.get_by_test_id("new-action-kind").select_option("follow_up")
     page.get_by_test_id("add-action").click()
     page.get_by_test_id("a0.to").select_option("owner_and_manager")
