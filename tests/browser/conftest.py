@@ -58,3 +58,14 @@ def login(page, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+@pytest.fixture
+def phone(chromium_browser, live_server):
+    """A page at phone width (390 × 844)."""
+    context = chromium_browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                           viewport={"width": 390, "height": 844})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -51,16 +51,6 @@ def test_build_dry_run_and_see_the_decision_on_the_card(page, make_user):
     expect(page.get_by_test_id("card-assignment")).to_contain_text("按华东区规则轮询分配给 张伟")
 
 
-@pytest.fixture
-def phone(chromium_browser, live_server):
-    context = chromium_browser.new_context(base_url=live_server.url, locale="zh-CN",
-                                           viewport={"width": 390, "height": 844})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_assignment_and_designer_pages_fit_a_phone(phone, make_user):
     make_user("admin", username="boss", is_superuser=True)
     team = TeamFactory(name="华东销售")

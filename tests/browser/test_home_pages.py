@@ -34,16 +34,6 @@ ROLES = {
 
 
 @pytest.fixture
-def phone(chromium_browser, live_server):
-    context = chromium_browser.new_context(base_url=live_server.url, locale="zh-CN",
-                                           viewport={"width": 390, "height": 844})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def office(make_user):
     team = TeamFactory(name="华东销售组")
     users = {role: make_user(role, username=name, team=team)
