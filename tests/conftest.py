@@ -49,3 +49,19 @@ def api_client_for(db, client):
         return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     return make
+
+
+@pytest.fixture
+def subscribed():
+    """subscribed(patterns, handler, name=…) for the test; forgotten afterwards."""
+    from kehu.core import events
+
+    names = []
+
+    def make(patterns, handler, *, name, max_attempts=None):
+        names.append(name)
+        return events.subscribe(patterns, handler, name=name, max_attempts=max_attempts)
+
+    yield make
+    for name in names:
+        events.unsubscribe(name)

@@ -21,20 +21,6 @@ pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system(via="system")
 
 
-@pytest.fixture
-def subscribed():
-    """subscribed(patterns, handler, name=…) for the test; forgotten afterwards."""
-    names = []
-
-    def make(patterns, handler, *, name, max_attempts=None):
-        names.append(name)
-        return events.subscribe(patterns, handler, name=name, max_attempts=max_attempts)
-
-    yield make
-    for name in names:
-        events.unsubscribe(name)
-
-
 def emit(customer_id, n=1, type="customer.field_changed"):
     return emit_many(actor=SYSTEM, events=[
         Related(type=type, object_type="customer", object_id=customer_id,

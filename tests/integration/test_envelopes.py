@@ -25,19 +25,6 @@ def actor(make_user):
     return Actor(user=make_user("admin", username="root", is_superuser=True))
 
 
-@pytest.fixture
-def subscribed():
-    names = []
-
-    def make(patterns, handler, *, name, max_attempts=None):
-        names.append(name)
-        return events.subscribe(patterns, handler, name=name, max_attempts=max_attempts)
-
-    yield make
-    for name in names:
-        events.unsubscribe(name)
-
-
 def _ingest(actor, customers, kinds):
     mark = DomainEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     result = event_ingest(actor=actor, events=[
